@@ -1,0 +1,16 @@
+"""The one seam between Gas City providers and Kubernetes.
+
+Two doors, one error tree (`providers.kube.errors`):
+
+* `providers.kube.kubectl` runs one ``kubectl`` process per call. It imports
+  only the standard library and `protocol`, so hot operations (a store op, a
+  session `send-keys`) pay ~0.1 s for kubectl and nothing for Python imports.
+* `providers.kube.client` wraps the ``kubernetes`` Python client for cold
+  paths (creating pods, watching for Ready, RBAC checks). The client costs
+  0.5-1.2 s to import, so it is imported inside each function, never at
+  module level.
+
+Settings come from the environment: ``GC_K8S_NAMESPACE`` (default ``gc``),
+``GC_K8S_CONTEXT``, ``GC_KUBECTL`` (default ``kubectl``),
+``GC_K8S_REQUEST_TIMEOUT`` (seconds, default 15) and the usual ``KUBECONFIG``.
+"""

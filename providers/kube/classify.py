@@ -1,0 +1,98 @@
+"""Turn kubectl's stderr into our error tree (pure string work, no `re`)."""
+
+from __future__ import annotations
+
+from providers.kube.errors import (
+    KubeConflict,
+    KubeError,
+    KubeForbidden,
+    KubeInvalid,
+    KubeNotFound,
+    KubeTimeout,
+    KubeUnavailable,
+)
+
+#: Substrings (lower-cased) that mean "try again later".
+TRANSIENT_MARKERS = (
+    "connection refused",
+    "connection reset",
+    "unable to connect to the server",
+    "was refused - did you specify the right host or port",
+    "(toomanyrequests)",
+    "too many requests",
+    "(internalerror)",
+    "(serviceunavailable)",
+    "service unavailable",
+    "(servertimeout)",
+    "(timeout)",
+    "the server is currently unable to handle the request",
+    "i/o timeout",
+    "tls handshake timeout",
+    "context deadline exceeded",
+    "client.timeout exceeded",
+    "etcdserver: request timed out",
+    "http2: client connection lost",
+    "unexpected eof",
+    ": eof",
+    "unable to upgrade connection",
+    "error dialing backend",
+    "no route to host",
+    "bad gateway",
+    "gateway timeout",
+)
+
+TIMEOUT_MARKERS = ("timed out waiting for the condition", "timed out waiting for")
+
+
+def first_error_line(stderr: str) -> str:
+    """The most telling line of kubectl's stderr (its ``Error``/``error:`` line)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("Error from server", "error:", "Error:", "Unable to connect")):
+            return line
+    return lines[-1] if lines else ""
+
+
+def forbidden_detail(text: str) -> tuple[str, str]:
+    """Extract ``(verb, resource)`` from "... cannot VERB resource "RES" ..."."""
+    marker = "cannot "
+    start = text.find(marker)
+    if start < 0:
+        return "", ""
+    words = text[start + len(marker) :].split()
+    verb = words[0] if words else ""
+    resource = ""
+    if len(words) >= 3 and words[1] == "resource":
+        resource = words[2].strip('"')
+    return verb, resource
+
+
+def classify(stderr: str, *, action: str, rc: int = 1) -> KubeError:
+    """Map a failed kubectl call to one `KubeError` subclass.
+
+    ``action`` says what we tried ("get pod gc-beads-x"); it leads the message.
+    """
+    line = first_error_line(stderr) or f"kubectl exited {rc}"
+    low = stderr.lower()
+    message = f"{action}: {line}"
+    if "(notfound)" in low or (" not found" in low and "error from server" in low):
+        return KubeNotFound(message)
+    if "(alreadyexists)" in low or "already exists" in low:
+        return KubeConflict(message)
+    if "(conflict)" in low or "the object has been modified" in low:
+        return KubeConflict(message)
+    if "(forbidden)" in low or " is forbidden:" in low:
+        verb, resource = forbidden_detail(line)
+        hint = (
+            f" (RBAC: grant {verb!r} on {resource!r} in the namespace)" if verb and resource else ""
+        )
+        return KubeForbidden(message + hint, verb=verb, resource=resource)
+    if "(unauthorized)" in low or "must be logged in" in low:
+        return KubeForbidden(f"{message} (credentials rejected: check the kubeconfig)")
+    if any(marker in low for marker in TIMEOUT_MARKERS):
+        return KubeTimeout(message)
+    if any(marker in low for marker in TRANSIENT_MARKERS):
+        return KubeUnavailable(message)
+    if "(badrequest)" in low or "(invalid)" in low or " is invalid:" in low:
+        return KubeInvalid(message)
+    return KubeError(message)
