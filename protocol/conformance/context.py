@@ -1,0 +1,98 @@
+"""Per-run state shared by all checks: provider, names, work dirs, cleanup."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+from protocol.conformance.driver import OpResult, Provider
+from protocol.conformance.gojson import StartConfig, encode_start_config
+
+
+class Options(NamedTuple):
+    """Run options (CLI flags / pytest options)."""
+
+    session_prefix: str = ""
+    cold_start_threshold_ms: float | None = None
+    workers: int = 4
+
+
+class Handshake(NamedTuple):
+    """What the ``protocol`` op answered, as gc would read it."""
+
+    result: OpResult
+    version: int
+    capabilities: tuple[str, ...]
+    error: str  # "" when the handshake is usable
+
+    def declares(self, capability: str) -> bool:
+        return not self.error and capability in self.capabilities
+
+
+def default_prefix() -> str:
+    """A unique, tmux-safe session-name prefix for this run."""
+    stamp = f"{time.time_ns() // 1_000_000:x}"[-7:]
+    return f"gc-conf-{stamp}{os.getpid() % 1000:03d}-"
+
+
+class Kit:
+    """Everything a check needs; tracks every session it starts."""
+
+    def __init__(self, provider: Provider, options: Options | None = None) -> None:
+        self.provider = provider
+        self.options = options or Options()
+        self.prefix = self.options.session_prefix or default_prefix()
+        self.root = Path(tempfile.mkdtemp(prefix="gc-conf-"))
+        self.handshake: Handshake | None = None
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._live: set[str] = set()
+
+    def name(self, tag: str) -> str:
+        """A fresh session name: prefix, tag, sequence number."""
+        with self._lock:
+            return f"{self.prefix}{tag}-{next(self._counter)}"
+
+    def workdir(self, tag: str = "wd") -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=self.root))
+
+    def default_config(self, command: str = "sleep 300", **fields: object) -> StartConfig:
+        return StartConfig(work_dir=str(self.workdir()), command=command)._replace(**fields)
+
+    def run(self, op: str, *args: str, stdin: bytes | None = None) -> OpResult:
+        return self.provider.run(op, *args, stdin=stdin)
+
+    def start(self, name: str, config: StartConfig | None = None) -> OpResult:
+        """``start <name>`` with a Go-encoded config; the name is stopped at cleanup."""
+        with self._lock:
+            self._live.add(name)
+        payload = encode_start_config(config if config is not None else self.default_config())
+        return self.provider.run("start", name, stdin=payload)
+
+    def stop(self, name: str) -> OpResult:
+        result = self.provider.run("stop", name)
+        if result.ok:
+            with self._lock:
+                self._live.discard(name)
+        return result
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._live.discard(name)
+
+    def cleanup(self) -> None:
+        """Stop every session this run started (in parallel), remove temp dirs."""
+        with self._lock:
+            names = sorted(self._live)
+            self._live.clear()
+        if names:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(lambda n: self.provider.run("stop", n, timeout=30), names))
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,193 @@
+"""Call a provider executable exactly as Gas City's Go caller does.
+
+* argv ``<exe> <op> [args...]``, no shell; empty arguments stay real arguments.
+* stdin is the given bytes, or ``/dev/null`` when the op has no payload.
+* Each op runs in its own process group. On timeout the whole group gets
+  SIGTERM, then SIGKILL 2 s later (``execgrace``); after the process exits the
+  pipes are read for at most 2 s more (Go's ``WaitDelay``), so a stray
+  grandchild holding stdout cannot hang the kit.
+* Exit 2 means "operation not implemented"; stdout is trimmed of trailing
+  ``\\n`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+OP_TIMEOUT = 30.0
+START_TIMEOUT = 120.0
+WAIT_DELAY = 2.0
+NOT_IMPLEMENTED = 2
+LONG_OPS = frozenset({"start", "provision"})
+
+
+class OpResult(NamedTuple):
+    """One finished op as the caller sees it."""
+
+    argv: tuple[str, ...]
+    exit_code: int  # negative: killed by that signal
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    @property
+    def not_implemented(self) -> bool:
+        return self.exit_code == NOT_IMPLEMENTED and not self.timed_out
+
+    @property
+    def failed(self) -> bool:
+        """A plain error: neither success nor "not implemented"."""
+        return not self.ok and not self.not_implemented
+
+    @property
+    def output(self) -> str:
+        """stdout with trailing ``\\n`` bytes removed (``strings.TrimRight``)."""
+        return self.stdout.rstrip(b"\n").decode("utf-8", "replace")
+
+    @property
+    def error_text(self) -> str:
+        """What Go would put in the error: trimmed stderr, else the exit status."""
+        text = self.stderr.decode("utf-8", "replace").strip()
+        if text:
+            return text
+        if self.timed_out:
+            return "timed out (canceled)"
+        if self.exit_code < 0:
+            return f"signal: {signal.Signals(-self.exit_code).name.lower()}"
+        return f"exit status {self.exit_code}"
+
+    def describe(self) -> str:
+        """A one-line account for check details."""
+        shown = " ".join(_short(arg) for arg in self.argv[1:])
+        if self.timed_out:
+            return f"{shown}: timed out after {self.elapsed:.1f}s"
+        if self.ok:
+            return f"{shown}: exit 0, stdout {_short(self.output)!r}"
+        return f"{shown}: exit {self.exit_code}: {_short(self.error_text)}"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Provider:
+    """A provider executable plus the environment every op inherits."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        extra_env: Mapping[str, str] | None = None,
+        op_timeout: float = OP_TIMEOUT,
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        self.command = tuple(command)
+        self.env = {**os.environ, **(extra_env or {})}
+        self.op_timeout = op_timeout
+        self.start_timeout = start_timeout
+
+    def run(
+        self,
+        op: str,
+        *args: str,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> OpResult:
+        """Run one op and return what the caller would see."""
+        if timeout is None:
+            timeout = self.start_timeout if op in LONG_OPS else self.op_timeout
+        argv = (*self.command, op, *args)
+        return run_process(argv, stdin, timeout, {**self.env, **(env or {})})
+
+
+def run_process(
+    argv: Sequence[str], stdin: bytes | None, timeout: float, env: Mapping[str, str]
+) -> OpResult:
+    """Run ``argv`` in its own process group with Go's cancellation semantics."""
+    began = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            process_group=0,
+            close_fds=True,
+        )
+    except OSError as exc:
+        return OpResult(tuple(argv), 127, b"", str(exc).encode(), False, 0.0)
+    assert proc.stdout is not None and proc.stderr is not None
+    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+    readers = [
+        threading.Thread(target=_drain, args=(proc.stdout, chunks["out"]), daemon=True),
+        threading.Thread(target=_drain, args=(proc.stderr, chunks["err"]), daemon=True),
+    ]
+    if stdin is not None:
+        readers.append(threading.Thread(target=_feed, args=(proc, stdin), daemon=True))
+    for reader in readers:
+        reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=WAIT_DELAY)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + WAIT_DELAY
+    for reader in readers[:2]:
+        reader.join(max(0.0, deadline - time.monotonic()))
+    elapsed = time.monotonic() - began
+    out, err = b"".join(chunks["out"]), b"".join(chunks["err"])
+    for pipe in (proc.stdout, proc.stderr):
+        try:
+            pipe.close()
+        except OSError:
+            pass
+    return OpResult(tuple(argv), proc.returncode, out, err, timed_out, elapsed)
+
+
+def _drain(pipe: object, sink: list[bytes]) -> None:
+    read = getattr(pipe, "read1", None)
+    if read is None:
+        return
+    try:
+        while chunk := read(65536):
+            sink.append(chunk)
+    except (OSError, ValueError):
+        return
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(data)
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+    finally:
+        try:
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,201 @@
+"""argv → operation dispatch for protocol executables.
+
+Gas City runs ``<exe> <op> [args…]`` with no shell and reads the exit code.
+click, typer and argparse exit 2 on a usage error, which Gas City would read as
+"operation not implemented" (success, empty output), so the operation path is
+parsed here by hand. `fail` is the one place where an outcome becomes an exit
+code; success is simply returning, so the hot path never imports `enum`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from protocol.errors import ExitWith, ProviderError, TemporaryError, UnknownOperation, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    Handler = Callable[["Call"], "str | bytes | None"]
+    Validator = Callable[[str], str]
+
+
+class Operation:
+    """One row of an executable's operation table.
+
+    ``args`` names the positional arguments after the operation; each name is
+    also the key of the validator applied to it. A trailing ``"*keys"`` takes
+    one or more values. ``human`` marks a command for people (``doctor``,
+    ``init``): it receives the raw remaining argv and is never called by gc.
+    """
+
+    __slots__ = ("args", "handler", "human", "stdin", "summary")
+
+    def __init__(
+        self,
+        handler: Handler,
+        args: Sequence[str] = ("name",),
+        *,
+        stdin: str = "",
+        summary: str = "",
+        human: bool = False,
+    ) -> None:
+        self.handler = handler
+        self.args = tuple(args)
+        self.stdin = stdin
+        self.summary = summary
+        self.human = human
+
+
+class Call:
+    """What a handler sees: validated arguments, the environment and stdin."""
+
+    __slots__ = ("args", "environ", "exe", "op", "rest")
+
+    def __init__(self, exe: str, op: str, args: dict[str, str], rest: list[str]) -> None:
+        self.exe = exe
+        self.op = op
+        self.args = args
+        self.rest = rest
+        self.environ = os.environ
+
+    def __getitem__(self, name: str) -> str:
+        return self.args[name]
+
+    def stdin_bytes(self) -> bytes:
+        """Read all of stdin (gc closes it after writing the payload)."""
+        return sys.stdin.buffer.read()
+
+
+def one_line(text: str) -> str:
+    """Collapse a message to a single stderr line."""
+    return " ".join(text.split()) or "failed"
+
+
+def fail(exe: str, op: str, error: BaseException) -> int:
+    """Map an outcome to its exit code and print the one-line reason.
+
+    This is the only place exit codes are chosen (see `protocol.exit.ExitCode`).
+    """
+    from protocol.exit import ExitCode
+
+    if isinstance(error, ExitWith):
+        return error.code
+    if isinstance(error, UnknownOperation):
+        sys.stderr.write(f"{exe}: unknown operation {op!r} (not implemented)\n")
+        return ExitCode.NOT_IMPLEMENTED
+    if isinstance(error, KeyboardInterrupt):
+        sys.stderr.write(f"{exe} {op}: interrupted\n")
+        return ExitCode.FAILURE
+    if isinstance(error, TemporaryError):
+        sys.stderr.write(f"{exe} {op}: {one_line(str(error))}\n")
+        return ExitCode.TEMPORARY_FAILURE if op == "start" else ExitCode.FAILURE
+    if isinstance(error, ProviderError):
+        sys.stderr.write(f"{exe} {op}: {one_line(str(error))}\n")
+        return ExitCode.FAILURE
+    if isinstance(error, BrokenPipeError):
+        return ExitCode.FAILURE
+    if os.environ.get("GC_PROVIDER_DEBUG"):
+        import traceback
+
+        traceback.print_exception(error)
+    sys.stderr.write(f"{exe} {op}: internal error: {type(error).__name__}: {one_line(str(error))}\n")
+    return ExitCode.FAILURE
+
+
+def bind(op: str, spec: Operation, argv: Sequence[str], validators: Mapping[str, Validator]) -> Call:
+    """Check the arity and validate each argument; usage errors exit 1."""
+    names = spec.args
+    variadic = bool(names) and names[-1].startswith("*")
+    fixed = names[:-1] if variadic else names
+    usage = " ".join(f"<{n.lstrip('*')}>" + ("..." if n.startswith("*") else "") for n in names)
+    if len(argv) < len(fixed) + (1 if variadic else 0):
+        raise UsageError(f"usage: {op} {usage}".rstrip())
+    if not variadic and len(argv) > len(fixed):
+        raise UsageError(f"too many arguments; usage: {op} {usage}".rstrip())
+    bound: dict[str, str] = {}
+    for name, value in zip(fixed, argv, strict=False):
+        check = validators.get(name)
+        bound[name] = check(value) if check else value
+    rest = list(argv[len(fixed) :])
+    if variadic:
+        check = validators.get(names[-1])
+        rest = [check(v) for v in rest] if check else rest
+    return Call("", op, bound, rest)
+
+
+def write_out(result: str | bytes | None) -> None:
+    """Write an operation's stdout; text gets one trailing newline."""
+    if result is None:
+        return
+    data = result.encode() if isinstance(result, str) else result
+    if isinstance(result, str) and data and not data.endswith(b"\n"):
+        data += b"\n"
+    out = sys.stdout.buffer
+    out.write(data)
+    out.flush()
+
+
+def help_text(exe: str, table: Mapping[str, Operation], about: str) -> str:
+    lines = [f"usage: {exe} <operation> [arguments]", "", about, "", "operations:"]
+    for op, spec in table.items():
+        args = " ".join(f"<{a.lstrip('*')}>" + ("..." if a.startswith("*") else "") for a in spec.args)
+        stdin = f"  (stdin: {spec.stdin})" if spec.stdin else ""
+        lines.append(f"  {op} {args}".rstrip() + f"{stdin}")
+        if spec.summary:
+            lines.append(f"      {spec.summary}")
+    lines += ["", "Exit codes: 0 ok, 1 failure (one line on stderr), 2 unknown operation,",
+              "75 start failed temporarily. See protocol/PROTOCOL.md."]
+    return "\n".join(lines)
+
+
+def run(
+    exe: str,
+    table: Mapping[str, Operation],
+    validators: Mapping[str, Validator],
+    argv: Sequence[str] | None = None,
+    *,
+    about: str = "",
+    version: str = "",
+) -> int:
+    """Run one operation from argv and return the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        sys.stderr.write(f"{exe}: usage: {exe} <operation> [arguments] (try --help)\n")
+        return 1
+    op = argv[0]
+    if op in ("-h", "--help", "help"):
+        write_out(help_text(exe, table, about))
+        return 0
+    if op == "--version":
+        write_out(f"{exe} {version}".rstrip())
+        return 0
+    spec = table.get(op)
+    try:
+        if spec is None:
+            raise UnknownOperation(op)
+        if spec.human:
+            call = Call(exe, op, {}, argv[1:])
+        else:
+            call = bind(op, spec, argv[1:], validators)
+            call.exe = exe
+        write_out(spec.handler(call))
+    except (Exception, KeyboardInterrupt) as error:  # every outcome maps in `fail`
+        return fail(exe, op, error)
+    return 0
+
+
+def main(
+    exe: str,
+    table: Mapping[str, Operation],
+    validators: Mapping[str, Validator],
+    *,
+    about: str = "",
+    version: str = "",
+) -> None:
+    """Entry point for an executable script: run and exit."""
+    code = run(exe, table, validators, about=about, version=version)
+    sys.stdout.flush()
+    os._exit(code) if code == 0 else sys.exit(code)

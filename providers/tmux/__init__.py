@@ -1,0 +1,1 @@
+"""Gas City sessions in tmux: shared session logic plus the local provider."""

@@ -1,0 +1,130 @@
+"""The start sequence after `new-session`, shared by the local and pod providers.
+
+Order (as Gas City's tmux provider): wait for the agent process → wait for the
+ready prompt (or a fixed delay) → check the session survived → session_setup
+→ session_setup_script → the config `nudge` → session_live. Waits are bounded
+by the start deadline; setup failures are warnings, as upstream.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from protocol.errors import ProviderError
+from providers.tmux import session
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from protocol.config import StartConfig
+    from providers.tmux.runner import Runner
+
+PROCESS_WAIT = 30.0
+READY_WAIT = 60.0
+SETUP_TIMEOUT = 10.0
+#: Gas City kills `start` at its startup_timeout (60 s by default); finish first.
+DEFAULT_BUDGET = 50.0
+
+
+def start_budget() -> float:
+    raw = os.environ.get("GC_START_TIMEOUT_S", "")
+    return float(raw) if raw.replace(".", "", 1).isdigit() else DEFAULT_BUDGET
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
+def new_session_args(cfg: StartConfig, target: str, *, work_dir: str, env: dict[str, str],
+                     width: int = 200, height: int = 50) -> list[str]:
+    """`new-session` for ``target`` plus the options set atomically with it.
+
+    remain-on-exit is set in the same tmux command list, so a command that
+    exits at once leaves a dead pane (is-running false, recycled by the next
+    start) instead of a vanished session.
+    """
+    args = ["new-session", "-d", "-s", target, "-x", str(width), "-y", str(height)]
+    if work_dir:
+        args += ["-c", work_dir]
+    for key, value in env.items():
+        args += ["-e", f"{key}={value}"]
+    command = cfg.command
+    if command and cfg.prompt_suffix:
+        command = " ".join(p for p in (command, cfg.prompt_flag, cfg.prompt_suffix) if p)
+    unset = cfg.unset_env
+    if unset:
+        wrapper = ["env"] + [a for key in unset for a in ("-u", key)]
+        args += [*wrapper, "/bin/sh", "-c", command] if command else [
+            *wrapper, os.environ.get("SHELL") or "/bin/sh"]
+    elif command:
+        args.append(command)
+    args += [";", "set-option", "-w", "-t", f"={target}:", "remain-on-exit", "on"]
+    args += [";", "set-option", "-t", f"={target}:", "@gc-work-dir", work_dir or ""]
+    return args
+
+
+def wait_until(check: Callable[[], bool], seconds: float, interval: float) -> bool:
+    deadline = time.monotonic() + max(0.0, seconds)
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def _prompt_ready(r: Runner, prefix: str) -> bool:
+    want = prefix.replace("\u00a0", " ")
+    try:
+        text = session.peek(r, 120)
+    except ProviderError:
+        return False
+    for line in text.splitlines():
+        line = line.replace("\u00a0", " ").strip()
+        if line.startswith(want) or (line and line == want.strip()):
+            return True
+    return False
+
+
+def after_create(r: Runner, cfg: StartConfig, name: str, *, deadline: float,
+                 setup_env: dict[str, str], setup_cwd: str | None, debounce: str) -> None:
+    """Everything `start` does once the session exists."""
+    if not cfg.has_hints:
+        return
+
+    def left(cap: float) -> float:
+        return max(0.0, min(cap, deadline - time.monotonic()))
+
+    if cfg.process_names:
+        wait_until(lambda: session.process_alive(r, cfg.process_names)
+                   or not session.is_running(r), left(PROCESS_WAIT), 0.1)
+    if cfg.ready_prompt_prefix.strip():
+        wait_until(lambda: _prompt_ready(r, cfg.ready_prompt_prefix), left(READY_WAIT), 0.2)
+    elif cfg.ready_delay_ms:
+        time.sleep(left(cfg.ready_delay_ms / 1000))
+    if cfg.lifecycle != "one_shot" and not session.is_running(r):
+        raise ProviderError(f"session {name!r} died during startup")
+    run_commands(r, "session_setup", cfg.session_setup, setup_env, setup_cwd)
+    if cfg.session_setup_script:
+        res = r.script_file(cfg.session_setup_script, env=setup_env, cwd=setup_cwd,
+                            timeout=SETUP_TIMEOUT)
+        if not res.ok:
+            warn(f"session_setup_script: {res.error_text() or f'exit {res.rc}'}")
+    if cfg.nudge:
+        try:
+            session.nudge(r, cfg.nudge.encode(), debounce=debounce)
+        except ProviderError as error:
+            warn(f"nudge: {error}")
+    run_commands(r, "session_live", cfg.session_live, setup_env, setup_cwd)
+
+
+def run_commands(r: Runner, what: str, commands: tuple[str, ...], env: dict[str, str],
+                 cwd: str | None) -> None:
+    """Run each command with sh where the session lives; failures are warnings."""
+    for i, command in enumerate(commands):
+        res = r.shell(command, env=env, cwd=cwd, timeout=SETUP_TIMEOUT)
+        if not res.ok:
+            warn(f"{what}[{i}]: {res.error_text() or f'exit {res.rc}'}")

@@ -1,0 +1,208 @@
+"""Every tmux session operation, written once against a `Runner`.
+
+The local provider and the Kubernetes provider both call these functions; only
+the runner differs (a local tmux socket, or `kubectl exec` into the pod). Each
+function costs one runner round trip unless it says otherwise, which is what
+keeps a pod operation at one `kubectl` process.
+
+Targets are exact: ``=name`` for a session, ``=name:`` for its current pane,
+because tmux otherwise matches prefixes and patterns.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from protocol.errors import ProviderError
+from providers.tmux import proctree
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from protocol.proc import Result
+    from providers.tmux.runner import Runner
+
+#: Pause between typing a nudge and pressing Enter, so a TUI that detects
+#: pastes by timing does not swallow the Enter into the paste (Gas City uses 500 ms).
+DEFAULT_DEBOUNCE_MS = 500
+MISSING = ("can't find session", "no server running", "can't find pane", "can't find window",
+           "session not found", "error connecting", "no such file or directory")
+
+
+def session(r: Runner) -> str:
+    return "=" + r.target
+
+
+def pane(r: Runner) -> str:
+    return "=" + r.target + ":"
+
+
+def is_missing(result: Result) -> bool:
+    """Did tmux fail because the session (or its whole server) is not there?"""
+    text = result.err.decode("utf-8", "replace").lower()
+    return any(m in text for m in MISSING)
+
+
+def is_running(r: Runner) -> bool:
+    """True while at least one of the session's panes is alive."""
+    res = r.tmux(["list-panes", "-s", "-t", session(r), "-F", "#{pane_dead}"])
+    return res.ok and b"0" in res.out.split()
+
+
+def is_attached(r: Runner) -> bool:
+    res = r.tmux(["display-message", "-p", "-t", session(r), "#{session_attached}"])
+    text = res.out.strip()
+    return res.ok and text.isdigit() and int(text) > 0
+
+
+def get_meta(r: Runner, key: str) -> str:
+    """The value stored under ``key``; empty when unset or the session is gone."""
+    res = r.tmux(["show-environment", "-t", session(r), key])
+    if not res.ok:
+        return ""
+    text = res.out.decode("utf-8", "replace")
+    head = key + "="
+    if not text.startswith(head):
+        return ""  # "-KEY": marked removed
+    value = text[len(head) :]
+    return value[:-1] if value.endswith("\n") else value
+
+
+def set_meta(r: Runner, key: str, value: str) -> None:
+    res = r.tmux(["set-environment", "-t", session(r), key, value])
+    if not res.ok:
+        raise ProviderError(_why(r, res, "set-meta"))
+
+
+def remove_meta(r: Runner, key: str) -> None:
+    res = r.tmux(["set-environment", "-t", session(r), "-u", key])
+    if not res.ok and not is_missing(res) and b"unknown variable" not in res.err:
+        raise ProviderError(_why(r, res, "remove-meta"))
+
+
+def peek(r: Runner, lines: int) -> str:
+    """The pane's text: the last ``lines`` lines of history plus the screen (all if ≤ 0)."""
+    start = "-" if lines <= 0 else f"-{lines}"
+    res = r.tmux(["capture-pane", "-p", "-t", pane(r), "-S", start])
+    if not res.ok:
+        raise ProviderError(_why(r, res, "peek"))
+    return res.out.decode("utf-8", "replace").rstrip()
+
+
+def last_activity(r: Runner) -> str:
+    """RFC 3339 time of the latest window activity; empty when unknown.
+
+    ``session_activity`` does not advance for detached sessions (verified on
+    tmux 3.3a), so the newest ``window_activity`` is used, as Gas City does.
+    """
+    res = r.tmux(["list-windows", "-t", session(r), "-F", "#{window_activity}"])
+    stamps = [int(s) for s in res.out.split() if s.isdigit()] if res.ok else []
+    if not stamps:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(max(stamps)))
+
+
+def clear_scrollback(r: Runner) -> None:
+    res = r.tmux(["clear-history", "-t", pane(r)])
+    if not res.ok and not is_missing(res):
+        raise ProviderError(_why(r, res, "clear-scrollback"))
+
+
+def send_keys(r: Runner, keys: Sequence[str]) -> None:
+    """Bare tmux key names, no implicit Enter; a missing session is not an error."""
+    res = r.tmux(["send-keys", "-t", pane(r), *keys])
+    if not res.ok and not is_missing(res):
+        raise ProviderError(_why(r, res, "send-keys"))
+
+
+def interrupt(r: Runner) -> None:
+    send_keys(r, ["C-c"])
+
+
+# The message arrives on stdin and goes into a tmux buffer, then is pasted
+# without LF→CR translation: byte-for-byte what `send-keys -l` types, but never
+# parsed as key names or flags and with no command-length limit (≥100 KB works).
+NUDGE_SCRIPT = r"""
+t has-session -t "$2" 2>/dev/null || exit 0
+if [ "$(t display-message -p -t "$1" '#{pane_in_mode}')" = 1 ]; then t send-keys -t "$1" -X cancel; fi
+t load-buffer -b "$3" - || exit 1
+t paste-buffer -d -r -b "$3" -t "$1" || exit 1
+sleep "$4"
+n=0
+until t send-keys -t "$1" Enter; do
+  n=$((n + 1)); [ "$n" -ge 3 ] && exit 1; sleep 0.2
+done
+# Wake a detached TUI: a real SIGWINCH through the pty, as a terminal resize does.
+if [ "$5" = 1 ] && [ "$(t display-message -p -t "$1" '#{session_attached}')" = 0 ]; then
+  w=$(t display-message -p -t "$1" '#{window_width}')
+  t resize-window -t "$1" -x $((w - 1)) 2>/dev/null && t resize-window -t "$1" -x "$w" 2>/dev/null
+fi
+exit 0
+"""
+
+
+def debounce_seconds(environ: dict[str, str] | os._Environ[str]) -> str:
+    raw = environ.get("GC_NUDGE_DEBOUNCE_MS", "")
+    ms = int(raw) if raw.isdigit() else DEFAULT_DEBOUNCE_MS
+    return f"{ms / 1000:.3f}"
+
+
+def nudge(r: Runner, message: bytes, *, debounce: str = "0.500", wake: bool = True) -> None:
+    """Type ``message`` literally, pause, press Enter (retried), wake if detached.
+
+    Best-effort: a missing session is not an error. Callers serialize nudges
+    per session with a lock, because two interleaved pastes garble both.
+    """
+    if not message:
+        return
+    buffer = f"gc-nudge-{os.getpid()}"
+    res = r.shell(NUDGE_SCRIPT, [pane(r), session(r), buffer, debounce, "1" if wake else "0"],
+                  stdin=message, timeout=25)
+    if not res.ok:
+        raise ProviderError(_why(r, res, "nudge"))
+
+
+PANES_FORMAT = "#{pane_pid} #{pane_dead} #{pane_current_command}"
+
+
+def live_panes(out: bytes) -> list[tuple[int, str]]:
+    """(pid, current command) of each live pane in a `PANES_FORMAT` listing."""
+    panes = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1] == "0":
+            panes.append((int(parts[0]), parts[2] if len(parts) > 2 else ""))
+    return panes
+
+
+def process_alive(r: Runner, names: Sequence[str]) -> bool:
+    """Is a process with one of ``names`` running in the session's panes?"""
+    wanted = [n for n in names if n]
+    if not wanted:
+        return True  # gc never asks with no names; an empty ask is trivially true
+    res, procs = r.tmux_and_processes(["list-panes", "-s", "-t", session(r), "-F", PANES_FORMAT])
+    if not res.ok:
+        return False
+    for pid, command in live_panes(res.out):
+        if command in wanted or proctree.tree_has(procs, pid, wanted):
+            return True
+    return False
+
+
+def pane_pids(r: Runner) -> list[int]:
+    res = r.tmux(["list-panes", "-s", "-t", session(r), "-F", "#{pane_pid}"])
+    return [int(p) for p in res.out.split() if p.isdigit()] if res.ok else []
+
+
+def kill_session(r: Runner) -> None:
+    res = r.tmux(["kill-session", "-t", session(r)])
+    if not res.ok and not is_missing(res):
+        raise ProviderError(_why(r, res, "stop"))
+
+
+def _why(r: Runner, res: Result, op: str) -> str:
+    if is_missing(res):
+        return f"session {r.target!r} not found"
+    return res.error_text() or f"{op} failed (exit {res.rc})"
