@@ -1,0 +1,51 @@
+"""`python -m protocol.fakekube [--backend local|docker] [--port N] [--kubeconfig PATH]`
+
+Prints the server URL as the first stdout line (and the kubeconfig path as
+the second when asked), serves until SIGINT/SIGTERM, then removes every pod
+process, container and temporary directory it made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from protocol.fakekube.server import FakeKube
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m protocol.fakekube",
+                                     description="offline Kubernetes API server for tests")
+    parser.add_argument("--backend", choices=("local", "docker"), default="local")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--kubeconfig", help="write a kubeconfig for the server here")
+    parser.add_argument("--namespace", default="default", help="kubeconfig default namespace")
+    parser.add_argument("--create-namespace", action="append", default=[], metavar="NS")
+    parser.add_argument("--no-namespaces", action="store_true",
+                        help="local backend: plain processes even when unshare works")
+    args = parser.parse_args(argv)
+
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _s, _f: done.set())
+    kube = FakeKube(args.backend, port=args.port,
+                    use_namespaces=False if args.no_namespaces else None)
+    kube.start()
+    try:
+        for ns in args.create_namespace:
+            kube.create_namespace(ns)
+        print(kube.url, flush=True)
+        if args.kubeconfig:
+            kube.write_kubeconfig(args.kubeconfig, args.namespace)
+            print(args.kubeconfig, flush=True)
+        while not done.wait(1.0):
+            pass
+    finally:
+        kube.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
