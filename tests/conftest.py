@@ -1,0 +1,63 @@
+"""Shared fixtures: an isolated tmux server per test, reaped even on failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import Provider, executable
+
+if (Path(__file__).parent.parent / "protocol" / "fakekube" / "fixtures.py").exists():
+    pytest_plugins = ["protocol.fakekube.fixtures"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("GC_TEST_INSTALLED"):
+        import protocol
+
+        # Installed mode must exercise the wheel, not the checkout.
+        assert "site-packages" in (protocol.__file__ or ""), protocol.__file__
+
+
+def reap_tmux(socket: Path) -> None:
+    """Kill a test's tmux server and its socket; never raises (it runs in finalizers)."""
+    try:
+        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, timeout=10)
+    except Exception:
+        pass
+    try:
+        socket.unlink()
+    except OSError:
+        pass
+
+
+@pytest.fixture
+def tmux_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    # Socket paths are limited to ~107 bytes: keep them short, under /tmp.
+    directory = Path("/tmp") / f"gct-{uuid.uuid4().hex[:10]}"
+    directory.mkdir(mode=0o700)
+    socket = directory / "s"
+    yield socket
+    reap_tmux(socket)
+    for child in directory.iterdir():
+        child.unlink()
+    directory.rmdir()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "state"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def tmux_provider(tmux_socket: Path, state_dir: Path) -> Provider:
+    """`gc-session-tmux` on a private socket, as Gas City would run it."""
+    env = {**os.environ, "GC_TMUX_SOCKET": str(tmux_socket), "GC_EXEC_STATE_DIR": str(state_dir)}
+    env.pop("TMUX", None)
+    return Provider(executable("gc-session-tmux"), env)

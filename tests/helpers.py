@@ -1,0 +1,59 @@
+"""Run provider executables the way Gas City does: argv, stdin bytes, exit codes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import NamedTuple
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Completed(NamedTuple):
+    rc: int
+    out: str
+    err: str
+
+    @property
+    def value(self) -> str:
+        """stdout as gc reads it: trailing newlines trimmed."""
+        return self.out.rstrip("\n")
+
+
+def executable(name: str) -> list[str]:
+    """The installed script (editable or wheel) in this interpreter's scripts dir."""
+    scripts = sysconfig.get_path("scripts")
+    found = shutil.which(name, path=scripts) or shutil.which(name)
+    if found:
+        return [found]
+    if os.environ.get("GC_TEST_INSTALLED"):
+        raise RuntimeError(f"{name} is not installed in {scripts}")
+    return [sys.executable, str(REPO / "providers" / "bin" / name)]
+
+
+class Provider:
+    """A provider executable plus the environment every call gets."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.argv = argv
+        self.env = env
+
+    def run(self, op: str, *args: str, stdin: bytes | str = b"", timeout: float = 60,
+            env: dict[str, str] | None = None) -> Completed:
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        proc = subprocess.run(
+            [*self.argv, op, *args], input=data, capture_output=True, timeout=timeout,
+            env={**self.env, **(env or {})},
+        )
+        return Completed(proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                         proc.stderr.decode("utf-8", "replace"))
+
+    def ok(self, op: str, *args: str, stdin: bytes | str = b"", timeout: float = 60) -> str:
+        """Run and require exit 0; return stdout as gc reads it."""
+        res = self.run(op, *args, stdin=stdin, timeout=timeout)
+        assert res.rc == 0, f"{op} {args} exited {res.rc}: {res.err}"
+        return res.value

@@ -1,0 +1,84 @@
+"""Exit-code discipline: 2 only for an unknown operation, usage errors exit 1."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+from protocol import names
+from protocol.dispatch import Call, Operation, run
+from protocol.errors import ExitWith, ProviderError, TemporaryError
+
+
+def echo(call: Call) -> str:
+    return call["name"]
+
+
+TABLE = {
+    "is-running": Operation(echo),
+    "peek": Operation(echo, ("name", "lines")),
+    "send-keys": Operation(lambda c: " ".join(c.rest), ("name", "*keys")),
+    "fail": Operation(lambda c: (_ for _ in ()).throw(ProviderError("it\nbroke"))),
+    "start": Operation(lambda c: (_ for _ in ()).throw(TemporaryError("quota"))),
+    "stop": Operation(lambda c: (_ for _ in ()).throw(TemporaryError("quota"))),
+    "exec": Operation(lambda c: (_ for _ in ()).throw(ExitWith(7))),
+    "crash": Operation(lambda c: 1 / 0),
+}
+VALIDATORS = {"name": names.session_name, "lines": names.line_count, "*keys": names.key_name}
+
+
+class Case(NamedTuple):
+    test_id: str
+    argv: list[str]
+    code: int
+
+
+CASES = [
+    Case("ok", ["is-running", "s1"], 0),
+    Case("unknown-op-is-2", ["no-such-op", "x"], 2),
+    Case("unknown-op-without-name-is-2", ["check-image"], 2),
+    Case("no-op-at-all-is-usage", [], 1),
+    Case("missing-name", ["is-running"], 1),
+    Case("too-many-args", ["is-running", "a", "b"], 1),
+    Case("name-starting-with-dash", ["is-running", "-x"], 1),
+    Case("hostile-name", ["is-running", "$(touch /tmp/x)"], 1),
+    Case("bad-number", ["peek", "s", "ten"], 1),
+    Case("negative-number-ok", ["peek", "s", "-1"], 0),
+    Case("variadic-needs-one", ["send-keys", "s"], 1),
+    Case("key-that-looks-like-flag", ["send-keys", "s", "-X"], 1),
+    Case("provider-error", ["fail", "s"], 1),
+    Case("temporary-on-start-is-75", ["start", "s"], 75),
+    Case("temporary-elsewhere-is-1", ["stop", "s"], 1),
+    Case("exec-passes-code-through", ["exec", "s"], 7),
+    Case("internal-error-is-1", ["crash", "s"], 1),
+]
+
+
+@pytest.mark.parametrize(list(Case._fields), CASES, ids=[c.test_id for c in CASES])
+def test_exit_codes(test_id: str, argv: list[str], code: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("exe", TABLE, VALIDATORS, argv) == code
+    err = capsys.readouterr().err
+    if code in (1, 2, 75):
+        assert err.count("\n") == 1, "failures print exactly one stderr line"
+
+
+def test_success_prints_value_with_one_newline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("exe", TABLE, VALIDATORS, ["is-running", "abc"]) == 0
+    assert capsys.readouterr().out == "abc\n"
+
+
+def test_unknown_operation_prints_nothing_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    run("exe", TABLE, VALIDATORS, ["bogus"])
+    assert capsys.readouterr().out == ""
+
+
+def test_multiline_error_is_collapsed_to_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    run("exe", TABLE, VALIDATORS, ["fail", "s"])
+    assert capsys.readouterr().err == "exe fail: it broke\n"
+
+
+def test_help_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("exe", TABLE, VALIDATORS, ["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(op in out for op in TABLE)
