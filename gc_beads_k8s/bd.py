@@ -1,0 +1,107 @@
+"""Run ``bd`` in the runner pod: one ``kubectl exec`` per call, argv only.
+
+The in-pod program is a constant ``sh`` script; the work directory, the bd
+command and every bd argument travel as positional parameters, so no name,
+id or value is ever spliced into shell text. ``BEADS_DIR`` is pinned to the
+scope's own ``.beads`` (an uninitialized rig never falls through to the
+city's database) and Dolt auto-start is off.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from protocol.errors import ProviderError
+from protocol.proc import Result
+from providers.kube.errors import KubeError
+from providers.kube.kubectl import exec_in_pod
+from providers.kube.settings import KubeSettings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+CONTAINER = "beads"
+#: $1 = mode (enter|create), $2 = work dir, $3… = command.
+IN_POD = (
+    'mode=$1 wd=$2; shift 2\n'
+    'if [ "$mode" = create ]; then mkdir -p -- "$wd" || exit 3; fi\n'
+    'cd -- "$wd" 2>/dev/null || { echo "beads scope $wd is not initialized (run init)" >&2; exit 3; }\n'
+    'BEADS_DIR="$wd/.beads" BEADS_DOLT_AUTO_START=0; export BEADS_DIR BEADS_DOLT_AUTO_START\n'
+    'exec "$@"\n'
+)
+NOT_FOUND_WORDS = ("not found", "no issue found")
+
+
+class Target(NamedTuple):
+    """Where a store operation runs: pod, scope directory in the pod, bd command."""
+
+    pod: str
+    workdir: str
+    bd: str
+    settings: KubeSettings
+
+
+def scrub(text: str) -> str:
+    """Infrastructure errors must never read as "bead not found" to gc."""
+    low = text.lower()
+    for words in NOT_FOUND_WORDS:
+        while words in low:
+            at = low.index(words)
+            text = text[:at] + "missing" + text[at + len(words) :]
+            low = text.lower()
+    return text
+
+
+def runner_unavailable(target: Target, error: KubeError) -> ProviderError:
+    return ProviderError(scrub(f"beads runner pod {target.pod} unavailable: {error}"))
+
+
+def run_in_scope(
+    target: Target,
+    command: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    create_dir: bool = False,
+    timeout: float = 25.0,
+    retry: bool = False,
+) -> Result:
+    """``command`` in the scope directory (``BEADS_DIR`` pinned); its own exit code."""
+    argv = ["sh", "-c", IN_POD, "sh", "create" if create_dir else "enter", target.workdir,
+            *command]
+    try:
+        return exec_in_pod(target.pod, argv, stdin=stdin, container=CONTAINER,
+                           settings=target.settings, timeout=timeout, retry=retry)
+    except KubeError as error:
+        raise runner_unavailable(target, error) from error
+
+
+def run_bd(
+    target: Target,
+    args: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    timeout: float = 25.0,
+    retry: bool = False,
+) -> Result:
+    """``bd <args>`` in the scope directory; the result carries bd's own exit code.
+
+    ``GC_BEADS_BD`` may name a command with arguments (split on whitespace).
+    """
+    return run_in_scope(target, [*target.bd.split(), *args], stdin=stdin, timeout=timeout,
+                        retry=retry)
+
+
+def bd_message(result: Result) -> str:
+    """bd's error text in one line (its last ``Error:`` line if it printed several)."""
+    text = result.err.decode("utf-8", "replace").strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.lower().startswith("error"):
+            return line
+    return lines[-1] if lines else f"bd exited {result.rc}"
+
+
+def is_not_found(result: Result) -> bool:
+    low = result.err.decode("utf-8", "replace").lower()
+    return any(words in low for words in NOT_FOUND_WORDS)

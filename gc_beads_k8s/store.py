@@ -1,0 +1,244 @@
+"""The store operations: each is one ``bd`` call in the runner pod.
+
+Every non-zero bd status becomes exit 1 (never 2, which gc would read as
+success), with bd's own message; "not found" appears only when the bead is
+missing. Read results are validated as JSON (kubectl can exit 0 on a kubelet
+restart with no output).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from gc_beads_k8s import wire
+from gc_beads_k8s.bd import Target, bd_message, is_not_found, run_bd
+from gc_beads_k8s.scope import store_target
+from gc_beads_k8s.validate import bead_id, direction, label, limit
+from protocol.errors import ProviderError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from protocol.dispatch import Call
+
+Obj = dict[str, Any]
+LIST_ALL = ["list", "--json", "--all", "--limit=0", "--include-infra", "--include-gates"]
+
+
+def _bd(target: Target, op: str, args: list[str], *, bead: str = "", read: bool = False) -> bytes:
+    result = run_bd(target, args, retry=read)
+    if result.rc != 0:
+        if bead and is_not_found(result):
+            raise ProviderError(f"bead {bead} not found")
+        raise ProviderError(f"{op}: {bd_message(result)}")
+    return result.out
+
+
+def _dump(data: object) -> bytes:
+    return orjson.dumps(data)
+
+
+def _show(target: Target, op: str, ident: str) -> Obj:
+    found = wire.issues(_bd(target, op, ["show", "--json", ident], bead=ident, read=True), op)
+    if not found:
+        raise ProviderError(f"bead {ident} not found")
+    return found[0]
+
+
+def _all(target: Target, op: str, extra: list[str] | None = None) -> list[Obj]:
+    raw = _bd(target, op, [*LIST_ALL, *(extra or [])], read=True)
+    return [wire.to_bead(issue) for issue in wire.issues(raw, op)]
+
+
+def create(call: Call) -> bytes:
+    request = wire.parse_object(call.stdin_bytes(), "create")
+    flags = wire.create_flags(request)
+    target = store_target()
+    found = wire.issues(_bd(target, "create", ["create", "--json", *flags]), "create")
+    if not found or not found[0].get("id"):
+        raise ProviderError("create: bd returned no issue")
+    return _dump(wire.merge_request(wire.to_bead(found[0]), request))
+
+
+def get(call: Call) -> bytes:
+    return _dump(wire.to_bead(_show(store_target(), "get", call["id"])))
+
+
+def update(call: Call) -> None:
+    ident = call["id"]
+    flags = wire.update_flags(wire.parse_object(call.stdin_bytes(), "update"))
+    target = store_target()
+    if not flags:
+        _show(target, "update", ident)  # an empty update still reports a missing bead
+        return
+    _bd(target, "update", ["update", "--json", ident, *flags], bead=ident)
+
+
+def close(call: Call) -> None:
+    ident = call["id"]
+    target = store_target()
+    result = run_bd(target, ["close", "--force", "--json", ident])
+    if result.rc != 0:
+        if is_not_found(result):
+            raise ProviderError(f"bead {ident} not found")
+        if "already closed" not in bd_message(result).lower():
+            raise ProviderError(f"close: {bd_message(result)}")
+
+
+def reopen(call: Call) -> None:
+    ident = call["id"]
+    target = store_target()
+    result = run_bd(target, ["reopen", "--json", ident])
+    if result.rc != 0:
+        if is_not_found(result):
+            raise ProviderError(f"bead {ident} not found")
+        message = bd_message(result).lower()
+        if "already open" not in message and "not closed" not in message:
+            raise ProviderError(f"reopen: {bd_message(result)}")
+
+
+def _flag_value(token: str, name: str) -> str | None:
+    if token.startswith(f"--{name}="):
+        return token[len(name) + 3 :]
+    return None
+
+
+def list_beads(call: Call) -> bytes:
+    """``list [--status=S] [--assignee=A] [--type=T] [--limit=N]`` (closed included)."""
+    filters: dict[str, str] = {}
+    for token in call.rest:
+        for name in ("status", "assignee", "type", "limit"):
+            value = _flag_value(token, name)
+            if value is not None:
+                filters[name] = value
+                break
+        else:
+            raise UsageError(f"list: unknown argument {token[:40]!r}")
+    extra = []
+    if filters.get("type"):
+        extra.append(f"--type={filters['type']}")
+    if filters.get("assignee"):
+        extra.append(f"--assignee={filters['assignee']}")
+    beads = _all(store_target(), "list", extra)
+    if filters.get("status"):
+        beads = [b for b in beads if b["status"] == filters["status"]]
+    if filters.get("type"):
+        beads = [b for b in beads if b["type"] == filters["type"]]
+    if filters.get("assignee"):
+        beads = [b for b in beads if b.get("assignee") == filters["assignee"]]
+    count = int(limit(filters.get("limit", "0")))
+    return _dump(beads[:count] if count else beads)
+
+
+def ready(call: Call) -> bytes:
+    """Open, unblocked beads; ephemeral ones only with ``--include-ephemeral``."""
+    ephemeral = False
+    for token in call.rest:
+        if token != "--include-ephemeral":
+            raise UsageError(f"ready: unknown argument {token[:40]!r}")
+        ephemeral = True
+    args = ["ready", "--json", "--limit=0"] + (["--include-ephemeral"] if ephemeral else [])
+    target = store_target()
+    raw = _bd(target, "ready", args, read=True)
+    beads = [wire.to_bead(issue) for issue in wire.issues(raw, "ready")]
+    return _dump([
+        b for b in beads
+        if b["status"] == "open" and b["type"] not in wire.NOT_READY_TYPES
+        and (ephemeral or not b.get("ephemeral"))
+    ])
+
+
+def children(call: Call) -> bytes:
+    parent = call["id"]
+    beads = [b for b in _all(store_target(), "children") if b.get("parent_id") == parent]
+    beads.sort(key=lambda b: (str(b.get("created_at", "")), str(b["id"])))
+    return _dump(beads)
+
+
+def list_by_label(call: Call) -> bytes:
+    if not call.rest or len(call.rest) > 2:
+        raise UsageError("usage: list-by-label <label> [<limit>]")
+    wanted = label(call.rest[0])
+    count = int(limit(call.rest[1] if len(call.rest) > 1 else "0"))
+    beads = _all(store_target(), "list-by-label", [f"--label={wire.csv_field(wanted)}"])
+    beads = [b for b in beads if wanted in b["labels"]]
+    return _dump(beads[:count] if count else beads)
+
+
+def set_metadata(call: Call) -> None:
+    ident, key = call["id"], call["key"]
+    value = call.stdin_bytes().decode("utf-8", "replace")
+    meta = "--metadata=" + orjson.dumps({key: value}).decode()
+    _bd(store_target(), "set-metadata", ["update", "--json", ident, meta], bead=ident)
+
+
+def delete(call: Call) -> None:
+    """``delete --force <id>`` (``--force`` is gc's literal token; it is optional here)."""
+    ids = [t for t in call.rest if t != "--force"]
+    if len(ids) != 1:
+        raise UsageError("usage: delete --force <id>")
+    ident = bead_id(ids[0])
+    _bd(store_target(), "delete", ["delete", "--force", "--json", ident], bead=ident)
+
+
+def dep_add(call: Call) -> None:
+    issue, on, kind = call["id"], call["depends_on"], call["dep_type"]
+    _bd(store_target(), "dep-add", ["dep", "add", issue, on, f"--type={kind}", "--json"])
+
+
+def dep_remove(call: Call) -> None:
+    """Removing a dependency that does not exist succeeds."""
+    issue, on = call["id"], call["depends_on"]
+    result = run_bd(store_target(), ["dep", "remove", issue, on, "--json"])
+    if result.rc != 0:
+        message = bd_message(result)
+        if "dependency" in message.lower() and (is_not_found(result) or "does not exist"
+                                                in message.lower()):
+            return
+        raise ProviderError(f"dep-remove: {message}")
+
+
+def dep_list(call: Call) -> bytes:
+    ident, way = call["id"], direction(call["direction"])
+    raw = _bd(store_target(), "dep-list",
+              ["dep", "list", ident, f"--direction={way}", "--json"], read=True)
+    out = []
+    for item in wire.issues(raw, "dep-list"):
+        if "depends_on_id" in item and "issue_id" in item:
+            pair = (str(item["issue_id"]), str(item["depends_on_id"]))
+        elif way == "up":
+            pair = (str(item.get("id", "")), ident)
+        else:
+            pair = (ident, str(item.get("id", "")))
+        kind = item.get("dependency_type") or item.get("type") or "blocks"
+        out.append({"issue_id": pair[0], "depends_on_id": pair[1], "type": kind})
+    return _dump(out)
+
+
+def config_set(call: Call) -> None:
+    key, value = call["key"], call["value"]
+    _bd(store_target(), "config-set", ["config", "set", key, value])
+
+
+def purge(call: Call) -> bytes:
+    """``purge <beads-dir>``: stdin ``{"dry_run": bool}`` → ``{"purged_count": N}``."""
+    import os
+
+    request = wire.parse_object(call.stdin_bytes(), "purge")
+    dry = request.get("dry_run") is True
+    beads_dir = call["beads_dir"].rstrip("/")
+    root = os.path.dirname(beads_dir) if os.path.basename(beads_dir) == ".beads" else beads_dir
+    if not root:
+        raise UsageError("purge: a beads directory is required")
+    target = store_target({**os.environ, "GC_STORE_ROOT": root})
+    args = ["purge", "--json"] + (["--dry-run"] if dry else ["--force"])
+    raw = _bd(target, "purge", args)
+    try:
+        data = orjson.loads(raw.strip() or b"{}")
+    except orjson.JSONDecodeError:
+        data = {}
+    count = 0
+    if isinstance(data, dict):
+        count = int(data.get("purged_count", data.get("purge_count", 0)) or 0)
+    return _dump({"purged_count": count})

@@ -1,0 +1,255 @@
+"""Gas City's bead wire format ↔ bd's issue JSON and command-line flags.
+
+gc sends `createRequest`/`updateRequest` objects and reads `beadWire`
+objects (``type`` not ``issue_type``, ``parent_id`` not ``parent``, metadata
+values as strings). bd stores ``from`` as ``metadata.from`` (as gc's own
+BdStore does), ``ref`` as ``external_ref``, parents as native parent-child
+links and ``needs`` as ``blocks`` dependencies. Legacy ``parent:``/``needs:``/
+``meta:`` labels written by the old bash runner are still read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from protocol.errors import UsageError
+
+Obj = dict[str, Any]
+
+#: gc drops these types from `ready` (and so do we, so `ready` alone is right).
+NOT_READY_TYPES = frozenset(
+    ("merge-request", "gate", "molecule", "message", "session", "agent", "role", "rig")
+)
+_LEGACY_PREFIXES = ("parent:", "needs:", "meta:")
+
+
+def parse_object(raw: bytes, what: str) -> Obj:
+    """stdin as a JSON object, or a one-line `UsageError`."""
+    try:
+        data = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as error:
+        raise UsageError(f"invalid JSON on stdin for {what}: {error}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} expects a JSON object on stdin, got {type(data).__name__}")
+    return data
+
+
+def _str(data: Obj, key: str, what: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UsageError(f"{what}: {key!r} must be a string")
+    return value
+
+
+def _strs(data: Obj, key: str, what: str) -> list[str]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{what}: {key!r} must be a list of strings")
+    return list(value)
+
+
+def _priority(data: Obj, what: str) -> int | None:
+    value = data.get("priority")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{what}: 'priority' must be an integer")
+    return value
+
+
+def meta_text(value: Any) -> str:
+    """A metadata value as gc sees it: strings as is, anything else as its JSON text."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _metadata(data: Obj, what: str) -> dict[str, str]:
+    value = data.get("metadata")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UsageError(f"{what}: 'metadata' must be an object")
+    return {str(k): meta_text(v) for k, v in value.items()}
+
+
+def csv_field(value: str) -> str:
+    """One field for a pflag StringSlice flag (``--labels``), quoted as Go's csv reads it."""
+    if value == "" or any(c in value for c in ',"\r\n') or value != value.strip():
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def csv_join(values: list[str]) -> str:
+    return ",".join(csv_field(v) for v in values)
+
+
+def create_flags(data: Obj) -> list[str]:
+    """bd flags for a createRequest (``bd create --json <flags>``)."""
+    what = "create"
+    title = _str(data, "title", what)
+    if not title:
+        raise UsageError("create: 'title' is required")
+    flags = [f"--title={title}", f"--type={_str(data, 'type', what) or 'task'}"]
+    priority = _priority(data, what)
+    if priority is not None:
+        flags.append(f"--priority={priority}")
+    for key, flag in (("description", "--description"), ("assignee", "--assignee"),
+                      ("ref", "--external-ref"), ("defer_until", "--defer")):
+        value = _str(data, key, what)
+        if value:
+            flags.append(f"{flag}={value}")
+    labels = _strs(data, "labels", what)
+    if labels:
+        flags.append(f"--labels={csv_join(labels)}")
+    parent = _str(data, "parent_id", what)
+    if parent:
+        flags += [f"--parent={parent}", "--no-inherit-labels"]
+    needs = _strs(data, "needs", what)
+    if needs:
+        flags.append(f"--deps={csv_join(needs)}")
+    metadata = _metadata(data, what)
+    sender = _str(data, "from", what)
+    if sender:
+        metadata["from"] = sender
+    if metadata:
+        flags.append("--metadata=" + orjson.dumps(metadata).decode())
+    if data.get("ephemeral") is True:
+        flags.append("--ephemeral")
+    if data.get("no_history") is True:
+        flags.append("--no-history")
+    return flags
+
+
+def update_flags(data: Obj) -> list[str]:
+    """bd flags for an updateRequest (present-but-empty fields clear the value)."""
+    what = "update"
+    flags: list[str] = []
+    for key, flag in (("title", "--title"), ("status", "--status"), ("type", "--type"),
+                      ("description", "--description"), ("assignee", "--assignee"),
+                      ("parent_id", "--parent")):
+        value = _str(data, key, what)
+        if value is not None:
+            if key in ("title", "status", "type") and not value:
+                continue
+            flags.append(f"{flag}={value}")
+    priority = _priority(data, what)
+    if priority is not None:
+        flags.append(f"--priority={priority}")
+    flags += [f"--add-label={csv_field(v)}" for v in _strs(data, "labels", what)]
+    flags += [f"--remove-label={csv_field(v)}" for v in _strs(data, "remove_labels", what)]
+    metadata = _metadata(data, what)
+    if metadata:
+        flags.append("--metadata=" + orjson.dumps(metadata).decode())
+    return flags
+
+
+def gc_status(status: Any) -> str:
+    """closed → closed, in_progress → in_progress, anything else → open."""
+    return status if status in ("closed", "in_progress") else "open"
+
+
+def _deps(issue: Obj) -> list[tuple[str, str]]:
+    """``(depends_on_id, type)`` pairs from bd's dependency list (either shape)."""
+    pairs: list[tuple[str, str]] = []
+    own = issue.get("id")
+    for dep in issue.get("dependencies") or []:
+        if not isinstance(dep, dict):
+            continue
+        target = dep.get("depends_on_id") or dep.get("id")
+        if dep.get("issue_id") not in (None, own) or not target:
+            continue
+        pairs.append((str(target), str(dep.get("type") or dep.get("dependency_type") or "blocks")))
+    return pairs
+
+
+def to_bead(issue: Obj) -> Obj:
+    """One bd issue object → gc's bead wire object."""
+    labels = [str(v) for v in issue.get("labels") or []]
+    deps = _deps(issue)
+    parent = issue.get("parent") or next((t for t, k in deps if k == "parent-child"), "")
+    needs = [t for t, k in deps if k == "blocks"]
+    metadata: dict[str, str] = {}
+    for item in labels:
+        if item.startswith("parent:") and not parent:
+            parent = item[7:]
+        elif item.startswith("needs:") and item[6:] not in needs:
+            needs.append(item[6:])
+        elif item.startswith("meta:") and "=" in item:
+            key, _, value = item[5:].partition("=")
+            metadata[key] = value
+    raw_meta = issue.get("metadata")
+    if isinstance(raw_meta, str) and raw_meta:
+        try:
+            raw_meta = orjson.loads(raw_meta)
+        except orjson.JSONDecodeError:
+            raw_meta = {}
+    if isinstance(raw_meta, dict):
+        metadata.update({str(k): meta_text(v) for k, v in raw_meta.items()})
+    sender = issue.get("from") or metadata.pop("from", "")
+    bead: Obj = {
+        "id": issue.get("id", ""),
+        "title": issue.get("title", ""),
+        "status": gc_status(issue.get("status")),
+        "type": issue.get("issue_type") or issue.get("type") or "task",
+        "description": issue.get("description") or "",
+        "labels": [v for v in labels if not v.startswith(_LEGACY_PREFIXES)],
+        "metadata": metadata,
+    }
+    if isinstance(issue.get("priority"), int):
+        bead["priority"] = issue["priority"]
+    for key, value in (("created_at", issue.get("created_at")),
+                       ("updated_at", issue.get("updated_at")),
+                       ("assignee", issue.get("assignee")), ("from", sender),
+                       ("parent_id", parent), ("ref", issue.get("external_ref") or issue.get("ref")),
+                       ("defer_until", issue.get("defer_until"))):
+        if value:
+            bead[key] = value
+    if needs:
+        bead["needs"] = needs
+    for key in ("ephemeral", "no_history"):
+        if issue.get(key):
+            bead[key] = True
+    return bead
+
+
+def merge_request(bead: Obj, request: Obj) -> Obj:
+    """Fill fields bd's create reply may lack (labels, parent, …) from the request."""
+    for key in ("assignee", "from", "parent_id", "ref", "description", "defer_until"):
+        if request.get(key) and not bead.get(key):
+            bead[key] = request[key]
+    if request.get("priority") is not None and "priority" not in bead:
+        bead["priority"] = request["priority"]
+    for key in ("labels", "needs"):
+        for value in request.get(key) or []:
+            bead.setdefault(key, [])
+            if value not in bead[key]:
+                bead[key].append(value)
+    for key, value in (request.get("metadata") or {}).items():
+        bead["metadata"].setdefault(str(key), meta_text(value))
+    for key in ("ephemeral", "no_history"):
+        if request.get(key) is True:
+            bead[key] = True
+    return bead
+
+
+def issues(raw: bytes, what: str) -> list[Obj]:
+    """bd's JSON output as a list of issue objects (empty output → [])."""
+    text = raw.strip()
+    if not text:
+        return []
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        from protocol.errors import ProviderError
+
+        raise ProviderError(f"{what}: bd printed invalid JSON ({error})") from None
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        return [data]
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
