@@ -54,6 +54,11 @@ class Kit:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._live: set[str] = set()
+        self.cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Refuse further starts (interrupted run); cleanup still stops the rest."""
+        self.cancelled.set()
 
     def name(self, tag: str) -> str:
         """A fresh session name: prefix, tag, sequence number."""
@@ -69,10 +74,16 @@ class Kit:
     def run(self, op: str, *args: str, stdin: bytes | None = None) -> OpResult:
         return self.provider.run(op, *args, stdin=stdin)
 
-    def start(self, name: str, config: StartConfig | None = None) -> OpResult:
-        """``start <name>`` with a Go-encoded config; the name is stopped at cleanup."""
+    def track(self, name: str) -> None:
+        """Remember ``name`` so that cleanup stops it."""
         with self._lock:
             self._live.add(name)
+
+    def start(self, name: str, config: StartConfig | None = None) -> OpResult:
+        """``start <name>`` with a Go-encoded config; the name is stopped at cleanup."""
+        if self.cancelled.is_set():
+            return OpResult(("start", name), 1, b"", b"canceled", False, 0.0)
+        self.track(name)
         payload = encode_start_config(config if config is not None else self.default_config())
         return self.provider.run("start", name, stdin=payload)
 

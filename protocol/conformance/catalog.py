@@ -1,0 +1,33 @@
+"""Every check of the kit, in report order. Check IDs are stable and append-only.
+
+ID scheme:
+
+* ``CHECK-NN-…``  the 14 ``gc runtime check`` steps (suite ``check``), in upstream order.
+* ``RPP-<GROUP>-NNN``  upstream's requirement codes (suite ``rpp``), unchanged.
+* ``RT-<LIFECYCLE|SESSION>-<GoTestName>``  the 33 ``runtimetest.RunProviderTests``
+  cases (suite ``runtimetest``): the Go name split at ``_`` and camel humps,
+  upper-cased and joined by ``-`` (``Start_CreatesRunningSession`` →
+  ``RT-LIFECYCLE-START-CREATES-RUNNING-SESSION``).
+* ``GC-STRICT-<TOPIC>-NNN``  this kit's stricter checks (suite ``strict``).
+* ``BEADS-<GoTestName>``  the exec beads store cases (suite ``beads``, ``--beads``).
+"""
+
+from __future__ import annotations
+
+from protocol.conformance.registry import Spec, Unit
+
+
+def all_units() -> list[Unit]:
+    from protocol.conformance.checks import beads, rpp, runtimetest, strict
+
+    return [
+        rpp.CHECK_UNIT,
+        *rpp.RPP_UNITS,
+        *runtimetest.UNITS,
+        *strict.UNITS,
+        *beads.UNITS,
+    ]
+
+
+def all_specs() -> list[Spec]:
+    return [spec for unit in all_units() for spec in unit.specs]

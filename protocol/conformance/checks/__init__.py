@@ -1,0 +1,1 @@
+"""The check suites: ``check`` and ``rpp`` (upstream's checkers), ``runtimetest``, ``strict``, ``beads``."""

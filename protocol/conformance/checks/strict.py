@@ -1,0 +1,622 @@
+"""Stricter checks for what Gas City users have been bitten by (suite ``strict``).
+
+Each needs only protocol ops; when one answers exit 2 the check SKIPs with
+that reason. Commands started here are wrapped in ``sh -c '…'`` so that any
+provider that runs its command through a shell sees the same process tree.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from protocol.conformance import procscan
+from protocol.conformance.caller import join_process_names, parse_rfc3339, reads_true, split_list
+from protocol.conformance.context import Kit
+from protocol.conformance.driver import OpResult
+from protocol.conformance.gojson import StartConfig
+from protocol.conformance.model import fail, skip
+from protocol.conformance.registry import Spec, Unit, UnitBody, single
+
+UNITS: list[Unit] = []
+COLLISION_PHRASES = ("already exists", "already running")
+
+
+def strict(
+    code: str, group: str, title: str, *, serial: bool = False
+) -> Callable[[UnitBody], Unit]:
+    def wrap(body: UnitBody) -> Unit:
+        unit = single(Spec(code, "strict", group, title), serial=serial)(body)
+        UNITS.append(unit)
+        return unit
+
+    return wrap
+
+
+def sh_command(script: str) -> str:
+    """A start command that runs ``script`` under ``sh -c``."""
+    return "sh -c " + shlex.quote(script)
+
+
+def started(kit: Kit, name: str, config: StartConfig) -> None:
+    result = kit.start(name, config)
+    if result.not_implemented:
+        raise fail("start: not implemented (exit 2)")
+    if not result.ok:
+        raise fail(f"start: {result.describe()}")
+
+
+def implemented(result: OpResult, op: str) -> OpResult:
+    """Optional op: exit 2 SKIPs the whole check, an error FAILs it."""
+    if result.not_implemented:
+        raise skip(f"{op} not implemented (exit 2)")
+    if not result.ok:
+        raise fail(f"{op}: {result.describe()}")
+    return result
+
+
+def wait_for_file(path: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def collision(result: OpResult) -> bool:
+    text = result.stderr.decode("utf-8", "replace").lower()
+    return any(phrase in text for phrase in COLLISION_PHRASES)
+
+
+# --- nudge ----------------------------------------------------------------------
+
+SUBMIT = re.compile(rb"\x1b?\r+\Z")
+
+
+class Recorder:
+    """A session whose pane records every byte typed into it (raw tty + cat)."""
+
+    def __init__(self, kit: Kit, tag: str) -> None:
+        self.kit = kit
+        self.dir = kit.workdir(tag)
+        self.ready = self.dir / "ready"
+        self.log = self.dir / "typed"
+        self.name = kit.name(tag)
+        script = f"stty raw -echo; : > {shlex.quote(str(self.ready))}; exec cat > {shlex.quote(str(self.log))}"
+        started(kit, self.name, StartConfig(work_dir=str(self.dir), command=sh_command(script)))
+        if not wait_for_file(self.ready, 10):
+            raise fail("the recording command never started (no ready file after 10 s)")
+
+    def size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def nudge(self, text: str, settle: float) -> bytes:
+        """Nudge ``text``; return the bytes the pane received for it."""
+        before = self.size()
+        implemented(self.kit.run("nudge", self.name, stdin=text.encode()), "nudge")
+        deadline = time.monotonic() + settle
+        last, stable_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            size = self.size()
+            if size != last:
+                last, stable_since = size, time.monotonic()
+            elif size > before and time.monotonic() - stable_since > 0.3:
+                data = self.log.read_bytes()[before:]
+                if SUBMIT.search(data):
+                    break
+            time.sleep(0.05)
+        return self.log.read_bytes()[before:] if self.log.exists() else b""
+
+
+def literal_delivery(text: str, got: bytes) -> str:
+    """ "" when ``got`` is ``text`` then a submit (optional Escape, then Enter)."""
+    want = text.encode()
+    if not got.startswith(want):
+        return f"typed {got[:120]!r}, want {want[:120]!r} then Enter"
+    rest = got[len(want) :]
+    if not SUBMIT.match(rest):
+        return f"after the text came {rest[:40]!r}, want Enter (\\r)"
+    return ""
+
+
+def nudge_texts(pwned: Path) -> tuple[str, ...]:
+    return (
+        "Enter",
+        "C-c",
+        "Escape",
+        "-l",
+        "--",
+        "-t =other",
+        f"hello; touch {pwned}-1",
+        f"$(touch {pwned}-2) `touch {pwned}-3` 'single' \"double\" \\back",
+        "héllo wörld ✓ 日本語 🚀",
+        "line one\nline two\n  indented",
+    )
+
+
+@strict(
+    "GC-STRICT-NUDGE-001",
+    "nudge",
+    "nudge types text literally (key names, flags, unicode, newlines)",
+)
+def nudge_literal(kit: Kit) -> str:
+    recorder = Recorder(kit, "nudge")
+    try:
+        pwned = recorder.dir / "pwned"
+        problems = []
+        for text in nudge_texts(pwned):
+            problem = literal_delivery(text, recorder.nudge(text, settle=6))
+            if problem:
+                problems.append(f"{text!r}: {problem}")
+        executed = sorted(p.name for p in recorder.dir.glob("pwned*"))
+        if executed:
+            problems.append(f"nudge text was executed: {executed}")
+        if problems:
+            raise fail("; ".join(problems))
+    finally:
+        kit.stop(recorder.name)
+    return f"{len(nudge_texts(Path()))} texts delivered literally"
+
+
+@strict("GC-STRICT-NUDGE-002", "nudge", "a nudge of 100 KB or more arrives whole and literal")
+def nudge_large(kit: Kit) -> str:
+    recorder = Recorder(kit, "nudge-big")
+    try:
+        text = "".join(f"{i:06d} large nudge line;" for i in range(5000))
+        got = recorder.nudge(text, settle=20)
+        problem = literal_delivery(text, got)
+        if problem:
+            raise fail(f"{len(text)} bytes sent, {len(got)} received: {problem}")
+    finally:
+        kit.stop(recorder.name)
+    return f"{len(text)} bytes"
+
+
+# --- process detection ------------------------------------------------------------
+
+
+def process_session(kit: Kit, decoy: str) -> str:
+    name = kit.name("proc")
+    # The decoy is only *mentioned* in a command line; no process has that name.
+    script = f"sleep 300; echo {decoy}"
+    config = StartConfig(work_dir=str(kit.workdir("proc")), command=sh_command(script))
+    started(kit, name, config)
+    time.sleep(0.5)
+    return name
+
+
+def alive(kit: Kit, name: str, names: Sequence[str]) -> bool:
+    result = kit.run("process-alive", name, stdin=join_process_names(names))
+    return reads_true(implemented(result, "process-alive").output)
+
+
+def expect_alive(kit: Kit, name: str, cases: Sequence[tuple[Sequence[str], bool]]) -> str:
+    wrong = [
+        f"{list(names)} -> {not want}" for names, want in cases if alive(kit, name, names) != want
+    ]
+    if wrong:
+        raise fail("process-alive answered wrongly: " + "; ".join(wrong))
+    return f"{len(cases)} name lists answered correctly"
+
+
+@strict(
+    "GC-STRICT-PROCESS-001",
+    "process",
+    "process-alive finds a running process of the session by name",
+)
+def process_found(kit: Kit) -> str:
+    name = process_session(kit, "gcdecoy" + secrets.token_hex(3))
+    try:
+        return expect_alive(kit, name, [(["sleep"], True), (["sleep", "gc-no-such-proc"], True)])
+    finally:
+        kit.stop(name)
+
+
+@strict(
+    "GC-STRICT-PROCESS-002", "process", "process-alive reads the last name (no trailing newline)"
+)
+def process_last_name(kit: Kit) -> str:
+    name = process_session(kit, "gcdecoy" + secrets.token_hex(3))
+    try:
+        return expect_alive(
+            kit, name, [(["gc-no-such-proc", "sleep"], True), (["gc-no-such-proc"], False)]
+        )
+    finally:
+        kit.stop(name)
+
+
+@strict(
+    "GC-STRICT-PROCESS-003",
+    "process",
+    "process-alive ignores names only mentioned in command lines or as substrings",
+)
+def process_decoy(kit: Kit) -> str:
+    decoy = "gcdecoy" + secrets.token_hex(3)
+    name = process_session(kit, decoy)
+    try:
+        return expect_alive(kit, name, [([decoy], False), (["slee"], False)])
+    finally:
+        kit.stop(name)
+
+
+# --- activity, meta, start config ----------------------------------------------------
+
+
+@strict("GC-STRICT-ACTIVITY-001", "activity", "get-last-activity advances after the session prints")
+def activity_advances(kit: Kit) -> str:
+    name = kit.name("activity")
+    script = "sleep 2; echo gc-activity-tick; exec sleep 300"
+    config = StartConfig(work_dir=str(kit.workdir("activity")), command=sh_command(script))
+    began = time.monotonic()
+    started(kit, name, config)
+    try:
+        first = implemented(kit.run("get-last-activity", name), "get-last-activity").output
+        time.sleep(max(0.0, 3.5 - (time.monotonic() - began)))
+        second = implemented(kit.run("get-last-activity", name), "get-last-activity").output
+        if first == "" and second == "":
+            raise skip("get-last-activity reports no activity (empty output)")
+        before, after = parse_rfc3339(first), parse_rfc3339(second)
+        if before is None or after is None:
+            raise fail(f"not RFC3339: {first!r} / {second!r}")
+        if after <= before:
+            raise fail(f"activity did not advance after output: {first} then {second}")
+        return f"{first} -> {second}"
+    finally:
+        kit.stop(name)
+
+
+@strict(
+    "GC-STRICT-META-001",
+    "meta",
+    "start env is readable through get-meta (GC_SESSION_ID, GC_INSTANCE_TOKEN)",
+)
+def start_env_meta(kit: Kit) -> str:
+    name = kit.name("meta-env")
+    env = {
+        "GC_SESSION_ID": f"gc-conf-{secrets.token_hex(4)}",
+        "GC_INSTANCE_TOKEN": secrets.token_hex(16),
+    }
+    started(kit, name, kit.default_config()._replace(env=env))
+    try:
+        for key, value in env.items():
+            got = implemented(kit.run("get-meta", name, key), "get-meta").output
+            if got != value:
+                raise fail(f"get-meta {key} = {got!r}, want {value!r}")
+    finally:
+        kit.stop(name)
+    return ""
+
+
+@strict("GC-STRICT-START-003", "start", "start runs the command in work_dir with env values intact")
+def start_config_honoured(kit: Kit) -> str:
+    name = kit.name("config")
+    workdir = kit.workdir("config")
+    value = "a<b>&c 'single' \"double\" $(no) `no` é ✓\u2028end"
+    script = 'pwd > pwd.out; printf "%s" "$GC_CONF_VALUE" > env.out; exec sleep 300'
+    config = StartConfig(
+        work_dir=str(workdir), command=sh_command(script), env={"GC_CONF_VALUE": value}
+    )
+    started(kit, name, config)
+    try:
+        if not wait_for_file(workdir / "env.out", 10):
+            raise fail("the command did not run in work_dir (no output file after 10 s)")
+        time.sleep(0.2)
+        cwd = (workdir / "pwd.out").read_text().strip()
+        if Path(cwd).resolve() != workdir.resolve():
+            raise fail(f"cwd was {cwd!r}, want {str(workdir)!r}")
+        got = (workdir / "env.out").read_text("utf-8", "replace")
+        if got != value:
+            raise fail(f"env value arrived as {got!r}, want {value!r}")
+    finally:
+        kit.stop(name)
+    return ""
+
+
+# --- usage errors -------------------------------------------------------------------
+
+
+def usage_error(result: OpResult) -> str:
+    """ "" when ``result`` is a proper usage error: exit 1 with a message."""
+    if result.exit_code == 1 and result.stderr.strip():
+        return ""
+    if result.exit_code == 1:
+        return f"{result.describe()} (no message on stderr)"
+    return result.describe()
+
+
+@strict(
+    "GC-STRICT-USAGE-001", "usage", "a missing session name is an error (exit 1), never exit 0 or 2"
+)
+def missing_name(kit: Kit) -> str:
+    calls: list[tuple[str, bytes | None]] = [
+        ("start", b"{}"),
+        ("stop", None),
+        ("is-running", None),
+        ("nudge", b"hello"),
+        ("get-meta", None),
+    ]
+    wrong = []
+    for op, stdin in calls:
+        result = kit.run(op, stdin=stdin)
+        if problem := usage_error(result):
+            wrong.append(problem)
+    if wrong:
+        raise fail("; ".join(wrong))
+    return ""
+
+
+@strict("GC-STRICT-USAGE-002", "usage", "peek with a non-integer line count is an error (exit 1)")
+def peek_not_int(kit: Kit) -> str:
+    name = kit.name("usage")
+    started(kit, name, kit.default_config())
+    try:
+        implemented(kit.run("peek", name, "10"), "peek")
+        if problem := usage_error(kit.run("peek", name, "notanint")):
+            raise fail(problem)
+    finally:
+        kit.stop(name)
+    return ""
+
+
+@strict(
+    "GC-STRICT-USAGE-003",
+    "usage",
+    "a session name starting with '-' is rejected (exit 1) or handled as a name",
+)
+def dash_name(kit: Kit) -> str:
+    name = "-" + kit.name("dash")
+    outcome = []
+    for op in ("is-running", "stop"):
+        result = kit.run(op, name)
+        if result.not_implemented:
+            raise fail(f"{result.describe()}: exit 2 reads as success")
+    start = kit.start(name, kit.default_config())
+    try:
+        if start.not_implemented:
+            raise fail(f"{start.describe()}: exit 2 reads as success")
+        if start.ok:
+            running = kit.run("is-running", name)
+            if not reads_true(running.output):
+                raise fail(f"start exited 0 but {running.describe()}")
+            outcome.append("accepted as a literal name")
+        elif start.exit_code == 1:
+            outcome.append("rejected with exit 1")
+        else:
+            raise fail(start.describe())
+    finally:
+        kit.stop(name)
+    return outcome[0]
+
+
+@strict("GC-STRICT-USAGE-004", "usage", "an unknown operation exits 2 with empty stdout")
+def unknown_op(kit: Kit) -> str:
+    result = kit.run("gc-conformance-no-such-op", kit.name("unknown"))
+    if result.exit_code != 2 or result.stdout:
+        raise fail(result.describe())
+    return ""
+
+
+# --- start races and injection -------------------------------------------------------
+
+
+@strict(
+    "GC-STRICT-START-001",
+    "start",
+    "concurrent duplicate starts: exactly one wins, the rest exit 1 'already exists'",
+)
+def duplicate_race(kit: Kit) -> str:
+    name = kit.name("race")
+    config = kit.default_config()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: kit.start(name, config), range(4)))
+    try:
+        winners = [r for r in results if r.ok]
+        losers = [r for r in results if not r.ok]
+        bad = [r.describe() for r in losers if r.exit_code != 1 or not collision(r)]
+        if len(winners) != 1 or bad:
+            raise fail(f"{len(winners)} of 4 starts exited 0; wrong losers: {bad}")
+        running = kit.run("is-running", name)
+        if not reads_true(running.output):
+            raise fail(f"after the race: {running.describe()}")
+    finally:
+        kit.stop(name)
+    return ""
+
+
+@strict(
+    "GC-STRICT-START-002",
+    "start",
+    "a duplicate start exits 1 with 'already exists' and leaves the session running",
+)
+def duplicate_message(kit: Kit) -> str:
+    name = kit.name("dup")
+    started(kit, name, kit.default_config())
+    try:
+        second = kit.start(name, kit.default_config())
+        if second.exit_code != 1 or not collision(second):
+            raise fail(f"second start: {second.describe()}")
+        running = kit.run("is-running", name)
+        if not reads_true(running.output):
+            raise fail(f"the live session was disturbed: {running.describe()}")
+    finally:
+        kit.stop(name)
+    return second.error_text
+
+
+def evil_names(prefix: str, pwned: Path) -> tuple[str, ...]:
+    return (
+        f"{prefix}$(touch {pwned}-1)",
+        f"{prefix};touch {pwned}-2",
+        f"{prefix}`touch {pwned}-3`",
+        f"{prefix}'\"$(touch {pwned}-4)\"'",
+        f"{prefix}\ntouch {pwned}-5",
+        f"{prefix}|touch {pwned}-6",
+        f"{prefix}&&touch {pwned}-7",
+        f"{prefix} x",
+    )
+
+
+@strict(
+    "GC-STRICT-INJECT-001",
+    "inject",
+    "names with shell metacharacters never execute (exit 1 or literal)",
+)
+def injected_names(kit: Kit) -> str:
+    pwned = kit.workdir("inject") / "pwned"
+    problems = []
+    accepted = 0
+    for name in evil_names(kit.name("inj"), pwned):
+        start = kit.start(name, kit.default_config())
+        try:
+            if start.not_implemented:
+                problems.append(f"start {name!r}: exit 2")
+            elif start.ok:
+                accepted += 1
+                running = kit.run("is-running", name)
+                if not reads_true(running.output):
+                    problems.append(
+                        f"start {name!r} exited 0 but is-running says {running.output!r}"
+                    )
+            elif start.exit_code != 1:
+                problems.append(start.describe())
+            for op in ("is-running", "stop"):
+                if kit.run(op, name).not_implemented:
+                    problems.append(f"{op} {name!r}: exit 2")
+        finally:
+            kit.stop(name)
+    executed = sorted(p.name for p in pwned.parent.glob("pwned*"))
+    if executed:
+        problems.append(f"commands in names were executed: {executed}")
+    if problems:
+        raise fail("; ".join(problems))
+    return f"{accepted} accepted literally, {len(evil_names('', pwned)) - accepted} rejected"
+
+
+@strict(
+    "GC-STRICT-INJECT-002", "inject", "meta keys and values with shell metacharacters never execute"
+)
+def injected_meta(kit: Kit) -> str:
+    name = kit.name("inj-meta")
+    pwned = kit.workdir("inject") / "pwned"
+    started(kit, name, kit.default_config())
+    try:
+        value = f"$(touch {pwned}-1); `touch {pwned}-2` 'q' \"dq\" \\ %s\nsecond line"
+        implemented(kit.run("set-meta", name, "gc_conf_value", stdin=value.encode()), "set-meta")
+        got = kit.run("get-meta", name, "gc_conf_value")
+        if got.output != value:
+            raise fail(f"value read back as {got.output!r}")
+        evil_key = f"k$(touch {pwned}-3)"
+        set_evil = kit.run("set-meta", name, evil_key, stdin=b"v")
+        if set_evil.not_implemented or (not set_evil.ok and set_evil.exit_code != 1):
+            raise fail(f"set-meta with an odd key: {set_evil.describe()}")
+        if set_evil.ok and kit.run("get-meta", name, evil_key).output != "v":
+            raise fail("an odd key was accepted but does not read back")
+        executed = sorted(p.name for p in pwned.parent.glob("pwned*"))
+        if executed:
+            raise fail(f"meta text was executed: {executed}")
+    finally:
+        kit.stop(name)
+    return ""
+
+
+# --- stop -------------------------------------------------------------------------------
+
+
+@strict("GC-STRICT-STOP-001", "stop", "stop leaves no process of a TERM/HUP-ignoring tree behind")
+def stop_tree(kit: Kit) -> str:
+    name = kit.name("tree")
+    marker = f"GC_CONF_MARK={secrets.token_hex(8)}"
+    script = 'trap "" HUP TERM; sleep 300 & sleep 300 & while :; do wait; done'
+    command = f"env {marker} sh -c {shlex.quote(script)}"
+    started(kit, name, StartConfig(work_dir=str(kit.workdir("tree")), command=command))
+    try:
+        before = procscan.wait_for(marker, 3, timeout=10)
+        if len(before) < 3:
+            raise fail(f"the tree never came up: {[p.cmdline for p in before]}")
+        stopped = kit.stop(name)
+        if not stopped.ok:
+            raise fail(f"stop: {stopped.describe()}")
+        left = procscan.wait_gone(marker, timeout=1.0)
+        if left:
+            raise fail(
+                f"{len(left)} of {len(before)} processes survived stop: "
+                + ", ".join(f"{p.pid} {p.cmdline}" for p in left)
+            )
+    finally:
+        kit.stop(name)
+        procscan.kill_all(procscan.with_environment_marker(marker))
+    return f"{len(before)} processes gone"
+
+
+@strict(
+    "GC-STRICT-STOP-002",
+    "stop",
+    "stop is synchronous: is-running, list-running, process-alive see it gone at once",
+)
+def stop_synchronous(kit: Kit) -> str:
+    name = kit.name("sync")
+    started(kit, name, kit.default_config())
+    time.sleep(0.3)
+    stopped = kit.stop(name)
+    if not stopped.ok:
+        raise fail(f"stop: {stopped.describe()}")
+    problems = []
+    running = kit.run("is-running", name)
+    if reads_true(running.output):
+        problems.append("is-running still true")
+    listing = kit.run("list-running", name)
+    if listing.ok and name in split_list(listing.output):
+        problems.append("list-running still lists it")
+    alive_after = kit.run("process-alive", name, stdin=b"sleep")
+    if alive_after.ok and reads_true(alive_after.output):
+        problems.append("process-alive still true")
+    if problems:
+        raise fail("; ".join(problems))
+    return ""
+
+
+# --- cold start -----------------------------------------------------------------------
+
+HOT_OPS: tuple[tuple[str, tuple[str, ...], bytes | None], ...] = (
+    ("is-running", (), None),
+    ("get-meta", ("GC_SESSION_ID",), None),
+    ("list-running", (), None),
+    ("process-alive", (), b"sleep"),
+    ("get-last-activity", (), None),
+    ("is-attached", (), None),
+)
+
+
+@strict(
+    "GC-STRICT-COLD-START-001",
+    "performance",
+    "hot-op latency (median of 5; fails only above --cold-start-threshold-ms)",
+    serial=True,
+)
+def cold_start(kit: Kit) -> str:
+    name = kit.name("perf")
+    started(kit, name, kit.default_config())
+    try:
+        medians: dict[str, float] = {}
+        for op, args, stdin in HOT_OPS:
+            argv = (kit.prefix,) if op == "list-running" else (name, *args)
+            runs = [kit.run(op, *argv, stdin=stdin) for _ in range(5)]
+            if runs[0].not_implemented:
+                continue
+            medians[op] = statistics.median(r.elapsed for r in runs) * 1000
+    finally:
+        kit.stop(name)
+    text = ", ".join(f"{op} {ms:.0f}ms" for op, ms in medians.items())
+    limit = kit.options.cold_start_threshold_ms
+    if limit is not None:
+        slow = [op for op, ms in medians.items() if ms > limit]
+        if slow:
+            raise fail(f"above {limit:g} ms: {slow}; {text}")
+    return text
