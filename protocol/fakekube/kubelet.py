@@ -260,7 +260,15 @@ class PodRunner(threading.Thread):
             with self.lock:
                 self.running[st.name] = c
                 st.run(c.container_id)
-            threading.Thread(target=lambda: done.put((st, c.wait())), daemon=True).start()
+            def wait() -> None:
+                try:
+                    code = c.wait()
+                except Exception:  # a broken backend call must not wedge the pod
+                    traceback.print_exc(file=sys.stderr)
+                    code = 137
+                done.put((st, code))
+
+            threading.Thread(target=wait, daemon=True).start()
 
         for st in self.main_states:
             start(st)
