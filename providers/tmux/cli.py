@@ -153,7 +153,7 @@ OPERATIONS: dict[str, Operation] = {
                               summary="print running session names starting with prefix"),
     "get-last-activity": Operation(op_last_activity, summary="print RFC 3339 time of last output"),
     "clear-scrollback": Operation(op_clear_scrollback, summary="clear the pane history"),
-    "send-keys": Operation(op_send_keys, ("name", "*keys"), summary="send tmux key names, no Enter"),
+    "send-keys": Operation(op_send_keys, ("name", "*key"), summary="send tmux key names, no Enter"),
     "copy-to": Operation(op_copy_to, ("name", "src", "rel_dst"),
                          summary="copy a file or directory into the session's work dir"),
     "protocol": Operation(op_protocol, (), summary="print the RPP handshake JSON"),
@@ -164,7 +164,7 @@ VALIDATORS = {
     "key": names.meta_key,
     "lines": names.line_count,
     "prefix": names.prefix,
-    "*keys": names.key_name,
+    "*key": names.key_name,
     "src": names.any_text,
     "rel_dst": names.any_text,
 }

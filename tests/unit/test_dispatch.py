@@ -18,14 +18,14 @@ def echo(call: Call) -> str:
 TABLE = {
     "is-running": Operation(echo),
     "peek": Operation(echo, ("name", "lines")),
-    "send-keys": Operation(lambda c: " ".join(c.rest), ("name", "*keys")),
+    "send-keys": Operation(lambda c: " ".join(c.rest), ("name", "*key")),
     "fail": Operation(lambda c: (_ for _ in ()).throw(ProviderError("it\nbroke"))),
     "start": Operation(lambda c: (_ for _ in ()).throw(TemporaryError("quota"))),
     "stop": Operation(lambda c: (_ for _ in ()).throw(TemporaryError("quota"))),
     "exec": Operation(lambda c: (_ for _ in ()).throw(ExitWith(7))),
     "crash": Operation(lambda c: 1 / 0),
 }
-VALIDATORS = {"name": names.session_name, "lines": names.line_count, "*keys": names.key_name}
+VALIDATORS = {"name": names.session_name, "lines": names.line_count, "*key": names.key_name}
 
 
 class Case(NamedTuple):
