@@ -22,7 +22,9 @@ def conformance(
         list[str] | None,
         typer.Option("--env", help="KEY=VALUE added to every op's environment (repeatable)."),
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON document on stdout.")
+    ] = False,
     only: Annotated[
         list[str] | None,
         typer.Option(
@@ -31,7 +33,8 @@ def conformance(
         ),
     ] = None,
     beads: Annotated[
-        bool, typer.Option("--beads", help="The executable is an exec beads store: run the beads suite.")
+        bool,
+        typer.Option("--beads", help="The executable is an exec beads store: run the beads suite."),
     ] = False,
     cold_start_threshold_ms: Annotated[
         float | None,

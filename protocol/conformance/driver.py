@@ -131,8 +131,8 @@ def run_process(
     assert proc.stdout is not None and proc.stderr is not None
     chunks: dict[str, list[bytes]] = {"out": [], "err": []}
     readers = [
-        threading.Thread(target=_drain, args=(proc.stdout, chunks["out"]), daemon=True),
-        threading.Thread(target=_drain, args=(proc.stderr, chunks["err"]), daemon=True),
+        threading.Thread(target=_drain, args=(os.dup(proc.stdout.fileno()), chunks["out"]), daemon=True),
+        threading.Thread(target=_drain, args=(os.dup(proc.stderr.fileno()), chunks["err"]), daemon=True),
     ]
     if stdin is not None:
         readers.append(threading.Thread(target=_feed, args=(proc, stdin), daemon=True))
@@ -154,23 +154,21 @@ def run_process(
         reader.join(max(0.0, deadline - time.monotonic()))
     elapsed = time.monotonic() - began
     out, err = b"".join(chunks["out"]), b"".join(chunks["err"])
-    for pipe in (proc.stdout, proc.stderr):
-        try:
-            pipe.close()
-        except OSError:
-            pass
+    # A reader still blocked (a grandchild holds the pipe) owns its own dup of
+    # the descriptor and closes it at EOF; what it reads later is dropped.
+    proc.stdout.close()
+    proc.stderr.close()
     return OpResult(tuple(argv), proc.returncode, out, err, timed_out, elapsed)
 
 
-def _drain(pipe: object, sink: list[bytes]) -> None:
-    read = getattr(pipe, "read1", None)
-    if read is None:
-        return
+def _drain(fd: int, sink: list[bytes]) -> None:
     try:
-        while chunk := read(65536):
+        while chunk := os.read(fd, 65536):
             sink.append(chunk)
-    except (OSError, ValueError):
-        return
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:

@@ -28,9 +28,10 @@ GoValue = str | int | bool | None | Sequence["GoValue"] | Mapping[str, "GoValue"
 
 def encode_string(text: str) -> str:
     """Return ``text`` as a Go-escaped JSON string literal (with quotes)."""
-    clean = text.encode("utf-8", "replace").decode("utf-8", "replace")
     parts = ['"']
-    for char in clean:
+    for char in text:
+        if 0xD800 <= ord(char) <= 0xDFFF:  # not valid UTF-8: Go writes U+FFFD
+            char = "\ufffd"
         short = _SHORT_ESCAPES.get(char)
         if short is not None:
             parts.append(short)

@@ -1,0 +1,25 @@
+"""The minimal sh provider (examples/minimal-sh) passes every check of the kit."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import MINIMAL, TmuxIsolation, needs_tmux
+
+from protocol.conformance.model import Status
+from protocol.conformance.session import run
+
+#: Optional ops the minimal provider leaves unimplemented on purpose.
+EXPECTED_SKIPS = {"RPP-CONN-001", "RPP-PROVISION-001"}
+
+
+@needs_tmux
+@pytest.mark.slow
+def test_minimal_provider_passes_every_check(tmux_isolation: TmuxIsolation) -> None:
+    outcome = run(str(MINIMAL), tmux_isolation.env())
+    verdicts = {row.result.code: row.result for row in outcome.rows}
+    failed = [r for r in verdicts.values() if r.status is Status.FAIL]
+    skipped = {code for code, r in verdicts.items() if r.status is Status.SKIP}
+    assert failed == []
+    assert skipped == EXPECTED_SKIPS
+    assert outcome.kit.handshake is not None
+    assert outcome.kit.handshake.capabilities == ("report-attachment", "report-activity")
