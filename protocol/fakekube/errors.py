@@ -74,7 +74,7 @@ def invalid(kind: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
         f'{kind} "{name}" is invalid: {text}',
         details={
             "name": name,
-            "kind": kind.lower() + "s" if kind else "",
+            "kind": kind,
             "causes": [
                 {"reason": "FieldValueInvalid", "message": msg, "field": field}
                 for field, msg in causes

@@ -111,8 +111,12 @@ def make_env(server: FakeKube, base_dir: str) -> FakeKubeEnv:
     return FakeKubeEnv(server=server, kubeconfig=kubeconfig, home=home, env=env)
 
 
+ENV_DIRS: list[str] = []  # fixture temp dirs made in this process (leak checks)
+
+
 def _start(backend: str) -> Iterator[tuple[FakeKube, str]]:
     base = tempfile.mkdtemp(prefix="fakekube-env-")
+    ENV_DIRS.append(base)
     server = FakeKube(backend).start()
     try:
         yield server, base

@@ -357,7 +357,7 @@ class Kubelet:
         self.root_dir = root_dir
         self.runners: dict[str, PodRunner] = {}
         self.lock = threading.Lock()
-        self.pending_rules: list[str] = []  # pod-name prefixes/regexes held Pending
+        self.seen_uids: set[str] = set()  # every pod this kubelet ran (leak checks)
 
     def pod_created(self, pod: Obj, *, hold: bool = False) -> None:
         r = PodRunner(self, pod)
@@ -365,6 +365,7 @@ class Kubelet:
             r.released.set()
         with self.lock:
             self.runners[r.uid] = r
+            self.seen_uids.add(r.uid)
         r.start()
 
     def runner(self, ns: str, name: str) -> PodRunner:

@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -124,6 +124,9 @@ class FakeKube:
     `kubelet` are public for tests; the fault shortcuts below cover the common cases.
     """
 
+    # Every server made in this process, so a test session can check its leftovers.
+    instances: ClassVar[list[FakeKube]] = []
+
     def __init__(self, backend: str | Backend = "local", *, port: int = 0,
                  root_dir: str | None = None, use_namespaces: bool | None = None) -> None:
         if isinstance(backend, str):
@@ -144,6 +147,7 @@ class FakeKube:
         self._thread: threading.Thread | None = None
         for ns in ("default", "kube-system", "kube-public"):
             self.create_namespace(ns)
+        FakeKube.instances.append(self)
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> FakeKube:
@@ -490,7 +494,11 @@ class _Handler(BaseHTTPRequestHandler):
         store = self.kube.store
         if self.command in ("GET", "HEAD"):
             self._authorize("get", res, ns, name)
-            self._json(200, store.get(res, ns, name))
+            obj = store.get(res, ns, name)
+            if "as=Table" in (self.headers.get("Accept") or ""):
+                self._json(200, _table(res, [obj], store.resource_version))
+                return
+            self._json(200, obj)
         elif self.command == "DELETE":
             self._authorize("delete", res, ns, name)
             self._json(200, self._delete(res, ns, name, query, self._json_body()))

@@ -264,6 +264,7 @@ class LocalBackend:
         self.use_namespaces = namespaces_available() if use_namespaces is None else use_namespaces
         self._lock = threading.Lock()
         self._created_host_dirs: list[str] = []
+        self.ever_created: set[str] = set()  # for leak checks after shutdown
 
     def ensure_host_dir(self, path: str) -> None:
         """Create a mountpoint on the host filesystem, remembering what we made."""
@@ -277,6 +278,7 @@ class LocalBackend:
                 os.mkdir(d)
                 if d not in self._created_host_dirs:
                     self._created_host_dirs.append(d)
+                    self.ever_created.add(d)
 
     def create_sandbox(self, pod: dict[str, Any], pod_dir: str,
                        runs: list[ContainerRun]) -> LocalSandbox:
