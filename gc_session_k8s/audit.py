@@ -1,0 +1,74 @@
+"""The operator's audit log: one JSON line per kubectl process or API call.
+
+Enabled by ``GC_K8S_AUDIT_LOG=<path>``. Each line carries the time, the
+operation, the pod, the argv with secret values redacted, the duration, the
+exit code and a correlation id shared by every call of one invocation.
+stdin is never logged: it carries nudges, staged files and secret env.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+#: Key fragments whose values are secrets (matched case-insensitively).
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "KEY", "CREDENTIAL")
+REDACTED = "***"
+
+_correlation = ""
+_op = ""
+
+
+def set_operation(op: str) -> None:
+    global _op
+    _op = op
+
+
+def correlation_id() -> str:
+    global _correlation
+    if not _correlation:
+        _correlation = os.urandom(6).hex()
+    return _correlation
+
+
+def is_secret_key(key: str) -> bool:
+    upper = key.upper()
+    return any(word in upper for word in SECRET_WORDS)
+
+
+def redact_arg(arg: str) -> str:
+    """``K=V`` with a secret-looking ``K`` becomes ``K=***`` (env argv and tmux ``-e``)."""
+    key, eq, _value = arg.partition("=")
+    if eq and key and " " not in key and is_secret_key(key):
+        return key + "=" + REDACTED
+    return arg
+
+
+def redact(argv: list[str]) -> list[str]:
+    return [redact_arg(a) for a in argv]
+
+
+def record(argv: list[str], *, pod: str, started: float, rc: int) -> None:
+    """Append one line when auditing is on; never fails the operation."""
+    path = os.environ.get("GC_K8S_AUDIT_LOG")
+    if not path:
+        return
+    import orjson
+
+    line = orjson.dumps({
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "id": correlation_id(),
+        "op": _op,
+        "pod": pod,
+        "argv": redact(argv),
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        "exit": rc,
+    }) + b"\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, line)  # one write with O_APPEND: lines never interleave
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

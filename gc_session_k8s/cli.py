@@ -1,0 +1,248 @@
+"""`gc-session-k8s`: Gas City sessions as pods with tmux inside, one operation per process.
+
+Every session operation is the local tmux provider's logic
+(`providers.tmux.session`) run through `KubectlRunner`: exactly one
+``kubectl`` process per hot operation, addressed by the pod's deterministic
+name. Hot operations import only the standard library, `protocol` and the
+shared session logic; `start`, `doctor` and friends import the rest inside
+their handlers.
+"""
+
+from __future__ import annotations
+
+from gc_session_k8s import audit
+from gc_session_k8s.naming import session_pod
+from gc_session_k8s.runner import KubectlRunner
+from protocol import names
+from protocol.dispatch import Call, Operation
+from protocol.dispatch import main as dispatch_main
+from providers.kube.settings import KubeSettings
+from providers.tmux import session
+
+EXE = "gc-session-k8s"
+VERSION = "0.1.0"
+#: Verified by tests/k8s and the conformance kit (see examples/k8s/README.md).
+CAPABILITIES = ["report-activity", "report-attachment", "proc.exec", "proc.provision"]
+
+
+def settings(call: Call) -> KubeSettings:
+    audit.set_operation(call.op)
+    return KubeSettings.from_env(call.environ)
+
+
+def pod(call: Call) -> str:
+    return session_pod(call["name"], call.environ.get("GC_K8S_CITY") or "")
+
+
+def runner(call: Call) -> KubectlRunner:
+    return KubectlRunner(settings(call), pod(call))
+
+
+def flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def op_start(call: Call) -> None:
+    from gc_session_k8s.start import run
+
+    audit.set_operation(call.op)
+    run(call)
+
+
+def op_provision(call: Call) -> None:
+    from gc_session_k8s.start import run
+
+    audit.set_operation(call.op)
+    run(call, agent=False)
+
+
+def op_stop(call: Call) -> None:
+    from gc_session_k8s.stop import stop
+
+    stop(settings(call), pod(call))
+
+
+def op_is_running(call: Call) -> str:
+    return flag(session.is_running(runner(call)))
+
+
+def op_is_attached(call: Call) -> str:
+    return flag(session.is_attached(runner(call)))
+
+
+def op_process_alive(call: Call) -> str:
+    wanted = [n.strip() for n in call.stdin_bytes().decode("utf-8", "replace").split("\n")]
+    wanted = [n for n in wanted if n]
+    if not wanted:
+        return "true"
+    return flag(session.process_alive(runner(call), wanted))
+
+
+def op_nudge(call: Call) -> None:
+    from protocol.locks import session_lock
+
+    message = call.stdin_bytes()
+    if not message:
+        return
+    r = runner(call)
+    scope = f"{r.settings.context or 'current'}.{r.settings.namespace}"
+    with session_lock("k8s", scope, r.pod, "nudge", 25.0):
+        session.nudge(r, message, debounce=session.debounce_seconds(call.environ))
+
+
+def op_set_meta(call: Call) -> None:
+    value = call.stdin_bytes().decode("utf-8", "replace")
+    session.set_meta(runner(call), call["key"], value)
+
+
+def op_get_meta(call: Call) -> str:
+    return session.get_meta(runner(call), call["key"])
+
+
+def op_remove_meta(call: Call) -> None:
+    session.remove_meta(runner(call), call["key"])
+
+
+def op_peek(call: Call) -> str:
+    return session.peek(runner(call), int(call["lines"]))
+
+
+def op_list_running(call: Call) -> str:
+    from gc_session_k8s.listing import list_running
+
+    return list_running(settings(call), call.environ.get("GC_K8S_CITY") or "", call["prefix"])
+
+
+def op_last_activity(call: Call) -> str:
+    return session.last_activity(runner(call))
+
+
+def op_clear_scrollback(call: Call) -> None:
+    session.clear_scrollback(runner(call))
+
+
+def op_send_keys(call: Call) -> None:
+    session.send_keys(runner(call), call.rest)
+
+
+def op_interrupt(call: Call) -> None:
+    session.interrupt(runner(call))
+
+
+def op_attach(call: Call) -> None:
+    from gc_session_k8s.kube import exec_argv
+    from gc_session_k8s.naming import AGENT_CONTAINER
+    from protocol import proc
+
+    r = runner(call)
+    argv = exec_argv(r.settings, r.pod, AGENT_CONTAINER,
+                     ["tmux", "-u", "attach-session", "-t", session.session(r)], stdin=True,
+                     tty=True)
+    proc.replace(argv)
+
+
+def op_copy_to(call: Call) -> None:
+    from gc_session_k8s.transfer import copy_to
+
+    copy_to(settings(call), pod(call), call["src"], call["rel_dst"])
+
+
+def op_exec(call: Call) -> None:
+    from gc_session_k8s.transfer import exec_command
+
+    exec_command(settings(call), pod(call), call.stdin_bytes())
+
+
+def op_check_image(call: Call) -> None:
+    from gc_session_k8s.image import check_reference
+
+    check_reference(call["image"])
+
+
+def op_protocol(call: Call) -> str:
+    from protocol.handshake import handshake
+
+    return handshake(CAPABILITIES)
+
+
+def op_manifest(call: Call) -> str:
+    from gc_session_k8s.human import manifest
+
+    return manifest(call.rest)
+
+
+def op_doctor(call: Call) -> None:
+    from gc_session_k8s.doctor import main
+
+    main(call.rest)
+
+
+def op_sync(call: Call) -> None:
+    from protocol.errors import ExitWith, ProviderError
+
+    try:
+        from gc_session_k8s import sync  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise ProviderError("sync is not available in this installation") from None
+    code = sync.main(call.rest)
+    if code:
+        raise ExitWith(int(code))
+
+
+OPERATIONS: dict[str, Operation] = {
+    "start": Operation(op_start, stdin="start config JSON",
+                       summary="create the pod and tmux session 'main'; 'already exists' if live"),
+    "provision": Operation(op_provision, stdin="start config JSON",
+                           summary="create and stage the pod without launching the agent"),
+    "stop": Operation(op_stop, summary="delete the pod and wait until it is gone (idempotent)"),
+    "interrupt": Operation(op_interrupt, summary="send C-c (best-effort)"),
+    "is-running": Operation(op_is_running, summary="print true or false"),
+    "is-attached": Operation(op_is_attached, summary="print true if a client is attached"),
+    "attach": Operation(op_attach, summary="attach this terminal (kubectl exec -it)"),
+    "process-alive": Operation(op_process_alive, stdin="process names, one per line",
+                               summary="print true if a named process runs in the pane tree"),
+    "nudge": Operation(op_nudge, stdin="message", summary="type the message literally and submit"),
+    "set-meta": Operation(op_set_meta, ("name", "key"), stdin="value", summary="store a value"),
+    "get-meta": Operation(op_get_meta, ("name", "key"), summary="print a value (empty if unset)"),
+    "remove-meta": Operation(op_remove_meta, ("name", "key"), summary="remove a value"),
+    "peek": Operation(op_peek, ("name", "lines"), summary="print the last lines (<=0: all)"),
+    "list-running": Operation(op_list_running, ("prefix",),
+                              summary="print running session names starting with prefix"),
+    "get-last-activity": Operation(op_last_activity, summary="print RFC 3339 time of last output"),
+    "clear-scrollback": Operation(op_clear_scrollback, summary="clear the pane history"),
+    "send-keys": Operation(op_send_keys, ("name", "*keys"), summary="send tmux key names, no Enter"),
+    "copy-to": Operation(op_copy_to, ("name", "src", "rel_dst"),
+                         summary="copy a file or directory into the pod work dir (tar over exec)"),
+    "exec": Operation(op_exec, stdin="shell command",
+                      summary="run a command in the pod (sh -c, work dir, merged output)"),
+    "check-image": Operation(op_check_image, ("image",),
+                             summary="validate an image reference (the cluster pulls it)"),
+    "protocol": Operation(op_protocol, (), summary="print the RPP handshake JSON"),
+    "manifest": Operation(op_manifest, human=True,
+                          summary="manifest <name>: print the pod a start would create "
+                                  "(start config on stdin); touches no cluster"),
+    "doctor": Operation(op_doctor, human=True,
+                        summary="check kubectl, context, namespace, RBAC and image"),
+    "sync": Operation(op_sync, human=True, summary="sync a session's work back (see sync --help)"),
+}
+
+VALIDATORS = {
+    "name": names.session_name,
+    "key": names.meta_key,
+    "lines": names.line_count,
+    "prefix": names.prefix,
+    "*keys": names.key_name,
+    "src": names.any_text,
+    "rel_dst": names.any_text,
+    "image": names.not_empty("image reference"),
+}
+
+ABOUT = ("Sessions as Kubernetes pods with tmux inside, driven by kubectl exec.\n"
+         "Settings: GC_K8S_IMAGE (required for start), GC_K8S_NAMESPACE (gc), GC_K8S_CONTEXT,\n"
+         "GC_K8S_CITY, GC_K8S_CPU/MEM_REQUEST/LIMIT, GC_K8S_SERVICE_ACCOUNT,\n"
+         "GC_K8S_IMAGE_PULL_SECRET, GC_K8S_RUN_AS_USER, GC_K8S_AUDIT_LOG, GC_KUBECTL.\n"
+         "Gas City runs it as GC_SESSION=exec:gc-session-k8s.")
+
+
+def main() -> None:
+    dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION)

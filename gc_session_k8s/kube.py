@@ -1,0 +1,104 @@
+"""kubectl calls for this provider: one process each, audited, errors classified.
+
+Built on `providers.kube.kubectl` (argv prefix, exit-code trailer handling)
+and `providers.kube.classify`; adds the audit log and the "session missing"
+reading of exec failures that hot operations need.
+"""
+
+from __future__ import annotations
+
+import time
+
+from gc_session_k8s import audit
+from protocol.proc import Result, Timeout, run
+from providers.kube.classify import classify
+from providers.kube.errors import (
+    KubectlMissing,
+    KubeError,
+    KubeNotFound,
+    KubeTimeout,
+    KubeUnavailable,
+)
+from providers.kube.kubectl import base_argv, remote_exit_code, strip_exit_marker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from providers.kube.settings import KubeSettings
+
+#: kubectl's words for "the pod is there but its container cannot be exec'd into".
+NOT_RUNNING = ("container not found", "is not valid for pod", "does not have a host assigned",
+               "cannot exec into a container in a completed pod", "container not running",
+               "is waiting to start", "pod is not running", "unable to upgrade connection: pod")
+BACKOFF = (0.25, 0.75, 1.5)
+
+
+class PodGone(KubeError):
+    """The pod does not exist or its container is not running: the session is missing."""
+
+
+def spawn(argv: list[str], *, pod: str, stdin: bytes | None = None,
+          timeout: float | None = None) -> Result:
+    started = time.monotonic()
+    rc = -1
+    try:
+        result = run(argv, stdin=stdin, timeout=timeout, new_group=True)
+        rc = result.rc
+    except Timeout as error:
+        raise KubeTimeout(f"kubectl {' '.join(argv[3:6])}: {error}") from None
+    finally:
+        audit.record(argv, pod=pod, started=started, rc=rc)
+    if result.rc == 127 and not result.out:
+        raise KubectlMissing(f"cannot run {argv[0]!r}: {result.error_text() or 'not found'}"
+                             " (install kubectl or set GC_KUBECTL)")
+    return result
+
+
+def kubectl(settings: KubeSettings, args: Sequence[str], *, pod: str = "",
+            stdin: bytes | None = None, timeout: float | None = None, retry: bool = True,
+            action: str = "") -> Result:
+    """``kubectl <args>``; transient failures retried (idempotent calls only)."""
+    argv = [*base_argv(settings), *args]
+    attempt = 0
+    while True:
+        result = spawn(argv, pod=pod, stdin=stdin,
+                       timeout=timeout if timeout is not None else settings.request_timeout + 5)
+        if result.ok:
+            return result
+        error = classify(result.err.decode("utf-8", "replace"), action=action or " ".join(args[:3]),
+                         rc=result.rc)
+        if not retry or attempt >= len(BACKOFF) or not isinstance(error, KubeUnavailable):
+            raise error
+        time.sleep(BACKOFF[attempt])
+        attempt += 1
+
+
+def exec_argv(settings: KubeSettings, pod: str, container: str, argv: Sequence[str], *,
+              stdin: bool = False, tty: bool = False) -> list[str]:
+    args = [*base_argv(settings, request_timeout=False), "exec"]
+    if stdin:
+        args.append("-i")
+    if tty:
+        args.append("-t")
+    return [*args, pod, "-c", container, "--", *argv]
+
+
+def exec_in(settings: KubeSettings, pod: str, container: str, argv: Sequence[str], *,
+            stdin: bytes | None = None, timeout: float | None = 30.0) -> Result:
+    """Run ``argv`` in the pod; the result is the *command's* (rc, stdout, stderr).
+
+    kubectl's own failures raise: `PodGone` when the pod or its running
+    container is not there, another `KubeError` otherwise (RBAC, API down).
+    """
+    full = exec_argv(settings, pod, container, argv, stdin=stdin is not None)
+    result = spawn(full, pod=pod, stdin=stdin, timeout=timeout)
+    code = remote_exit_code(result)
+    if code is not None:
+        return Result(code, result.out, strip_exit_marker(result.err))
+    text = result.err.decode("utf-8", "replace")
+    error = classify(text, action=f"exec in pod {pod}", rc=result.rc)
+    low = text.lower()
+    if isinstance(error, KubeNotFound) or any(marker in low for marker in NOT_RUNNING):
+        raise PodGone(str(error))
+    raise error

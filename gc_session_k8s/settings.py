@@ -1,0 +1,59 @@
+"""The operator's ``GC_K8S_*`` settings, read from the environment (upstream names and defaults).
+
+Empty values count as unset, as in the upstream script. Per-session facts
+(work dir, city path) arrive only in `start`'s payload; everything a hot
+operation needs (namespace, context, city scope) comes from here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from providers.kube.settings import KubeSettings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: A pod younger than this that is still coming up is "initializing", never replaced.
+DEFAULT_INIT_GRACE_S = 240.0
+
+
+def _get(env: Mapping[str, str], key: str, default: str = "") -> str:
+    return env.get(key) or default
+
+
+class Settings:
+    """Everything the provider reads from its own environment."""
+
+    __slots__ = ("audit_log", "city", "cpu_limit", "cpu_request", "dolt_host", "dolt_port",
+                 "image", "image_pull_secret", "init_grace_s", "kube", "mail_host", "mail_port",
+                 "mem_limit", "mem_request", "run_as_user", "service_account")
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.kube = KubeSettings.from_env(env)
+        self.image = _get(env, "GC_K8S_IMAGE")
+        self.cpu_request = _get(env, "GC_K8S_CPU_REQUEST", "500m")
+        self.mem_request = _get(env, "GC_K8S_MEM_REQUEST", "1Gi")
+        self.cpu_limit = _get(env, "GC_K8S_CPU_LIMIT", "2")
+        self.mem_limit = _get(env, "GC_K8S_MEM_LIMIT", "4Gi")
+        self.service_account = _get(env, "GC_K8S_SERVICE_ACCOUNT")
+        self.image_pull_secret = _get(env, "GC_K8S_IMAGE_PULL_SECRET")
+        self.run_as_user = _get(env, "GC_K8S_RUN_AS_USER")
+        self.dolt_host = _get(env, "GC_K8S_DOLT_HOST", "dolt.gc.svc.cluster.local")
+        self.dolt_port = _get(env, "GC_K8S_DOLT_PORT", "3307")
+        self.mail_host = _get(env, "GC_K8S_MCP_MAIL_HOST", "mcp-mail.gc.svc.cluster.local")
+        self.mail_port = _get(env, "GC_K8S_MCP_MAIL_PORT", "8765")
+        #: The operator's city scope: part of pod names and the list-running selector.
+        self.city = _get(env, "GC_K8S_CITY")
+        self.audit_log = _get(env, "GC_K8S_AUDIT_LOG")
+        raw = _get(env, "GC_K8S_INIT_GRACE_S")
+        try:
+            self.init_grace_s = float(raw) if raw else DEFAULT_INIT_GRACE_S
+        except ValueError:
+            self.init_grace_s = DEFAULT_INIT_GRACE_S
+
+    @property
+    def namespace(self) -> str:
+        return self.kube.namespace

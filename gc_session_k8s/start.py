@@ -1,0 +1,348 @@
+"""`start` and `provision`: create the pod atomically, stage, wait, launch tmux ``main``.
+
+1. Build the manifest (data) and create it with the kubernetes client's
+   ``create_namespaced_pod``: creation is atomic, so of N concurrent
+   duplicate starts exactly one makes a pod. On 409 the existing pod is
+   inspected: tmux ``main`` alive → "already exists"; younger than the grace
+   window and still coming up → "already exists (initializing)"; otherwise
+   stale → deleted and recreated.
+2. Staging (one tar stream into the ``stage`` init container), then a watch
+   until the pod is Ready, failing fast on image, config, eviction and
+   scheduling problems (Unschedulable and quota → exit 75).
+3. One exec waits for PID 1's "box ready" marker (pre_start done) and runs
+   the shared `launch.new_session_args`; then the shared `launch.after_create`.
+
+Any failure after creation, and SIGINT/SIGTERM, deletes the pod — only if it
+still carries this start's id (a racing start may own the name by then).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from typing import Any
+
+from gc_session_k8s import audit, entrypoint, naming, podenv, staging
+from gc_session_k8s.manifest import pod_manifest
+from gc_session_k8s.runner import KubectlRunner
+from gc_session_k8s.settings import Settings
+from protocol.config import StartConfig, parse_start_config
+from protocol.errors import ProviderError, TemporaryError
+from protocol.rollback import Rollback
+from providers.kube.errors import KubeConflict, KubeError, KubeForbidden, KubeTimeout
+from providers.tmux import launch, session
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from protocol.dispatch import Call
+
+Obj = dict[str, Any]
+START_ID_ANNOTATION = "gc-start-id"
+SECRET_PLACEHOLDER = "@GC_SECRET_ENV@"
+#: Container waiting reasons that will not fix themselves.
+FATAL_WAITING = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+                 "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
+TRUTHY = ("1", "true", "yes", "on")
+
+# Waits for PID 1's box-ready marker, reports a failed pre_start, then runs
+# tmux with the remaining arguments. $1 = polls allowed (0.1 s each); with
+# $2 = --secrets, stdin carries "KEY base64(value)" lines, spliced into the
+# tmux argv where the placeholder stands (they never appear in any argv we send).
+LAUNCH_SCRIPT = f"""\
+n=$1; shift
+while [ ! -f {entrypoint.BOX_READY} ]; do
+  n=$((n - 1))
+  if [ "$n" -le 0 ]; then echo "box not ready (pre_start still running)" >&2; exit 3; fi
+  sleep 0.1
+done
+if [ -f {entrypoint.PRE_START_FAILED} ]; then
+  read -r i rc < {entrypoint.PRE_START_FAILED}
+  echo "pre_start[$i] failed with exit $rc" >&2; exit 4
+fi
+[ "$1" = launch ] || exit 0
+shift
+if [ "$1" = --secrets ]; then
+  shift
+  f=$(mktemp) || exit 1
+  cat > "$f"
+  k=0; total=$#
+  while [ "$k" -lt "$total" ]; do
+    a=$1; shift; k=$((k + 1))
+    if [ "$a" = {SECRET_PLACEHOLDER} ]; then
+      while read -r key val; do
+        [ -n "$key" ] && set -- "$@" -e "$key=$(printf '%s' "$val" | base64 -d)"
+      done < "$f"
+    else
+      set -- "$@" "$a"
+    fi
+  done
+  rm -f "$f"
+fi
+exec tmux -u "$@"
+"""
+
+
+class Plan:
+    """What one start creates, computed before touching the cluster."""
+
+    def __init__(self, name: str, cfg: StartConfig, settings: Settings) -> None:
+        self.name = name
+        self.cfg = cfg
+        self.settings = settings
+        city_path = cfg.env.get("GC_CITY", "")
+        self.city_path = city_path
+        self.city = naming.city_of(settings.city, city_path)
+        self.pod = naming.session_pod(name, settings.city)
+        self.work_dir = podenv.pod_work_dir(cfg.work_dir, city_path)
+        self.env, self.secret_env = podenv.project(cfg.env, cfg.work_dir, settings)
+        self.secret_env.setdefault("GC_INSTANCE_TOKEN", os.urandom(16).hex())
+        self.staging = staging.needs_staging(cfg, city_path)
+        self.start_id = os.urandom(8).hex()
+        agent = cfg.env.get("GC_ALIAS") or cfg.env.get("GC_AGENT") or "unknown"
+        self.manifest = pod_manifest(pod=self.pod, name=name, agent=agent, city=self.city,
+                                     settings=settings, work_dir=self.work_dir, env=self.env,
+                                     pre_start=cfg.pre_start, staging=self.staging)
+        self.manifest["metadata"]["annotations"][START_ID_ANNOTATION] = self.start_id
+
+
+def plan_from(call: Call) -> Plan:
+    return Plan(call["name"], parse_start_config(call.stdin_bytes()), Settings())
+
+
+# --- the cluster side ------------------------------------------------------
+
+
+def _api(what: str, pod: str, fn: Callable[[], Any]) -> Any:
+    """One audited client call."""
+    started = time.monotonic()
+    rc = 1
+    try:
+        result = fn()
+        rc = 0
+        return result
+    finally:
+        audit.record(["api", *what.split()], pod=pod, started=started, rc=rc)
+
+
+def temporary_if_quota(error: KubeError) -> KubeError | TemporaryError:
+    text = str(error).lower()
+    if isinstance(error, KubeForbidden) and ("exceeded quota" in text or "quota" in text):
+        return TemporaryError(f"cluster quota: {error}")
+    return error
+
+
+def age_seconds(pod: Obj) -> float:
+    from datetime import UTC, datetime
+
+    raw = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
+    try:
+        created = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (datetime.now(UTC) - created).total_seconds()
+
+
+def tmux_state(r: KubectlRunner) -> str:
+    """``absent``, ``dead`` (remain-on-exit corpse) or ``live``."""
+    res = r.tmux(["list-panes", "-s", "-t", session.session(r), "-F", "#{pane_dead}"])
+    if not res.ok:
+        return "absent"
+    return "live" if b"0" in res.out.split() else "dead"
+
+
+def create(plan: Plan, deadline: float) -> None:
+    from providers.kube import client
+
+    settings = plan.settings.kube
+    for _ in range(3):
+        try:
+            _api("create pods", plan.pod, lambda: client.create_pod(plan.manifest, settings))
+            return
+        except KubeConflict:
+            pass
+        except KubeError as error:
+            raise temporary_if_quota(error) from None
+        existing = _api("get pods", plan.pod, lambda: client.find_pod(plan.pod, settings))
+        if existing is None:
+            continue
+        meta = existing.get("metadata") or {}
+        phase = str((existing.get("status") or {}).get("phase") or "")
+        if meta.get("annotations", {}).get(naming.NAME_ANNOTATION, plan.name) != plan.name:
+            raise ProviderError(f"pod {plan.pod} belongs to another session "
+                                f"({meta['annotations'][naming.NAME_ANNOTATION]!r})")
+        if not meta.get("deletionTimestamp"):
+            state = tmux_state(KubectlRunner(settings, plan.pod)) if phase == "Running" else "absent"
+            if state == "live":
+                raise ProviderError(f"session {plan.name!r} already exists (pod: {plan.pod})")
+            young = age_seconds(existing) < plan.settings.init_grace_s
+            if state == "absent" and phase in ("Pending", "Running") and young:
+                raise ProviderError(f"session {plan.name!r} already exists (initializing; "
+                                    f"pod: {plan.pod})")
+            _api("delete pods", plan.pod,
+                 lambda: client.delete_pod(plan.pod, grace_seconds=0, settings=settings))
+        left = max(1.0, min(30.0, deadline - time.monotonic()))
+        _api("watch pods", plan.pod,
+             lambda: client.wait_for_deletion(plan.pod, timeout=left, settings=settings))
+    raise ProviderError(f"session {plan.name!r} already exists (pod {plan.pod} keeps reappearing)")
+
+
+def delete_if_ours(plan: Plan) -> None:
+    """Rollback: delete the pod only if it carries this start's id."""
+    from providers.kube import client
+
+    settings = plan.settings.kube
+    pod = _api("get pods", plan.pod, lambda: client.find_pod(plan.pod, settings))
+    if pod is None:
+        return
+    if (pod.get("metadata") or {}).get("annotations", {}).get(START_ID_ANNOTATION) != plan.start_id:
+        return
+    _api("delete pods", plan.pod, lambda: client.delete_pod(plan.pod, grace_seconds=0,
+                                                           settings=settings))
+
+
+def check_pod(pod: Obj | None, name: str) -> None:
+    """Raise for a pod that will never become Ready (or should be retried later)."""
+    from providers.kube.client import waiting_reason
+
+    if pod is None:
+        raise ProviderError(f"pod {name} was deleted during start")
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        raise ProviderError(f"pod {name} is being deleted")
+    status = pod.get("status") or {}
+    phase = status.get("phase")
+    if phase in ("Failed", "Succeeded"):
+        why = status.get("reason") or phase
+        detail = status.get("message") or ""
+        raise ProviderError(f"pod {name} {phase.lower()} during start: {why} {detail}".rstrip())
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
+            raise TemporaryError(f"pod {name} unschedulable: {cond.get('message') or ''}".rstrip())
+    waiting = waiting_reason(pod)
+    if waiting and waiting.split(":", 1)[0] in FATAL_WAITING:
+        raise ProviderError(f"pod {name}: {waiting}")
+    for cs in [*(status.get("initContainerStatuses") or []),
+               *(status.get("containerStatuses") or [])]:
+        term = (cs.get("state") or {}).get("terminated")
+        if term and (cs.get("name") != naming.STAGE_CONTAINER or term.get("exitCode")):
+            raise ProviderError(f"pod {name}: container {cs.get('name')} exited "
+                                f"({term.get('reason') or 'exit ' + str(term.get('exitCode'))})")
+
+
+def stage_running(pod: Obj | None) -> bool:
+    statuses = ((pod or {}).get("status") or {}).get("initContainerStatuses") or []
+    return any(s.get("name") == naming.STAGE_CONTAINER and (s.get("state") or {}).get("running")
+               for s in statuses)
+
+
+def wait_for(plan: Plan, done: Callable[[Obj | None], bool], what: str, deadline: float) -> None:
+    from providers.kube import client
+
+    def check(pod: Obj | None) -> bool:
+        if done(pod):
+            return True
+        check_pod(pod, plan.pod)
+        return False
+
+    left = deadline - time.monotonic()
+    try:
+        _api("watch pods", plan.pod, lambda: client.wait_for_pod(
+            plan.pod, check, timeout=max(1.0, left), settings=plan.settings.kube, what=what))
+    except KubeTimeout:
+        from providers.kube.client import get_pod
+
+        pod = get_pod(plan.pod, plan.settings.kube)
+        phase = str((pod.get("status") or {}).get("phase") or "")
+        if phase == "Pending":
+            raise TemporaryError(f"pod {plan.pod} still Pending after {left:.0f}s "
+                                 "(no capacity or image still pulling)") from None
+        raise ProviderError(f"pod {plan.pod}: {what} not reached in time (phase {phase})") from None
+
+
+def upload_staging(plan: Plan) -> None:
+    from gc_session_k8s import kube
+
+    data = staging.build(plan.cfg, city=plan.city_path, pod_work_dir=plan.work_dir)
+    res = kube.exec_in(plan.settings.kube, plan.pod, naming.STAGE_CONTAINER,
+                       ["tar", "-x", "-o", "-f", "-", "-C", podenv.WORKSPACE], stdin=data,
+                       timeout=60)
+    if not res.ok:
+        raise ProviderError(f"staging into pod {plan.pod}: {res.error_text() or res.rc}")
+
+
+def branch_setup(plan: Plan, r: KubectlRunner) -> None:
+    """Optional per-session branch (another module owns it; absent until it lands)."""
+    if os.environ.get("GC_K8S_SESSION_BRANCH", "").lower() not in TRUTHY:
+        return
+    try:
+        from gc_session_k8s import branches  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        launch.warn("GC_K8S_SESSION_BRANCH is set but gc_session_k8s.branches is not installed")
+        return
+    for step in branches.branch_setup_argv(plan.name):
+        if isinstance(step, str):
+            res = r.shell(step, cwd=plan.work_dir, timeout=60)
+        else:
+            res = r.shell('exec "$@"', [str(a) for a in step], cwd=plan.work_dir, timeout=60)
+        if not res.ok:
+            raise ProviderError(f"branch setup: {res.error_text() or f'exit {res.rc}'}")
+
+
+def launch_args(plan: Plan) -> tuple[list[str], bytes | None]:
+    """tmux argv for ``new-session`` (+ options) and the secret env for stdin."""
+    import base64
+
+    cfg = replace(plan.cfg, env={})  # the pod env is already projected; nothing to unset
+    args = launch.new_session_args(cfg, naming.TMUX_SESSION, work_dir=plan.work_dir,
+                                   env=plan.env)
+    if not plan.secret_env:
+        return ["launch", *args], None
+    lines = "".join(f"{k} {base64.b64encode(v.encode()).decode()}\n"
+                    for k, v in plan.secret_env.items())
+    return ["launch", "--secrets", args[0], SECRET_PLACEHOLDER, *args[1:]], lines.encode()
+
+
+def run(call: Call, *, agent: bool = True) -> None:
+    plan = plan_from(call)
+    deadline = time.monotonic() + launch.start_budget()
+    r = KubectlRunner(plan.settings.kube, plan.pod)
+    with Rollback() as rollback:
+        # Registered before the create call: a signal during the request still cleans up.
+        rollback.add("delete the new pod", lambda: delete_if_ours(plan))
+        create(plan, deadline)
+        if plan.staging:
+            wait_for(plan, stage_running, "stage container running", deadline)
+            upload_staging(plan)
+        from providers.kube.client import pod_ready
+
+        wait_for(plan, pod_ready, "Ready", deadline)
+        polls = str(max(10, int((deadline - time.monotonic()) * 10)))
+        res = r.shell(LAUNCH_SCRIPT, [polls, "ready"], timeout=deadline - time.monotonic() + 5)
+        if not res.ok:
+            raise ProviderError(f"pod {plan.pod}: {res.error_text() or f'exit {res.rc}'}")
+        branch_setup(plan, r)
+        setup_env = {"GC_SESSION": plan.name}
+        if agent:
+            args, secrets = launch_args(plan)
+            res = r.shell(LAUNCH_SCRIPT, ["1", *args], stdin=secrets)
+            if not res.ok:
+                if b"duplicate session" in res.err:
+                    raise ProviderError(f"session {plan.name!r} already exists")
+                raise ProviderError(f"creating tmux session in pod {plan.pod}: "
+                                    f"{res.error_text() or f'exit {res.rc}'}")
+            launch.after_create(r, plan.cfg, plan.name, deadline=deadline, setup_env=setup_env,
+                                setup_cwd=plan.work_dir,
+                                debounce=session.debounce_seconds(call.environ))
+        else:
+            launch.run_commands(r, "session_setup", plan.cfg.session_setup, setup_env,
+                                plan.work_dir)
+            if plan.cfg.session_setup_script:
+                res = r.script_file(plan.cfg.session_setup_script, env=setup_env,
+                                    cwd=plan.work_dir, timeout=launch.SETUP_TIMEOUT)
+                if not res.ok:
+                    launch.warn(f"session_setup_script: {res.error_text() or f'exit {res.rc}'}")
+            launch.run_commands(r, "session_live", plan.cfg.session_live, setup_env,
+                                plan.work_dir)
+        rollback.commit()

@@ -1,0 +1,56 @@
+"""`copy-to` and `exec`: tar over ``kubectl exec -i``, and commands run in the box."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from gc_session_k8s import kube, staging
+from gc_session_k8s.naming import AGENT_CONTAINER
+from protocol.errors import ExitWith, ProviderError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from providers.kube.settings import KubeSettings
+
+# Extract into the session's work dir (remembered in a tmux option at start;
+# /workspace otherwise). $1 is unused padding so no value is ever in the script.
+COPY_SCRIPT = """\
+wd=$(tmux -u show-options -qv -t =main: @gc-work-dir 2>/dev/null)
+[ -n "$wd" ] || wd=${GC_DIR:-/workspace}
+exec tar -x -o -f - -C "$wd"
+"""
+#: The command arrives as $1: run by sh in the work dir, stderr merged into stdout.
+EXEC_SCRIPT = 'cd -- "${GC_DIR:-.}" 2>/dev/null; exec 2>&1; eval "$1"'
+
+
+def copy_to(settings: KubeSettings, pod: str, src: str, rel_dst: str) -> None:
+    """Best-effort: a missing session or source is not an error; ``..`` is."""
+    rel = staging.safe_rel(rel_dst)
+    if not src or not os.path.exists(src):
+        return
+    data = staging.single(src, rel)
+    try:
+        res = kube.exec_in(settings, pod, AGENT_CONTAINER, ["sh", "-c", COPY_SCRIPT], stdin=data,
+                           timeout=60)
+    except kube.PodGone:
+        return
+    if not res.ok:
+        raise ProviderError(f"copy-to: {res.error_text() or f'tar exit {res.rc}'}")
+
+
+def exec_command(settings: KubeSettings, pod: str, command: bytes) -> None:
+    """RPP ``exec``: the command's output and exit code; a transport failure exits 1."""
+    text = command.decode("utf-8", "replace")
+    try:
+        res = kube.exec_in(settings, pod, AGENT_CONTAINER, ["sh", "-c", EXEC_SCRIPT, "sh", text],
+                           timeout=None)
+    except kube.PodGone as error:
+        raise ProviderError(f"session is not running: {error}") from None
+    out = sys.stdout.buffer
+    out.write(res.out)
+    if res.err:
+        out.write(res.err)
+    out.flush()
+    if res.rc != 0:
+        raise ExitWith(res.rc)
