@@ -25,6 +25,7 @@ from protocol.fakekube.errors import ApiError, status_object
 from protocol.fakekube.exec_stream import V5, choose_subprotocol, run_exec
 from protocol.fakekube.faults import Fault, Faults
 from protocol.fakekube.kubelet import Kubelet
+from protocol.fakekube.protobuf import access_review
 from protocol.fakekube.patch import json_patch, merge_patch
 from protocol.fakekube.pods import apply_defaults
 from protocol.fakekube.selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -442,16 +443,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _r_ssar(self, _g: dict[str, str], _q: dict[str, list[str]]) -> None:
         if self.command != "POST":
             raise ApiError(405, "method not allowed")
-        review = self._json_body()
+        if "protobuf" in (self.headers.get("Content-Type") or ""):
+            try:
+                review = access_review(self._body())
+            except (ValueError, IndexError) as e:
+                raise ApiError(400, f"cannot decode protobuf body: {e}") from e
+        else:
+            review = self._json_body()
         attrs = (review.get("spec") or {}).get("resourceAttributes") or {}
         resource = attrs.get("resource", "")
         if attrs.get("subresource"):
             resource += "/" + attrs["subresource"]
         denied = self.kube.faults.would_deny(attrs.get("verb", ""), resource, attrs.get("namespace", ""))
-        review["status"] = {"allowed": not denied}
-        if denied:
-            review["status"]["denied"] = True
-            review["status"]["reason"] = "denied by fakekube fault"
+        review["status"] = {"allowed": not denied}  # like RBAC: a plain "no", no reason
         review.setdefault("metadata", {})["creationTimestamp"] = None
         review["kind"] = "SelfSubjectAccessReview"
         review["apiVersion"] = "authorization.k8s.io/v1"
