@@ -156,9 +156,11 @@ def parse_start_config(raw: bytes) -> StartConfig:
         delay = 0
     if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
         raise UsageError("start config: ready_delay_ms must be a non-negative integer")
+    strings = {name: _string(name, data.get(name)) for name in STRINGS}
+    lists = {name: _strings(name, data.get(name)) for name in LISTS}
     return StartConfig(
-        **{name: _string(name, data.get(name)) for name in STRINGS},
-        **{name: _strings(name, data.get(name)) for name in LISTS},
+        **strings,  # type: ignore[arg-type]  # keys are exactly STRINGS
+        **lists,  # type: ignore[arg-type]  # keys are exactly LISTS
         env=_env(data.get("env")),
         ready_delay_ms=delay,
         copy_files=_copy_files(data.get("copy_files")),

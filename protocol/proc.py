@@ -121,10 +121,11 @@ def run(
         fds += [out_fd, err_fd]
         actions += [(os.POSIX_SPAWN_DUP2, out_fd, 1), (os.POSIX_SPAWN_DUP2, err_fd, 2)]
     try:
-        extra = {"setpgroup": 0} if new_group else {}
-        pid = os.posix_spawnp(
-            argv[0], argv, os.environ if env is None else env, file_actions=actions, **extra
-        )
+        environ = os.environ if env is None else env
+        if new_group:
+            pid = os.posix_spawnp(argv[0], argv, environ, file_actions=actions, setpgroup=0)
+        else:
+            pid = os.posix_spawnp(argv[0], argv, environ, file_actions=actions)
     except OSError as error:
         for fd in fds:
             os.close(fd)

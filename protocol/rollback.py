@@ -62,5 +62,5 @@ class Rollback:
                     except Exception as error:  # keep undoing the rest
                         sys.stderr.write(f"rollback: {what}: {error}\n")
         finally:
-            for sig, handler in self._previous.items():
-                signal.signal(sig, handler)  # type: ignore[arg-type]
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)  # type: ignore[arg-type]

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -57,3 +59,17 @@ class Provider:
         res = self.run(op, *args, stdin=stdin, timeout=timeout)
         assert res.rc == 0, f"{op} {args} exited {res.rc}: {res.err}"
         return res.value
+
+
+#: Start a session from a config dict (merged over defaults) and return its name.
+Start = Callable[..., str]
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` passes; never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()

@@ -8,7 +8,8 @@ session logic; everything else is imported inside its handler.
 from __future__ import annotations
 
 from protocol import names
-from protocol.dispatch import Call, Operation, main as dispatch_main
+from protocol.dispatch import Call, Operation
+from protocol.dispatch import main as dispatch_main
 from providers.tmux import session
 from providers.tmux.runner import LocalRunner
 from providers.tmux.sockets import socket_path

@@ -9,12 +9,13 @@ one `kubectl exec` into the pod, where the session is always named ``main``.
 from __future__ import annotations
 
 from protocol import proc
-from providers.tmux import proctree
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Protocol
+
+    from providers.tmux import proctree
 
     class Runner(Protocol):
         """Runs tmux and POSIX sh for one session's tmux server."""
@@ -65,7 +66,9 @@ class LocalRunner:
         return proc.run(argv, stdin=stdin, env=env, cwd=cwd, timeout=timeout, new_group=True)
 
     def tmux_and_processes(self, args: Sequence[str]) -> tuple[proc.Result, proctree.Processes]:
-        return self.tmux(args), proctree.LocalProcesses()
+        from providers.tmux.proctree import LocalProcesses  # only process-alive needs it
+
+        return self.tmux(args), LocalProcesses()
 
     def script_file(self, path: str, *, env: dict[str, str] | None = None,
                     cwd: str | None = None, timeout: float | None = None) -> proc.Result:

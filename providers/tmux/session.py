@@ -185,10 +185,8 @@ def process_alive(r: Runner, names: Sequence[str]) -> bool:
     res, procs = r.tmux_and_processes(["list-panes", "-s", "-t", session(r), "-F", PANES_FORMAT])
     if not res.ok:
         return False
-    for pid, command in live_panes(res.out):
-        if command in wanted or proctree.tree_has(procs, pid, wanted):
-            return True
-    return False
+    return any(command in wanted or proctree.tree_has(procs, pid, wanted)
+               for pid, command in live_panes(res.out))
 
 
 def pane_pids(r: Runner) -> list[int]:

@@ -77,7 +77,7 @@ def stop(r: LocalRunner) -> None:
     tree = proctree.descendants(proctree.LocalProcesses(), roots) + roots
     me = {os.getpid(), os.getppid()}
     victims = [p for p in tree if p not in me]
-    victims += [p for p in _escaped(r.socket_path, {pid for _, pid in panes}, me | set(victims))]
+    victims += _escaped(r.socket_path, {pid for _, pid in panes}, me | set(victims))
     _signal_all(victims, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds()
     delay = 0.002

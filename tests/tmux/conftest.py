@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import Provider
-
-Start = Callable[..., str]
+from helpers import Provider, Start
 
 
 @pytest.fixture
@@ -29,12 +26,3 @@ def start(tmux_provider: Provider, tmp_path: Path) -> Iterator[Start]:
     yield _start
     for name in started:
         tmux_provider.run("stop", name)
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()

@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Start
-from helpers import Provider
+from helpers import Provider, Start
 
 HEAVY = ("typer", "kubernetes", "libtmux", "rich", "click", "subprocess", "orjson", "enum")
 HOT = [("is-running", []), ("process-alive", []), ("get-meta", ["k"]), ("get-last-activity", []),

@@ -6,8 +6,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from conftest import Start, wait_for
-from helpers import Provider
+from helpers import Provider, Start, wait_for
 
 
 def test_start_creates_a_running_session(tmux_provider: Provider, start: Start) -> None:

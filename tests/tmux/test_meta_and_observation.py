@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Start, wait_for
-from helpers import Provider
+from helpers import Provider, Start, wait_for
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -39,11 +38,14 @@ def test_start_env_is_readable_as_meta(tmux_provider: Provider, start: Start) ->
     assert tmux_provider.ok("get-meta", name, "GC_ALIAS") == ""
 
 
-def test_an_agent_inside_the_session_reaches_the_same_meta(tmux_provider: Provider, start: Start, tmp_path: Path) -> None:
+def test_an_agent_inside_the_session_reaches_the_same_meta(
+    tmux_provider: Provider, start: Start, tmp_path: Path
+) -> None:
     out = tmp_path / "inside.txt"
     exe = " ".join(tmux_provider.argv)
     # The agent inherits only the session's environment (GC_TMUX_SOCKET among it).
-    name = start({"command": f"env -u GC_EXEC_STATE_DIR sh -c 'sleep 0.5; {exe} get-meta \"$GC_TMUX_SESSION\" shared > {out}; sleep 300'"})
+    inner = f"sleep 0.5; {exe} get-meta \"$GC_TMUX_SESSION\" shared > {out}; sleep 300"
+    name = start({"command": f"env -u GC_EXEC_STATE_DIR sh -c '{inner}'"})
     tmux_provider.ok("set-meta", name, "shared", stdin="from-gc")
     assert wait_for(lambda: out.exists() and out.read_text() == "from-gc\n")
 
@@ -79,7 +81,8 @@ def test_best_effort_ops_on_missing_sessions_succeed(tmux_provider: Provider) ->
     for op, args in [("send-keys", ["Enter"]), ("interrupt", []), ("clear-scrollback", []),
                      ("nudge", []), ("copy-to", ["/nonexistent-path-for-conformance", ""]),
                      ("remove-meta", ["k"])]:
-        res = tmux_provider.run(op, "nonexistent-conformance-session", *args, stdin="hello" if op == "nudge" else "")
+        stdin = "hello" if op == "nudge" else ""
+        res = tmux_provider.run(op, "nonexistent-conformance-session", *args, stdin=stdin)
         assert res.rc == 0, (op, res)
 
 
@@ -99,7 +102,9 @@ def test_clear_scrollback_and_interrupt_on_a_running_session(tmux_provider: Prov
     assert wait_for(lambda: tmux_provider.ok("is-running", name) == "false")
 
 
-def test_copy_to_files_and_directories_relative_to_the_work_dir(tmux_provider: Provider, start: Start, tmp_path: Path) -> None:
+def test_copy_to_files_and_directories_relative_to_the_work_dir(
+    tmux_provider: Provider, start: Start, tmp_path: Path
+) -> None:
     work = tmp_path / "work"
     work.mkdir()
     src = tmp_path / "src"

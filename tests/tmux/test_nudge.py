@@ -6,8 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import Start, wait_for
-from helpers import Provider
+from helpers import Provider, Start, wait_for
 
 FAST = {"GC_NUDGE_DEBOUNCE_MS": "50"}
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Start, wait_for
-from helpers import Provider
+from helpers import Provider, Start, wait_for
 
 
 def test_a_single_name_without_trailing_newline(tmux_provider: Provider, start: Start) -> None:

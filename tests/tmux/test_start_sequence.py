@@ -8,8 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import Start, wait_for
-from helpers import Provider
+from helpers import Provider, Start, wait_for
 
 
 def test_steps_run_in_gas_city_order(tmux_provider: Provider, start: Start, tmp_path: Path) -> None:

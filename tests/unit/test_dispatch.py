@@ -15,6 +15,10 @@ def echo(call: Call) -> str:
     return call["name"]
 
 
+def crash(call: Call) -> str:
+    raise ZeroDivisionError("boom")
+
+
 TABLE = {
     "is-running": Operation(echo),
     "peek": Operation(echo, ("name", "lines")),
@@ -23,7 +27,7 @@ TABLE = {
     "start": Operation(lambda c: (_ for _ in ()).throw(TemporaryError("quota"))),
     "stop": Operation(lambda c: (_ for _ in ()).throw(TemporaryError("quota"))),
     "exec": Operation(lambda c: (_ for _ in ()).throw(ExitWith(7))),
-    "crash": Operation(lambda c: 1 / 0),
+    "crash": Operation(crash),
 }
 VALIDATORS = {"name": names.session_name, "lines": names.line_count, "*key": names.key_name}
 

@@ -1,0 +1,100 @@
+"""Median latency of gc-session-tmux's hot operations, beside their floor.
+
+Each operation is a fresh process, as Gas City runs it. Beside them, in the same
+run and interleaved: `python -c pass` with the very interpreter the executable's
+shebang names, and one bare `tmux` call. Also the median of `stop` on a
+cooperative session (a fresh `sleep` each time).
+
+    python benchmarks/tmux_hot_ops.py [--runs 40] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable
+
+
+def timed(argv: list[str], stdin: bytes, env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    subprocess.run(argv, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=env, check=False)
+    return time.perf_counter() - began
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+
+    exe = shutil.which("gc-session-tmux", path=sysconfig.get_path("scripts")) or shutil.which("gc-session-tmux")
+    if not exe:
+        sys.exit("gc-session-tmux is not installed (pip install .)")
+    with open(exe) as f:
+        interpreter = f.readline()[2:].strip()
+
+    workdir = tempfile.mkdtemp(prefix="gcbench-")
+    sock = os.path.join(workdir, "sock")
+    env = {**os.environ, "GC_TMUX_SOCKET": sock, "GC_EXEC_STATE_DIR": workdir}
+    env.pop("TMUX", None)
+
+    def run(*argv: str, stdin: bytes = b"") -> None:
+        subprocess.run([exe, *argv], input=stdin, env=env, capture_output=True, check=True)
+
+    run("start", "bench", stdin=json.dumps({"work_dir": workdir, "command": "cat"}).encode())
+    run("set-meta", "bench", "k", stdin=b"v")
+
+    cases: dict[str, Callable[[], float]] = {
+        "python -c pass": lambda: timed([interpreter, "-c", "pass"], b"", env),
+        "tmux has-session (bare)": lambda: timed(["tmux", "-S", sock, "has-session", "-t", "=bench"], b"", env),
+        "is-running": lambda: timed([exe, "is-running", "bench"], b"", env),
+        "process-alive": lambda: timed([exe, "process-alive", "bench"], b"cat", env),
+        "get-meta": lambda: timed([exe, "get-meta", "bench", "k"], b"", env),
+        "get-last-activity": lambda: timed([exe, "get-last-activity", "bench"], b"", env),
+        "peek": lambda: timed([exe, "peek", "bench", "50"], b"", env),
+        "list-running": lambda: timed([exe, "list-running", ""], b"", env),
+        "nudge (debounce 0)": lambda: timed([exe, "nudge", "bench"], b"hello",
+                                            {**env, "GC_NUDGE_DEBOUNCE_MS": "0"}),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.runs):
+        for name, case in cases.items():
+            samples[name].append(case())
+
+    nudge_default = [timed([exe, "nudge", "bench"], b"hello", env) for _ in range(5)]
+    stops = []
+    for i in range(min(args.runs, 20)):
+        name = f"stop{i}"
+        run("start", name, stdin=json.dumps({"work_dir": workdir, "command": "sleep 300"}).encode())
+        stops.append(timed([exe, "stop", name], b"", env))
+    run("stop", "bench")
+    subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True, check=False)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    floor = statistics.median(samples["python -c pass"])
+    rows = [(name, statistics.median(v)) for name, v in samples.items()]
+    rows += [("nudge (default 500 ms debounce)", statistics.median(nudge_default)),
+             ("stop (cooperative session)", statistics.median(stops))]
+    print(f"# {args.runs} runs each, interleaved; interpreter {interpreter}")
+    if args.markdown:
+        print("| operation | median ms | × python -c pass |\n|---|---:|---:|")
+    for name, value in rows:
+        ratio = value / floor
+        if args.markdown:
+            print(f"| {name} | {value * 1000:.1f} | {ratio:.2f} |")
+        else:
+            print(f"{name:34s} {value * 1000:8.1f} ms  {ratio:5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
