@@ -45,7 +45,7 @@ def run_doctor(say: Callable[[str], None]) -> bool:
         check(False, f"dolt target: {error}")
     say(f"info  namespace {pod.settings.namespace}, runner pod {pod.pod}, city {pod.city or '-'}")
     try:
-        kubectl(["get", "pods", "--limit=1", "-o", "name"], settings=pod.settings,
+        kubectl(["get", "pods", "-o", "name"], settings=pod.settings,
                 action="list pods")
         check(True, "cluster reachable")
     except KubeError as error:

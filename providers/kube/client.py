@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any, NamedTuple
 
+from protocol.errors import ProviderError
 from providers.kube.errors import (
     KubeConflict,
     KubeError,
@@ -140,7 +141,7 @@ def call(action: str, fn: Callable[[], Any], *, idempotent: bool = True) -> Any:
     while True:
         try:
             return fn()
-        except KubeError:
+        except ProviderError:  # ours (a KubeError, or a rollback's Interrupted): not retried
             raise
         except Exception as error:  # the client raises ApiException and urllib3 errors
             mapped = translate(error, action)
@@ -284,7 +285,7 @@ def wait_for_pod(
         rv = str((listing.get("metadata") or {}).get("resourceVersion") or "")
         left = deadline - time.monotonic()
         if left <= 0:
-            raise KubeTimeout(f"pod {name}: {what} not reached after {timeout:g}s")
+            raise KubeTimeout(f"pod {name}: {what} not reached after {timeout:.0f}s")
         try:
             for kind, obj in _watch_pod(name, settings, rv, int(left) + 1):
                 current = None if kind == "DELETED" else obj
@@ -296,7 +297,7 @@ def wait_for_pod(
                     return current
                 if time.monotonic() > deadline:
                     break
-        except KubeError:
+        except ProviderError:
             raise
         except Exception as error:  # a dropped watch: relist and carry on
             mapped = translate(error, f"watch pod {name}")
