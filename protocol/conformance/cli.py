@@ -22,9 +22,7 @@ def conformance(
         list[str] | None,
         typer.Option("--env", help="KEY=VALUE added to every op's environment (repeatable)."),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="One JSON document on stdout.")
-    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     only: Annotated[
         list[str] | None,
         typer.Option(

@@ -68,8 +68,9 @@ class Kit:
     def workdir(self, tag: str = "wd") -> Path:
         return Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=self.root))
 
-    def default_config(self, command: str = "sleep 300", **fields: object) -> StartConfig:
-        return StartConfig(work_dir=str(self.workdir()), command=command)._replace(**fields)
+    def default_config(self, command: str = "sleep 300") -> StartConfig:
+        """What the upstream checkers send: a fresh work_dir and ``sleep 300``."""
+        return StartConfig(work_dir=str(self.workdir()), command=command)
 
     def run(self, op: str, *args: str, stdin: bytes | None = None) -> OpResult:
         return self.provider.run(op, *args, stdin=stdin)

@@ -111,9 +111,7 @@ class Provider:
         return run_process(argv, stdin, timeout, {**self.env, **(env or {})})
 
 
-def run_process(
-    argv: Sequence[str], stdin: bytes | None, timeout: float, env: Mapping[str, str]
-) -> OpResult:
+def run_process(argv: Sequence[str], stdin: bytes | None, timeout: float, env: Mapping[str, str]) -> OpResult:
     """Run ``argv`` in its own process group with Go's cancellation semantics."""
     began = time.monotonic()
     try:

@@ -89,17 +89,15 @@ class StartConfig(NamedTuple):
 def encode_start_config(config: StartConfig) -> bytes:
     """The exact stdin bytes of ``start``/``provision`` (no trailing newline)."""
     fields: list[str] = []
-    for key, value in zip(config._fields, config, strict=True):
-        if not value:
-            continue
-        if key == "copy_files":
-            entries = [
-                {"src": entry.src, **({"rel_dst": entry.rel_dst} if entry.rel_dst else {})}
-                for entry in value
-            ]
-            fields.append(f'"copy_files":[{",".join(_encode_ordered(e) for e in entries)}]')
-            continue
-        fields.append(f"{encode_string(key)}:{encode(value)}")
+    values: dict[str, GoValue] = {key: value for key, value in config._asdict().items() if key != "copy_files"}
+    for key, value in values.items():
+        if value:
+            fields.append(f"{encode_string(key)}:{encode(value)}")
+    if config.copy_files:
+        entries = [
+            {"src": entry.src, **({"rel_dst": entry.rel_dst} if entry.rel_dst else {})} for entry in config.copy_files
+        ]
+        fields.append(f'"copy_files":[{",".join(_encode_ordered(e) for e in entries)}]')
     return ("{" + ",".join(fields) + "}").encode("utf-8")
 
 

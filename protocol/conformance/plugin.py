@@ -98,9 +98,7 @@ def _run_for(config: pytest.Config, executable: str, beads: bool) -> Run:
     return runs[key]
 
 
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     targets = [(config.getoption("--gc-provider"), False), (config.getoption("--gc-beads"), True)]
     targets = [(path, beads) for path, beads in targets if path]
     if not targets:
@@ -109,14 +107,10 @@ def pytest_collection_modifyitems(
 
     for path, beads in targets:
         label = "gc-beads" if beads else "gc-provider"
-        for unit in select(config.getoption("--gc-provider-only"), beads):
-            for spec in unit.specs:
-                items.append(
-                    ConformanceItem.from_parent(
-                        session,
-                        name=f"{label}::{spec.code}",
-                        executable=path,
-                        beads=beads,
-                        code=spec.code,
-                    )
-                )
+        items.extend(
+            ConformanceItem.from_parent(
+                session, name=f"{label}::{spec.code}", executable=path, beads=beads, code=spec.code
+            )
+            for unit in select(config.getoption("--gc-provider-only"), beads)
+            for spec in unit.specs
+        )

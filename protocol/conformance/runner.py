@@ -27,9 +27,7 @@ def select(only: Sequence[str] = (), beads: bool = False) -> list[Unit]:
         suite = unit.specs[0].suite
         if beads != (suite == "beads"):
             continue
-        if wanted and not any(
-            suite == w or any(s.code.lower().startswith(w) for s in unit.specs) for w in wanted
-        ):
+        if wanted and not any(suite == w or any(s.code.lower().startswith(w) for s in unit.specs) for w in wanted):
             continue
         units.append(unit)
     return units

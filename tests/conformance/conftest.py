@@ -15,9 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 MINIMAL = REPO / "examples" / "minimal-sh" / "gc-session-minimal"
 BROKEN = Path(__file__).resolve().parent / "broken" / "gc-session-broken"
 
-needs_tmux = pytest.mark.skipif(
-    shutil.which("tmux") is None or shutil.which("jq") is None, reason="needs tmux and jq"
-)
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None or shutil.which("jq") is None, reason="needs tmux and jq")
 
 
 class TmuxIsolation(NamedTuple):

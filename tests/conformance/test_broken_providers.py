@@ -94,7 +94,6 @@ BREAKAGES = (
         (
             "RPP-LIFECYCLE-002",
             f"{RT_L}START-DUPLICATE-RETURNS-ERROR",
-            "GC-STRICT-START-001",
             "GC-STRICT-START-002",
         ),
     ),
@@ -173,5 +172,3 @@ def test_every_check_has_a_broken_provider_that_fails_it() -> None:
 def test_broken_modes_are_distinct() -> None:
     modes = [b.mode for b in BREAKAGES]
     assert len(modes) == len(set(modes))
-
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
 import pytest
@@ -49,7 +49,7 @@ class Stamp(NamedTuple):
     parsed: datetime | None
 
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.mark.parametrize(

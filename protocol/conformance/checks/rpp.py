@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import orjson
 
-from protocol.conformance.caller import exact_bool, join_process_names, parse_rfc3339, split_list
+from protocol.conformance.caller import exact_bool, parse_rfc3339, split_list
 from protocol.conformance.context import Handshake, Kit
 from protocol.conformance.driver import OpResult
 from protocol.conformance.gojson import encode_start_config
@@ -143,9 +143,7 @@ def run_check_suite(kit: Kit) -> list[Result]:
 
     if record("CHECK-02-START", start_step).status is not Status.PASS:
         kit.stop(name)
-        results.extend(
-            spec.result(Status.SKIP, "skipped: start failed") for spec in CHECK_SPECS[2:]
-        )
+        results.extend(spec.result(Status.SKIP, "skipped: start failed") for spec in CHECK_SPECS[2:])
         return results
 
     def is_running_step() -> str:
@@ -156,9 +154,7 @@ def run_check_suite(kit: Kit) -> list[Result]:
 
     record("CHECK-03-IS-RUNNING", is_running_step)
 
-    def capability_step(
-        op: str, capability: str, valid: Callable[[str], bool]
-    ) -> Callable[[], str]:
+    def capability_step(op: str, capability: str, valid: Callable[[str], bool]) -> Callable[[], str]:
         def step() -> str:
             result = kit.run(op, name)
             declared = handshake.declares(capability)
@@ -280,17 +276,11 @@ def _rpp(code: str, group: str, title: str) -> Spec:
 
 
 PROTOCOL_001 = _rpp("RPP-PROTOCOL-001", "protocol", "well-formed handshake or absent")
-LIFECYCLE_001 = _rpp(
-    "RPP-LIFECYCLE-001", "lifecycle", "start creates a session that is-running reports true"
-)
-LIFECYCLE_002 = _rpp(
-    "RPP-LIFECYCLE-002", "lifecycle", "start on an already-running session fails (exit 1)"
-)
+LIFECYCLE_001 = _rpp("RPP-LIFECYCLE-001", "lifecycle", "start creates a session that is-running reports true")
+LIFECYCLE_002 = _rpp("RPP-LIFECYCLE-002", "lifecycle", "start on an already-running session fails (exit 1)")
 LIFECYCLE_003 = _rpp("RPP-LIFECYCLE-003", "lifecycle", "stop makes is-running false")
 LIFECYCLE_004 = _rpp("RPP-LIFECYCLE-004", "lifecycle", "stop on a missing session succeeds")
-LIFECYCLE_005 = _rpp(
-    "RPP-LIFECYCLE-005", "lifecycle", "is-running on a never-started session is false"
-)
+LIFECYCLE_005 = _rpp("RPP-LIFECYCLE-005", "lifecycle", "is-running on a never-started session is false")
 CONN_001 = _rpp("RPP-CONN-001", "connection", "exec runs a command in the box")
 PROVISION_001 = _rpp(
     "RPP-PROVISION-001",

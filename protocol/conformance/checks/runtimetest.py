@@ -428,6 +428,13 @@ def nudge_missing(kit: Kit, name: str) -> str:
     return ""
 
 
+def bind(body: Callable[[Kit, str], str], name: str) -> UnitBody:
+    def bound(kit: Kit) -> str:
+        return body(kit, name)
+
+    return bound
+
+
 def run_shared_session(kit: Kit) -> list[Result]:
     """One started session for all SharedSession cases, as ``RunSessionTests``."""
     name = kit.name("rt-shared")
@@ -436,9 +443,7 @@ def run_shared_session(kit: Kit) -> list[Result]:
         if not started.ok:
             why = f"skipped: shared session did not start ({started.describe()})"
             return [spec.result(Status.SKIP, why) for spec, _ in SESSION_CASES]
-        return [
-            verdict(spec, lambda k, body=body: body(k, name), kit) for spec, body in SESSION_CASES
-        ]
+        return [verdict(spec, bind(body, name), kit) for spec, body in SESSION_CASES]
     finally:
         kit.stop(name)
 

@@ -28,9 +28,7 @@ UNITS: list[Unit] = []
 COLLISION_PHRASES = ("already exists", "already running")
 
 
-def strict(
-    code: str, group: str, title: str, *, serial: bool = False
-) -> Callable[[UnitBody], Unit]:
+def strict(code: str, group: str, title: str, *, serial: bool = False) -> Callable[[UnitBody], Unit]:
     def wrap(body: UnitBody) -> Unit:
         unit = single(Spec(code, "strict", group, title), serial=serial)(body)
         UNITS.append(unit)
@@ -98,21 +96,31 @@ class Recorder:
         return self.log.stat().st_size if self.log.exists() else 0
 
     def nudge(self, text: str, settle: float) -> bytes:
-        """Nudge ``text``; return the bytes the pane received for it."""
+        """Nudge ``text``; return the bytes the pane received for it.
+
+        Waits until the log ends in a submit and is quiet for 0.3 s, or is
+        quiet for 1.5 s after growing, or nothing arrived for 5 s, or
+        ``settle`` seconds passed.
+        """
         before = self.size()
         implemented(self.kit.run("nudge", self.name, stdin=text.encode()), "nudge")
-        deadline = time.monotonic() + settle
-        last, stable_since = -1, time.monotonic()
-        while time.monotonic() < deadline:
+        began = time.monotonic()
+        last, stable_since = before, began
+        while time.monotonic() - began < settle:
             size = self.size()
+            now = time.monotonic()
             if size != last:
-                last, stable_since = size, time.monotonic()
-            elif size > before and time.monotonic() - stable_since > 0.3:
-                data = self.log.read_bytes()[before:]
-                if SUBMIT.search(data):
-                    break
+                last, stable_since = size, now
+            quiet = now - stable_since
+            if size == before and quiet > 5:
+                break
+            if size > before and (quiet > 1.5 or (quiet > 0.3 and self._submitted(before))):
+                break
             time.sleep(0.05)
         return self.log.read_bytes()[before:] if self.log.exists() else b""
+
+    def _submitted(self, offset: int) -> bool:
+        return SUBMIT.search(self.log.read_bytes()[offset:]) is not None
 
 
 def literal_delivery(text: str, got: bytes) -> str:
@@ -198,9 +206,7 @@ def alive(kit: Kit, name: str, names: Sequence[str]) -> bool:
 
 
 def expect_alive(kit: Kit, name: str, cases: Sequence[tuple[Sequence[str], bool]]) -> str:
-    wrong = [
-        f"{list(names)} -> {not want}" for names, want in cases if alive(kit, name, names) != want
-    ]
+    wrong = [f"{list(names)} -> {not want}" for names, want in cases if alive(kit, name, names) != want]
     if wrong:
         raise fail("process-alive answered wrongly: " + "; ".join(wrong))
     return f"{len(cases)} name lists answered correctly"
@@ -219,15 +225,11 @@ def process_found(kit: Kit) -> str:
         kit.stop(name)
 
 
-@strict(
-    "GC-STRICT-PROCESS-002", "process", "process-alive reads the last name (no trailing newline)"
-)
+@strict("GC-STRICT-PROCESS-002", "process", "process-alive reads the last name (no trailing newline)")
 def process_last_name(kit: Kit) -> str:
     name = process_session(kit, "gcdecoy" + secrets.token_hex(3))
     try:
-        return expect_alive(
-            kit, name, [(["gc-no-such-proc", "sleep"], True), (["gc-no-such-proc"], False)]
-        )
+        return expect_alive(kit, name, [(["gc-no-such-proc", "sleep"], True), (["gc-no-such-proc"], False)])
     finally:
         kit.stop(name)
 
@@ -300,9 +302,7 @@ def start_config_honoured(kit: Kit) -> str:
     workdir = kit.workdir("config")
     value = "a<b>&c 'single' \"double\" $(no) `no` é ✓\u2028end"
     script = 'pwd > pwd.out; printf "%s" "$GC_CONF_VALUE" > env.out; exec sleep 300'
-    config = StartConfig(
-        work_dir=str(workdir), command=sh_command(script), env={"GC_CONF_VALUE": value}
-    )
+    config = StartConfig(work_dir=str(workdir), command=sh_command(script), env={"GC_CONF_VALUE": value})
     started(kit, name, config)
     try:
         if not wait_for_file(workdir / "env.out", 10):
@@ -331,9 +331,7 @@ def usage_error(result: OpResult) -> str:
     return result.describe()
 
 
-@strict(
-    "GC-STRICT-USAGE-001", "usage", "a missing session name is an error (exit 1), never exit 0 or 2"
-)
+@strict("GC-STRICT-USAGE-001", "usage", "a missing session name is an error (exit 1), never exit 0 or 2")
 def missing_name(kit: Kit) -> str:
     calls: list[tuple[str, bytes | None]] = [
         ("start", b"{}"),
@@ -481,14 +479,12 @@ def injected_names(kit: Kit) -> str:
                 accepted += 1
                 running = kit.run("is-running", name)
                 if not reads_true(running.output):
-                    problems.append(
-                        f"start {name!r} exited 0 but is-running says {running.output!r}"
-                    )
+                    problems.append(f"start {name!r} exited 0 but is-running says {running.output!r}")
             elif start.exit_code != 1:
                 problems.append(start.describe())
-            for op in ("is-running", "stop"):
-                if kit.run(op, name).not_implemented:
-                    problems.append(f"{op} {name!r}: exit 2")
+            problems.extend(
+                f"{op} {name!r}: exit 2" for op in ("is-running", "stop") if kit.run(op, name).not_implemented
+            )
         finally:
             kit.stop(name)
     executed = sorted(p.name for p in pwned.parent.glob("pwned*"))
@@ -499,9 +495,7 @@ def injected_names(kit: Kit) -> str:
     return f"{accepted} accepted literally, {len(evil_names('', pwned)) - accepted} rejected"
 
 
-@strict(
-    "GC-STRICT-INJECT-002", "inject", "meta keys and values with shell metacharacters never execute"
-)
+@strict("GC-STRICT-INJECT-002", "inject", "meta keys and values with shell metacharacters never execute")
 def injected_meta(kit: Kit) -> str:
     name = kit.name("inj-meta")
     pwned = kit.workdir("inject") / "pwned"
