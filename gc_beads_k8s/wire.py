@@ -202,11 +202,13 @@ def to_bead(issue: Obj) -> Obj:
     }
     if isinstance(issue.get("priority"), int):
         bead["priority"] = issue["priority"]
-    for key, value in (("created_at", issue.get("created_at")),
-                       ("updated_at", issue.get("updated_at")),
-                       ("assignee", issue.get("assignee")), ("from", sender),
-                       ("parent_id", parent), ("ref", issue.get("external_ref") or issue.get("ref")),
-                       ("defer_until", issue.get("defer_until"))):
+    optional: list[tuple[str, Any]] = [
+        ("created_at", issue.get("created_at")), ("updated_at", issue.get("updated_at")),
+        ("assignee", issue.get("assignee")), ("from", sender), ("parent_id", parent),
+        ("ref", issue.get("external_ref") or issue.get("ref")),
+        ("defer_until", issue.get("defer_until")),
+    ]
+    for key, value in optional:
         if value:
             bead[key] = value
     if needs:

@@ -184,7 +184,7 @@ def cmd_init(pos: list[str], flags: dict[str, list[str]]) -> None:
     with db.locked():
         if "issue_prefix" not in db.config:
             db.config["issue_prefix"] = prefix
-            db.config["_project_id"] = "%032x" % random.getrandbits(128)
+            db.config["_project_id"] = f"{random.getrandbits(128):032x}"
             db.dirty = True
         project = db.config["_project_id"]
     os.makedirs(bdir, exist_ok=True)
