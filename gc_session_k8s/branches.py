@@ -51,7 +51,7 @@ def branch_suffix(name: str) -> str:
     mapped = "".join(c if c in _SAFE else "-" for c in name)
     parts = [_clean_component(p) for p in mapped.split("/")]
     cleaned = "/".join(p for p in parts if p)
-    if cleaned == name and len(name) <= MAX_LEN:
+    if cleaned == name and name and len(name) <= MAX_LEN:
         return name
     head = cleaned[: MAX_LEN - HASH_LEN - 1].rstrip("./-")
     head = "/".join(_clean_component(p) for p in head.split("/") if _clean_component(p))

@@ -107,6 +107,8 @@ def sync_files(pod: PodRef, session: str, base: str, *, to_given: bool, dry_run:
         differ = sorted(rel for rel, path in mine.items()
                         if os.path.lexists(path) and not same_entry(incoming[rel], path))
         new = sorted(rel for rel, path in mine.items() if not os.path.lexists(path))
+        if mine and not differ and not new:
+            return [f"{why}: every file of pod {pod.name} is already in {base} (nothing changed)"]
         verb = "would be copied" if dry_run else "copied"
         lines = [f"{why}: {len(incoming)} file(s) from pod {pod.name} {verb} into {dest}"]
         aside = ""
