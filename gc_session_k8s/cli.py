@@ -79,6 +79,7 @@ def op_process_alive(call: Call) -> str:
 
 
 def op_nudge(call: Call) -> None:
+    from protocol.errors import ProviderError
     from protocol.locks import session_lock
 
     message = call.stdin_bytes()
@@ -87,7 +88,11 @@ def op_nudge(call: Call) -> None:
     r = runner(call)
     scope = f"{r.settings.context or 'current'}.{r.settings.namespace}"
     with session_lock("k8s", scope, r.pod, "nudge", 25.0):
-        session.nudge(r, message, debounce=session.debounce_seconds(call.environ))
+        try:
+            session.nudge(r, message, debounce=session.debounce_seconds(call.environ))
+        except ProviderError as error:
+            if str(error) != f"session {r.target!r} not found":  # a missing pod: best-effort
+                raise
 
 
 def op_set_meta(call: Call) -> None:

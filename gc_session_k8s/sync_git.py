@@ -161,7 +161,7 @@ def describe(repo: LocalRepo, branch: str, the_plan: SyncPlan, snap: PodSnapshot
         verb = "would be captured" if dry_run else "captured"
         out.append(f"  uncommitted work in the pod ({len(snap.changed)} file(s)) {verb} as WIP "
                    f"commit {_short(snap.wip)}:")
-        out += [f"    {line}" for line in snap.changed[:SHOWN]]
+        out += [f"    {line.replace(chr(9), '  ')}" for line in snap.changed[:SHOWN]]
         if len(snap.changed) > SHOWN:
             out.append(f"    … and {len(snap.changed) - SHOWN} more")
     return out

@@ -1,6 +1,14 @@
-"""Find a session's pod and its work dir, and run commands in its agent container."""
+"""Find a session's pod and its work dir, and run commands in its agent container.
+
+The pod is found by its labels (``app=gc-agent``, ``gc-session=<label>``, plus
+``gc-city`` when ``GC_K8S_CITY`` is set) and must carry the exact session name
+in its ``gc-session-name`` annotation, so sanitized names that collide never
+pick the wrong pod. The work dir is the agent container's ``workingDir``.
+"""
 
 from __future__ import annotations
+
+import os
 
 from protocol.errors import ProviderError
 from protocol.sanitize import sanitize_label
@@ -53,6 +61,9 @@ def find_session_pod(session: str, *, work_dir: str = "",
 
     settings = settings or KubeSettings.from_env()
     selector = f"app=gc-agent,gc-session={sanitize_label(session)}"
+    city = os.environ.get("GC_K8S_CITY", "")
+    if city:
+        selector += f",gc-city={sanitize_label(city)}"
     listing = orjson.loads(kubectl(["get", "pods", "-l", selector, "-o", "json"],
                                    settings=settings, action=f"list pods {selector}").out)
     pods = [
@@ -68,5 +79,9 @@ def find_session_pod(session: str, *, work_dir: str = "",
             raise ProviderError(f"the pod of session {session!r} in {where} is not running "
                                 f"(phase {phase}); start the session first")
         raise ProviderError(f"no pod for session {session!r} in {where}")
+    if len(live) > 1:
+        names = ", ".join(sorted(str(pod["metadata"]["name"]) for pod in live))
+        raise ProviderError(f"several pods run session {session!r} ({names}); set GC_K8S_CITY "
+                            "to the city whose pod to sync")
     pod = live[0]
     return PodRef(str(pod["metadata"]["name"]), work_dir or _work_dir(pod), settings)
