@@ -23,6 +23,7 @@ def pods(fake_kube: FakeKubeEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Po
     monkeypatch.setenv("GC_K8S_NAMESPACE", NAMESPACE)
     monkeypatch.setenv("GC_KUBECTL", KUBECTL_132)
     monkeypatch.delenv("GC_K8S_CONTEXT", raising=False)
+    monkeypatch.delenv("GC_K8S_CITY", raising=False)
     root = Path(tempfile.mkdtemp(prefix="gc-sync-test-", dir="/var/tmp"))
     made = Pods(fake_kube, root)
     try:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from k8s_sync_helpers import Pods, branch_commits, git, repo_state
 
+from gc_session_k8s.branches import session_branch
+
 Sync = Callable[..., tuple[int, str, str]]
 
 
@@ -275,6 +277,20 @@ def test_sync_defaults_to_the_repository_of_the_current_directory(
     assert sync("alpha")[0] == 0
 
     assert git(local_repo, "rev-parse", "gc/alpha") == a1
+
+
+def test_sessions_whose_labels_collide_each_sync_from_their_own_pod(
+        pods: Pods, base_repo: Path, local_repo: Path, sync: Sync) -> None:
+    spaced = pods.start("a b", pods.clone_of(base_repo))
+    dashed = pods.start("a-b", pods.clone_of(base_repo))
+    from_spaced = spaced.commit("x.txt", "spaced", "from 'a b'")
+    from_dashed = dashed.commit("x.txt", "dashed", "from 'a-b'")
+
+    assert sync("a b", "--to", str(local_repo))[0] == 0
+    assert sync("a-b", "--to", str(local_repo))[0] == 0
+
+    assert git(local_repo, "rev-parse", session_branch("a b")) == from_spaced
+    assert git(local_repo, "rev-parse", "gc/a-b") == from_dashed
 
 
 def test_a_session_without_a_pod_fails_with_one_line(pods: Pods, local_repo: Path,
