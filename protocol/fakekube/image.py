@@ -23,12 +23,14 @@ DEFAULT_TAG = "gc-test/agent:latest"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 BINARIES = (
-    "tmux bash sh dash sleep cat ls env ps id hostname tar pgrep pkill kill mkdir rm rmdir cp mv "
-    "ln base64 find grep sed head tail wc sort uniq cut tr test touch chmod chown readlink "
-    "realpath dirname basename printf echo true false uname date stty tput clear timeout mktemp "
-    "tee xargs awk gzip nohup sync stat du df md5sum sha256sum seq yes whoami pwd expr od "
-    "useradd su"
-).split()
+    "tmux", "bash", "sh", "dash", "sleep", "cat", "ls", "env", "ps", "id", "hostname", "tar",
+    "pgrep", "pkill", "kill", "mkdir", "rm", "rmdir", "cp", "mv", "ln", "base64", "find",
+    "grep", "sed", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "test", "touch", "chmod",
+    "chown", "readlink", "realpath", "dirname", "basename", "printf", "echo", "true", "false",
+    "uname", "date", "stty", "tput", "clear", "timeout", "mktemp", "tee", "xargs", "awk",
+    "gzip", "nohup", "sync", "stat", "du", "df", "md5sum", "sha256sum", "seq", "yes", "whoami",
+    "pwd", "expr", "od", "useradd", "su",
+)
 TERMINFO = ("x/xterm", "x/xterm-256color", "s/screen", "s/screen-256color", "t/tmux",
             "t/tmux-256color", "v/vt100", "l/linux", "d/dumb")
 _LDD_PATH = re.compile(r"(/\S+)")

@@ -55,7 +55,7 @@ def _resolve_env(store: Store, pod: Obj, c: Obj) -> dict[str, str]:
             continue
         if "fieldRef" in vf:
             path = vf["fieldRef"]["fieldPath"]
-            if path.startswith("metadata.labels['") or path.startswith("metadata.annotations['"):
+            if path.startswith(("metadata.labels['", "metadata.annotations['")):
                 group, _, key = path.partition("['")
                 env[name] = str((pod["metadata"].get(group.split(".")[1]) or {}).get(key[:-2], ""))
             else:

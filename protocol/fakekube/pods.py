@@ -150,7 +150,7 @@ def build_status(
 
     not_ready_why = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
     conditions = [
-        cond("PodReadyToStartContainers", scheduled and phase != "Pending" or bool(init) and scheduled),
+        cond("PodReadyToStartContainers", (scheduled and phase != "Pending") or (bool(init) and scheduled)),
         cond("Initialized", initialized, "ContainersNotInitialized"),
         cond("Ready", ready, not_ready_why),
         cond("ContainersReady", ready, not_ready_why),

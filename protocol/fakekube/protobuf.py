@@ -57,7 +57,8 @@ def access_review(body: bytes) -> dict[str, Any]:
     if body.startswith(_MAGIC):
         body = body[len(_MAGIC):]
     unknown = fields(body)  # runtime.Unknown{typeMeta=1, raw=2}
-    review = fields(unknown[2][0]) if isinstance(unknown.get(2, [0])[0], bytes) else {}
+    raw = unknown.get(2, [b""])[0]
+    review = fields(raw) if isinstance(raw, bytes) else {}
     ra = _sub(_sub(review, 2), 1)  # spec=2 -> resourceAttributes=1
     names = ("namespace", "verb", "group", "version", "resource", "subresource", "name")
     attrs = {k: _str(ra, i + 1) for i, k in enumerate(names) if ra.get(i + 1)}

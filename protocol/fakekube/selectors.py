@@ -103,9 +103,6 @@ def parse_field_selector(text: str | None) -> Callable[[Mapping[str, Any]], bool
             raise SelectorError(f"invalid field selector: {term!r}")
 
     def match(obj: Mapping[str, Any]) -> bool:
-        for path, negated, value in terms:
-            if (field_value(obj, path) == value) == negated:
-                return False
-        return True
+        return all((field_value(obj, path) == value) != negated for path, negated, value in terms)
 
     return match

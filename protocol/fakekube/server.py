@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import os
+import queue
 import re
 import select
 import shutil
@@ -21,13 +22,13 @@ import orjson
 
 from protocol.fakekube import discovery
 from protocol.fakekube.backends.base import Backend
-from protocol.fakekube.errors import ApiError, status_object
+from protocol.fakekube.errors import ApiError
 from protocol.fakekube.exec_stream import V5, choose_subprotocol, run_exec
 from protocol.fakekube.faults import Fault, Faults
 from protocol.fakekube.kubelet import Kubelet
-from protocol.fakekube.protobuf import access_review
 from protocol.fakekube.patch import json_patch, merge_patch
 from protocol.fakekube.pods import apply_defaults
+from protocol.fakekube.protobuf import access_review
 from protocol.fakekube.selectors import SelectorError, parse_field_selector, parse_label_selector
 from protocol.fakekube.store import KINDS, Event, Obj, Store, now_iso
 from protocol.fakekube.validation import (
@@ -308,7 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakekube"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log (GET /_fake/requests) replaces stderr noise
 
     # -- plumbing ----------------------------------------------------------
@@ -482,10 +483,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._authorize("deletecollection", res, ns)
             opts = self._json_body()
             sel = parse_label_selector(_q1(query, "labelSelector"))
-            deleted = []
-            for o in store.list(res, ns):
-                if sel(o["metadata"].get("labels") or {}):
-                    deleted.append(self._delete(res, ns, o["metadata"]["name"], query, opts))
+            deleted = [self._delete(res, ns, o["metadata"]["name"], query, opts)
+                       for o in store.list(res, ns) if sel(o["metadata"].get("labels") or {})]
             self._json(200, {"kind": KINDS[res] + "List", "apiVersion": "v1",
                              "metadata": {"resourceVersion": str(store.resource_version)},
                              "items": deleted})
@@ -613,11 +612,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif ctype == "application/strategic-merge-patch+json":
                 new = merge_patch(cur, patch, strategic=res != "namespaces")
             else:
-                raise ApiError(415, f"the body of the request was in an unknown format; "
-                                    f"accepted media types include: application/json-patch+json, "
-                                    f"application/merge-patch+json, "
-                                    f"application/apply-patch+yaml, "
-                                    f"application/strategic-merge-patch+json")
+                raise ApiError(415, "the body of the request was in an unknown format; "
+                                    "accepted media types include: application/json-patch+json, "
+                                    "application/merge-patch+json, "
+                                    "application/apply-patch+yaml, "
+                                    "application/strategic-merge-patch+json")
             if not isinstance(new, dict):
                 raise ApiError(422, "patch produced a non-object")
             new.setdefault("metadata", {})["resourceVersion"] = cur["metadata"]["resourceVersion"]
@@ -729,8 +728,8 @@ class _Handler(BaseHTTPRequestHandler):
                 send("ADDED", o)
             if initial:
                 bookmark(end=True)
-            for ev in missed:
-                self._send_event(send, ev, match)
+            for old in missed:
+                self._send_event(send, old, match)
             deadline = time.monotonic() + timeout
             last_bookmark = time.monotonic()
             while not self.kube.stopping.is_set():
@@ -739,7 +738,7 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 try:
                     ev = watcher.events.get(timeout=min(left, 1.0))
-                except Exception:  # queue.Empty
+                except queue.Empty:
                     if bookmarks and time.monotonic() - last_bookmark > 5:
                         bookmark()
                         last_bookmark = time.monotonic()

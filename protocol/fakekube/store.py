@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import collections
 import copy
 import queue
@@ -101,7 +102,6 @@ class Store:
             meta["resourceVersion"] = str(self._rv)
             meta.setdefault("uid", str(uuid.uuid4()))
             meta["creationTimestamp"] = now_iso()
-            meta.setdefault("generation", 1) if resource != "namespaces" else None
             if namespace:
                 meta["namespace"] = namespace
             self._objects[key] = copy.deepcopy(obj)
@@ -139,7 +139,7 @@ class Store:
 
     def watch(
         self, resource: str, namespace: str | None, since_rv: int | None
-    ) -> tuple[Watcher, list[Event] | None]:
+    ) -> tuple[Watcher, builtins.list[Event] | None]:
         """Register a watcher. With since_rv, also return the missed history
         (None when since_rv is older than the kept history: 410 Gone)."""
         with self.lock:

@@ -58,11 +58,12 @@ def _label_causes(labels: Any) -> list[tuple[str, str]]:
     for key, value in labels.items():
         prefix, _, name = str(key).rpartition("/")
         if not _QUALIFIED_NAME.match(name) or len(name) > 63 or (prefix and not is_dns1123_subdomain(prefix)):
-            causes.append(("metadata.labels", f'Invalid value: "{key}": name part must consist of '
-                           "alphanumeric characters, '-', '_' or '.', and must start and end with "
-                           "an alphanumeric character"))
+            msg = (f'Invalid value: "{key}": name part must consist of alphanumeric characters, '
+                   "'-', '_' or '.', and must start and end with an alphanumeric character")
+            causes.append(("metadata.labels", msg))
         if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            detail = "must be no more than 63 characters" if isinstance(value, str) and len(value) > 63 else LABEL_VALUE_MSG
+            too_long = isinstance(value, str) and len(value) > 63
+            detail = "must be no more than 63 characters" if too_long else LABEL_VALUE_MSG
             causes.append(("metadata.labels", f'Invalid value: "{value}": {detail}'))
     return causes
 
@@ -118,5 +119,5 @@ def require_kind(obj: Any, kind: str) -> dict[str, Any]:
         raise ApiError(400, "the body of the request was in an unknown format")
     got = obj.get("kind")
     if got and got != kind:
-        raise ApiError(400, f"the API version in the data (v1) does not match the expected kind; got {got}, want {kind}")
+        raise ApiError(400, f"the kind in the data ({got}) does not match the expected {kind}")
     return obj

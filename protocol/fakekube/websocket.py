@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import socket
 import struct
 import threading
@@ -35,7 +36,7 @@ class ConnectionClosed(Exception):
 class WebSocket:
     """One upgraded connection. Sends are serialized; reads belong to one thread."""
 
-    def __init__(self, rfile: BinaryIO, sock: socket.socket) -> None:
+    def __init__(self, rfile: BinaryIO | io.BufferedIOBase, sock: socket.socket) -> None:
         self._rfile = rfile
         self._sock = sock
         self._send_lock = threading.Lock()

@@ -76,7 +76,6 @@ def running_pod(kube: FakeKubeEnv, name: str, namespace: str = "gc", **kw: Any) 
     """Create a pod straight through the server object and wait until it runs."""
     kube.namespace(namespace)
     pod = agent_pod(name, namespace, **kw)
-    kube.server.store  # noqa: B018 - the server must be up
     r = kube.kubectl("apply", "-f", "-", input=dumps(pod))
     assert r.returncode == 0, r.stderr
     return kube.server.wait_pod(namespace, name, "Running")

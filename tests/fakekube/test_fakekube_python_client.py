@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,10 +12,12 @@ from fakekube_manifests import agent_pod
 
 from protocol.fakekube.fixtures import FakeKubeEnv
 
-kubernetes = pytest.importorskip("kubernetes")
-from kubernetes import client, config, watch  # noqa: E402
-from kubernetes.client.rest import ApiException  # noqa: E402
-from kubernetes.stream import stream  # noqa: E402
+# Module objects are typed Any: the client's own functions are untyped.
+client = pytest.importorskip("kubernetes.client")
+config = pytest.importorskip("kubernetes.config")
+watch = pytest.importorskip("kubernetes.watch")
+stream = pytest.importorskip("kubernetes.stream").stream
+ApiException = pytest.importorskip("kubernetes.client.exceptions").ApiException
 
 
 @pytest.fixture
@@ -87,9 +90,6 @@ def test_watch_sees_added_running_and_deleted(core: Any, fake_kube: FakeKubeEnv)
 
     t = threading.Thread(target=consume)
     t.start()
-    fake_kube.server.wait_pod  # noqa: B018
-    import time
-
     time.sleep(0.5)  # let the watch register before the pod appears
     core.create_namespaced_pod("gc", agent_pod("py-watch", command="sleep infinity"))
     fake_kube.server.wait_pod("gc", "py-watch")
