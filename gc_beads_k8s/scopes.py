@@ -105,5 +105,71 @@ def init_scope(
         orjson.loads(raw.strip() or b"[]")
     except orjson.JSONDecodeError as error:
         raise ProviderError(f"verifying the store: bd printed invalid JSON ({error})") from None
+    record_scope(target, scope_prefix, db, dolt.host, dolt.port)
     progress(f"scope {target.workdir} is ready ({state})")
     return state
+
+
+def registry_name(pod: str) -> str:
+    """The ConfigMap remembering each scope's init parameters (outlives the pod)."""
+    return f"{pod}-scopes"[:253]
+
+
+def _scope_key(workdir: str) -> str:
+    import hashlib
+
+    return "scope-" + hashlib.sha256(workdir.encode()).hexdigest()[:16]
+
+
+def record_scope(target: Target, scope_prefix: str, db: str, host: str, port: str) -> None:
+    """Remember how a scope was initialized, so a recreated pod can re-init it alone."""
+    from providers.kube.errors import KubeConflict, KubeNotFound
+    from providers.kube.kubectl import kubectl
+
+    name = registry_name(target.pod)
+    value = orjson.dumps({"workdir": target.workdir, "prefix": scope_prefix, "database": db,
+                          "host": host, "port": port}).decode()
+    key = _scope_key(target.workdir)
+    patch = orjson.dumps({"data": {key: value}}).decode()
+    for _ in range(3):
+        try:
+            kubectl(["patch", "configmap", name, "--type=merge", "-p", patch],
+                    settings=target.settings, action=f"patch configmap {name}")
+            return
+        except KubeNotFound:
+            try:
+                manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                    "name": name, "labels": {"app.kubernetes.io/managed-by": "gascity",
+                                             "gc/component": "beads-scopes"}},
+                    "data": {key: value}}
+                kubectl(["create", "--validate=false", "-f", "-"], stdin=orjson.dumps(manifest),
+                        settings=target.settings, idempotent=False,
+                        action=f"create configmap {name}")
+                return
+            except KubeConflict:
+                continue
+
+
+def heal(target: Target) -> bool:
+    """Re-init a scope whose directory vanished with its pod; True when it did."""
+    from providers.kube.errors import KubeError
+    from providers.kube.kubectl import get_json
+
+    try:
+        data = get_json("configmap", registry_name(target.pod), settings=target.settings)
+    except KubeError:
+        return False
+    raw = (data.get("data") or {}).get(_scope_key(target.workdir))
+    if not raw:
+        return False
+    entry = orjson.loads(raw)
+    config = runner_config()
+    command = ["sh", "-c", INIT_IF_MISSING, "sh", *config.bd.split(), "init", "--server",
+               "--server-host", str(entry["host"]), "--server-port", str(entry["port"]),
+               "-p", str(entry["prefix"]), "--database", str(entry["database"]), "--skip-hooks",
+               "--non-interactive", "--role", "maintainer", "--skip-agents", "--quiet"]
+    result = run_in_scope(target, command, create_dir=True, timeout=20.0)
+    if result.rc != 0:
+        return False
+    run_bd(target, ["config", "set", "types.custom", custom_types()])
+    return True

@@ -17,6 +17,7 @@ from gc_beads_k8s.bd import Target, bd_message, is_not_found, run_bd
 from gc_beads_k8s.scope import store_target
 from gc_beads_k8s.validate import bead_id, direction, label, limit
 from protocol.errors import ProviderError, UsageError
+from protocol.proc import Result
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,8 +27,21 @@ Obj = dict[str, Any]
 LIST_ALL = ["list", "--json", "--all", "--limit=0", "--include-infra", "--include-gates"]
 
 
+UNINITIALIZED = ("is not initialized", "no beads database found")
+
+
+def _uninitialized(result: Result) -> bool:
+    low = result.err.decode("utf-8", "replace").lower()
+    return any(words in low for words in UNINITIALIZED)
+
+
 def _bd(target: Target, op: str, args: list[str], *, bead: str = "", read: bool = False) -> bytes:
     result = run_bd(target, args, retry=read)
+    if result.rc != 0 and _uninitialized(result):
+        from gc_beads_k8s.scopes import heal
+
+        if heal(target):  # the pod was recreated: re-init this scope as recorded, once
+            result = run_bd(target, args, retry=read)
     if result.rc != 0:
         if bead and is_not_found(result):
             raise ProviderError(f"bead {bead} not found")

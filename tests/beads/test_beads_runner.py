@@ -156,12 +156,17 @@ def test_start_requires_an_image(bare_city: City) -> None:
     assert "GC_K8S_IMAGE is required" in res.err
 
 
-def test_recover_replaces_the_pod_and_scopes_reinit(city: City) -> None:
+def test_recover_replaces_the_pod_and_scopes_reinit_lazily(city: City) -> None:
+    rig = city.root / "lazy"
+    rig.mkdir()
+    city.ok("init", str(rig), "lz", "lazy_db", scope=rig)
     bead = city.create(title="survives in dolt")
+    rig_bead = city.create(scope=rig, title="rig bead")
     city.ok("recover")
     city.ok("health")
-    city.ok("init", str(city.root), "mc")
     assert city.json("get", bead["id"])["title"] == "survives in dolt"
+    assert city.json("get", rig_bead["id"], scope=rig)["title"] == "rig bead"
+    assert not (city.dolt_root / f"fake-dolt_{city.port}" / "lz").exists()
 
 
 @pytest.mark.parametrize(("op", "args", "stdin", "needle"), [
