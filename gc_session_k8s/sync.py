@@ -70,12 +70,14 @@ def run_sync(args: argparse.Namespace) -> list[str]:
         except NotGit as not_git:
             why = not_git.why
     else:
-        from gc_session_k8s.sync_git import take_snapshot
+        from gc_session_k8s.sync_git import NothingToSync, take_snapshot
 
         try:
             take_snapshot(pod, args.session, [], args.timeout)
         except NotGit as not_git:
             why = not_git.why
+        except NothingToSync as empty:
+            return [str(empty)]
         else:
             raise ProviderError(
                 f"the pod's work dir is a git repository but {base} is not inside one; "

@@ -40,6 +40,10 @@ class NotGit(Exception):
         self.why = why
 
 
+class NothingToSync(Exception):
+    """The pod's repository holds no commits and no files: a success with nothing to do."""
+
+
 class PodSnapshot:
     """What the pod reported: its tip, HEAD, branch, WIP commit and changed files."""
 
@@ -70,6 +74,9 @@ def take_snapshot(pod: PodRef, session: str, bases: list[str], timeout: float) -
     if values.get("busy"):
         raise Refusal(f"refusing: the pod's repository is in the middle of a {values['busy']}; "
                       "finish or abort it in the pod, then sync again (nothing changed)")
+    if values.get("empty"):
+        raise NothingToSync(f"the pod's repository in {pod.work_dir} has no commits and no files "
+                            "yet: nothing to sync (nothing changed)")
     if result.rc != 0 or "tip" not in values:
         detail = " ".join(other) or f"exit code {result.rc}"
         raise ProviderError(f"pod {pod.name}: the snapshot failed ({detail})")
@@ -203,7 +210,10 @@ def sync_git(pod: PodRef, session: str, repo: LocalRepo, branch: str, *, dry_run
     holder = check_local_branch(repo, ref)
     old = repo.resolve(ref)
     bases = repo.base_candidates()
-    snap = take_snapshot(pod, session, bases, timeout)
+    try:
+        snap = take_snapshot(pod, session, bases, timeout)
+    except NothingToSync as empty:
+        return [str(empty)]
     try:
         if not repo.has_commit(snap.tip):
             repo.stage_pack(snap.pack)

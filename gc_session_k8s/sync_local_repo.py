@@ -16,8 +16,6 @@ from pathlib import Path
 from protocol.errors import ProviderError
 from protocol.proc import Result, run
 
-ZERO = "0" * 40
-
 
 class GitFailed(ProviderError):
     """A local git command failed."""
@@ -176,4 +174,4 @@ class LocalRepo:
 
     def update_ref(self, ref: str, new: str, old: str | None, reason: str) -> None:
         """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``."""
-        self.git("update-ref", "-m", reason, ref, new, old or ZERO, staged=False)
+        self.git("update-ref", "-m", reason, ref, new, old or "", staged=False)

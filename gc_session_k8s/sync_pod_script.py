@@ -58,6 +58,10 @@ say head="$head"
 say branch="$(g symbolic-ref -q --short HEAD)"
 g add -A . 2>"$tmp/add.err" || fail "cannot snapshot the work tree: $(tr '\n' ' ' <"$tmp/add.err")"
 tree=$(g write-tree) || fail "cannot write the snapshot tree"
+if [ -z "$head" ] && [ -z "$(g ls-files | head -n 1)" ]; then
+    say empty=yes
+    exit 0
+fi
 if [ -n "$head" ] && [ "$tree" = "$(g rev-parse "$head^{tree}")" ]; then
     tip=$head
 else

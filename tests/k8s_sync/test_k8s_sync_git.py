@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import executable
 from k8s_sync_helpers import Pods, branch_commits, git, repo_state
 
 from gc_session_k8s.branches import session_branch
@@ -291,6 +295,69 @@ def test_sessions_whose_labels_collide_each_sync_from_their_own_pod(
 
     assert git(local_repo, "rev-parse", session_branch("a b")) == from_spaced
     assert git(local_repo, "rev-parse", "gc/a-b") == from_dashed
+
+
+def test_large_binary_work_comes_back_intact(
+        pods: Pods, base_repo: Path, local_repo: Path, sync: Sync) -> None:
+    pod = pods.start("alpha", pods.clone_of(base_repo))
+    pod.sh("head -c 4000000 /dev/urandom > blob.bin && git add blob.bin && "
+           "git -c user.name=A -c user.email=a@b commit -q -m blob && "
+           "head -c 1000000 /dev/urandom > wip.bin")
+    expected = {name: hashlib.sha256((pod.workspace / name).read_bytes()).hexdigest()
+                for name in ("blob.bin", "wip.bin")}
+
+    code, _, err = sync("alpha", "--to", str(local_repo))
+
+    assert code == 0, err
+    for name, digest in expected.items():
+        shown = subprocess.run(["git", "show", f"gc/alpha:{name}"], cwd=local_repo,
+                               capture_output=True, check=True).stdout
+        assert hashlib.sha256(shown).hexdigest() == digest
+
+
+def test_the_gc_session_k8s_executable_runs_sync(
+        pods: Pods, base_repo: Path, local_repo: Path) -> None:
+    pod = pods.start("alpha", pods.clone_of(base_repo))
+    a1 = pod.commit("a.txt", "A1", "A1")
+
+    done = subprocess.run([*executable("gc-session-k8s"), "sync", "alpha", "--to",
+                           str(local_repo)], capture_output=True, text=True, check=False,
+                          env=dict(os.environ), timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert "gc/alpha: created" in done.stdout
+    assert git(local_repo, "rev-parse", "gc/alpha") == a1
+
+
+def test_a_pod_repository_without_commits_or_files_has_nothing_to_sync(
+        pods: Pods, local_repo: Path, sync: Sync) -> None:
+    def empty_repo(into: Path) -> None:
+        git(into.parent, "init", "-q", str(into))
+
+    pods.start("alpha", empty_repo)
+    before = repo_state(local_repo)
+
+    code, out, err = sync("alpha", "--to", str(local_repo))
+
+    assert (code, err) == (0, "") and "nothing to sync" in out
+    assert repo_state(local_repo) == before
+
+
+def test_files_in_a_pod_repository_without_commits_come_back_as_a_root_wip_commit(
+        pods: Pods, local_repo: Path, sync: Sync) -> None:
+    def fresh_repo(into: Path) -> None:
+        git(into.parent, "init", "-q", str(into))
+        (into / "draft.txt").write_text("first draft\n")
+
+    pods.start("alpha", fresh_repo)
+
+    code, out, err = sync("alpha", "--to", str(local_repo))
+
+    assert code == 0, err
+    assert "captured as WIP" in out
+    assert git(local_repo, "show", "gc/alpha:draft.txt") == "first draft"
+    assert git(local_repo, "rev-list", "--count", "gc/alpha") == "1"
+    assert sync("alpha", "--to", str(local_repo))[1].count("already up to date") == 1
 
 
 def test_a_session_without_a_pod_fails_with_one_line(pods: Pods, local_repo: Path,
