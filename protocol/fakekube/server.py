@@ -216,6 +216,23 @@ class FakeKube:
             return found
         return self.store.create("namespaces", "", _namespace(name))
 
+    def reset(self) -> None:
+        """Back to a fresh cluster: no faults, no request log, no pods (killed at once),
+        secrets, configmaps or namespaces beyond default/kube-system/kube-public."""
+        self.faults.clear()
+        self.clear_requests()
+        for pod in self.store.list("pods", None):
+            try:
+                self.kubelet.delete_pod(pod["metadata"]["namespace"], pod["metadata"]["name"], 0)
+            except ApiError:
+                pass
+        for res in ("secrets", "configmaps"):
+            for obj in self.store.list(res, None):
+                self.store.delete(res, obj["metadata"]["namespace"], obj["metadata"]["name"])
+        for ns in self.store.list("namespaces", None):
+            if ns["metadata"]["name"] not in ("default", "kube-system", "kube-public"):
+                self.store.delete("namespaces", "", ns["metadata"]["name"])
+
     def pod(self, namespace: str, name: str) -> Obj | None:
         return self.store.find("pods", namespace, name)
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
@@ -183,3 +183,35 @@ def test_server_module_runs_standalone_and_cleans_up(tmp_path: Path) -> None:
         assert proc.wait(timeout=30) == 0
     if root:
         assert not os.path.exists(root)
+
+
+def test_plain_process_fallback_gives_each_pod_its_own_tmux_and_home() -> None:
+    from protocol.fakekube.server import FakeKube
+
+    with FakeKube("local", use_namespaces=False) as kube:
+        kube.create_namespace("gc")
+        for name in ("fb-a", "fb-b"):
+            pod = agent_pod(name, command="tmux new-session -d -s main 'sleep 1000' && sleep infinity")
+            kube.kubelet.pod_created(kube.store.create("pods", "gc", _defaulted(pod)))
+            kube.wait_pod("gc", name)
+        runner = kube.kubelet.runner("gc", "fb-a")
+        sandbox, run = runner.exec_target(None)
+        out = subprocess.run(sandbox.exec_argv(run, ["sh", "-c", "echo $HOME $TMUX_TMPDIR; pwd"],
+                                               tty=False, stdin=False),
+                             capture_output=True, text=True, check=False).stdout
+        home, tmux_dir, cwd = out.split()
+        assert home.startswith(kube.root_dir) and tmux_dir.startswith(kube.root_dir)
+        assert cwd.startswith(kube.root_dir) and cwd.endswith("/volumes/ws")
+        wait_until(lambda: subprocess.run(
+            sandbox.exec_argv(run, ["tmux", "has-session", "-t", "main"], tty=False, stdin=False),
+            check=False).returncode == 0)
+        kube.reset()
+        wait_until(lambda: kube.store.list("pods", None) == [])
+        assert kube.store.find("namespaces", "", "gc") is None
+
+
+def _defaulted(pod: dict[str, Any]) -> dict[str, Any]:
+    from protocol.fakekube.pods import apply_defaults
+
+    apply_defaults(pod)
+    return pod
