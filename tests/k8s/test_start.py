@@ -1,0 +1,167 @@
+"""`start`: staging, pre_start, readiness, atomic creation and rollback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import orjson
+from conftest import K8s, wait_until
+
+
+def in_pod(k8s: K8s, name: str, command: str) -> str:
+    res = k8s.run("exec", name, stdin=command)
+    assert res.rc == 0, res
+    return res.out
+
+
+def test_work_dir_overlays_and_copy_files_are_staged_in_one_stream(k8s: K8s, tmp_path: Path
+                                                                    ) -> None:
+    city = tmp_path / "city"
+    (city / "rig" / "src").mkdir(parents=True)
+    (city / "rig" / "src" / "main.py").write_text("print(1)\n")
+    overlay = tmp_path / "overlay"
+    (overlay / "per-provider" / "claude" / ".claude").mkdir(parents=True)
+    (overlay / "per-provider" / "codex").mkdir(parents=True)
+    (overlay / "AGENTS.md").write_text("overlay\n")
+    (overlay / "per-provider" / "claude" / ".claude" / "settings.json").write_text("{}\n")
+    (overlay / "per-provider" / "codex" / "no.txt").write_text("x\n")
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "AGENTS.md").write_text("pack (lower priority)\n")
+    (pack / "pack.txt").write_text("pack\n")
+    single = tmp_path / "hook.json"
+    single.write_text('{"hook": 1}\n')
+    name = k8s.name()
+    cfg = {"work_dir": str(city / "rig"), "command": "sleep 300",
+           "env": {"GC_CITY": str(city), "GC_PROVIDER": "claude"},
+           "pack_overlay_dirs": [str(pack)], "overlay_dir": str(overlay),
+           "copy_files": [{"src": str(single), "rel_dst": ".gc/settings.json"},
+                          {"src": str(tmp_path / "missing")}]}
+    res = k8s.start(name, cfg)
+    assert res.rc == 0, res.err
+    files = in_pod(k8s, name, "pwd; cd /workspace && find . -type f | sort; cat rig/AGENTS.md")
+    lines = files.splitlines()
+    assert lines[0] == "/workspace/rig"
+    assert "./rig/src/main.py" in lines
+    assert "./rig/.claude/settings.json" in lines
+    assert "./rig/pack.txt" in lines
+    assert "./.gc/settings.json" in lines
+    assert not any("per-provider" in line or "no.txt" in line for line in lines)
+    assert "./.gc-ready" not in lines
+    assert lines[-1] == "overlay"
+
+
+def test_tmp_like_work_dirs_and_the_city_root_are_never_staged(k8s: K8s, tmp_path: Path) -> None:
+    pods_before = {p["metadata"]["name"] for p in k8s.pods()}
+    name = k8s.name()
+    assert k8s.start(name, {"work_dir": "/tmp", "command": "sleep 300"}).rc == 0
+    new = [p for p in k8s.pods() if p["metadata"]["name"] not in pods_before]
+    assert all(not p["spec"].get("initContainers") for p in new)
+    city = tmp_path / "city"
+    city.mkdir()
+    (city / "big.bin").write_bytes(b"x" * 1000)
+    other = k8s.name()
+    cfg = {"work_dir": str(city), "command": "sleep 300", "env": {"GC_CITY": str(city)}}
+    assert k8s.start(other, cfg).rc == 0
+    assert in_pod(k8s, other, "ls -A /workspace").strip() == ""
+
+
+def test_pre_start_runs_in_the_pod_base64_safe_before_the_agent(k8s: K8s) -> None:
+    name = k8s.name()
+    cfg = {"command": "sleep 300",
+           "pre_start": ["echo one > /workspace/order # a comment would end a pasted line",
+                         "sleep 0.1 &", "echo \"two $GC_DIR\" >> /workspace/order"]}
+    res = k8s.start(name, cfg)
+    assert res.rc == 0, res.err
+    assert in_pod(k8s, name, "cat /workspace/order") == "one\ntwo /workspace\n"
+
+
+def test_a_failing_pre_start_fails_start_and_leaves_no_pod(k8s: K8s) -> None:
+    name = k8s.name()
+    res = k8s.start(name, {"command": "sleep 300", "pre_start": ["true", "exit 7"]})
+    assert res.rc == 1
+    assert "pre_start[1] failed with exit 7" in res.err
+    assert wait_until(lambda: k8s.pod(name) is None)
+
+
+def test_hints_setup_and_the_config_nudge_are_honoured(k8s: K8s, tmp_path: Path) -> None:
+    script = tmp_path / "setup.sh"
+    script.write_text('echo "script $GC_SESSION" > /workspace/script.out\n')
+    name = k8s.name()
+    cfg = {"command": "sh", "process_names": ["sh"], "ready_prompt_prefix": "# ",
+           "session_setup": ["echo \"setup $GC_SESSION\" > /workspace/setup.out"],
+           "session_setup_script": str(script), "nudge": "echo nudged-$((40 + 2))",
+           "session_live": ["touch /workspace/live.out"]}
+    res = k8s.start(name, cfg, env={"PS1": "# "})
+    assert res.rc == 0, res.err
+    assert wait_until(lambda: "nudged-42" in k8s.ok("peek", name, "50"))
+    out = in_pod(k8s, name, "cat /workspace/setup.out /workspace/script.out; ls /workspace")
+    assert f"setup {name}" in out and f"script {name}" in out and "live.out" in out
+
+
+def test_five_concurrent_duplicate_starts_make_exactly_one_pod(k8s: K8s) -> None:
+    name = k8s.name()
+    k8s.started.append(name)
+    payload = orjson.dumps({"command": "sleep 300"})
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(lambda _: k8s.run("start", name, stdin=payload, timeout=120),
+                                range(5)))
+    assert sorted(r.rc for r in results) == [0, 1, 1, 1, 1], results
+    assert all("already exists" in r.err for r in results if r.rc)
+    mine = [p for p in k8s.pods() if p["metadata"]["annotations"]["gc-session-name"] == name]
+    assert len(mine) == 1
+    assert k8s.ok("is-running", name) == "true"
+
+
+def test_start_interrupted_by_sigterm_leaves_no_pod(k8s: K8s) -> None:
+    name = k8s.name()
+    fault = k8s.server.hold_pending(pod=name)
+    try:
+        proc = subprocess.Popen([*k8s.argv, "start", name], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=k8s.env,
+                                start_new_session=True)
+        assert proc.stdin is not None
+        proc.stdin.write(b'{"command":"sleep 300"}')
+        proc.stdin.close()
+        assert wait_until(lambda: k8s.pod(name) is not None, timeout=30)
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGTERM)
+        rc = proc.wait(timeout=10)
+        assert rc != 0
+        assert wait_until(lambda: k8s.pod(name) is None, timeout=10)
+        # No orphaned kubectl children of the interrupted start.
+        assert not [p for p in os.listdir("/proc") if p.isdigit() and _is_child_of(int(p), proc.pid)]
+    finally:
+        k8s.server.faults.remove(fault.id)
+
+
+def _is_child_of(pid: int, parent: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1]) == parent
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def test_a_young_pending_pod_is_reported_as_initializing_not_replaced(k8s: K8s) -> None:
+    name = k8s.name()
+    k8s.started.append(name)
+    k8s.server.hold_pending(pod=name)
+    first = subprocess.Popen([*k8s.argv, "start", name], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**k8s.env, "GC_START_TIMEOUT_S": "25"})
+    assert first.stdin is not None
+    first.stdin.write(b'{"command":"sleep 300"}')
+    first.stdin.close()
+    assert wait_until(lambda: k8s.pod(name) is not None, timeout=30)
+    uid = k8s.pod(name)["metadata"]["uid"]  # type: ignore[index]
+    second = k8s.start(name, env={"GC_START_TIMEOUT_S": "10"})
+    assert second.rc == 1 and "already exists (initializing" in second.err, second
+    assert k8s.pod(name)["metadata"]["uid"] == uid  # type: ignore[index]
+    assert first.wait(timeout=60) == 75  # still Pending at its deadline: retry later
+    assert wait_until(lambda: k8s.pod(name) is None, timeout=10)
