@@ -1,8 +1,9 @@
-"""Just enough protobuf to read a SelfSubjectAccessReview (kubectl auth can-i sends
-the authorization group's requests as `application/vnd.kubernetes.protobuf`)."""
+"""Just enough protobuf for what kubectl sends that way: SelfSubjectAccessReview
+(`auth can-i`) and `create secret|configmap|namespace` bodies."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 _MAGIC = b"k8s\x00"
@@ -64,3 +65,52 @@ def access_review(body: bytes) -> dict[str, Any]:
     attrs = {k: _str(ra, i + 1) for i, k in enumerate(names) if ra.get(i + 1)}
     return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
             "metadata": {}, "spec": {"resourceAttributes": attrs}}
+
+
+def _map(msg: dict[int, list[bytes | int]], num: int, *, binary: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for entry in msg.get(num, []):
+        if isinstance(entry, bytes):
+            kv = fields(entry)
+            key = _str(kv, 1)
+            raw = kv.get(2, [b""])[0]
+            value = raw if isinstance(raw, bytes) else b""
+            out[key] = base64.b64encode(value).decode() if binary else value.decode()
+    return out
+
+
+def _object_meta(buf: dict[int, list[bytes | int]]) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for num, key in ((1, "name"), (2, "generateName"), (3, "namespace")):
+        if buf.get(num):
+            meta[key] = _str(buf, num)
+    for num, key in ((11, "labels"), (12, "annotations")):
+        if buf.get(num):
+            meta[key] = _map(buf, num)
+    return meta
+
+
+def decode_object(body: bytes) -> dict[str, Any]:
+    """A protobuf-encoded Secret, ConfigMap or Namespace as JSON (the fields kubectl's
+    `create secret|configmap|namespace` send); other kinds raise ValueError."""
+    if body.startswith(_MAGIC):
+        body = body[len(_MAGIC):]
+    unknown = fields(body)
+    type_meta = _sub(unknown, 1)
+    kind = _str(type_meta, 2)
+    raw = unknown.get(2, [b""])[0]
+    obj = fields(raw) if isinstance(raw, bytes) else {}
+    out: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": _object_meta(_sub(obj, 1))}
+    if kind == "Secret":
+        out["data"] = _map(obj, 2, binary=True)
+        if obj.get(4):
+            out["stringData"] = _map(obj, 4)
+        if obj.get(3):
+            out["type"] = _str(obj, 3)
+    elif kind == "ConfigMap":
+        out["data"] = _map(obj, 2)
+        if obj.get(3):
+            out["binaryData"] = _map(obj, 3, binary=True)
+    elif kind != "Namespace":
+        raise ValueError(f"protobuf {kind or 'object'} is not supported by fakekube; send JSON")
+    return out

@@ -28,7 +28,7 @@ from protocol.fakekube.faults import Fault, Faults
 from protocol.fakekube.kubelet import Kubelet
 from protocol.fakekube.patch import json_patch, merge_patch
 from protocol.fakekube.pods import apply_defaults
-from protocol.fakekube.protobuf import access_review
+from protocol.fakekube.protobuf import access_review, decode_object
 from protocol.fakekube.selectors import SelectorError, parse_field_selector, parse_label_selector
 from protocol.fakekube.store import KINDS, Event, Obj, Store, now_iso
 from protocol.fakekube.validation import (
@@ -335,6 +335,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def _json_body(self) -> Any:
+        if "protobuf" in (self.headers.get("Content-Type") or ""):
+            try:
+                return decode_object(self._body())
+            except (ValueError, IndexError) as e:
+                raise ApiError(415, f"the body of the request was in an unknown format: {e}; "
+                                    "accepted media types include: application/json") from e
         raw = self._body()
         try:
             return orjson.loads(raw) if raw else {}
@@ -928,7 +934,7 @@ def _check_namespace(store: Store, ns: str) -> None:
 
 def _normalize_data(res: str, obj: Obj) -> None:
     if res == "secrets":
-        obj.setdefault("type", "Opaque")
+        obj["type"] = obj.get("type") or "Opaque"
         data = dict(obj.get("data") or {})
         for k, v in data.items():
             try:

@@ -250,3 +250,22 @@ def test_logs_return_the_container_output(fake_kube: FakeKubeEnv) -> None:
 def test_kubectl_does_not_inherit_a_user_kubeconfig(fake_kube: FakeKubeEnv) -> None:
     assert os.environ["KUBECONFIG"] == fake_kube.kubeconfig
     assert fake_kube.env["HOME"] == fake_kube.home
+
+
+def test_create_secret_configmap_namespace_sent_as_protobuf(
+        fake_kube: FakeKubeEnv, kubectl: Kubectl) -> None:
+    # kubectl's typed `create` commands send protobuf bodies; the fake decodes them.
+    v = kubectl.version
+    ns = f"pb-{v.replace('.', '')}"
+    assert fake_kube.kubectl("create", "namespace", ns, version=v).returncode == 0
+    r = fake_kube.kubectl("-n", ns, "create", "secret", "generic", "creds",
+                          "--from-literal=token=abc", version=v)
+    assert r.returncode == 0, r.stderr
+    r = fake_kube.kubectl("-n", ns, "create", "configmap", "cfg", "--from-literal=k=v", version=v)
+    assert r.returncode == 0, r.stderr
+    secret = fake_kube.server.store.get("secrets", ns, "creds")
+    assert secret["data"] == {"token": "YWJj"} and secret["type"] == "Opaque"
+    assert fake_kube.server.store.get("configmaps", ns, "cfg")["data"] == {"k": "v"}
+    r = fake_kube.kubectl("delete", "namespace", ns, version=v)
+    assert r.returncode == 0, r.stderr
+    assert fake_kube.server.store.find("namespaces", "", ns) is None
