@@ -25,7 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--create-namespace", action="append", default=[], metavar="NS")
     parser.add_argument("--no-namespaces", action="store_true",
                         help="local backend: plain processes even when unshare works")
+    parser.add_argument("--no-build-image", action="store_true",
+                        help="docker backend: do not build gc-test/agent:latest when missing")
     args = parser.parse_args(argv)
+    if args.backend == "docker" and not args.no_build_image:
+        from protocol.fakekube.image import DEFAULT_TAG, ensure_image
+
+        ensure_image(DEFAULT_TAG)
 
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
