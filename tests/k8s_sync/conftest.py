@@ -29,9 +29,9 @@ def pods(fake_kube: FakeKubeEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Po
     try:
         yield made
     finally:
-        for pod in made.made:
-            fake_kube.kubectl("-n", NAMESPACE, "delete", "pod", pod.name, "--grace-period=0",
-                              "--wait=false")
+        if made.made:  # wait for them to go: the next test reuses the names
+            fake_kube.kubectl("-n", NAMESPACE, "delete", "pod", *(p.name for p in made.made),
+                              "--grace-period=0", "--timeout=60s")
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -255,6 +255,7 @@ def test_dry_run_reports_the_commits_and_wip_and_changes_nothing(
     assert "would be captured" in out and "wip.txt" in out
     assert out.rstrip().endswith("dry run: nothing changed")
     assert repo_state(local_repo) == before
+    assert not list((local_repo / ".git").glob("gc-sync-*"))  # the staging area is gone
     assert pod.git("status", "--porcelain") == pod_status
 
 
