@@ -170,6 +170,21 @@ def test_local_commits_missing_from_the_pod_refuse_with_one_line_and_change_noth
     assert repo_state(local_repo) == before
 
 
+def test_syncing_a_second_pod_into_the_first_pods_branch_refuses_and_keeps_its_commits(
+        pods: Pods, base_repo: Path, local_repo: Path, sync: Sync) -> None:
+    pod_a = pods.start("alpha", pods.clone_of(base_repo))
+    pod_b = pods.start("beta", pods.clone_of(base_repo))
+    pod_a.commit("a.txt", "A1", "A1")
+    a2 = pod_a.commit("a.txt", "A2", "A2")
+    pod_b.commit("b.txt", "B1", "B1")
+    assert sync("alpha", "--to", str(local_repo), "--branch", "shared")[0] == 0
+
+    code, _, err = sync("beta", "--to", str(local_repo), "--branch", "shared")
+
+    assert code == 1 and "2 commit(s) that are not in the pod's history" in err
+    assert git(local_repo, "rev-parse", "shared") == a2
+
+
 def test_history_rewritten_in_the_pod_refuses_instead_of_dropping_synced_commits(
         pods: Pods, base_repo: Path, local_repo: Path, sync: Sync) -> None:
     pod = pods.start("alpha", pods.clone_of(base_repo))
