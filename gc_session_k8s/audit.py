@@ -44,8 +44,17 @@ def redact_arg(arg: str) -> str:
     return arg
 
 
+#: argv whose last element is a value that arrived on our stdin (set-meta, exec).
+STDIN_TAILS = ("set-environment", 'eval "$1"')
+
+
 def redact(argv: list[str]) -> list[str]:
-    return [redact_arg(a) for a in argv]
+    out = [redact_arg(a) for a in argv]
+    at = out.index("set-environment") if "set-environment" in out[:-2] else -1
+    meta = at >= 0 and "-u" not in out[at:]
+    if meta or any(STDIN_TAILS[1] in a for a in out[-3:-1]):
+        out[-1] = f"<{len(out[-1].encode())} bytes from stdin>"
+    return out
 
 
 def record(argv: list[str], *, pod: str, started: float, rc: int) -> None:
