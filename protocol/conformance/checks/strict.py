@@ -89,8 +89,8 @@ class Recorder:
         self.name = kit.name(tag)
         script = f"stty raw -echo; : > {shlex.quote(str(self.ready))}; exec cat > {shlex.quote(str(self.log))}"
         started(kit, self.name, StartConfig(work_dir=str(self.dir), command=sh_command(script)))
-        if not wait_for_file(self.ready, 10):
-            raise fail("the recording command never started (no ready file after 10 s)")
+        if not wait_for_file(self.ready, 20):
+            raise fail("the recording command never started (no ready file after 20 s)")
 
     def size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0
@@ -112,7 +112,7 @@ class Recorder:
             if size != last:
                 last, stable_since = size, now
             quiet = now - stable_since
-            if size == before and quiet > 5:
+            if size == before and quiet > 8:
                 break
             if size > before and (quiet > 1.5 or (quiet > 0.3 and self._submitted(before))):
                 break
@@ -160,7 +160,7 @@ def nudge_literal(kit: Kit) -> str:
         pwned = recorder.dir / "pwned"
         problems = []
         for text in nudge_texts(pwned):
-            problem = literal_delivery(text, recorder.nudge(text, settle=6))
+            problem = literal_delivery(text, recorder.nudge(text, settle=10))
             if problem:
                 problems.append(f"{text!r}: {problem}")
         executed = sorted(p.name for p in recorder.dir.glob("pwned*"))
@@ -178,7 +178,7 @@ def nudge_large(kit: Kit) -> str:
     recorder = Recorder(kit, "nudge-big")
     try:
         text = "".join(f"{i:06d} large nudge line;" for i in range(5000))
-        got = recorder.nudge(text, settle=20)
+        got = recorder.nudge(text, settle=30)
         problem = literal_delivery(text, got)
         if problem:
             raise fail(f"{len(text)} bytes sent, {len(got)} received: {problem}")
@@ -254,13 +254,17 @@ def process_decoy(kit: Kit) -> str:
 @strict("GC-STRICT-ACTIVITY-001", "activity", "get-last-activity advances after the session prints")
 def activity_advances(kit: Kit) -> str:
     name = kit.name("activity")
-    script = "sleep 2; echo gc-activity-tick; exec sleep 300"
-    config = StartConfig(work_dir=str(kit.workdir("activity")), command=sh_command(script))
-    began = time.monotonic()
-    started(kit, name, config)
+    workdir = kit.workdir("activity")
+    # The session prints only when the kit says so, then confirms with a file.
+    script = "while [ ! -e go ]; do sleep 0.1; done; echo gc-activity-tick; : > ticked; exec sleep 300"
+    started(kit, name, StartConfig(work_dir=str(workdir), command=sh_command(script)))
     try:
         first = implemented(kit.run("get-last-activity", name), "get-last-activity").output
-        time.sleep(max(0.0, 3.5 - (time.monotonic() - began)))
+        time.sleep(1.2)  # activity has a resolution of one second
+        (workdir / "go").touch()
+        if not wait_for_file(workdir / "ticked", 10):
+            raise fail("the session command never printed (no confirmation after 10 s)")
+        time.sleep(0.3)
         second = implemented(kit.run("get-last-activity", name), "get-last-activity").output
         if first == "" and second == "":
             raise skip("get-last-activity reports no activity (empty output)")
