@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import pytest
-from conftest import BROKEN, needs_tmux, new_isolation
+from kit_helpers import BROKEN, needs_tmux, new_isolation
 
 from protocol.conformance.catalog import all_specs
 from protocol.conformance.context import Options

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MINIMAL, TmuxIsolation, needs_tmux
+from kit_helpers import MINIMAL, TmuxIsolation, needs_tmux
 
 pytest_plugins = ["pytester"]
 

@@ -10,7 +10,7 @@ import time
 
 import orjson
 import pytest
-from conftest import MINIMAL, REPO, TmuxIsolation, needs_tmux
+from kit_helpers import MINIMAL, REPO, TmuxIsolation, needs_tmux
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
