@@ -66,7 +66,7 @@ class Store:
         self.root = Path(root)
 
     def run(self, op: str, *args: str, body: Mapping[str, GoValue] | None = None) -> OpResult:
-        stdin = encode(body).encode() if body is not None else None
+        stdin = encode_request(body).encode() if body is not None else None
         return self.kit.provider.run(op, *args, stdin=stdin, env=self.env)
 
     def ok(self, op: str, *args: str, body: Mapping[str, GoValue] | None = None) -> str:
@@ -144,6 +144,30 @@ class Store:
         if not isinstance(beads, list) or not all(isinstance(b, dict) for b in beads):
             raise fail(f"{op}: not a JSON array of objects: {output[:80]!r}")
         return [_coerce(b) for b in beads]
+
+
+#: Field order of gc's createRequest/updateRequest structs (Go encodes structs in order).
+REQUEST_FIELDS = [
+    "title",
+    "type",
+    "status",
+    "priority",
+    "labels",
+    "remove_labels",
+    "parent_id",
+    "ref",
+    "needs",
+    "description",
+    "assignee",
+    "from",
+    "metadata",
+]
+
+
+def encode_request(body: Mapping[str, GoValue]) -> str:
+    """A request struct: fields in Go declaration order, nested maps sorted."""
+    keys = sorted(body, key=lambda k: REQUEST_FIELDS.index(k) if k in REQUEST_FIELDS else 99)
+    return "{" + ",".join(f"{encode(k)}:{encode(body[k])}" for k in keys) + "}"
 
 
 def _coerce(bead: Bead) -> Bead:
