@@ -56,6 +56,9 @@ def conformance(
     try:
         with terminate_as_interrupt():
             outcome = run(executable, extra_env, only or [], beads, options)
+    except ValueError as exc:
+        typer.echo(f"gc-provider-conformance: {exc}", err=True)
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo("gc-provider-conformance: interrupted; sessions stopped", err=True)
         raise typer.Exit(130) from None

@@ -50,6 +50,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture
+def gc_provider(pytestconfig: pytest.Config) -> Any:
+    """A ``protocol.conformance.driver.Provider`` for ``--gc-provider`` (skips without it).
+
+    For authors' own tests: ``gc_provider.run("is-running", name)`` calls the
+    executable exactly as Gas City does and returns an ``OpResult``.
+    """
+    path = pytestconfig.getoption("--gc-provider")
+    if not path:
+        pytest.skip("no --gc-provider given")
+    from protocol.conformance.driver import Provider
+    from protocol.conformance.session import parse_env, resolve
+
+    return Provider([resolve(path)], parse_env(pytestconfig.getoption("--gc-provider-env")))
+
+
 class ConformanceItem(pytest.Item):
     """One check ID of one run."""
 

@@ -63,8 +63,14 @@ def run(
     beads: bool = False,
     options: Options | None = None,
 ) -> Run:
-    """Run the selected checks against ``executable``; always cleans up."""
+    """Run the selected checks against ``executable``; always cleans up.
+
+    Raises ValueError when ``only`` selects nothing.
+    """
+    units = select(only, beads)
+    if not units:
+        raise ValueError(f"no checks match --only {' '.join(only)}")
     provider = Provider([resolve(executable)], env)
     kit = Kit(provider, options)
-    rows = run_units(kit, select(only, beads))
+    rows = run_units(kit, units)
     return Run(kit, rows)

@@ -71,3 +71,10 @@ def test_an_interrupted_run_stops_every_session_it_started(tmux_isolation: TmuxI
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert [s for s in tmux_sessions(tmux_isolation) if s.startswith("gc-int-")] == []
+
+
+def test_an_only_that_selects_nothing_is_a_usage_error_exit_1() -> None:
+    proc = cli(str(MINIMAL), "--only", "no-such-suite", env={})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert b"no checks match" in err

@@ -44,3 +44,16 @@ def test_with_the_option_each_check_is_an_item_with_its_verdict(
     )
     result.assert_outcomes(passed=6, skipped=2)
     result.stdout.fnmatch_lines(["*gc-provider::RPP-LIFECYCLE-002 PASSED*", "*gc-provider::RPP-CONN-001 SKIPPED*"])
+
+
+def test_the_gc_provider_fixture_drives_the_given_executable(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_drive(gc_provider):
+            assert gc_provider.run("gc-conformance-no-such-op", "x").not_implemented
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        f"--gc-provider={MINIMAL}", "--gc-provider-only=GC-STRICT-USAGE-004", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2)
