@@ -65,12 +65,15 @@ def run(
 ) -> Run:
     """Run the selected checks against ``executable``; always cleans up.
 
-    Raises ValueError when ``only`` selects nothing.
+    Raises ValueError when ``only`` selects nothing or ``executable`` cannot run.
     """
     units = select(only, beads)
     if not units:
         raise ValueError(f"no checks match --only {' '.join(only)}")
-    provider = Provider([resolve(executable)], env)
+    path = resolve(executable)
+    if not os.path.isfile(path) or not os.access(path, os.X_OK):
+        raise ValueError(f"not an executable file: {executable}")
+    provider = Provider([path], env)
     kit = Kit(provider, options)
     rows = run_units(kit, units)
     return Run(kit, rows)
