@@ -2,10 +2,9 @@
 
 Store ops import `gc_beads_k8s.store` (stdlib, orjson, kubectl); lifecycle
 ops import the ``kubernetes`` client only where they create or watch pods;
-typer is imported only for ``doctor`` and ``init`` with options. Ops whose
-arguments are optional (``list``, ``ready``, ``init``, ``list-by-label``)
-parse their raw argv themselves (``human=True`` in the table only means
-"raw argv"; each still raises `UsageError`, exit 1, on bad input).
+typer is imported only for ``doctor`` and ``init`` with options. ``init`` takes
+its raw argv (``human=True``) because operators may add typer options; gc's
+plain ``init <dir> <prefix> [db]`` is checked by the handler (exit 1 on bad input).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from gc_beads_k8s import validate
-from protocol.dispatch import Operation, run
+from protocol.dispatch import Operation, run, usage_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,12 +44,12 @@ TABLE: dict[str, Operation] = {
     "update": Operation(_lazy(S, "update"), ("id",), stdin="updateRequest JSON"),
     "close": Operation(_lazy(S, "close"), ("id",), summary="idempotent"),
     "reopen": Operation(_lazy(S, "reopen"), ("id",)),
-    "list": Operation(_lazy(S, "list_beads"), ("*filters",), human=True,
+    "list": Operation(_lazy(S, "list_beads"), ("?*filter",),
                       summary="[--status=S] [--assignee=A] [--type=T] [--limit=N]; closed included"),
-    "ready": Operation(_lazy(S, "ready"), ("*flags",), human=True,
+    "ready": Operation(_lazy(S, "ready"), ("?*flag",),
                        summary="[--include-ephemeral]"),
     "children": Operation(_lazy(S, "children"), ("id",)),
-    "list-by-label": Operation(_lazy(S, "list_by_label"), ("label", "limit"), human=True),
+    "list-by-label": Operation(_lazy(S, "list_by_label"), ("label", "?limit")),
     "set-metadata": Operation(_lazy(S, "set_metadata"), ("id", "key"), stdin="raw value"),
     "delete": Operation(_lazy(S, "delete"), ("*args",), summary="delete --force <id>"),
     "dep-add": Operation(_lazy(S, "dep_add"), ("id", "depends_on", "dep_type")),
@@ -85,8 +84,7 @@ VALIDATORS = {
 
 def _op_help(op: str) -> str:
     spec = TABLE[op]
-    args = " ".join(f"<{a.lstrip('*')}>" for a in spec.args)
-    lines = [f"usage: {EXE} {op} {args}".rstrip()]
+    lines = [f"usage: {EXE} {op} {usage_of(spec.args)}".rstrip()]
     if spec.summary:
         lines.append(f"  {spec.summary}")
     if spec.stdin:

@@ -171,10 +171,8 @@ def children(call: Call) -> bytes:
 
 
 def list_by_label(call: Call) -> bytes:
-    if not call.rest or len(call.rest) > 2:
-        raise UsageError("usage: list-by-label <label> [<limit>]")
-    wanted = label(call.rest[0])
-    count = int(limit(call.rest[1] if len(call.rest) > 1 else "0"))
+    wanted = label(call["label"])
+    count = int(limit(call["limit"] or "0"))
     beads = _all(store_target(), "list-by-label", [f"--label={wire.csv_field(wanted)}"])
     beads = [b for b in beads if wanted in b["labels"]]
     return _dump(beads[:count] if count else beads)

@@ -105,23 +105,43 @@ def fail(exe: str, op: str, error: BaseException) -> int:
     return ExitCode.FAILURE
 
 
+def usage_of(names: Sequence[str]) -> str:
+    """``<name> [<limit>] <key>...`` from an argument spec."""
+    words = []
+    for n in names:
+        word = f"<{n.lstrip('?*')}>" + ("..." if "*" in n else "")
+        words.append(f"[{word}]" if n.startswith("?") else word)
+    return " ".join(words)
+
+
 def bind(op: str, spec: Operation, argv: Sequence[str], validators: Mapping[str, Validator]) -> Call:
-    """Check the arity and validate each argument; usage errors exit 1."""
+    """Check the arity and validate each argument; usage errors exit 1.
+
+    An argument spec is a name (required), ``?name`` (optional), ``*name``
+    (one or more, last) or ``?*name`` (zero or more, last). Optional values
+    are bound to ``""`` when absent; repeated values go to `Call.rest`.
+    """
     names = spec.args
-    variadic = bool(names) and names[-1].startswith("*")
-    fixed = names[:-1] if variadic else names
-    usage = " ".join(f"<{n.lstrip('*')}>" + ("..." if n.startswith("*") else "") for n in names)
-    if len(argv) < len(fixed) + (1 if variadic else 0):
-        raise UsageError(f"usage: {op} {usage}".rstrip())
-    if not variadic and len(argv) > len(fixed):
-        raise UsageError(f"too many arguments; usage: {op} {usage}".rstrip())
+    variadic = names[-1] if names and "*" in names[-1] else ""
+    single = names[:-1] if variadic else names
+    required = [n for n in single if not n.startswith("?")]
+    optional = [n for n in single if n.startswith("?")]
+    usage = f"usage: {op} {usage_of(names)}".rstrip()
+    least = len(required) + (1 if variadic and not variadic.startswith("?") else 0)
+    if len(argv) < least:
+        raise UsageError(usage)
+    if not variadic and len(argv) > len(single):
+        raise UsageError(f"too many arguments; {usage}")
     bound: dict[str, str] = {}
-    for name, value in zip(fixed, argv, strict=False):
-        check = validators.get(name)
-        bound[name] = check(value) if check else value
-    rest = list(argv[len(fixed) :])
+    values = list(argv)
+    for name in required + optional:
+        key = name.lstrip("?")
+        value = values.pop(0) if values else ""
+        check = validators.get(name) or validators.get(key)
+        bound[key] = check(value) if check and (value or name in required) else value
+    rest = values
     if variadic:
-        check = validators.get(names[-1])
+        check = validators.get(variadic) or validators.get(variadic.lstrip("?"))
         rest = [check(v) for v in rest] if check else rest
     return Call("", op, bound, rest)
 
@@ -141,7 +161,7 @@ def write_out(result: str | bytes | None) -> None:
 def help_text(exe: str, table: Mapping[str, Operation], about: str) -> str:
     lines = [f"usage: {exe} <operation> [arguments]", "", about, "", "operations:"]
     for op, spec in table.items():
-        args = " ".join(f"<{a.lstrip('*')}>" + ("..." if a.startswith("*") else "") for a in spec.args)
+        args = usage_of(spec.args)
         stdin = f"  (stdin: {spec.stdin})" if spec.stdin else ""
         lines.append(f"  {op} {args}".rstrip() + f"{stdin}")
         if spec.summary:

@@ -28,8 +28,11 @@ TABLE = {
     "stop": Operation(lambda c: (_ for _ in ()).throw(TemporaryError("quota"))),
     "exec": Operation(lambda c: (_ for _ in ()).throw(ExitWith(7))),
     "crash": Operation(crash),
+    "list-by-label": Operation(lambda c: f"{c['label']}|{c['limit']}", ("label", "?limit")),
+    "ready": Operation(lambda c: ",".join(c.rest), ("?*flag",)),
 }
-VALIDATORS = {"name": names.session_name, "lines": names.line_count, "*key": names.key_name}
+VALIDATORS = {"name": names.session_name, "lines": names.line_count, "*key": names.key_name,
+              "limit": names.line_count}
 
 
 class Case(NamedTuple):
@@ -56,6 +59,12 @@ CASES = [
     Case("temporary-elsewhere-is-1", ["stop", "s"], 1),
     Case("exec-passes-code-through", ["exec", "s"], 7),
     Case("internal-error-is-1", ["crash", "s"], 1),
+    Case("optional-absent", ["list-by-label", "l"], 0),
+    Case("optional-present", ["list-by-label", "l", "5"], 0),
+    Case("optional-bad-number", ["list-by-label", "l", "x"], 1),
+    Case("optional-too-many", ["list-by-label", "l", "5", "6"], 1),
+    Case("zero-or-more-none", ["ready"], 0),
+    Case("zero-or-more-some", ["ready", "--include-ephemeral"], 0),
 ]
 
 
@@ -86,3 +95,14 @@ def test_help_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("exe", TABLE, VALIDATORS, ["--help"]) == 0
     out = capsys.readouterr().out
     assert all(op in out for op in TABLE)
+
+
+def test_optional_arguments_bind_to_empty_when_absent(capsys: pytest.CaptureFixture[str]) -> None:
+    run("exe", TABLE, VALIDATORS, ["list-by-label", "bug"])
+    run("exe", TABLE, VALIDATORS, ["list-by-label", "bug", "7"])
+    assert capsys.readouterr().out == "bug|\nbug|7\n"
+
+
+def test_usage_shows_optional_and_repeated_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    run("exe", TABLE, VALIDATORS, ["list-by-label"])
+    assert "usage: list-by-label <label> [<limit>]" in capsys.readouterr().err
