@@ -23,6 +23,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         assert "site-packages" in (protocol.__file__ or ""), protocol.__file__
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every fixture is torn down: nothing the tests started may remain.
+
+    Runs once for the whole session, so a suite that shares the fake API server
+    with others is checked after the last user is done, whatever the order.
+    """
+    leaks: dict[str, list[str]] = {}
+    sockets = [str(p) for p in Path("/tmp").glob("gct-*")]
+    if sockets:
+        leaks["tmux test sockets"] = sockets
+    if session.config.pluginmanager.has_plugin("protocol.fakekube.fixtures"):
+        from protocol.fakekube.fixtures import ENV_DIRS
+        from protocol.fakekube.leaks import leftovers
+        from protocol.fakekube.server import FakeKube
+
+        for server in FakeKube.instances:
+            server.stop()  # idempotent: the server fixtures normally did it already
+        leaks.update(leftovers())
+        env_dirs = [d for d in ENV_DIRS if os.path.exists(d)]
+        if env_dirs:
+            leaks["fake API fixture dirs"] = env_dirs
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"LEFT BEHIND after the test session: {leaks}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def reap_tmux(socket: Path) -> None:
     """Kill a test's tmux server and its socket; never raises (it runs in finalizers)."""
     try:
