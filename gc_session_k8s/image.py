@@ -13,14 +13,32 @@ import re
 
 from protocol.errors import ProviderError
 
-# The distribution reference grammar, simplified: [host[:port]/]path[:tag][@digest].
+# The distribution reference grammar: [host[:port]/]path[:tag][@digest], where the
+# first component is a host only if it has a '.' or ':' or is "localhost".
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
-REFERENCE = re.compile(
-    rf"^{_HOST}{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{{32,}})?$"
-)
+HOST = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?$")
+PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
+
+
+def valid(image: str) -> bool:
+    if not image or len(image) > 255:
+        return False
+    rest, _, digest = image.partition("@")
+    if digest and not DIGEST.match(digest):
+        return False
+    first, slash, tail = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        if not HOST.match(first):
+            return False
+        rest = tail
+    path, colon, tag = rest.rpartition(":") if ":" in rest.rsplit("/", 1)[-1] else (rest, "", "")
+    if colon and not TAG.match(tag):
+        return False
+    return bool(PATH.match(path))
 
 
 def check_reference(image: str) -> None:
-    if len(image) > 255 or not REFERENCE.match(image):
+    if not valid(image):
         raise ProviderError(f"invalid image reference {image!r}")

@@ -61,7 +61,7 @@ def resources(settings: Settings) -> Obj:
 
 def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settings,
                  work_dir: str, env: dict[str, str], pre_start: tuple[str, ...],
-                 staging: bool) -> Obj:
+                 staging: bool, host_work_dir: str = "") -> Obj:
     """The Pod object a `start` creates."""
     if not settings.image:
         raise UsageError("GC_K8S_IMAGE is required (the agent image with sh, tmux, ps, tar)")
@@ -94,6 +94,10 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
              "secret": {"secretName": CREDENTIALS_SECRET, "optional": True, "defaultMode": 0o400}},
         ],
     }
+    if host_work_dir:
+        spec["volumes"].append({"name": "workdir",
+                                "hostPath": {"path": host_work_dir, "type": "Directory"}})
+        agent_container["volumeMounts"].append({"name": "workdir", "mountPath": host_work_dir})
     if settings.service_account:
         spec["serviceAccountName"] = settings.service_account
     if settings.image_pull_secret:

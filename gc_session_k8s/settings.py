@@ -28,7 +28,7 @@ class Settings:
 
     __slots__ = ("audit_log", "city", "cpu_limit", "cpu_request", "dolt_host", "dolt_port",
                  "image", "image_pull_secret", "init_grace_s", "kube", "mail_host", "mail_port",
-                 "mem_limit", "mem_request", "run_as_user", "service_account")
+                 "mem_limit", "mem_request", "run_as_user", "service_account", "workdir_hostpath")
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -48,6 +48,11 @@ class Settings:
         #: The operator's city scope: part of pod names and the list-running selector.
         self.city = _get(env, "GC_K8S_CITY")
         self.audit_log = _get(env, "GC_K8S_AUDIT_LOG")
+        #: Single-node clusters whose node shares the controller's disk (k3s, kind with
+        #: extraMounts, the offline test server): mount work_dir at its own path
+        #: (hostPath) instead of staging a copy, so the agent edits the real checkout.
+        self.workdir_hostpath = _get(env, "GC_K8S_WORKDIR_HOSTPATH").lower() in (
+            "1", "true", "yes", "on")
         raw = _get(env, "GC_K8S_INIT_GRACE_S")
         try:
             self.init_grace_s = float(raw) if raw else DEFAULT_INIT_GRACE_S

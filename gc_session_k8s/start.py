@@ -96,15 +96,22 @@ class Plan:
         self.city_path = city_path
         self.city = naming.city_of(settings.city, city_path)
         self.pod = naming.session_pod(name, settings.city)
-        self.work_dir = podenv.pod_work_dir(cfg.work_dir, city_path)
+        self.host_work_dir = ""
+        if settings.workdir_hostpath and cfg.work_dir and os.path.isabs(cfg.work_dir):
+            self.host_work_dir = os.path.normpath(cfg.work_dir)
+        self.work_dir = self.host_work_dir or podenv.pod_work_dir(cfg.work_dir, city_path)
         self.env, self.secret_env = podenv.project(cfg.env, cfg.work_dir, settings)
+        if self.host_work_dir:
+            self.env["GC_DIR"] = self.host_work_dir
         self.secret_env.setdefault("GC_INSTANCE_TOKEN", os.urandom(16).hex())
-        self.staging = staging.needs_staging(cfg, city_path)
+        # With a shared work dir, overlays and copy_files are staged on the host, as locally.
+        self.staging = not self.host_work_dir and staging.needs_staging(cfg, city_path)
         self.start_id = os.urandom(8).hex()
         agent = cfg.env.get("GC_ALIAS") or cfg.env.get("GC_AGENT") or "unknown"
         self.manifest = pod_manifest(pod=self.pod, name=name, agent=agent, city=self.city,
                                      settings=settings, work_dir=self.work_dir, env=self.env,
-                                     pre_start=cfg.pre_start, staging=self.staging)
+                                     pre_start=cfg.pre_start, staging=self.staging,
+                                     host_work_dir=self.host_work_dir)
         self.manifest["metadata"]["annotations"][START_ID_ANNOTATION] = self.start_id
 
 
@@ -311,6 +318,11 @@ def run(call: Call, *, agent: bool = True) -> None:
     with Rollback() as rollback:
         # Registered before the create call: a signal during the request still cleans up.
         rollback.add("delete the new pod", lambda: delete_if_ours(plan))
+        if plan.host_work_dir:
+            from providers.tmux import overlay
+
+            os.makedirs(plan.host_work_dir, exist_ok=True)
+            overlay.stage(plan.cfg, plan.host_work_dir)
         create(plan, deadline)
         if plan.staging:
             wait_for(plan, stage_running, "stage container running", deadline)
