@@ -67,7 +67,7 @@ class TarStream:
 
     def __init__(self) -> None:
         self.buffer = io.BytesIO()
-        self.tar = tarfile.open(fileobj=self.buffer, mode="w", format=tarfile.PAX_FORMAT)
+        self.tar = tarfile.TarFile(fileobj=self.buffer, mode="w", format=tarfile.PAX_FORMAT)
         self.dirs: set[str] = set()
 
     def _info(self, name: str, st: os.stat_result) -> tarfile.TarInfo:

@@ -190,10 +190,15 @@ def create(plan: Plan, deadline: float) -> None:
                                     f"pod: {plan.pod})")
             _api("delete pods", plan.pod,
                  lambda: client.delete_pod(plan.pod, grace_seconds=0, settings=settings))
-        left = max(1.0, min(30.0, deadline - time.monotonic()))
-        _api("watch pods", plan.pod,
-             lambda: client.wait_for_deletion(plan.pod, timeout=left, settings=settings))
+        wait_gone(plan, max(1.0, min(30.0, deadline - time.monotonic())))
     raise ProviderError(f"session {plan.name!r} already exists (pod {plan.pod} keeps reappearing)")
+
+
+def wait_gone(plan: Plan, seconds: float) -> None:
+    from providers.kube import client
+
+    _api("watch pods", plan.pod,
+         lambda: client.wait_for_deletion(plan.pod, timeout=seconds, settings=plan.settings.kube))
 
 
 def delete_if_ours(plan: Plan) -> None:

@@ -1,0 +1,121 @@
+"""`gc-session-k8s doctor`: is this controller ready to run sessions as pods?
+
+Checks, each printed as one line: kubectl runs; the context resolves; the
+namespace answers; every RBAC verb the provider uses is allowed
+(SelfSubjectAccessReview); the image is set and well-formed. Exit 0 when all
+pass, 1 otherwise. typer and the kubernetes client are imported only here.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+#: Every permission gc-session-k8s uses (examples/k8s/rbac.yaml grants exactly these).
+VERBS: tuple[tuple[str, str, str], ...] = (
+    ("get", "pods", ""), ("list", "pods", ""), ("watch", "pods", ""), ("create", "pods", ""),
+    ("delete", "pods", ""), ("create", "pods", "exec"), ("get", "pods", "log"),
+)
+
+
+def check_kubectl() -> str:
+    from gc_session_k8s import kube
+    from providers.kube.settings import KubeSettings
+
+    settings = KubeSettings.from_env()
+    res = kube.spawn([settings.kubectl, "version", "--client", "-o", "yaml"], pod="", timeout=20)
+    if not res.ok:
+        raise RuntimeError(res.error_text() or f"exit {res.rc}")
+    for line in res.text().splitlines():
+        if line.strip().startswith("gitVersion:"):
+            return line.split(":", 1)[1].strip()
+    return "runs"
+
+
+def check_context() -> str:
+    from gc_session_k8s import kube
+    from providers.kube.settings import KubeSettings
+
+    settings = KubeSettings.from_env()
+    if settings.context:
+        return f"{settings.context} (GC_K8S_CONTEXT)"
+    res = kube.spawn([settings.kubectl, "config", "current-context"], pod="", timeout=20)
+    if not res.ok:
+        raise RuntimeError(res.error_text() or "no current context")
+    return res.text().strip()
+
+
+def check_namespace() -> str:
+    from gc_session_k8s import kube
+    from providers.kube.settings import KubeSettings
+
+    settings = KubeSettings.from_env()
+    kube.kubectl(settings, ["get", "pods", "-l", "app=gc-agent", "-o", "name"], action="list pods")
+    return settings.namespace
+
+
+def check_rbac() -> str:
+    from providers.kube import client
+
+    checks = [client.AccessCheck(verb, resource, sub) for verb, resource, sub in VERBS]
+    denied = client.missing_access(checks)
+    if denied:
+        raise RuntimeError("denied: " + ", ".join(c.describe() for c in denied)
+                           + " (apply examples/k8s/rbac.yaml)")
+    return ", ".join(c.describe() for c in checks)
+
+
+def check_image() -> str:
+    import os
+
+    from gc_session_k8s.image import valid
+
+    image = os.environ.get("GC_K8S_IMAGE", "")
+    if not image:
+        raise RuntimeError("GC_K8S_IMAGE is not set")
+    if not valid(image):
+        raise RuntimeError(f"invalid image reference {image!r}")
+    return f"{image} (pulled by the cluster's nodes; see examples/k8s/Dockerfile)"
+
+
+CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
+    ("kubectl", check_kubectl), ("context", check_context), ("namespace", check_namespace),
+    ("rbac", check_rbac), ("image", check_image),
+)
+
+
+def run_checks(echo: Callable[[str], None]) -> int:
+    failed = 0
+    for label, check in CHECKS:
+        try:
+            echo(f"ok    {label}: {check()}")
+        except Exception as error:  # each failure is one line, the rest still run
+            failed += 1
+            echo(f"FAIL  {label}: {' '.join(str(error).split())}")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str]) -> None:
+    import typer
+
+    from protocol.errors import ExitWith
+
+    app = typer.Typer(add_completion=False)
+
+    @app.command()
+    def doctor() -> None:
+        """Check kubectl, the context, the namespace, RBAC and the image."""
+        raise typer.Exit(run_checks(typer.echo))
+
+    try:
+        code = app(list(argv), prog_name="gc-session-k8s doctor", standalone_mode=False)
+    except typer.Exit as done:
+        code = done.exit_code
+    except Exception as error:  # click usage errors: exit 1, never 2
+        import sys
+
+        sys.stderr.write(f"gc-session-k8s doctor: {error}\n")
+        raise ExitWith(1) from error
+    if code:
+        raise ExitWith(1)
