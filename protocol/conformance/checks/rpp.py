@@ -101,10 +101,6 @@ _CAPABILITY_TITLES = {
 }
 
 
-class _StepFailed(Exception):
-    pass
-
-
 def _optional(result: OpResult, op: str) -> None:
     """Exit 2 on an optional op is SKIP; any other failure is FAIL."""
     if result.not_implemented:
