@@ -336,14 +336,20 @@ def run(call: Call, *, agent: bool = True) -> None:
 
         wait_for(plan, pod_ready, "Ready", deadline)
         polls = str(max(10, int((deadline - time.monotonic()) * 10)))
-        res = r.shell(LAUNCH_SCRIPT, [polls, "ready"], timeout=deadline - time.monotonic() + 5)
-        if not res.ok:
-            raise ProviderError(f"pod {plan.pod}: {res.error_text() or f'exit {res.rc}'}")
-        branch_setup(plan, r)
+        branching = os.environ.get("GC_K8S_SESSION_BRANCH", "").lower() in TRUTHY
+        if branching or not agent:
+            # Wait for the box (pre_start) on its own; otherwise the launch exec waits.
+            res = r.shell(LAUNCH_SCRIPT, [polls, "ready"], timeout=deadline - time.monotonic() + 5)
+            if not res.ok:
+                raise ProviderError(f"pod {plan.pod}: {res.error_text() or f'exit {res.rc}'}")
+            branch_setup(plan, r)
         setup_env = {"GC_SESSION": plan.name}
         if agent:
             args, secrets = launch_args(plan)
-            res = r.shell(LAUNCH_SCRIPT, ["1", *args], stdin=secrets)
+            res = r.shell(LAUNCH_SCRIPT, [polls, *args], stdin=secrets,
+                          timeout=deadline - time.monotonic() + 5)
+            if res.rc in (3, 4):  # box never ready / pre_start failed
+                raise ProviderError(f"pod {plan.pod}: {res.error_text()}")
             if not res.ok:
                 if b"duplicate session" in res.err:
                     raise ProviderError(f"session {plan.name!r} already exists")

@@ -1,0 +1,136 @@
+"""Hot operations of gc-session-k8s vs upstream's bash script, side by side.
+
+Both providers drive the same pod on the same API server (our pods carry
+upstream's labels and annotation, so its label lookups find them). Each op is
+run as gc runs it (a fresh process, stdin bytes, argv) and the median wall
+time of ``--runs`` calls is reported with the ratio ours/upstream.
+
+Upstream's script is not part of this repository: save it from
+gastownhall/gascity contrib/session-scripts/gc-session-k8s and pass
+``--upstream PATH``. Without ``--kubeconfig`` an offline API server
+(protocol.fakekube, local backend) is started for the run.
+
+    python benchmarks/k8s_hot_ops.py --upstream /tmp/upstream/gc-session-k8s
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+#: (op, args after the session name, stdin); `list-running` takes a prefix instead.
+HOT_OPS: list[tuple[str, list[str], bytes]] = [
+    ("is-running", [], b""),
+    ("process-alive", [], b"sleep"),
+    ("get-meta", ["GC_SESSION_ID"], b""),
+    ("set-meta", ["bench-key"], b"v"),
+    ("get-last-activity", [], b""),
+    ("peek", ["20"], b""),
+    ("nudge", [], b"hello"),
+    ("send-keys", ["Escape"], b""),
+    ("interrupt", [], b""),
+    ("clear-scrollback", [], b""),
+    ("list-running", [], b""),
+]
+
+
+def ours() -> list[str]:
+    found = shutil.which("gc-session-k8s", path=sysconfig.get_path("scripts"))
+    return [found] if found else [sys.executable, str(REPO / "providers" / "bin" / "gc-session-k8s")]
+
+
+def timed(argv: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, input=stdin, capture_output=True, env=env, timeout=120,
+                          check=False)
+    return time.perf_counter() - t0, proc.returncode
+
+
+def median_ms(argv: list[str], stdin: bytes, env: dict[str, str], runs: int) -> float:
+    timed(argv, stdin, env)  # warm caches (kubectl discovery, page cache)
+    samples = []
+    for _ in range(runs):
+        seconds, rc = timed(argv, stdin, env)
+        if rc != 0:
+            raise SystemExit(f"{' '.join(argv[-3:])} exited {rc}")
+        samples.append(seconds * 1000)
+    return statistics.median(samples)
+
+
+def bench(env: dict[str, str], upstream: str | None, runs: int, name: str) -> int:
+    start = subprocess.run([*ours(), "start", name], input=b'{"command":"sleep 300",'
+                           b'"env":{"GC_SESSION_ID":"bench"}}', capture_output=True, env=env,
+                           timeout=180, check=False)
+    if start.returncode != 0:
+        raise SystemExit(f"start failed: {start.stderr.decode()}")
+    rows = []
+    try:
+        for op, args, stdin in HOT_OPS:
+            target = [""] if op == "list-running" else [name, *args]
+            mine = median_ms([*ours(), op, *target], stdin, env, runs)
+            theirs = median_ms(["bash", upstream, op, *target], stdin, env, runs) if upstream \
+                else float("nan")
+            rows.append((op, mine, theirs))
+    finally:
+        subprocess.run([*ours(), "stop", name], env=env, capture_output=True, timeout=60,
+                       check=False)
+    print(f"{'op':<20}{'ours ms':>10}{'upstream ms':>14}{'ratio':>8}")
+    worst = 0.0
+    for op, mine, theirs in rows:
+        ratio = mine / theirs if theirs == theirs and theirs else float("nan")
+        worst = max(worst, ratio) if ratio == ratio else worst
+        print(f"{op:<20}{mine:>10.0f}{theirs:>14.0f}{ratio:>8.2f}")
+    print(f"median of {runs} runs each; worst ratio {worst:.2f} (target <= 0.60)")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--upstream", help="path of upstream's gc-session-k8s bash script")
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--kubeconfig", help="use this cluster instead of the offline server")
+    parser.add_argument("--kubectl", default="/usr/bin/kubectl")
+    parser.add_argument("--image", default="gc-test/agent:latest")
+    opts = parser.parse_args()
+    name = f"bench-{os.getpid()}"
+    env = dict(os.environ)
+    # Upstream calls plain `kubectl`; put the same binary first on PATH for both.
+    bindir = tempfile.mkdtemp(prefix="gc-bench-bin-")
+    os.symlink(opts.kubectl, os.path.join(bindir, "kubectl"))
+    env.update(PATH=f"{bindir}:{env.get('PATH', '')}", GC_KUBECTL=opts.kubectl,
+               GC_K8S_IMAGE=opts.image, GC_K8S_NAMESPACE=env.get("GC_K8S_NAMESPACE") or "gc",
+               GC_NUDGE_DEBOUNCE_MS="0")
+    env.pop("GC_K8S_AUDIT_LOG", None)
+    try:
+        if opts.kubeconfig:
+            env["KUBECONFIG"] = opts.kubeconfig
+            return bench(env, opts.upstream, opts.runs, name)
+        sys.path.insert(0, str(REPO))
+        from protocol.fakekube.fixtures import make_env
+        from protocol.fakekube.server import FakeKube
+
+        with FakeKube("local") as server:
+            server.create_namespace(env["GC_K8S_NAMESPACE"])
+            base = tempfile.mkdtemp(prefix="gc-bench-")
+            kenv = make_env(server, base)
+            for key in ("KUBECONFIG", "HOME", "KUBECACHEDIR", "NO_PROXY", "no_proxy"):
+                env[key] = kenv.env[key]
+            try:
+                return bench(env, opts.upstream, opts.runs, name)
+            finally:
+                shutil.rmtree(base, ignore_errors=True)
+    finally:
+        shutil.rmtree(bindir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
