@@ -1,0 +1,28 @@
+"""examples/k8s stays in step with what the provider uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from helpers import REPO
+
+from gc_session_k8s.doctor import VERBS
+
+EXAMPLES = REPO / "examples" / "k8s"
+
+
+def test_the_example_role_grants_every_verb_doctor_checks() -> None:
+    docs = list(yaml.safe_load_all((EXAMPLES / "rbac.yaml").read_text()))
+    role = next(d for d in docs if d and d["kind"] == "Role")
+    granted = {(verb, resource) for rule in role["rules"] for resource in rule["resources"]
+               for verb in rule["verbs"]}
+    for verb, resource, sub in VERBS:
+        assert (verb, f"{resource}/{sub}" if sub else resource) in granted
+
+
+def test_the_example_image_has_what_pods_need() -> None:
+    text = (EXAMPLES / "Dockerfile").read_text()
+    for tool in ("tmux", "procps", "tar", "coreutils", "git"):
+        assert tool in text
+    assert Path(EXAMPLES / "README.md").read_text().startswith("# From local tmux to Kubernetes")
