@@ -78,6 +78,10 @@ def collision(result: OpResult) -> bool:
 SUBMIT = re.compile(rb"\x1b?\r+\Z")
 
 
+class NudgeError(Exception):
+    """The nudge op itself failed for one text."""
+
+
 class Recorder:
     """A session whose pane records every byte typed into it (raw tty + cat)."""
 
@@ -103,7 +107,11 @@ class Recorder:
         ``settle`` seconds passed.
         """
         before = self.size()
-        implemented(self.kit.run("nudge", self.name, stdin=text.encode()), "nudge")
+        result = self.kit.run("nudge", self.name, stdin=text.encode())
+        if result.not_implemented:
+            raise skip("nudge not implemented (exit 2)")
+        if not result.ok:
+            raise NudgeError(result.describe())
         began = time.monotonic()
         last, stable_since = before, began
         while time.monotonic() - began < settle:
@@ -160,7 +168,10 @@ def nudge_literal(kit: Kit) -> str:
         pwned = recorder.dir / "pwned"
         problems = []
         for text in nudge_texts(pwned):
-            problem = literal_delivery(text, recorder.nudge(text, settle=10))
+            try:
+                problem = literal_delivery(text, recorder.nudge(text, settle=10))
+            except NudgeError as exc:
+                problem = str(exc)
             if problem:
                 problems.append(f"{text!r}: {problem}")
         executed = sorted(p.name for p in recorder.dir.glob("pwned*"))
@@ -178,7 +189,10 @@ def nudge_large(kit: Kit) -> str:
     recorder = Recorder(kit, "nudge-big")
     try:
         text = "".join(f"{i:06d} large nudge line;" for i in range(5000))
-        got = recorder.nudge(text, settle=30)
+        try:
+            got = recorder.nudge(text, settle=30)
+        except NudgeError as exc:
+            raise fail(str(exc)) from None
         problem = literal_delivery(text, got)
         if problem:
             raise fail(f"{len(text)} bytes sent, {len(got)} received: {problem}")
