@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 
-from protocol.sanitize import pod_name, sanitize_label
+#: Characters of a name that is already a valid pod name (the common case).
+_DNS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 #: The tmux session inside every pod (upstream's constant).
 TMUX_SESSION = "main"
@@ -26,6 +27,11 @@ STAGE_CONTAINER = "stage"
 
 def session_pod(name: str, city: str = "") -> str:
     """The pod of session ``name`` in city scope ``city`` (may be empty)."""
+    if not city and len(name) <= 63 and _DNS.issuperset(name) and name[:1] != "-" \
+            and name[-1:] != "-":
+        return name  # what pod_name returns, without importing hashlib on the hot path
+    from protocol.sanitize import pod_name
+
     return pod_name(name, prefix=f"{city}." if city else "")
 
 
@@ -39,6 +45,8 @@ def city_of(operator_city: str, payload_city_path: str) -> str:
 
 def labels(name: str, agent: str, city: str) -> dict[str, str]:
     """Upstream's labels (so its script and Go provider find our pods) plus the city."""
+    from protocol.sanitize import sanitize_label
+
     out = {"app": APP_LABEL, SESSION_LABEL: sanitize_label(name),
            AGENT_LABEL: sanitize_label(agent or "unknown")}
     if city:
@@ -48,5 +56,7 @@ def labels(name: str, agent: str, city: str) -> dict[str, str]:
 
 def list_selector(operator_city: str) -> str:
     """The label selector of `list-running`: this city's agents, or all of them."""
+    from protocol.sanitize import sanitize_label
+
     base = f"app={APP_LABEL}"
     return f"{base},{CITY_LABEL}={sanitize_label(operator_city)}" if operator_city else base
