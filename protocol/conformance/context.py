@@ -55,6 +55,9 @@ class Kit:
         self._lock = threading.Lock()
         self._live: set[str] = set()
         self.cancelled = threading.Event()
+        #: Facts probed once per run (e.g. whether sessions share the kit's host).
+        self.facts: dict[str, bool] = {}
+        self.facts_lock = threading.Lock()
 
     def cancel(self) -> None:
         """Refuse further starts (interrupted run); cleanup still stops the rest."""

@@ -172,3 +172,22 @@ def test_every_check_has_a_broken_provider_that_fails_it() -> None:
 def test_broken_modes_are_distinct() -> None:
     modes = [b.mode for b in BREAKAGES]
     assert len(modes) == len(set(modes))
+
+
+#: Strict checks that observe the session from the kit's host (files, /proc).
+HOST_OBSERVED = {
+    "GC-STRICT-NUDGE-001",
+    "GC-STRICT-NUDGE-002",
+    "GC-STRICT-ACTIVITY-001",
+    "GC-STRICT-START-003",
+    "GC-STRICT-STOP-001",
+}
+
+
+@needs_tmux
+@pytest.mark.slow
+def test_checks_that_observe_the_host_skip_for_a_box_the_kit_cannot_see() -> None:
+    outcome = run_broken(Breakage("runs-elsewhere", tuple(sorted(HOST_OBSERVED))))
+    verdicts = {row.result.code: row.result for row in outcome.rows}
+    assert {code: verdicts[code].status for code in HOST_OBSERVED} == dict.fromkeys(HOST_OBSERVED, Status.SKIP)
+    assert "remote box" in verdicts["GC-STRICT-STOP-001"].detail

@@ -73,6 +73,38 @@ def collision(result: OpResult) -> bool:
     return any(phrase in text for phrase in COLLISION_PHRASES)
 
 
+def shares_host(kit: Kit) -> bool:
+    """Do sessions run on the kit's host and filesystem? Probed once per run.
+
+    Some strict checks observe the session from outside: files it writes,
+    processes in ``/proc``. A remote box (a pod, a VM) cannot be observed that
+    way, so those checks SKIP instead of failing falsely.
+    """
+    with kit.facts_lock:
+        if "shares-host" not in kit.facts:
+            kit.facts["shares-host"] = _probe_host(kit)
+        return kit.facts["shares-host"]
+
+
+def _probe_host(kit: Kit) -> bool:
+    name = kit.name("probe")
+    flag = kit.workdir("probe") / f"here-{secrets.token_hex(4)}"
+    command = sh_command(f": > {shlex.quote(str(flag))}; exec sleep 300")
+    result = kit.start(name, StartConfig(work_dir=str(flag.parent), command=command))
+    try:
+        # A failed start proves nothing: let the checks run and report it.
+        return not result.ok or wait_for_file(flag, 15)
+    finally:
+        kit.stop(name)
+
+
+def observable(kit: Kit) -> None:
+    if not shares_host(kit):
+        raise skip(
+            "sessions do not run on the kit's host filesystem (a remote box?): a probe session's file never appeared"
+        )
+
+
 # --- nudge ----------------------------------------------------------------------
 
 SUBMIT = re.compile(rb"\x1b?\r+\Z")
@@ -86,6 +118,7 @@ class Recorder:
     """A session whose pane records every byte typed into it (raw tty + cat)."""
 
     def __init__(self, kit: Kit, tag: str) -> None:
+        observable(kit)
         self.kit = kit
         self.dir = kit.workdir(tag)
         self.ready = self.dir / "ready"
@@ -267,10 +300,12 @@ def process_decoy(kit: Kit) -> str:
 
 @strict("GC-STRICT-ACTIVITY-001", "activity", "get-last-activity advances after the session prints")
 def activity_advances(kit: Kit) -> str:
+    observable(kit)
     name = kit.name("activity")
     workdir = kit.workdir("activity")
     # The session prints only when the kit says so, then confirms with a file.
-    script = "while [ ! -e go ]; do sleep 0.1; done; echo gc-activity-tick; : > ticked; exec sleep 300"
+    go, ticked = (shlex.quote(str(workdir / f)) for f in ("go", "ticked"))
+    script = f"while [ ! -e {go} ]; do sleep 0.1; done; echo gc-activity-tick; : > {ticked}; exec sleep 300"
     started(kit, name, StartConfig(work_dir=str(workdir), command=sh_command(script)))
     try:
         first = implemented(kit.run("get-last-activity", name), "get-last-activity").output
@@ -316,6 +351,7 @@ def start_env_meta(kit: Kit) -> str:
 
 @strict("GC-STRICT-START-003", "start", "start runs the command in work_dir with env values intact")
 def start_config_honoured(kit: Kit) -> str:
+    observable(kit)
     name = kit.name("config")
     workdir = kit.workdir("config")
     value = "a<b>&c 'single' \"double\" $(no) `no` é ✓\u2028end"
@@ -543,6 +579,7 @@ def injected_meta(kit: Kit) -> str:
 
 @strict("GC-STRICT-STOP-001", "stop", "stop leaves no process of a TERM/HUP-ignoring tree behind")
 def stop_tree(kit: Kit) -> str:
+    observable(kit)
     name = kit.name("tree")
     marker = f"GC_CONF_MARK={secrets.token_hex(8)}"
     script = 'trap "" HUP TERM; sleep 300 & sleep 300 & while :; do wait; done'
