@@ -41,10 +41,15 @@ def copy_to(settings: KubeSettings, pod: str, src: str, rel_dst: str) -> None:
 
 def exec_command(settings: KubeSettings, pod: str, command: bytes) -> None:
     """RPP ``exec``: the command's output and exit code; a transport failure exits 1."""
+    from protocol.rollback import Rollback
+
     text = command.decode("utf-8", "replace")
     try:
-        res = kube.exec_in(settings, pod, AGENT_CONTAINER, ["sh", "-c", EXEC_SCRIPT, "sh", text],
-                           timeout=None)
+        # gc cancels by signalling our process group; kubectl runs in its own group, so
+        # turn SIGTERM/SIGINT into an exception that makes proc.run kill it.
+        with Rollback():
+            res = kube.exec_in(settings, pod, AGENT_CONTAINER,
+                               ["sh", "-c", EXEC_SCRIPT, "sh", text], timeout=None)
     except kube.PodGone as error:
         raise ProviderError(f"session is not running: {error}") from None
     out = sys.stdout.buffer

@@ -54,3 +54,42 @@ def test_is_attached_is_false_for_a_detached_session(k8s: K8s) -> None:
     name = k8s.name()
     assert k8s.start(name).rc == 0
     assert k8s.ok("is-attached", name) == "false"
+
+
+def test_a_cancelled_exec_leaves_no_kubectl_behind(k8s: K8s) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    name = k8s.name()
+    assert k8s.start(name).rc == 0
+    proc = subprocess.Popen([*k8s.argv, "exec", name], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=k8s.env,
+                            start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(b"sleep 60")
+    proc.stdin.close()
+    time.sleep(1.5)
+    kids = [p for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == proc.pid]
+    assert kids, "kubectl should be running"
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=10) != 0
+    time.sleep(0.3)
+    assert not [k for k in kids if os.path.exists(f"/proc/{k}") and _alive(int(k))]
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
