@@ -52,7 +52,8 @@ def is_running(r: Runner) -> bool:
 
 
 def is_attached(r: Runner) -> bool:
-    res = r.tmux(["display-message", "-p", "-t", session(r), "#{session_attached}"])
+    # The pane target: tmux 3.3a formats nothing for a bare `=session` target here.
+    res = r.tmux(["display-message", "-p", "-t", pane(r), "#{session_attached}"])
     text = res.out.strip()
     return res.ok and text.isdigit() and int(text) > 0
 

@@ -122,9 +122,24 @@ def test_copy_to_files_and_directories_relative_to_the_work_dir(
     assert res.rc == 1 and not (tmp_path / "escape.txt").exists()
 
 
-def test_is_attached_is_false_for_a_detached_session(tmux_provider: Provider, start: Start) -> None:
+def test_is_attached_follows_a_real_client(tmux_provider: Provider, start: Start) -> None:
     name = start()
     assert tmux_provider.ok("is-attached", name) == "false"
+    # `attach` on a pseudo-terminal, as a person would run it.
+    client = subprocess.Popen(["script", "-qc", " ".join([*tmux_provider.argv, "attach", name]), "/dev/null"],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=tmux_provider.env)
+    try:
+        assert wait_for(lambda: tmux_provider.ok("is-attached", name) == "true")
+    finally:
+        client.kill()
+        client.wait()
+    assert wait_for(lambda: tmux_provider.ok("is-attached", name) == "false")
+
+
+def test_attach_to_a_missing_session_fails(tmux_provider: Provider) -> None:
+    res = tmux_provider.run("attach", "no-such-session")
+    assert res.rc == 1 and "not found" in res.err
 
 
 def test_protocol_handshake_declares_verified_capabilities(tmux_provider: Provider) -> None:
