@@ -8,7 +8,8 @@ time of ``--runs`` calls is reported with the ratio ours/upstream.
 Upstream's script is not part of this repository: save it from
 gastownhall/gascity contrib/session-scripts/gc-session-k8s and pass
 ``--upstream PATH``. Without ``--kubeconfig`` an offline API server
-(protocol.fakekube, local backend) is started for the run.
+(protocol.fakekube, local backend) is started for the run. Python bytecode
+caching is switched on (PYTHONPYCACHEPREFIX), as for an installed wheel.
 
     python benchmarks/k8s_hot_ops.py --upstream /tmp/upstream/gc-session-k8s
 """
@@ -110,6 +111,10 @@ def main() -> int:
                GC_K8S_IMAGE=opts.image, GC_K8S_NAMESPACE=env.get("GC_K8S_NAMESPACE") or "gc",
                GC_NUDGE_DEBOUNCE_MS="0")
     env.pop("GC_K8S_AUDIT_LOG", None)
+    # An installed wheel has compiled bytecode; a sandbox with PYTHONDONTWRITEBYTECODE=1
+    # would recompile every module on every call. Cache it outside the checkout.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "gc-bench-pycache")
     try:
         if opts.kubeconfig:
             env["KUBECONFIG"] = opts.kubeconfig
