@@ -86,12 +86,32 @@ def exec_argv(settings: KubeSettings, pod: str, container: str, argv: Sequence[s
 
 
 def exec_in(settings: KubeSettings, pod: str, container: str, argv: Sequence[str], *,
-            stdin: bytes | None = None, timeout: float | None = 30.0) -> Result:
+            stdin: bytes | None = None, timeout: float | None = 30.0,
+            retry: bool = False) -> Result:
     """Run ``argv`` in the pod; the result is the *command's* (rc, stdout, stderr).
 
     kubectl's own failures raise: `PodGone` when the pod or its running
     container is not there, another `KubeError` otherwise (RBAC, API down).
+    Transient failures are retried with backoff when the command never
+    started, or at any point when ``retry`` says it is read-only (the
+    success path is still one kubectl process).
     """
+    attempt = 0
+    while True:
+        try:
+            return _exec_once(settings, pod, container, argv, stdin, timeout)
+        except KubeUnavailable as error:
+            # "Error from server" is the API refusing the pod lookup or the upgrade: the
+            # command never started, so even a write is safe to send again.
+            before_start = "Error from server" in str(error)
+            if not (retry or before_start) or attempt >= len(BACKOFF):
+                raise
+        time.sleep(BACKOFF[attempt])
+        attempt += 1
+
+
+def _exec_once(settings: KubeSettings, pod: str, container: str, argv: Sequence[str],
+               stdin: bytes | None, timeout: float | None) -> Result:
     full = exec_argv(settings, pod, container, argv, stdin=stdin is not None)
     result = spawn(full, pod=pod, stdin=stdin, timeout=timeout)
     code = remote_exit_code(result)

@@ -32,7 +32,11 @@ PROCESSES_SCRIPT = (
     "ps -A -o pid= -o args= 2>/dev/null\n"
     "exit 0\n"
 )
-DEFAULT_TIMEOUT = 30.0
+#: Below gc's 30 s per-op deadline, so a hung kubectl is reported, not SIGKILLed.
+DEFAULT_TIMEOUT = 25.0
+#: tmux commands that only read: safe to re-run after a transient API failure.
+READ_ONLY = frozenset({"list-panes", "show-environment", "capture-pane", "list-windows",
+                       "display-message", "has-session", "show-options", "list-sessions"})
 
 
 def missing(error: kube.PodGone) -> Result:
@@ -48,16 +52,19 @@ class KubectlRunner:
         self.container = container
         self.target = TMUX_SESSION
 
-    def _exec(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None) -> Result:
+    def _exec(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
+              retry: bool = False) -> Result:
         try:
             return kube.exec_in(self.settings, self.pod, self.container, argv, stdin=stdin,
-                                timeout=timeout if timeout is not None else DEFAULT_TIMEOUT)
+                                timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+                                retry=retry)
         except kube.PodGone as error:
             return missing(error)
 
     def tmux(self, args: Sequence[str], *, stdin: bytes | None = None,
              timeout: float | None = None) -> Result:
-        return self._exec(["tmux", "-u", *args], stdin, timeout)
+        return self._exec(["tmux", "-u", *args], stdin, timeout,
+                          retry=bool(args) and args[0] in READ_ONLY and ";" not in args)
 
     def shell(self, script: str, args: Sequence[str] = (), *, stdin: bytes | None = None,
               env: dict[str, str] | None = None, cwd: str | None = None,
@@ -74,8 +81,8 @@ class KubectlRunner:
         return self._exec(argv, stdin, timeout)
 
     def tmux_and_processes(self, args: Sequence[str]) -> tuple[Result, proctree.Processes]:
-        res = self.shell(PROCESSES_SCRIPT, args)
-        return split_processes(res)
+        argv = ["sh", "-c", PREAMBLE + PROCESSES_SCRIPT, "sh", *args]
+        return split_processes(self._exec(argv, None, None, retry=args[0] in READ_ONLY))
 
     def script_file(self, path: str, *, env: dict[str, str] | None = None,
                     cwd: str | None = None, timeout: float | None = None) -> Result:

@@ -111,3 +111,25 @@ def test_start_requires_an_image(k8s: K8s) -> None:
 def test_dolt_host_without_port_is_rejected(k8s: K8s) -> None:
     res = k8s.start(k8s.name(), {"env": {"GC_DOLT_HOST": "db"}})
     assert res.rc == 1 and "GC_DOLT_PORT" in res.err
+
+
+def test_read_only_hot_ops_retry_transient_api_errors(k8s: K8s) -> None:
+    name = k8s.name()
+    assert k8s.start(name).rc == 0
+    k8s.server.fail(method="GET", path=f"{PODS}/{name}", status=500, times=1)
+    assert k8s.ok("is-running", name) == "true"
+    k8s.server.fail(method="GET", path=f"{PODS}/{name}", status=429, times=1)
+    assert k8s.ok("process-alive", name, stdin="sleep") == "true"
+
+
+def test_writes_retry_errors_raised_before_the_command_ran(k8s: K8s) -> None:
+    name = k8s.name()
+    assert k8s.start(name).rc == 0
+    k8s.server.fail(method="GET", path=f"{PODS}/{name}", status=500, times=1)
+    k8s.ok("send-keys", name, "Enter")
+    k8s.server.fail(method="GET", path=f"{PODS}/{name}", status=500, times=None)
+    try:
+        res = k8s.run("send-keys", name, "Enter")
+    finally:
+        k8s.server.faults.clear()
+    assert res.rc == 1 and res.err.count("\n") == 1
