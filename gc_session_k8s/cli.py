@@ -67,12 +67,7 @@ def op_is_running(call: Call) -> str:
 
 
 def op_is_attached(call: Call) -> str:
-    # tmux 3.3a resolves `display-message -t =main` to nothing; the pane form `=main:` works
-    # (providers.tmux.session.is_attached uses the former; reported to its owner).
-    r = runner(call)
-    res = r.tmux(["display-message", "-p", "-t", session.pane(r), "#{session_attached}"])
-    text = res.out.strip()
-    return flag(res.ok and text.isdigit() and int(text) > 0)
+    return flag(session.is_attached(runner(call)))
 
 
 def op_process_alive(call: Call) -> str:
