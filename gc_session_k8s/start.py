@@ -30,7 +30,13 @@ from gc_session_k8s.settings import Settings
 from protocol.config import StartConfig, parse_start_config
 from protocol.errors import ProviderError, TemporaryError
 from protocol.rollback import Rollback
-from providers.kube.errors import KubeConflict, KubeError, KubeForbidden, KubeTimeout
+from providers.kube.errors import (
+    KubeConflict,
+    KubeError,
+    KubeForbidden,
+    KubeTimeout,
+    KubeUnavailable,
+)
 from providers.tmux import launch, session
 
 TYPE_CHECKING = False
@@ -46,6 +52,7 @@ SECRET_PLACEHOLDER = "@GC_SECRET_ENV@"
 FATAL_WAITING = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
                  "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
 TRUTHY = ("1", "true", "yes", "on")
+CREATE_BACKOFF = (0.5, 1.0, 2.0)
 
 # Waits for PID 1's box-ready marker, reports a failed pre_start, then runs
 # tmux with the remaining arguments. $1 = polls allowed (0.1 s each); with
@@ -164,18 +171,28 @@ def create(plan: Plan, deadline: float) -> None:
     from providers.kube import client
 
     settings = plan.settings.kube
-    for _ in range(3):
+    transient = 0
+    for _ in range(3 + len(CREATE_BACKOFF)):
         try:
             _api("create pods", plan.pod, lambda: client.create_pod(plan.manifest, settings))
             return
         except KubeConflict:
             pass
+        except KubeUnavailable as error:
+            # 429/5xx: the pod may or may not exist; a retry that meets a 409 checks our id.
+            if transient >= len(CREATE_BACKOFF) or time.monotonic() > deadline - 5:
+                raise TemporaryError(f"create pod {plan.pod}: {error}") from None
+            time.sleep(CREATE_BACKOFF[transient])
+            transient += 1
+            continue
         except KubeError as error:
             raise temporary_if_quota(error) from None
         existing = _api("get pods", plan.pod, lambda: client.find_pod(plan.pod, settings))
         if existing is None:
             continue
         meta = existing.get("metadata") or {}
+        if (meta.get("annotations") or {}).get(START_ID_ANNOTATION) == plan.start_id:
+            return  # an earlier attempt of ours went through after all
         phase = str((existing.get("status") or {}).get("phase") or "")
         if meta.get("annotations", {}).get(naming.NAME_ANNOTATION, plan.name) != plan.name:
             raise ProviderError(f"pod {plan.pod} belongs to another session "

@@ -56,10 +56,24 @@ def test_quota_exceeded_is_a_temporary_start_failure(k8s: K8s) -> None:
     assert k8s.pod(name) is None
 
 
-def test_server_errors_on_create_are_temporary(k8s: K8s) -> None:
+def test_a_transient_create_error_is_retried(k8s: K8s) -> None:
     k8s.server.fail(method="POST", path=PODS, status=500, times=1)
+    k8s.server.fail(method="POST", path=PODS, status=429, times=1)
     name = k8s.name()
-    assert k8s.start(name).rc == 75
+    res = k8s.start(name)
+    assert res.rc == 0, res.err
+    assert k8s.ok("is-running", name) == "true"
+
+
+def test_persistent_server_errors_on_create_are_temporary(k8s: K8s) -> None:
+    k8s.server.fail(method="POST", path=PODS, status=503, times=None)
+    name = k8s.name()
+    try:
+        res = k8s.start(name)
+    finally:
+        k8s.server.faults.clear()
+    assert res.rc == 75, res
+    assert k8s.pod(name) is None
 
 
 def test_a_pod_stuck_pending_exits_75_and_leaves_nothing(k8s: K8s) -> None:
