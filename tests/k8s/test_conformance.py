@@ -20,12 +20,14 @@ def kit(k8s: K8s, *extra: str, env: dict[str, str] | None = None) -> subprocess.
                           capture_output=True, text=True, timeout=1500, check=False)
 
 
+@pytest.mark.slow
 def test_required_suites_pass_with_staged_work_dirs(k8s: K8s) -> None:
     res = kit(k8s, "--only", "check", "--only", "rpp", "--only", "runtimetest")
     assert res.returncode == 0, res.stdout + res.stderr
     assert " 0 failed" in res.stdout
 
 
+@pytest.mark.slow
 def test_all_suites_pass_with_a_shared_host_work_dir(k8s: K8s, tmp_path: Any) -> None:
     # The strict checks watch files the session writes into work_dir on the host, so they
     # run in hostPath mode (GC_K8S_WORKDIR_HOSTPATH), as on a single-node cluster. The
