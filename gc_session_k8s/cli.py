@@ -18,6 +18,12 @@ from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
 from providers.kube.settings import KubeSettings
 from providers.tmux import session
+from providers.tmux.ops import VALIDATORS as SESSION_VALIDATORS
+from providers.tmux.ops import session_operations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from protocol.locks import FileLock
 
 EXE = "gc-session-k8s"
 VERSION = "0.1.0"
@@ -38,8 +44,12 @@ def runner(call: Call) -> KubectlRunner:
     return KubectlRunner(settings(call), pod(call))
 
 
-def flag(value: bool) -> str:
-    return "true" if value else "false"
+def nudge_lock(call: Call, r: KubectlRunner) -> FileLock:
+    """Nudges are serialized on the controller, where every gc call comes from."""
+    from protocol.locks import session_lock
+
+    scope = f"{r.settings.context or 'current'}.{r.settings.namespace}"
+    return session_lock("k8s", scope, r.pod, "nudge", 25.0)
 
 
 def op_start(call: Call) -> None:
@@ -62,76 +72,10 @@ def op_stop(call: Call) -> None:
     stop(settings(call), pod(call))
 
 
-def op_is_running(call: Call) -> str:
-    return flag(session.is_running(runner(call)))
-
-
-def op_is_attached(call: Call) -> str:
-    return flag(session.is_attached(runner(call)))
-
-
-def op_process_alive(call: Call) -> str:
-    wanted = [n.strip() for n in call.stdin_bytes().decode("utf-8", "replace").split("\n")]
-    wanted = [n for n in wanted if n]
-    if not wanted:
-        return "true"
-    return flag(session.process_alive(runner(call), wanted))
-
-
-def op_nudge(call: Call) -> None:
-    from protocol.errors import ProviderError
-    from protocol.locks import session_lock
-
-    message = call.stdin_bytes()
-    if not message:
-        return
-    r = runner(call)
-    scope = f"{r.settings.context or 'current'}.{r.settings.namespace}"
-    with session_lock("k8s", scope, r.pod, "nudge", 25.0):
-        try:
-            session.nudge(r, message, debounce=session.debounce_seconds(call.environ))
-        except ProviderError as error:
-            if str(error) != f"session {r.target!r} not found":  # a missing pod: best-effort
-                raise
-
-
-def op_set_meta(call: Call) -> None:
-    value = call.stdin_bytes().decode("utf-8", "replace")
-    session.set_meta(runner(call), call["key"], value)
-
-
-def op_get_meta(call: Call) -> str:
-    return session.get_meta(runner(call), call["key"])
-
-
-def op_remove_meta(call: Call) -> None:
-    session.remove_meta(runner(call), call["key"])
-
-
-def op_peek(call: Call) -> str:
-    return session.peek(runner(call), int(call["lines"]))
-
-
 def op_list_running(call: Call) -> str:
     from gc_session_k8s.listing import list_running
 
     return list_running(settings(call), call.environ.get("GC_K8S_CITY") or "", call["prefix"])
-
-
-def op_last_activity(call: Call) -> str:
-    return session.last_activity(runner(call))
-
-
-def op_clear_scrollback(call: Call) -> None:
-    session.clear_scrollback(runner(call))
-
-
-def op_send_keys(call: Call) -> None:
-    session.send_keys(runner(call), call.rest)
-
-
-def op_interrupt(call: Call) -> None:
-    session.interrupt(runner(call))
 
 
 def op_attach(call: Call) -> None:
@@ -200,22 +144,9 @@ OPERATIONS: dict[str, Operation] = {
     "provision": Operation(op_provision, stdin="start config JSON",
                            summary="create and stage the pod without launching the agent"),
     "stop": Operation(op_stop, summary="delete the pod and wait until it is gone (idempotent)"),
-    "interrupt": Operation(op_interrupt, summary="send C-c (best-effort)"),
-    "is-running": Operation(op_is_running, summary="print true or false"),
-    "is-attached": Operation(op_is_attached, summary="print true if a client is attached"),
     "attach": Operation(op_attach, summary="attach this terminal (kubectl exec -it)"),
-    "process-alive": Operation(op_process_alive, stdin="process names, one per line",
-                               summary="print true if a named process runs in the pane tree"),
-    "nudge": Operation(op_nudge, stdin="message", summary="type the message literally and submit"),
-    "set-meta": Operation(op_set_meta, ("name", "key"), stdin="value", summary="store a value"),
-    "get-meta": Operation(op_get_meta, ("name", "key"), summary="print a value (empty if unset)"),
-    "remove-meta": Operation(op_remove_meta, ("name", "key"), summary="remove a value"),
-    "peek": Operation(op_peek, ("name", "lines"), summary="print the last lines (<=0: all)"),
     "list-running": Operation(op_list_running, ("prefix",),
                               summary="print running session names starting with prefix"),
-    "get-last-activity": Operation(op_last_activity, summary="print RFC 3339 time of last output"),
-    "clear-scrollback": Operation(op_clear_scrollback, summary="clear the pane history"),
-    "send-keys": Operation(op_send_keys, ("name", "*keys"), summary="send tmux key names, no Enter"),
     "copy-to": Operation(op_copy_to, ("name", "src", "rel_dst"),
                          summary="copy a file or directory into the pod work dir (tar over exec)"),
     "exec": Operation(op_exec, stdin="shell command",
@@ -229,18 +160,10 @@ OPERATIONS: dict[str, Operation] = {
     "doctor": Operation(op_doctor, human=True,
                         summary="check kubectl, context, namespace, RBAC and image"),
     "sync": Operation(op_sync, human=True, summary="sync a session's work back (see sync --help)"),
+    **session_operations(runner, nudge_lock),
 }
 
-VALIDATORS = {
-    "name": names.session_name,
-    "key": names.meta_key,
-    "lines": names.line_count,
-    "prefix": names.prefix,
-    "*keys": names.key_name,
-    "src": names.any_text,
-    "rel_dst": names.any_text,
-    "image": names.not_empty("image reference"),
-}
+VALIDATORS = {**SESSION_VALIDATORS, "image": names.not_empty("image reference")}
 
 ABOUT = ("Sessions as Kubernetes pods with tmux inside, driven by kubectl exec.\n"
          "Settings: GC_K8S_IMAGE (required for start), GC_K8S_NAMESPACE (gc), GC_K8S_CONTEXT,\n"

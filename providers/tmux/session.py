@@ -161,7 +161,7 @@ def nudge(r: Runner, message: bytes, *, debounce: str = "0.500", wake: bool = Tr
     buffer = f"gc-nudge-{os.getpid()}"
     res = r.shell(NUDGE_SCRIPT, [pane(r), session(r), buffer, debounce, "1" if wake else "0"],
                   stdin=message, timeout=25)
-    if not res.ok:
+    if not res.ok and not is_missing(res):  # a session (or pod) that is gone: best-effort
         raise ProviderError(_why(r, res, "nudge"))
 
 
