@@ -15,7 +15,6 @@ from providers.kube.classify import classify
 from providers.kube.errors import (
     KubectlMissing,
     KubeError,
-    KubeForbidden,
     KubeNotFound,
     KubeTimeout,
     KubeUnavailable,
@@ -120,11 +119,6 @@ def _exec_once(settings: KubeSettings, pod: str, container: str, argv: Sequence[
     text = result.err.decode("utf-8", "replace")
     error = classify(text, action=f"exec in pod {pod}", rc=result.rc)
     low = text.lower()
-    if isinstance(error, KubeForbidden) and 'subresource "exec"' in low:
-        # classify() names the resource only; the missing grant is on the subresource.
-        raise KubeForbidden(f"exec in pod {pod}: forbidden (RBAC: grant 'create' on 'pods/exec' "
-                            f"in namespace {settings.namespace!r})", verb="create",
-                            resource="pods/exec")
     if isinstance(error, KubeNotFound) or any(marker in low for marker in NOT_RUNNING):
         raise PodGone(str(error))
     raise error

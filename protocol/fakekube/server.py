@@ -430,11 +430,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _authorize(self, verb: str, resource: str, namespace: str, name: str = "") -> None:
         if self.kube.faults.denied(verb, resource, namespace) is None:
             return
-        base, _, sub = resource.partition("/")
+        base = resource.partition("/")[0]
         what = f'{base} "{name}"' if name else base
         where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-        msg = (f'{what} is forbidden: User "system:anonymous" cannot {verb} resource "{base}"'
-               f'{" with subresource " + repr(sub).replace(chr(39), chr(34)) if sub else ""}'
+        # As the real apiserver words it: the subresource joins the resource ("pods/exec").
+        msg = (f'{what} is forbidden: User "system:anonymous" cannot {verb} resource "{resource}"'
                f' in API group ""{where}')
         raise ApiError(403, msg, details={"name": name, "kind": base})
 

@@ -64,6 +64,9 @@ def forbidden_detail(text: str) -> tuple[str, str]:
     resource = ""
     if len(words) >= 3 and words[1] == "resource":
         resource = words[2].strip('"')
+        # Some servers name the subresource apart: `resource "pods" with subresource "exec"`.
+        if len(words) >= 6 and words[3:5] == ["with", "subresource"]:
+            resource += "/" + words[5].strip('"')
     return verb, resource
 
 

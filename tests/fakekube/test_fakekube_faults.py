@@ -88,7 +88,7 @@ def test_denied_exec_is_a_forbidden_error_and_can_i_says_no(fake_kube: FakeKubeE
     assert r.returncode == 0 and r.stdout.strip() == "yes"
     r = fake_kube.kubectl("-n", "gc", "exec", "rbac", "--", "true")
     assert r.returncode == 1
-    assert 'cannot create resource "pods" with subresource "exec"' in r.stderr, r.stderr
+    assert 'cannot create resource "pods/exec"' in r.stderr, r.stderr
     fake_kube.server.faults.clear()
     fake_kube.kubectl("-n", "gc", "delete", "pod", "rbac", "--wait=false")
 

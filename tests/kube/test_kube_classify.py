@@ -66,6 +66,13 @@ def test_forbidden_names_verb_and_resource() -> None:
     assert "grant 'create' on 'pods/exec'" in str(error)
 
 
+def test_forbidden_subresource_named_apart_is_joined() -> None:
+    error = classify('Error from server (Forbidden): pods "x" is forbidden: User "u" cannot '
+                     'create resource "pods" with subresource "exec" in API group ""', action="exec")
+    assert isinstance(error, KubeForbidden)
+    assert error.resource == "pods/exec"
+
+
 def test_unavailable_is_a_temporary_provider_error() -> None:
     from protocol.errors import ProviderError, TemporaryError
 
