@@ -12,10 +12,14 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import REPO, Completed, Provider, executable
+from helpers import Completed, Provider, executable
 
-FAKE_BD = REPO / "gc_beads_k8s" / "testing" / "fake_bd.py"
-#: Pods of the local backend have a private /tmp, so shared test state lives here.
+import gc_beads_k8s.testing
+
+#: The fake bd as installed (the wheel's copy in installed mode).
+FAKE_BD = Path(gc_beads_k8s.testing.__file__).parent / "fake_bd.py"
+#: Pods of the local backend have a private /tmp, so shared test state (and the fake
+#: bd the pod runs) lives here, wherever the checkout or the venv happens to be.
 SHARED = Path("/var/tmp")
 KUBECTL = "/usr/bin/kubectl"
 
@@ -69,13 +73,15 @@ def make_city(kube_env: dict[str, str], base: Path, name: str = "city",
     dolt_root = base / "dolt"
     port = str(20000 + uuid.uuid4().int % 20000)
     (dolt_root / f"fake-dolt_{port}").mkdir(parents=True, exist_ok=True)
+    fake_bd = base / "fake_bd.py"
+    if not fake_bd.exists():
+        shutil.copyfile(FAKE_BD, fake_bd)
     env = {
         **kube_env,
-        "PYTHONPATH": str(REPO),
         "GC_KUBECTL": KUBECTL,
         "GC_K8S_NAMESPACE": namespace,
         "GC_K8S_IMAGE": "gc-test/beads:1",
-        "GC_BEADS_BD": f"env GC_FAKE_DOLT_ROOT={dolt_root} /usr/bin/python3 {FAKE_BD}",
+        "GC_BEADS_BD": f"env GC_FAKE_DOLT_ROOT={dolt_root} /usr/bin/python3 {fake_bd}",
         "GC_K8S_DOLT_HOST": "fake-dolt",
         "GC_K8S_DOLT_PORT": port,
         "GC_CITY": str(root),

@@ -5,22 +5,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import orjson
 import pytest
-from kit_helpers import MINIMAL, REPO, TmuxIsolation, needs_tmux
+from helpers import executable
+from kit_helpers import MINIMAL, TmuxIsolation, needs_tmux
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    code = "from protocol.conformance.cli import main; main()"
-    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+    """The installed `gc-provider-conformance` console script."""
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [*executable("gc-provider-conformance"), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=full_env,
+        env={**os.environ, **env},
     )
 
 
