@@ -31,7 +31,7 @@ lint:
 	$(BIN)/lint-imports
 
 unit-tests:
-	bash .ci/with-docker $(BIN)/pytest -p no:cacheprovider
+	bash .ci/with-docker $(BIN)/pytest -p no:cacheprovider --durations=15
 
 # The same tests against the built wheel in a fresh venv: a module missing from
 # the wheel fails here. Run from outside the checkout so nothing imports it.
@@ -41,7 +41,7 @@ installed-tests:
 	$(PYTHON) -m venv .venv-wheel
 	.venv-wheel/bin/pip install -q "$$(ls dist/*.whl)[test]"
 	cd /tmp && GC_TEST_INSTALLED=1 bash $(CURDIR)/.ci/with-docker $(CURDIR)/.venv-wheel/bin/pytest \
-	    -p no:cacheprovider --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
+	    -p no:cacheprovider --durations=15 --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
 benchmark: setup
 	$(BIN)/python benchmarks/tmux_hot_ops.py --markdown
