@@ -54,9 +54,10 @@ class Provider:
         return Completed(proc.returncode, proc.stdout.decode("utf-8", "replace"),
                          proc.stderr.decode("utf-8", "replace"))
 
-    def ok(self, op: str, *args: str, stdin: bytes | str = b"", timeout: float = 60) -> str:
+    def ok(self, op: str, *args: str, stdin: bytes | str = b"", timeout: float = 60,
+           env: dict[str, str] | None = None) -> str:
         """Run and require exit 0; return stdout as gc reads it."""
-        res = self.run(op, *args, stdin=stdin, timeout=timeout)
+        res = self.run(op, *args, stdin=stdin, timeout=timeout, env=env)
         assert res.rc == 0, f"{op} {args} exited {res.rc}: {res.err}"
         return res.value
 

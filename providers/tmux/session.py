@@ -125,20 +125,21 @@ def interrupt(r: Runner) -> None:
 # The message arrives on stdin and goes into a tmux buffer, then is pasted
 # without LF→CR translation: byte-for-byte what `send-keys -l` types, but never
 # parsed as key names or flags and with no command-length limit (≥100 KB works).
+# Commands are chained with `;` so typing is one tmux call and submitting one
+# more. A missing session fails the first call, which `nudge` reads as gone.
 NUDGE_SCRIPT = r"""
-t has-session -t "$2" 2>/dev/null || exit 0
-if [ "$(t display-message -p -t "$1" '#{pane_in_mode}')" = 1 ]; then t send-keys -t "$1" -X cancel; fi
-t load-buffer -b "$3" - || exit 1
-t paste-buffer -d -r -b "$3" -t "$1" || exit 1
-sleep "$4"
+t if-shell -F -t "$1" '#{pane_in_mode}' 'send-keys -X cancel' \; \
+  load-buffer -b "$3" - \; paste-buffer -d -r -b "$3" -t "$1" || exit 1
+[ "$4" = 0.000 ] || sleep "$4"
 n=0
-until t send-keys -t "$1" Enter; do
+until state=$(t send-keys -t "$1" Enter \; display-message -p -t "$1" '#{session_attached} #{pane_pid}'); do
   n=$((n + 1)); [ "$n" -ge 3 ] && exit 1; sleep 0.2
 done
-# Wake a detached TUI: a real SIGWINCH through the pty, as a terminal resize does.
-if [ "$5" = 1 ] && [ "$(t display-message -p -t "$1" '#{session_attached}')" = 0 ]; then
-  w=$(t display-message -p -t "$1" '#{window_width}')
-  t resize-window -t "$1" -x $((w - 1)) 2>/dev/null && t resize-window -t "$1" -x "$w" 2>/dev/null
+# Wake a detached TUI with SIGWINCH to the terminal's foreground job (field 8 of
+# /proc/PID/stat, tpgid), as a resize would, without pinning the window size.
+if [ "$5" = 1 ] && [ "${state%% *}" = 0 ] && read -r stat < "/proc/${state##* }/stat"; then
+  set -- ${stat##*) }
+  [ "${6:-0}" -gt 0 ] && kill -s WINCH -- "-$6" 2>/dev/null
 fi
 exit 0
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -61,3 +62,20 @@ def test_concurrent_nudges_to_one_session_never_interleave(
 
 def test_nudge_to_a_missing_session_is_best_effort(tmux_provider: Provider) -> None:
     assert tmux_provider.run("nudge", "nonexistent-conformance-session", stdin="hello").rc == 0
+
+
+def test_a_nudge_wakes_a_detached_program_with_sigwinch(
+    tmux_provider: Provider, start: Start, tmp_path: Path
+) -> None:
+    woke = tmp_path / "woke"
+    name = start({"command": f"sh -c 'trap \"echo winch >> {woke}\" WINCH; while :; do sleep 0.05; done'"})
+    tmux_provider.ok("nudge", name, stdin="wake up", env=FAST)
+    assert wait_for(lambda: woke.exists() and "winch" in woke.read_text())
+
+
+def test_a_nudge_leaves_copy_mode_before_typing(tmux_provider: Provider, start: Start, tmp_path: Path) -> None:
+    out = tmp_path / "typed.bin"
+    name = recorder(start, out)
+    subprocess.run(["tmux", "-S", tmux_provider.env["GC_TMUX_SOCKET"], "copy-mode", "-t", f"={name}:"], check=True)
+    tmux_provider.ok("nudge", name, stdin="after copy mode", env=FAST)
+    assert wait_for(lambda: out.exists() and out.read_bytes() == b"after copy mode\r")
