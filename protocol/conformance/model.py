@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
+from protocol.conformance.driver import OpResult
+
 
 class Status(StrEnum):
     PASS = "PASS"
@@ -36,3 +38,21 @@ def fail(detail: str) -> CheckFailed:
 
 def skip(detail: str) -> CheckSkipped:
     return CheckSkipped(detail)
+
+
+def required(result: OpResult, what: str) -> OpResult:
+    """A required op: exit 2 and any other failure both FAIL the check."""
+    if result.not_implemented:
+        raise fail(f"{what}: not implemented (exit 2)")
+    if not result.ok:
+        raise fail(f"{what}: {result.describe()}")
+    return result
+
+
+def optional(result: OpResult, what: str) -> OpResult:
+    """An optional op: exit 2 SKIPs the check; any other failure FAILs it."""
+    if result.not_implemented:
+        raise skip(f"{what}: not implemented (exit 2)")
+    if not result.ok:
+        raise fail(f"{what}: {result.describe()}")
+    return result

@@ -12,9 +12,8 @@ import orjson
 
 from protocol.conformance.caller import exact_bool, parse_rfc3339, split_list
 from protocol.conformance.context import Handshake, Kit
-from protocol.conformance.driver import OpResult
 from protocol.conformance.gojson import encode_start_config
-from protocol.conformance.model import Result, Status, fail, skip
+from protocol.conformance.model import Result, Status, fail, optional, required, skip
 from protocol.conformance.registry import Spec, Unit, single, verdict
 
 KNOWN_CAPABILITIES = frozenset(
@@ -101,14 +100,6 @@ _CAPABILITY_TITLES = {
 }
 
 
-def _optional(result: OpResult, op: str) -> None:
-    """Exit 2 on an optional op is SKIP; any other failure is FAIL."""
-    if result.not_implemented:
-        raise skip(f"{op} not implemented (exit 2)")
-    if not result.ok:
-        raise fail(result.describe())
-
-
 def run_check_suite(kit: Kit) -> list[Result]:
     """The 14 ``gc runtime check`` steps, each depending on the one before."""
     handshake = kit.handshake or read_handshake(kit)
@@ -181,7 +172,7 @@ def run_check_suite(kit: Kit) -> list[Result]:
 
     def process_alive_step() -> str:
         result = kit.run("process-alive", name, stdin=b"sleep\n")
-        _optional(result, "process-alive")
+        optional(result, "process-alive")
         if exact_bool(result.output) is None:
             raise fail(f"want true or false, got {result.output!r}")
         return f"answered {result.output}"
@@ -189,21 +180,21 @@ def run_check_suite(kit: Kit) -> list[Result]:
     record("CHECK-06-PROCESS-ALIVE", process_alive_step)
 
     def nudge_step() -> str:
-        _optional(kit.run("nudge", name, stdin=b"gc runtime check probe"), "nudge")
+        optional(kit.run("nudge", name, stdin=b"gc runtime check probe"), "nudge")
         return ""
 
     record("CHECK-07-NUDGE", nudge_step)
     record("CHECK-08-METADATA", lambda: metadata_round_trip(kit, name))
 
     def peek_step() -> str:
-        _optional(kit.run("peek", name, "10"), "peek")
+        optional(kit.run("peek", name, "10"), "peek")
         return ""
 
     record("CHECK-09-PEEK", peek_step)
 
     def list_step() -> str:
         result = kit.run("list-running", name)
-        _optional(result, "list-running")
+        optional(result, "list-running")
         if name not in split_list(result.output):
             raise fail(f"{name} not listed in {result.output!r}")
         return ""
@@ -235,7 +226,7 @@ def run_check_suite(kit: Kit) -> list[Result]:
     record("CHECK-13-STOP-IDEMPOTENT", stop_again_step)
 
     def interrupt_step() -> str:
-        _optional(kit.run("interrupt", name), "interrupt")
+        optional(kit.run("interrupt", name), "interrupt")
         return ""
 
     record("CHECK-14-INTERRUPT", interrupt_step)
@@ -285,14 +276,6 @@ PROVISION_001 = _rpp(
 )
 
 
-def _require(result: OpResult, what: str) -> None:
-    """A required op: exit 2 and errors both FAIL."""
-    if result.not_implemented:
-        raise fail(f"{what}: not implemented (exit 2)")
-    if not result.ok:
-        raise fail(f"{what}: {result.describe()}")
-
-
 @single(PROTOCOL_001)
 def rpp_protocol(kit: Kit) -> str:
     handshake = kit.handshake or read_handshake(kit)
@@ -305,7 +288,7 @@ def rpp_protocol(kit: Kit) -> str:
 def rpp_start_running(kit: Kit) -> str:
     name = kit.name("rpp")
     try:
-        _require(kit.start(name), "start")
+        required(kit.start(name), "start")
         running = kit.run("is-running", name)
         if not running.ok or running.output.strip() != "true":
             raise fail(f"is-running after start: {running.describe()}")
@@ -318,7 +301,7 @@ def rpp_start_running(kit: Kit) -> str:
 def rpp_duplicate_start(kit: Kit) -> str:
     name = kit.name("rpp")
     try:
-        _require(kit.start(name), "first start")
+        required(kit.start(name), "first start")
         second = kit.start(name)
         if second.ok:
             raise fail("second start of a running session exited 0")
@@ -333,8 +316,8 @@ def rpp_duplicate_start(kit: Kit) -> str:
 def rpp_stop_not_running(kit: Kit) -> str:
     name = kit.name("rpp")
     try:
-        _require(kit.start(name), "start")
-        _require(kit.stop(name), "stop")
+        required(kit.start(name), "start")
+        required(kit.stop(name), "stop")
         running = kit.run("is-running", name)
         if not running.ok or running.output.strip() != "false":
             raise fail(f"is-running after stop: {running.describe()}")
@@ -345,14 +328,14 @@ def rpp_stop_not_running(kit: Kit) -> str:
 
 @single(LIFECYCLE_004)
 def rpp_stop_missing(kit: Kit) -> str:
-    _require(kit.stop(kit.name("rpp-never")), "stop of a never-started session")
+    required(kit.stop(kit.name("rpp-never")), "stop of a never-started session")
     return ""
 
 
 @single(LIFECYCLE_005)
 def rpp_is_running_missing(kit: Kit) -> str:
     result = kit.run("is-running", kit.name("rpp-never"))
-    _require(result, "is-running of a never-started session")
+    required(result, "is-running of a never-started session")
     if result.output.strip() != "false":
         raise fail(f"want false: {result.describe()}")
     return ""
@@ -362,7 +345,7 @@ def rpp_is_running_missing(kit: Kit) -> str:
 def rpp_exec(kit: Kit) -> str:
     name = kit.name("rpp")
     try:
-        _require(kit.start(name), "start")
+        required(kit.start(name), "start")
         echo = kit.run("exec", name, stdin=b"echo GC_RPP_CONN_EXEC_OK")
         if echo.not_implemented:
             raise skip("exec not implemented (exit 2)")

@@ -18,7 +18,7 @@ from protocol.conformance.caller import reads_true, split_list
 from protocol.conformance.context import Kit
 from protocol.conformance.driver import OpResult
 from protocol.conformance.gojson import StartConfig
-from protocol.conformance.model import Result, Status, fail, skip
+from protocol.conformance.model import Result, Status, fail, optional, required, skip
 from protocol.conformance.registry import Spec, Unit, UnitBody, single, verdict
 
 T = TypeVar("T")
@@ -42,22 +42,6 @@ def factory_config(kit: Kit) -> StartConfig:
 def parallel(items: Sequence[T], call: Callable[[T], OpResult]) -> list[OpResult]:
     with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
         return list(pool.map(call, items))
-
-
-def required(result: OpResult, what: str) -> OpResult:
-    if result.not_implemented:
-        raise fail(f"{what}: not implemented (exit 2)")
-    if not result.ok:
-        raise fail(f"{what}: {result.describe()}")
-    return result
-
-
-def optional(result: OpResult, what: str) -> OpResult:
-    if result.not_implemented:
-        raise skip(f"{what}: not implemented (exit 2)")
-    if not result.ok:
-        raise fail(f"{what}: {result.describe()}")
-    return result
 
 
 def start_all(kit: Kit, names: Sequence[str], concurrently: bool = False) -> None:

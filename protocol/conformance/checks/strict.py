@@ -21,7 +21,7 @@ from protocol.conformance.caller import join_process_names, parse_rfc3339, reads
 from protocol.conformance.context import Kit
 from protocol.conformance.driver import OpResult
 from protocol.conformance.gojson import StartConfig
-from protocol.conformance.model import fail, skip
+from protocol.conformance.model import fail, optional, required, skip
 from protocol.conformance.registry import Spec, Unit, UnitBody, single
 
 UNITS: list[Unit] = []
@@ -43,20 +43,7 @@ def sh_command(script: str) -> str:
 
 
 def started(kit: Kit, name: str, config: StartConfig) -> None:
-    result = kit.start(name, config)
-    if result.not_implemented:
-        raise fail("start: not implemented (exit 2)")
-    if not result.ok:
-        raise fail(f"start: {result.describe()}")
-
-
-def implemented(result: OpResult, op: str) -> OpResult:
-    """Optional op: exit 2 SKIPs the whole check, an error FAILs it."""
-    if result.not_implemented:
-        raise skip(f"{op} not implemented (exit 2)")
-    if not result.ok:
-        raise fail(f"{op}: {result.describe()}")
-    return result
+    required(kit.start(name, config), "start")
 
 
 def wait_for_file(path: Path, timeout: float) -> bool:
@@ -249,7 +236,7 @@ def process_session(kit: Kit, decoy: str) -> str:
 
 def alive(kit: Kit, name: str, names: Sequence[str]) -> bool:
     result = kit.run("process-alive", name, stdin=join_process_names(names))
-    return reads_true(implemented(result, "process-alive").output)
+    return reads_true(optional(result, "process-alive").output)
 
 
 def expect_alive(kit: Kit, name: str, cases: Sequence[tuple[Sequence[str], bool]]) -> str:
@@ -308,13 +295,13 @@ def activity_advances(kit: Kit) -> str:
     script = f"while [ ! -e {go} ]; do sleep 0.1; done; echo gc-activity-tick; : > {ticked}; exec sleep 300"
     started(kit, name, StartConfig(work_dir=str(workdir), command=sh_command(script)))
     try:
-        first = implemented(kit.run("get-last-activity", name), "get-last-activity").output
+        first = optional(kit.run("get-last-activity", name), "get-last-activity").output
         time.sleep(1.2)  # activity has a resolution of one second
         (workdir / "go").touch()
         if not wait_for_file(workdir / "ticked", 10):
             raise fail("the session command never printed (no confirmation after 10 s)")
         time.sleep(0.3)
-        second = implemented(kit.run("get-last-activity", name), "get-last-activity").output
+        second = optional(kit.run("get-last-activity", name), "get-last-activity").output
         if first == "" and second == "":
             raise skip("get-last-activity reports no activity (empty output)")
         before, after = parse_rfc3339(first), parse_rfc3339(second)
@@ -341,7 +328,7 @@ def start_env_meta(kit: Kit) -> str:
     started(kit, name, kit.default_config()._replace(env=env))
     try:
         for key, value in env.items():
-            got = implemented(kit.run("get-meta", name, key), "get-meta").output
+            got = optional(kit.run("get-meta", name, key), "get-meta").output
             if got != value:
                 raise fail(f"get-meta {key} = {got!r}, want {value!r}")
     finally:
@@ -409,7 +396,7 @@ def peek_not_int(kit: Kit) -> str:
     name = kit.name("usage")
     started(kit, name, kit.default_config())
     try:
-        implemented(kit.run("peek", name, "10"), "peek")
+        optional(kit.run("peek", name, "10"), "peek")
         if problem := usage_error(kit.run("peek", name, "notanint")):
             raise fail(problem)
     finally:
@@ -556,7 +543,7 @@ def injected_meta(kit: Kit) -> str:
     started(kit, name, kit.default_config())
     try:
         value = f"$(touch {pwned}-1); `touch {pwned}-2` 'q' \"dq\" \\ %s\nsecond line"
-        implemented(kit.run("set-meta", name, "gc_conf_value", stdin=value.encode()), "set-meta")
+        optional(kit.run("set-meta", name, "gc_conf_value", stdin=value.encode()), "set-meta")
         got = kit.run("get-meta", name, "gc_conf_value")
         if got.output != value:
             raise fail(f"value read back as {got.output!r}")
