@@ -64,7 +64,7 @@ def op_attach(call: Call) -> None:
     from protocol.errors import ProviderError
 
     r = runner(call)
-    if not session.is_running(r) and not session.pane_pids(r):
+    if not session.pane_pids(r):  # dead panes count: a finished agent's screen is still there
         raise ProviderError(f"session {call['name']!r} not found")
     proc.replace([*r.base, "attach-session", "-t", session.session(r)])
 

@@ -55,8 +55,7 @@ def session_operations(runner_for: Callable[[Call], R],
         return flag(session.is_attached(runner_for(call)))
 
     def process_alive(call: Call) -> str:
-        wanted = process_names(call)
-        return flag(session.process_alive(runner_for(call), wanted)) if wanted else "true"
+        return flag(session.process_alive(runner_for(call), process_names(call)))
 
     def nudge(call: Call) -> None:
         message = call.stdin_bytes()

@@ -53,6 +53,21 @@ def copy_any(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def copy_into(work_dir: str, src: str, rel_dst: str) -> None:
+    """Copy ``src`` to ``rel_dst`` under ``work_dir``; a missing source is skipped.
+
+    ``rel_dst`` is checked first, so an escape is an error even when ``src`` is
+    missing. A file with an empty ``rel_dst`` keeps its own name.
+    """
+    dst = inside(work_dir, rel_dst)
+    if not src or not os.path.exists(src):
+        return
+    if not rel_dst and not os.path.isdir(src):
+        dst = os.path.join(dst, os.path.basename(src))
+    if os.path.realpath(src) != dst:
+        copy_any(src, dst)
+
+
 def apply_overlay(src: str, work_dir: str, provider: str) -> None:
     if not os.path.isdir(src):
         return
@@ -69,11 +84,5 @@ def stage(cfg: StartConfig, work_dir: str) -> None:
         if src:
             apply_overlay(src, work_dir, provider)
     for entry in cfg.copy_files:
-        if not entry.src or not os.path.exists(entry.src):
-            continue
-        rel = entry.rel_dst
-        if not rel and not os.path.isdir(entry.src):
-            rel = os.path.basename(entry.src)
-        dst = inside(work_dir, rel)
-        if os.path.realpath(entry.src) != dst:
-            copy_any(entry.src, dst)
+        if entry.src and os.path.exists(entry.src):  # missing sources are skipped unchecked
+            copy_into(work_dir, entry.src, entry.rel_dst)
