@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from gc_session_k8s.naming import AGENT_CONTAINER, NAME_ANNOTATION, SESSION_LABEL, list_selector
+from gc_session_k8s.podenv import WORKSPACE
 from protocol.errors import ProviderError
 from protocol.sanitize import sanitize_label
 from providers.kube.kubectl import exec_in_pod, kubectl
@@ -21,9 +23,6 @@ if TYPE_CHECKING:
 
     from protocol.proc import Result
 
-CONTAINER = "agent"
-DEFAULT_WORK_DIR = "/workspace"
-NAME_ANNOTATION = "gc-session-name"
 
 
 class PodRef:
@@ -38,15 +37,15 @@ class PodRef:
 
     def exec(self, argv: list[str], *, timeout: float) -> Result:
         """Run ``argv`` in the agent container; the command's own exit code comes back."""
-        return exec_in_pod(self.name, argv, container=CONTAINER, settings=self.settings,
+        return exec_in_pod(self.name, argv, container=AGENT_CONTAINER, settings=self.settings,
                            timeout=timeout)
 
 
 def _work_dir(pod: dict[str, Any]) -> str:
     for container in (pod.get("spec") or {}).get("containers") or []:
-        if container.get("name") == CONTAINER:
-            return str(container.get("workingDir") or DEFAULT_WORK_DIR)
-    return DEFAULT_WORK_DIR
+        if container.get("name") == AGENT_CONTAINER:
+            return str(container.get("workingDir") or WORKSPACE)
+    return WORKSPACE
 
 
 def _is_live(pod: dict[str, Any]) -> bool:
@@ -60,10 +59,7 @@ def find_session_pod(session: str, *, work_dir: str = "",
     import orjson
 
     settings = settings or KubeSettings.from_env()
-    selector = f"app=gc-agent,gc-session={sanitize_label(session)}"
-    city = os.environ.get("GC_K8S_CITY", "")
-    if city:
-        selector += f",gc-city={sanitize_label(city)}"
+    selector = f"{list_selector(os.environ.get('GC_K8S_CITY', ''))},{SESSION_LABEL}={sanitize_label(session)}"
     listing = orjson.loads(kubectl(["get", "pods", "-l", selector, "-o", "json"],
                                    settings=settings, action=f"list pods {selector}").out)
     pods = [
