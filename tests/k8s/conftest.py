@@ -66,16 +66,15 @@ def provider_env(kube_env: dict[str, str], state: Path, audit: Path) -> dict[str
     return env
 
 
-@pytest.fixture
-def k8s(fake_kube: Any, tmp_path: Path) -> Iterator[K8s]:
+def provider_on(fake: Any, tmp_path: Path) -> Iterator[K8s]:
+    """gc-session-k8s against one fake API server (either backend); cleans up after."""
     if not os.access(KUBECTL, os.X_OK):
         pytest.skip(f"{KUBECTL} is not installed")
-    fake_kube.namespace(NAMESPACE)
+    fake.namespace(NAMESPACE)
     state = tmp_path / "state"
     state.mkdir()
     audit = tmp_path / "audit.jsonl"
-    provider = K8s(executable("gc-session-k8s"), provider_env(fake_kube.env, state, audit),
-                   fake_kube.server, audit)
+    provider = K8s(executable("gc-session-k8s"), provider_env(fake.env, state, audit), fake.server, audit)
     yield provider
     for name in provider.started:
         provider.run("stop", name)
@@ -84,12 +83,6 @@ def k8s(fake_kube: Any, tmp_path: Path) -> Iterator[K8s]:
                          "--ignore-not-found", "--wait=false")
 
 
-def wait_until(check: Any, timeout: float = 10.0, interval: float = 0.1) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(interval)
-    return bool(check())
+@pytest.fixture
+def k8s(fake_kube: Any, tmp_path: Path) -> Iterator[K8s]:
+    yield from provider_on(fake_kube, tmp_path)

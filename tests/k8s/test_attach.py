@@ -7,7 +7,8 @@ import pty
 import select
 import time
 
-from conftest import K8s, wait_until
+from conftest import K8s
+from helpers import wait_for
 
 
 def read_some(fd: int, seconds: float) -> bytes:
@@ -31,7 +32,7 @@ def test_attach_shows_the_session_and_detaches_cleanly(k8s: K8s) -> None:
         os.execvpe(k8s.argv[0], [*k8s.argv, "attach", name], {**k8s.env, "TERM": "xterm"})
     try:
         seen = read_some(fd, 3.0)
-        assert wait_until(lambda: k8s.ok("is-attached", name) == "true", timeout=15)
+        assert wait_for(lambda: k8s.ok("is-attached", name) == "true", timeout=15)
         seen += read_some(fd, 0.5)
         assert b"attach-me" in seen
         os.write(fd, b"\x02d")  # C-b d: detach

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KUBECTL, NAMESPACE, K8s, provider_env, wait_until
-from helpers import executable
+from conftest import K8s, provider_on
+from helpers import wait_for
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
 def k8s_docker(fake_kube_docker: Any, tmp_path: Path) -> Iterator[K8s]:
-    if not os.access(KUBECTL, os.X_OK):
-        pytest.skip(f"{KUBECTL} is not installed")
-    fake_kube_docker.namespace(NAMESPACE)
-    state = tmp_path / "state"
-    state.mkdir()
-    audit = tmp_path / "audit.jsonl"
-    provider = K8s(executable("gc-session-k8s"),
-                   provider_env(fake_kube_docker.env, state, audit), fake_kube_docker.server,
-                   audit)
-    yield provider
-    for name in provider.started:
-        provider.run("stop", name)
+    yield from provider_on(fake_kube_docker, tmp_path)
 
 
 def test_lifecycle_in_a_real_container(k8s_docker: K8s, tmp_path: Path) -> None:
@@ -41,7 +29,7 @@ def test_lifecycle_in_a_real_container(k8s_docker: K8s, tmp_path: Path) -> None:
     assert res.rc == 0, res.err
     assert k8s.ok("is-running", name) == "true"
     assert k8s.ok("get-meta", name, "GC_SESSION_ID") == "d1"
-    assert wait_until(lambda: "up" in k8s.ok("peek", name, "10"))
+    assert wait_for(lambda: "up" in k8s.ok("peek", name, "10"))
     assert k8s.ok("process-alive", name, stdin="sleep") == "true"
     assert k8s.ok("process-alive", name, stdin="claude") == "false"
     assert k8s.ok("exec", name, stdin="cat /workspace/notes.txt /tmp/pre") == "staged\npre"

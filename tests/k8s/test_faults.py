@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import NAMESPACE, K8s, wait_until
+from conftest import NAMESPACE, K8s
+from helpers import wait_for
 
 PODS = rf"/api/v1/namespaces/{NAMESPACE}/pods"
 
@@ -85,14 +86,14 @@ def test_a_pod_stuck_pending_exits_75_and_leaves_nothing(k8s: K8s) -> None:
         k8s.server.faults.clear()
     assert res.rc == 75, res
     assert "Pending" in res.err
-    assert wait_until(lambda: k8s.pod(name) is None)
+    assert wait_for(lambda: k8s.pod(name) is None)
 
 
 def test_container_exit_reads_as_stopped_and_start_recreates(k8s: K8s) -> None:
     name = k8s.name()
     assert k8s.start(name).rc == 0
     k8s.server.exit_container(NAMESPACE, name, 1)
-    assert wait_until(lambda: k8s.ok("is-running", name) == "false")
+    assert wait_for(lambda: k8s.ok("is-running", name) == "false")
     assert k8s.ok("process-alive", name, stdin="sleep") == "false"
     assert name not in k8s.ok("list-running", "").split("\n")
     assert k8s.run("nudge", name, stdin="hi").rc == 0
@@ -105,7 +106,7 @@ def test_an_evicted_pod_reads_as_stopped_and_start_recreates(k8s: K8s) -> None:
     name = k8s.name()
     assert k8s.start(name).rc == 0
     k8s.server.evict(NAMESPACE, name)
-    assert wait_until(lambda: k8s.ok("is-running", name) == "false")
+    assert wait_for(lambda: k8s.ok("is-running", name) == "false")
     assert name not in k8s.ok("list-running", "").split("\n")
     assert k8s.start(name).rc == 0
     assert k8s.ok("is-running", name) == "true"

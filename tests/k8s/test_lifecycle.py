@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import K8s, wait_until
+from conftest import K8s
+from helpers import wait_for
 
 
 def test_start_makes_a_running_session_and_stop_ends_it(k8s: K8s) -> None:
@@ -70,7 +71,7 @@ def test_meta_round_trips_and_start_env_is_readable(k8s: K8s) -> None:
 def test_peek_activity_and_process_alive_follow_the_pane(k8s: K8s) -> None:
     name = k8s.name()
     assert k8s.start(name, {"command": "sh -c 'echo hello-from-pod; exec sleep 300'"}).rc == 0
-    assert wait_until(lambda: "hello-from-pod" in k8s.ok("peek", name, "10"))
+    assert wait_for(lambda: "hello-from-pod" in k8s.ok("peek", name, "10"))
     stamp = k8s.ok("get-last-activity", name)
     assert stamp.endswith("Z") and "T" in stamp
     assert k8s.ok("process-alive", name, stdin="claude\nsleep") == "true"
@@ -85,7 +86,11 @@ def test_nudge_is_literal_and_submitted(k8s: K8s) -> None:
     assert k8s.start(name, {"command": "cat"}).rc == 0
     for message in ("Enter", "-x --flag", "C-c", "it's \"quoted\" $HOME `id`"):
         k8s.ok("nudge", name, stdin=message)
-        assert wait_until(lambda m=message: k8s.ok("peek", name, "50").count(m) >= 2), message
+
+        def echoed(m: str = message) -> bool:  # typed once and echoed back by cat
+            return k8s.ok("peek", name, "50").count(m) >= 2
+
+        assert wait_for(echoed), message
     assert k8s.ok("is-running", name) == "true"
 
 
@@ -93,18 +98,18 @@ def test_send_keys_and_interrupt_reach_the_pane(k8s: K8s) -> None:
     name = k8s.name()
     assert k8s.start(name, {"command": "sh"}).rc == 0
     k8s.ok("send-keys", name, "e", "c", "h", "o", "Space", "k", "e", "y", "s", "Enter")
-    assert wait_until(lambda: "keys" in k8s.ok("peek", name, "20").splitlines()[-2:][0]
+    assert wait_for(lambda: "keys" in k8s.ok("peek", name, "20").splitlines()[-2:][0]
                       or k8s.ok("peek", name, "20").count("keys") >= 2)
     k8s.ok("send-keys", name, "s", "l", "e", "e", "p", "Space", "9", "9", "Enter")
-    assert wait_until(lambda: k8s.ok("process-alive", name, stdin="sleep") == "true")
+    assert wait_for(lambda: k8s.ok("process-alive", name, stdin="sleep") == "true")
     k8s.ok("interrupt", name)
-    assert wait_until(lambda: k8s.ok("process-alive", name, stdin="sleep") == "false")
+    assert wait_for(lambda: k8s.ok("process-alive", name, stdin="sleep") == "false")
 
 
 def test_a_command_that_exits_leaves_a_dead_pane_that_start_recycles(k8s: K8s) -> None:
     name = k8s.name()
     assert k8s.start(name, {"command": "sleep 0.2"}).rc == 0
-    assert wait_until(lambda: k8s.ok("is-running", name) == "false")
+    assert wait_for(lambda: k8s.ok("is-running", name) == "false")
     again = k8s.start(name)
     assert again.rc == 0, again.err
     assert k8s.ok("is-running", name) == "true"

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
-from conftest import K8s, wait_until
+from conftest import K8s
+from helpers import wait_for
 
 
 def in_pod(k8s: K8s, name: str, command: str) -> str:
@@ -86,7 +87,7 @@ def test_a_failing_pre_start_fails_start_and_leaves_no_pod(k8s: K8s) -> None:
     res = k8s.start(name, {"command": "sleep 300", "pre_start": ["true", "exit 7"]})
     assert res.rc == 1
     assert "pre_start[1] failed with exit 7" in res.err
-    assert wait_until(lambda: k8s.pod(name) is None)
+    assert wait_for(lambda: k8s.pod(name) is None)
 
 
 def test_hints_setup_and_the_config_nudge_are_honoured(k8s: K8s, tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_hints_setup_and_the_config_nudge_are_honoured(k8s: K8s, tmp_path: Path)
            "session_live": ["touch /workspace/live.out"]}
     res = k8s.start(name, cfg, env={"PS1": "# "})
     assert res.rc == 0, res.err
-    assert wait_until(lambda: "nudged-42" in k8s.ok("peek", name, "50"))
+    assert wait_for(lambda: "nudged-42" in k8s.ok("peek", name, "50"))
     out = in_pod(k8s, name, "cat /workspace/setup.out /workspace/script.out; ls /workspace")
     assert f"setup {name}" in out and f"script {name}" in out and "live.out" in out
 
@@ -128,12 +129,12 @@ def test_start_interrupted_by_sigterm_leaves_no_pod(k8s: K8s) -> None:
         assert proc.stdin is not None
         proc.stdin.write(b'{"command":"sleep 300"}')
         proc.stdin.close()
-        assert wait_until(lambda: k8s.pod(name) is not None, timeout=30)
+        assert wait_for(lambda: k8s.pod(name) is not None, timeout=30)
         time.sleep(0.3)
         os.killpg(proc.pid, signal.SIGTERM)
         rc = proc.wait(timeout=10)
         assert rc != 0
-        assert wait_until(lambda: k8s.pod(name) is None, timeout=10)
+        assert wait_for(lambda: k8s.pod(name) is None, timeout=10)
         # No orphaned kubectl children of the interrupted start.
         assert not [p for p in os.listdir("/proc") if p.isdigit() and _is_child_of(int(p), proc.pid)]
     finally:
@@ -158,10 +159,10 @@ def test_a_young_pending_pod_is_reported_as_initializing_not_replaced(k8s: K8s) 
     assert first.stdin is not None
     first.stdin.write(b'{"command":"sleep 300"}')
     first.stdin.close()
-    assert wait_until(lambda: k8s.pod(name) is not None, timeout=30)
+    assert wait_for(lambda: k8s.pod(name) is not None, timeout=30)
     uid = k8s.pod(name)["metadata"]["uid"]  # type: ignore[index]
     second = k8s.start(name, env={"GC_START_TIMEOUT_S": "10"})
     assert second.rc == 1 and "already exists (initializing" in second.err, second
     assert k8s.pod(name)["metadata"]["uid"] == uid  # type: ignore[index]
     assert first.wait(timeout=60) == 75  # still Pending at its deadline: retry later
-    assert wait_until(lambda: k8s.pod(name) is None, timeout=10)
+    assert wait_for(lambda: k8s.pod(name) is None, timeout=10)
