@@ -56,15 +56,23 @@ def timed(argv: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, in
     return time.perf_counter() - t0, proc.returncode
 
 
-def median_ms(argv: list[str], stdin: bytes, env: dict[str, str], runs: int) -> float:
-    timed(argv, stdin, env)  # warm caches (kubectl discovery, page cache)
-    samples = []
-    for _ in range(runs):
-        seconds, rc = timed(argv, stdin, env)
-        if rc != 0:
-            raise SystemExit(f"{' '.join(argv[-3:])} exited {rc}")
-        samples.append(seconds * 1000)
-    return statistics.median(samples)
+def paired_medians(mine: list[str], theirs: list[str] | None, stdin: bytes, env: dict[str, str],
+                   runs: int) -> tuple[float, float]:
+    """Median ms of each command, the two run in alternation (order flipped every round)
+    so that drift in the machine's speed during the run weighs on both alike."""
+    commands = [mine] if theirs is None else [mine, theirs]
+    for argv in commands:
+        timed(argv, stdin, env)  # warm caches (kubectl discovery, page cache)
+    samples: list[list[float]] = [[] for _ in commands]
+    for i in range(runs):
+        order = range(len(commands)) if i % 2 == 0 else reversed(range(len(commands)))
+        for k in order:
+            seconds, rc = timed(commands[k], stdin, env)
+            if rc != 0:
+                raise SystemExit(f"{' '.join(commands[k][-3:])} exited {rc}")
+            samples[k].append(seconds * 1000)
+    medians = [statistics.median(s) for s in samples]
+    return medians[0], medians[1] if theirs is not None else float("nan")
 
 
 def bench(env: dict[str, str], upstream: str | None, runs: int, name: str) -> int:
@@ -77,9 +85,9 @@ def bench(env: dict[str, str], upstream: str | None, runs: int, name: str) -> in
     try:
         for op, args, stdin in HOT_OPS:
             target = [""] if op == "list-running" else [name, *args]
-            mine = median_ms([*ours(), op, *target], stdin, env, runs)
-            theirs = median_ms(["bash", upstream, op, *target], stdin, env, runs) if upstream \
-                else float("nan")
+            mine, theirs = paired_medians([*ours(), op, *target],
+                                          ["bash", upstream, op, *target] if upstream else None,
+                                          stdin, env, runs)
             rows.append((op, mine, theirs))
     finally:
         subprocess.run([*ours(), "stop", name], env=env, capture_output=True, timeout=60,

@@ -10,16 +10,11 @@ from __future__ import annotations
 import time
 
 from gc_session_k8s import audit
-from protocol.proc import Result, Timeout, run
+from protocol.proc import Result
 from providers.kube.classify import classify
-from providers.kube.errors import (
-    KubectlMissing,
-    KubeError,
-    KubeNotFound,
-    KubeTimeout,
-    KubeUnavailable,
-)
+from providers.kube.errors import KubeError, KubeNotFound, KubeUnavailable
 from providers.kube.kubectl import base_argv, remote_exit_code, strip_exit_marker
+from providers.kube.kubectl import spawn as kubectl_process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,18 +35,14 @@ class PodGone(KubeError):
 
 def spawn(argv: list[str], *, pod: str, stdin: bytes | None = None,
           timeout: float | None = None) -> Result:
+    """`providers.kube.kubectl.spawn`, recorded in the audit log whatever the outcome."""
     started = time.monotonic()
     rc = -1
     try:
-        result = run(argv, stdin=stdin, timeout=timeout, new_group=True)
+        result = kubectl_process(argv, stdin, timeout)
         rc = result.rc
-    except Timeout as error:
-        raise KubeTimeout(f"kubectl {' '.join(argv[3:6])}: {error}") from None
     finally:
         audit.record(argv, pod=pod, started=started, rc=rc)
-    if result.rc == 127 and not result.out:
-        raise KubectlMissing(f"cannot run {argv[0]!r}: {result.error_text() or 'not found'}"
-                             " (install kubectl or set GC_KUBECTL)")
     return result
 
 

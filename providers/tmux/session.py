@@ -125,19 +125,27 @@ def interrupt(r: Runner) -> None:
 # The message arrives on stdin and goes into a tmux buffer, then is pasted
 # without LF→CR translation: byte-for-byte what `send-keys -l` types, but never
 # parsed as key names or flags and with no command-length limit (≥100 KB works).
-# Commands are chained with `;` so typing is one tmux call and submitting one
-# more. A missing session fails the first call, which `nudge` reads as gone.
+# Commands are chained with `;`: with a pause, typing is one tmux call and
+# submitting one more (retried); without one, a single call does both. A missing
+# session fails the first call, which `nudge` reads as gone.
 NUDGE_SCRIPT = r"""
-t if-shell -F -t "$1" '#{pane_in_mode}' 'send-keys -X cancel' \; \
-  load-buffer -b "$3" - \; paste-buffer -d -r -b "$3" -t "$1" || exit 1
-[ "$4" = 0.000 ] || sleep "$4"
-n=0
-until state=$(t send-keys -t "$1" Enter \; display-message -p -t "$1" '#{session_attached} #{pane_pid}'); do
-  n=$((n + 1)); [ "$n" -ge 3 ] && exit 1; sleep 0.2
-done
+P=$1 B=$2 pause=$3 wake=$4
+set -- send-keys -t "$P" Enter \; display-message -p -t "$P" '#{session_attached} #{pane_pid}'
+paste() { t if-shell -F -t "$P" '#{pane_in_mode}' 'send-keys -X cancel' \; \
+  load-buffer -b "$B" - \; paste-buffer -d -r -b "$B" -t "$P" "$@"; }
+if [ "$pause" = 0.000 ]; then
+  state=$(paste \; "$@") || exit 1
+else
+  paste || exit 1
+  sleep "$pause"
+  n=0
+  until state=$(t "$@"); do
+    n=$((n + 1)); [ "$n" -ge 3 ] && exit 1; sleep 0.2
+  done
+fi
 # Wake a detached TUI with SIGWINCH to the terminal's foreground job (field 8 of
 # /proc/PID/stat, tpgid), as a resize would, without pinning the window size.
-if [ "$5" = 1 ] && [ "${state%% *}" = 0 ] && read -r stat < "/proc/${state##* }/stat"; then
+if [ "$wake" = 1 ] && [ "${state%% *}" = 0 ] && read -r stat < "/proc/${state##* }/stat"; then
   set -- ${stat##*) }
   [ "${6:-0}" -gt 0 ] && kill -s WINCH -- "-$6" 2>/dev/null
 fi
@@ -160,7 +168,7 @@ def nudge(r: Runner, message: bytes, *, debounce: str = "0.500", wake: bool = Tr
     if not message:
         return
     buffer = f"gc-nudge-{os.getpid()}"
-    res = r.shell(NUDGE_SCRIPT, [pane(r), session(r), buffer, debounce, "1" if wake else "0"],
+    res = r.shell(NUDGE_SCRIPT, [pane(r), buffer, debounce, "1" if wake else "0"],
                   stdin=message, timeout=25)
     if not res.ok and not is_missing(res):  # a session (or pod) that is gone: best-effort
         raise ProviderError(_why(r, res, "nudge"))

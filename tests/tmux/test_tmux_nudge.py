@@ -37,6 +37,18 @@ def test_nudge_delivers_the_text_literally_then_one_enter(
     assert not Path("/tmp/gc-nudge-injection").exists()
 
 
+@pytest.mark.parametrize("debounce_ms", ["0", "50"], ids=["one-tmux-call", "pause-then-enter"])
+def test_with_or_without_a_pause_a_nudge_types_submits_and_wakes(
+    tmux_provider: Provider, start: Start, tmp_path: Path, debounce_ms: str
+) -> None:
+    out, woke = tmp_path / "typed.bin", tmp_path / "woke"
+    name = start({"command": f"sh -c 'trap \"echo winch >> {woke}\" WINCH; stty raw -echo; "
+                             f"exec 3<&0; cat <&3 > {out} & while :; do sleep 0.05; done'"})
+    tmux_provider.ok("nudge", name, stdin="two\nlines", env={"GC_NUDGE_DEBOUNCE_MS": debounce_ms})
+    assert wait_for(lambda: out.exists() and out.read_bytes() == b"two\nlines\r"), out.read_bytes()
+    assert wait_for(lambda: woke.exists())
+
+
 def test_a_large_nudge_arrives_intact(tmux_provider: Provider, start: Start, tmp_path: Path) -> None:
     out = tmp_path / "typed.bin"
     name = recorder(start, out)
