@@ -31,6 +31,22 @@ def test_settings_come_from_env() -> None:
     assert KubeSettings.from_env({}).namespace == "gc"
 
 
+def test_kubectl_runs_without_garbage_collection_below_a_memory_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _fake(tmp_path, 'echo "GOGC=$GOGC GOMEMLIMIT=$GOMEMLIMIT"')
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    assert kubectl(["get", "pods"], settings=settings).out == b"GOGC=off GOMEMLIMIT=256MiB\n"
+
+
+def test_a_go_runtime_setting_of_the_user_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _fake(tmp_path, 'echo "GOGC=$GOGC GOMEMLIMIT=$GOMEMLIMIT"')
+    monkeypatch.setenv("GOGC", "200")
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    assert kubectl(["get", "pods"], settings=settings).out == b"GOGC=200 GOMEMLIMIT=\n"
+
+
 def test_transient_failures_are_retried_for_idempotent_calls(tmp_path: Path) -> None:
     count = tmp_path / "count"
     settings = _fake(tmp_path, f"""echo x >> {count}
