@@ -8,6 +8,12 @@ ConfigMap size limit and only one exec. Its last member is the sentinel
 Paths: the work dir and overlays land in the pod work dir; copy_files'
 ``rel_dst`` is relative to /workspace, as both upstream k8s implementations
 and Gas City's container staging expect (session-protocol.md §3.6).
+
+Extraction lets a later member overwrite an earlier one, but known provider
+settings files (``.claude/settings.json`` and the like) must be JSON-merged
+across layers as the tmux provider merges them on disk. So every file at such
+a path is held back, merged on the host (`providers.tmux.settings_merge`), and
+written once just before the sentinel.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import os
 import stat
 import tarfile
 import tempfile
+from typing import NamedTuple
 
 from gc_session_k8s.podenv import WORKSPACE, under
 from protocol.errors import UsageError
@@ -62,21 +69,37 @@ def needs_staging(cfg: StartConfig, city: str) -> bool:
     return bool(work_dir_source(cfg, city) or overlays or files)
 
 
-class TarStream:
-    """An in-memory tar whose member names are relative to /workspace."""
+class Held(NamedTuple):
+    """A file written by `TarStream.close` (its content may still be merged into)."""
 
-    def __init__(self) -> None:
+    data: bytes
+    mode: int
+    mtime: int
+
+
+class TarStream:
+    """An in-memory tar whose member names are relative to /workspace.
+
+    With ``merge_settings``, files that a later layer could JSON-merge into are
+    held until `close`, so each is written once with its final content.
+    """
+
+    def __init__(self, *, merge_settings: bool = False) -> None:
         self.buffer = io.BytesIO()
         self.tar = tarfile.TarFile(fileobj=self.buffer, mode="w", format=tarfile.PAX_FORMAT)
         self.dirs: set[str] = set()
+        self.held: dict[str, Held] | None = {} if merge_settings else None
 
-    def _info(self, name: str, st: os.stat_result) -> tarfile.TarInfo:
+    def _member(self, name: str, mode: int, mtime: float) -> tarfile.TarInfo:
         info = tarfile.TarInfo(name)
-        info.mode = stat.S_IMODE(st.st_mode)
-        info.mtime = int(st.st_mtime)
+        info.mode = mode
+        info.mtime = int(mtime)
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         return info
+
+    def _info(self, name: str, st: os.stat_result) -> tarfile.TarInfo:
+        return self._member(name, stat.S_IMODE(st.st_mode), st.st_mtime)
 
     def add_dir_entry(self, name: str, st: os.stat_result | None = None) -> None:
         if not name or name in self.dirs:
@@ -90,8 +113,12 @@ class TarStream:
         self.tar.addfile(info)
         self.dirs.add(name)
 
-    def add_file(self, src: str, name: str) -> None:
-        """A regular file (symlinks followed); other kinds are skipped."""
+    def add_file(self, src: str, name: str, merge_rel: str = "") -> None:
+        """A regular file (symlinks followed); other kinds are skipped.
+
+        ``merge_rel`` is its path below the root of a tree whose settings files
+        merge into what is already there (empty: it simply replaces it).
+        """
         try:
             st = os.stat(src)
         except OSError:
@@ -99,16 +126,39 @@ class TarStream:
         if not stat.S_ISREG(st.st_mode):
             return
         self.add_dir_entry(os.path.dirname(name))
+        if self.held is not None:
+            from providers.tmux import settings_merge  # start only: keeps copy-to/exec light
+
+            if name in self.held or settings_merge.lands_on_mergeable(name):
+                self._hold(self.held, src, name, st, merge_rel)
+                return
         info = self._info(name, st)
         info.size = st.st_size
         with open(src, "rb") as f:
             self.tar.addfile(info, f)
 
-    def add_tree(self, src: str, prefix: str, skip_top: frozenset[str] = frozenset()) -> None:
-        """Merge ``src``'s contents under ``prefix`` (symlinked dirs followed, loops cut)."""
+    def _hold(self, held: dict[str, Held], src: str, name: str, st: os.stat_result,
+              merge_rel: str) -> None:
+        from providers.tmux import settings_merge
+
+        with open(src, "rb") as f:
+            data = f.read()
+        before = held.get(name)
+        mode = stat.S_IMODE(st.st_mode)
+        if merge_rel and settings_merge.is_mergeable(merge_rel):
+            data = settings_merge.staged(merge_rel, data, before.data if before else None)
+            mode = before.mode if before else mode  # a merged file keeps its mode, as on disk
+        held[name] = Held(data, mode, int(st.st_mtime))
+
+    def add_tree(self, src: str, prefix: str, skip_top: frozenset[str] = frozenset(), *,
+                 merge: bool = False) -> None:
+        """Merge ``src``'s contents under ``prefix`` (symlinked dirs followed, loops cut).
+
+        ``merge``: its known settings files JSON-merge into earlier layers'.
+        """
         seen: set[tuple[int, int]] = set()
 
-        def walk(path: str, name: str, top: bool) -> None:
+        def walk(path: str, name: str, rel: str, top: bool) -> None:
             st = os.stat(path)
             if (st.st_dev, st.st_ino) in seen:
                 return
@@ -119,17 +169,22 @@ class TarStream:
                 if top and entry.name in skip_top:
                     continue
                 child = f"{name}/{entry.name}" if name else entry.name
+                child_rel = f"{rel}/{entry.name}" if rel else entry.name
                 try:
                     if entry.is_dir(follow_symlinks=True):
-                        walk(entry.path, child, False)
+                        walk(entry.path, child, child_rel, False)
                     else:
-                        self.add_file(entry.path, child)
+                        self.add_file(entry.path, child, child_rel if merge else "")
                 except OSError:
                     continue
 
-        walk(src, prefix, True)
+        walk(src, prefix, "", True)
 
     def close(self) -> bytes:
+        for name, held in (self.held or {}).items():
+            info = self._member(name, held.mode, held.mtime)
+            info.size = len(held.data)
+            self.tar.addfile(info, io.BytesIO(held.data))
         info = tarfile.TarInfo(SENTINEL)
         info.mode = 0o644
         self.tar.addfile(info, io.BytesIO(b""))
@@ -139,7 +194,7 @@ class TarStream:
 
 def build(cfg: StartConfig, *, city: str, pod_work_dir: str) -> bytes:
     """The staging tar: work dir → pack overlays → overlay_dir → copy_files → sentinel."""
-    stream = TarStream()
+    stream = TarStream(merge_settings=True)
     wd_rel = pod_work_dir[len(WORKSPACE) + 1:] if pod_work_dir != WORKSPACE else ""
     source = work_dir_source(cfg, city)
     if source:
@@ -148,17 +203,17 @@ def build(cfg: StartConfig, *, city: str, pod_work_dir: str) -> bytes:
     for overlay in (*cfg.pack_overlay_dirs, cfg.overlay_dir):
         if not overlay or not os.path.isdir(overlay):
             continue
-        stream.add_tree(overlay, wd_rel, frozenset({"per-provider"}))
+        stream.add_tree(overlay, wd_rel, frozenset({"per-provider"}), merge=True)
         specific = os.path.join(overlay, "per-provider", provider)
         if provider and "/" not in provider and provider not in (".", "..") and os.path.isdir(
                 specific):
-            stream.add_tree(specific, wd_rel)
+            stream.add_tree(specific, wd_rel, merge=True)
     for entry in cfg.copy_files:
         rel = safe_rel(entry.rel_dst)
         if not entry.src or not os.path.exists(entry.src):
             continue
         if os.path.isdir(entry.src):
-            stream.add_tree(entry.src, rel)
+            stream.add_tree(entry.src, rel, merge=True)  # as Go's CopyFileOrDir merges
         else:
             stream.add_file(entry.src, rel or os.path.basename(entry.src))
     return stream.close()

@@ -6,7 +6,9 @@ except ``per-provider/``, of which only ``per-provider/<GC_PROVIDER>/`` is
 merged (flattened). Then each copy_files entry: a directory merges into
 ``rel_dst``, a file is copied to the path ``rel_dst`` (or its own name when
 ``rel_dst`` is empty). Missing sources are skipped; ``rel_dst`` may not escape
-the work dir.
+the work dir. Within a copied directory, known provider settings files
+(``.claude/settings.json`` and the like) are JSON-merged into an existing
+destination instead of replacing it (`providers.tmux.settings_merge`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import shutil
 
 from protocol.errors import UsageError
+from providers.tmux import settings_merge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,14 +35,18 @@ def inside(root: str, rel: str) -> str:
     return path
 
 
-def merge_dir(src: str, dst: str, *, skip_top: frozenset[str] = frozenset()) -> None:
+def merge_dir(src: str, dst: str, *, skip_top: frozenset[str] = frozenset(), rel: str = "") -> None:
+    """Merge ``src``'s contents into ``dst``; ``rel`` is the path below the copied tree's root."""
     os.makedirs(dst, exist_ok=True)
     for entry in os.scandir(src):
         if entry.name in skip_top:
             continue
         target = os.path.join(dst, entry.name)
+        entry_rel = f"{rel}/{entry.name}" if rel else entry.name
         if entry.is_dir(follow_symlinks=True):
-            merge_dir(entry.path, target)
+            merge_dir(entry.path, target, rel=entry_rel)
+        elif settings_merge.is_mergeable(entry_rel):
+            settings_merge.stage_file(entry.path, target, entry_rel)
         else:
             shutil.copy2(entry.path, target)
 

@@ -57,6 +57,34 @@ def test_work_dir_overlays_and_copy_files_are_staged_in_one_stream(k8s: K8s, tmp
     assert lines[-1] == "overlay"
 
 
+def test_settings_files_in_several_layers_are_staged_json_merged(k8s: K8s, tmp_path: Path) -> None:
+    work = tmp_path / "rig"
+    pack, overlay = tmp_path / "pack", tmp_path / "overlay"
+    for d in (work / ".claude", pack / ".claude", overlay / "per-provider" / "claude" / ".claude",
+              overlay / ".codex"):
+        d.mkdir(parents=True)
+    gc_prime = {"matcher": "", "hooks": [{"type": "command", "command": "gc prime"}]}
+    (work / ".claude" / "settings.json").write_text(orjson.dumps(
+        {"model": "opus", "hooks": {"SessionStart": [gc_prime]}}).decode())
+    guard = {"matcher": "Bash", "hooks": [{"type": "command", "command": "guard"}]}
+    (pack / ".claude" / "settings.json").write_text(orjson.dumps({"hooks": {"PreToolUse": [guard]}}).decode())
+    (overlay / "per-provider" / "claude" / ".claude" / "settings.json").write_text(orjson.dumps(
+        {"model": "sonnet", "hooks": {"Stop": [{"type": "command", "command": "gc hook"}]}}).decode())
+    (overlay / ".codex" / "hooks.json").write_text('{"hooks": {"Stop": [{"command": "x"}]}}')
+    name = k8s.name()
+    cfg = {"work_dir": str(work), "command": "sleep 300", "env": {"GC_PROVIDER": "claude"},
+           "pack_overlay_dirs": [str(pack)], "overlay_dir": str(overlay)}
+    res = k8s.start(name, cfg)
+    assert res.rc == 0, res.err
+    out = in_pod(k8s, name, "cat .claude/settings.json; echo ==; cat .codex/hooks.json")
+    claude, codex = out.split("==\n")
+    assert orjson.loads(claude) == {"model": "sonnet", "hooks": {
+        "SessionStart": [gc_prime], "PreToolUse": [guard],
+        "Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "gc hook"}]}]}}
+    assert claude.startswith('{\n  "hooks": {\n')
+    assert orjson.loads(codex) == {"hooks": {"Stop": [{"command": "x"}]}}
+
+
 def test_tmp_like_work_dirs_and_the_city_root_are_never_staged(k8s: K8s, tmp_path: Path) -> None:
     pods_before = {p["metadata"]["name"] for p in k8s.pods()}
     name = k8s.name()

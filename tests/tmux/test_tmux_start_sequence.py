@@ -82,6 +82,30 @@ def test_overlays_and_copy_files_are_staged_in_order(tmux_provider: Provider, st
     assert (work / "nested" / "file.txt").read_text() == "copied"
 
 
+def test_an_overlays_claude_hooks_merge_into_the_work_dirs_settings(tmux_provider: Provider, start: Start,
+                                                                    tmp_path: Path) -> None:
+    work, pack, overlay = tmp_path / "work", tmp_path / "pack", tmp_path / "overlay"
+    for d in (work, pack, overlay / "per-provider" / "claude"):
+        (d / ".claude").mkdir(parents=True)
+    gc_prime = {"matcher": "", "hooks": [{"type": "command", "command": "gc prime"}]}
+    (work / ".claude" / "settings.json").write_text(json.dumps(
+        {"model": "opus", "hooks": {"SessionStart": [gc_prime]}}))
+    guard = {"matcher": "Bash", "hooks": [{"type": "command", "command": "guard"}]}
+    (pack / ".claude" / "settings.json").write_text(json.dumps({"hooks": {"PreToolUse": [guard]}}))
+    (overlay / "per-provider" / "claude" / ".claude" / "settings.json").write_text(json.dumps(
+        {"model": "sonnet", "hooks": {"Stop": [{"type": "command", "command": "gc hook"}]}}))
+    cfg = {"work_dir": str(work), "env": {"GC_PROVIDER": "claude"},
+           "pack_overlay_dirs": [str(pack)], "overlay_dir": str(overlay)}
+    start(cfg)
+    settings = work / ".claude" / "settings.json"
+    first = settings.read_text()
+    start(cfg)  # a second start over the same work dir (a restart) adds nothing
+    assert settings.read_text() == first and first.startswith('{\n  "hooks"') and first.endswith("}\n")
+    assert json.loads(first) == {"model": "sonnet", "hooks": {
+        "SessionStart": [gc_prime], "PreToolUse": [guard],
+        "Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "gc hook"}]}]}}
+
+
 def test_sigterm_during_start_rolls_back(tmux_provider: Provider, tmp_path: Path) -> None:
     marker = tmp_path / "setup-started"
     proc = subprocess.Popen(
