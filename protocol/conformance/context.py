@@ -8,12 +8,19 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 from protocol.conformance.driver import OpResult, Provider
 from protocol.conformance.gojson import StartConfig, encode_start_config
+from protocol.conformance.model import required
+
+#: What ``Kit.started`` gives each session: one config for all, a factory called
+#: once per session (a fresh work_dir each), or None for the kit's default.
+Configs = StartConfig | Callable[[], StartConfig] | None
 
 
 class Options(NamedTuple):
@@ -83,13 +90,51 @@ class Kit:
         with self._lock:
             self._live.add(name)
 
-    def start(self, name: str, config: StartConfig | None = None) -> OpResult:
-        """``start <name>`` with a Go-encoded config; the name is stopped at cleanup."""
+    def start(self, name: str, config: StartConfig | None = None, *, cancel_after: float | None = None) -> OpResult:
+        """``start <name>`` with a Go-encoded config; the name is stopped at cleanup.
+
+        ``cancel_after`` cancels the start as gc does when its context ends: the
+        op's process group gets SIGTERM, then SIGKILL 2 s later (``timed_out``).
+        """
         if self.cancelled.is_set():
             return OpResult(("start", name), 1, b"", b"canceled", False, 0.0)
         self.track(name)
         payload = encode_start_config(config if config is not None else self.default_config())
-        return self.provider.run("start", name, stdin=payload)
+        return self.provider.run("start", name, stdin=payload, timeout=cancel_after)
+
+    @contextmanager
+    def started(
+        self, *names: str, config: Configs = None, concurrently: bool = False, what: str = "start"
+    ) -> Iterator[None]:
+        """Sessions a check needs up: every start must succeed, else the check FAILs.
+
+        All of ``names`` are stopped on the way out, whatever happened; a start
+        that failed half-way is torn down at once, as gc does.
+        """
+        with self.stopping(*names):
+            for result in self._start_all(names, config, concurrently):
+                required(result, what)
+            yield
+
+    @contextmanager
+    def stopping(self, *names: str) -> Iterator[None]:
+        """Stop ``names`` on the way out, whatever happened (and at cleanup if that fails)."""
+        for name in names:
+            self.track(name)
+        try:
+            yield
+        finally:
+            for name in names:
+                self.stop(name)
+
+    def _start_all(self, names: tuple[str, ...], config: Configs, concurrently: bool) -> list[OpResult]:
+        def one(name: str) -> OpResult:
+            return self.start(name, config() if callable(config) else config)
+
+        if not concurrently:
+            return [one(name) for name in names]
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            return list(pool.map(one, names))
 
     def stop(self, name: str) -> OpResult:
         result = self.provider.run("stop", name)

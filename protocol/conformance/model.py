@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -42,17 +43,18 @@ def skip(detail: str) -> CheckSkipped:
 
 def required(result: OpResult, what: str) -> OpResult:
     """A required op: exit 2 and any other failure both FAIL the check."""
-    if result.not_implemented:
-        raise fail(f"{what}: not implemented (exit 2)")
-    if not result.ok:
-        raise fail(f"{what}: {result.describe()}")
-    return result
+    return succeeded(result, what, if_not_implemented=fail)
 
 
 def optional(result: OpResult, what: str) -> OpResult:
     """An optional op: exit 2 SKIPs the check; any other failure FAILs it."""
+    return succeeded(result, what, if_not_implemented=skip)
+
+
+def succeeded(result: OpResult, what: str, if_not_implemented: Callable[[str], CheckFailed | CheckSkipped]) -> OpResult:
+    """``result`` if the op succeeded; else raise the verdict its failure earns."""
     if result.not_implemented:
-        raise skip(f"{what}: not implemented (exit 2)")
+        raise if_not_implemented(f"{what}: not implemented (exit 2)")
     if not result.ok:
         raise fail(f"{what}: {result.describe()}")
     return result

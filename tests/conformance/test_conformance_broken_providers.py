@@ -129,6 +129,10 @@ BREAKAGES = (
     Breakage("inject-meta", ("GC-STRICT-INJECT-002",)),
     Breakage("stop-leaves-tree", ("GC-STRICT-STOP-001",)),
     Breakage("stop-async", ("GC-STRICT-STOP-002",)),
+    Breakage("start-tempfail", ("GC-STRICT-START-004",)),
+    Breakage("start-escapes-cancel", ("GC-STRICT-CANCEL-001",)),
+    Breakage("start-ignores-cancel", ("GC-STRICT-CANCEL-002",)),
+    Breakage("start-leaves-pre-start", ("GC-STRICT-CANCEL-003",)),
     Breakage("slow-hot-ops", ("GC-STRICT-COLD-START-001",), threshold_ms=150),
 )
 
@@ -181,6 +185,7 @@ HOST_OBSERVED = {
     "GC-STRICT-ACTIVITY-001",
     "GC-STRICT-START-003",
     "GC-STRICT-STOP-001",
+    "GC-STRICT-CANCEL-003",
 }
 
 
@@ -191,3 +196,4 @@ def test_checks_that_observe_the_host_skip_for_a_box_the_kit_cannot_see() -> Non
     verdicts = {row.result.code: row.result for row in outcome.rows}
     assert {code: verdicts[code].status for code in HOST_OBSERVED} == dict.fromkeys(HOST_OBSERVED, Status.SKIP)
     assert "remote box" in verdicts["GC-STRICT-STOP-001"].detail
+    assert "where the kit can see it" in verdicts["GC-STRICT-CANCEL-003"].detail

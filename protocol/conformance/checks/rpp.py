@@ -133,13 +133,23 @@ def run_check_suite(kit: Kit) -> list[Result]:
         results.extend(spec.result(Status.SKIP, "skipped: start failed") for spec in CHECK_SPECS[2:])
         return results
 
-    def is_running_step() -> str:
-        result = kit.run("is-running", name)
-        if not result.ok or result.output != "true":
-            raise fail(f"want exactly 'true': {result.describe()}")
-        return ""
+    def is_running_step(want: str) -> Callable[[], str]:
+        def step() -> str:
+            result = kit.run("is-running", name)
+            if not result.ok or result.output != want:
+                raise fail(f"want exactly {want!r}: {result.describe()}")
+            return ""
 
-    record("CHECK-03-IS-RUNNING", is_running_step)
+        return step
+
+    def optional_step(op: str, *args: str, stdin: bytes | None = None) -> Callable[[], str]:
+        def step() -> str:
+            optional(kit.run(op, name, *args, stdin=stdin), op)
+            return ""
+
+        return step
+
+    record("CHECK-03-IS-RUNNING", is_running_step("true"))
 
     def capability_step(op: str, capability: str, valid: Callable[[str], bool]) -> Callable[[], str]:
         def step() -> str:
@@ -179,18 +189,9 @@ def run_check_suite(kit: Kit) -> list[Result]:
 
     record("CHECK-06-PROCESS-ALIVE", process_alive_step)
 
-    def nudge_step() -> str:
-        optional(kit.run("nudge", name, stdin=b"gc runtime check probe"), "nudge")
-        return ""
-
-    record("CHECK-07-NUDGE", nudge_step)
+    record("CHECK-07-NUDGE", optional_step("nudge", stdin=b"gc runtime check probe"))
     record("CHECK-08-METADATA", lambda: metadata_round_trip(kit, name))
-
-    def peek_step() -> str:
-        optional(kit.run("peek", name, "10"), "peek")
-        return ""
-
-    record("CHECK-09-PEEK", peek_step)
+    record("CHECK-09-PEEK", optional_step("peek", "10"))
 
     def list_step() -> str:
         result = kit.run("list-running", name)
@@ -208,28 +209,9 @@ def run_check_suite(kit: Kit) -> list[Result]:
         return ""
 
     record("CHECK-11-STOP", stop_step)
-
-    def after_stop_step() -> str:
-        result = kit.run("is-running", name)
-        if not result.ok or result.output != "false":
-            raise fail(f"want exactly 'false': {result.describe()}")
-        return ""
-
-    record("CHECK-12-IS-RUNNING-AFTER-STOP", after_stop_step)
-
-    def stop_again_step() -> str:
-        result = kit.stop(name)
-        if not result.ok:
-            raise fail(result.describe())
-        return ""
-
-    record("CHECK-13-STOP-IDEMPOTENT", stop_again_step)
-
-    def interrupt_step() -> str:
-        optional(kit.run("interrupt", name), "interrupt")
-        return ""
-
-    record("CHECK-14-INTERRUPT", interrupt_step)
+    record("CHECK-12-IS-RUNNING-AFTER-STOP", is_running_step("false"))
+    record("CHECK-13-STOP-IDEMPOTENT", stop_step)
+    record("CHECK-14-INTERRUPT", optional_step("interrupt"))
     return results
 
 
@@ -276,6 +258,13 @@ PROVISION_001 = _rpp(
 )
 
 
+def expect_running(kit: Kit, name: str, want: str, after: str) -> None:
+    """``is-running`` must exit 0 and answer ``want`` (surrounding space ignored)."""
+    running = kit.run("is-running", name)
+    if not running.ok or running.output.strip() != want:
+        raise fail(f"is-running after {after}: {running.describe()}")
+
+
 @single(PROTOCOL_001)
 def rpp_protocol(kit: Kit) -> str:
     handshake = kit.handshake or read_handshake(kit)
@@ -287,42 +276,29 @@ def rpp_protocol(kit: Kit) -> str:
 @single(LIFECYCLE_001)
 def rpp_start_running(kit: Kit) -> str:
     name = kit.name("rpp")
-    try:
-        required(kit.start(name), "start")
-        running = kit.run("is-running", name)
-        if not running.ok or running.output.strip() != "true":
-            raise fail(f"is-running after start: {running.describe()}")
-    finally:
-        kit.stop(name)
+    with kit.started(name):
+        expect_running(kit, name, "true", after="start")
     return ""
 
 
 @single(LIFECYCLE_002)
 def rpp_duplicate_start(kit: Kit) -> str:
     name = kit.name("rpp")
-    try:
-        required(kit.start(name), "first start")
+    with kit.started(name, what="first start"):
         second = kit.start(name)
         if second.ok:
             raise fail("second start of a running session exited 0")
         if second.not_implemented:
             raise fail("second start exited 2 (read as success)")
         return f"second start: {second.describe()}"
-    finally:
-        kit.stop(name)
 
 
 @single(LIFECYCLE_003)
 def rpp_stop_not_running(kit: Kit) -> str:
     name = kit.name("rpp")
-    try:
-        required(kit.start(name), "start")
+    with kit.started(name):
         required(kit.stop(name), "stop")
-        running = kit.run("is-running", name)
-        if not running.ok or running.output.strip() != "false":
-            raise fail(f"is-running after stop: {running.describe()}")
-    finally:
-        kit.stop(name)
+        expect_running(kit, name, "false", after="stop")
     return ""
 
 
@@ -344,8 +320,7 @@ def rpp_is_running_missing(kit: Kit) -> str:
 @single(CONN_001)
 def rpp_exec(kit: Kit) -> str:
     name = kit.name("rpp")
-    try:
-        required(kit.start(name), "start")
+    with kit.started(name):
         echo = kit.run("exec", name, stdin=b"echo GC_RPP_CONN_EXEC_OK")
         if echo.not_implemented:
             raise skip("exec not implemented (exit 2)")
@@ -354,16 +329,13 @@ def rpp_exec(kit: Kit) -> str:
         code = kit.run("exec", name, stdin=b"exit 7")
         if code.exit_code != 7:
             raise fail(f"exec 'exit 7' must exit 7: {code.describe()}")
-    finally:
-        kit.stop(name)
     return ""
 
 
 @single(PROVISION_001)
 def rpp_provision(kit: Kit) -> str:
     name = kit.name("rpp")
-    kit.track(name)
-    try:
+    with kit.stopping(name):
         result = kit.run("provision", name, stdin=encode_start_config(kit.default_config()))
         if result.not_implemented:
             raise skip("provision not implemented (exit 2)")
@@ -377,8 +349,6 @@ def rpp_provision(kit: Kit) -> str:
             raise fail("provision requires exec, which exits 2")
         if not echo.ok or echo.output.strip() != "GC_RPP_PROVISION_OK":
             raise fail(f"exec into the provisioned box: {echo.describe()}")
-    finally:
-        kit.stop(name)
     return ""
 
 

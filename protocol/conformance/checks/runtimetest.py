@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from functools import partial
 from typing import TypeVar
 
 from protocol.conformance.caller import reads_true, split_list
@@ -39,18 +41,27 @@ def factory_config(kit: Kit) -> StartConfig:
     return StartConfig(work_dir=str(kit.workdir("rt")))
 
 
+def started(kit: Kit, *names: str, concurrently: bool = False) -> AbstractContextManager[None]:
+    """``Kit.started`` with the factory's config, made afresh for each session."""
+    return kit.started(*names, config=partial(factory_config, kit), concurrently=concurrently)
+
+
+def start(kit: Kit, name: str) -> None:
+    """Start a session whose stop is the subject of the case."""
+    required(kit.start(name, factory_config(kit)), "start")
+
+
+def stopped_session(kit: Kit) -> str:
+    """The name of a session that was started and then stopped."""
+    name = kit.name("rt")
+    start(kit, name)
+    required(kit.stop(name), "stop")
+    return name
+
+
 def parallel(items: Sequence[T], call: Callable[[T], OpResult]) -> list[OpResult]:
     with ThreadPoolExecutor(max_workers=max(1, len(items))) as pool:
         return list(pool.map(call, items))
-
-
-def start_all(kit: Kit, names: Sequence[str], concurrently: bool = False) -> None:
-    def go(name: str) -> OpResult:
-        return kit.start(name, factory_config(kit))
-
-    results = parallel(names, go) if concurrently else [go(n) for n in names]
-    for result in results:
-        required(result, "start")
 
 
 def running(kit: Kit, name: str) -> bool:
@@ -60,11 +71,6 @@ def running(kit: Kit, name: str) -> bool:
 
 def listed(kit: Kit, prefix: str) -> list[str]:
     return split_list(optional(kit.run("list-running", prefix), "list-running").output)
-
-
-def stop_all(kit: Kit, names: Sequence[str]) -> None:
-    for name in names:
-        kit.stop(name)
 
 
 LIFECYCLE_UNITS: list[Unit] = []
@@ -82,46 +88,35 @@ def lifecycle(go_name: str) -> Callable[[UnitBody], Unit]:
 @lifecycle("Start_CreatesRunningSession")
 def start_creates_running(kit: Kit) -> str:
     name = kit.name("rt")
-    try:
-        start_all(kit, [name])
+    with started(kit, name):
         if not running(kit, name):
             raise fail("is-running is not true after start")
-    finally:
-        kit.stop(name)
     return ""
 
 
 @lifecycle("Start_DuplicateReturnsError")
 def start_duplicate(kit: Kit) -> str:
     name = kit.name("rt")
-    try:
-        start_all(kit, [name])
+    with started(kit, name):
         second = kit.start(name, factory_config(kit))
         if second.ok or second.not_implemented:
             raise fail(f"second start did not error: {second.describe()}")
         return second.describe()
-    finally:
-        kit.stop(name)
 
 
 @lifecycle("Start_ConcurrentDistinctSessions")
 def start_concurrent(kit: Kit) -> str:
     names = [kit.name("rt") for _ in range(3)]
-    try:
-        start_all(kit, names, concurrently=True)
+    with started(kit, *names, concurrently=True):
         down = [n for n in names if not running(kit, n)]
         if down:
             raise fail(f"not running after concurrent start: {down}")
-    finally:
-        stop_all(kit, names)
     return ""
 
 
 @lifecycle("Stop_MakesSessionNotRunning")
 def stop_not_running(kit: Kit) -> str:
-    name = kit.name("rt")
-    start_all(kit, [name])
-    required(kit.stop(name), "stop")
+    name = stopped_session(kit)
     if running(kit, name):
         raise fail("is-running is still true after stop")
     return ""
@@ -136,7 +131,7 @@ def stop_never_started(kit: Kit) -> str:
 @lifecycle("Stop_Idempotent_AlreadyStopped")
 def stop_twice(kit: Kit) -> str:
     name = kit.name("rt")
-    start_all(kit, [name])
+    start(kit, name)
     required(kit.stop(name), "first stop")
     required(kit.stop(name), "second stop")
     return ""
@@ -145,27 +140,21 @@ def stop_twice(kit: Kit) -> str:
 @lifecycle("Stop_ConcurrentDistinctSessions")
 def stop_concurrent(kit: Kit) -> str:
     names = [kit.name("rt") for _ in range(3)]
-    try:
-        start_all(kit, names)
+    with started(kit, *names):
         for result in parallel(names, kit.stop):
             required(result, "concurrent stop")
         still = [n for n in names if running(kit, n)]
         if still:
             raise fail(f"still running after concurrent stop: {still}")
-    finally:
-        stop_all(kit, names)
     return ""
 
 
 @lifecycle("Interrupt_ConcurrentDistinctSessions")
 def interrupt_concurrent(kit: Kit) -> str:
     names = [kit.name("rt") for _ in range(3)]
-    try:
-        start_all(kit, names)
+    with started(kit, *names):
         for result in parallel(names, lambda n: kit.run("interrupt", n)):
             optional(result, "interrupt")
-    finally:
-        stop_all(kit, names)
     return ""
 
 
@@ -179,49 +168,38 @@ def is_running_unknown(kit: Kit) -> str:
 @lifecycle("IsRunning_ConcurrentDistinctSessions")
 def is_running_concurrent(kit: Kit) -> str:
     names = [kit.name("rt") for _ in range(3)]
-    try:
-        start_all(kit, names)
+    with started(kit, *names):
         answers = parallel(names, lambda n: kit.run("is-running", n))
         bad = [r.describe() for r in answers if not (r.ok and reads_true(r.output))]
         if bad:
             raise fail("; ".join(bad))
-    finally:
-        stop_all(kit, names)
     return ""
 
 
 @lifecycle("ListRunning_FindsSessions")
 def list_finds(kit: Kit) -> str:
     names = [kit.name("rt") for _ in range(2)]
-    try:
-        start_all(kit, names)
+    with started(kit, *names):
         found = listed(kit, "")
         missing = [n for n in names if n not in found]
         if missing:
             raise fail(f'list-running "" lacks {missing}')
-    finally:
-        stop_all(kit, names)
     return ""
 
 
 @lifecycle("ListRunning_PrefixFiltering")
 def list_prefix(kit: Kit) -> str:
     first, second = kit.name("rt-alpha"), kit.name("rt-beta")
-    try:
-        start_all(kit, [first, second])
+    with started(kit, first, second):
         found = listed(kit, first)
         if first not in found or second in found:
             raise fail(f"list-running {first}: {found}")
-    finally:
-        stop_all(kit, [first, second])
     return ""
 
 
 @lifecycle("ListRunning_ExcludesStopped")
 def list_excludes_stopped(kit: Kit) -> str:
-    name = kit.name("rt")
-    start_all(kit, [name])
-    required(kit.stop(name), "stop")
+    name = stopped_session(kit)
     if name in listed(kit, name):
         raise fail(f"{name} still listed after stop")
     return ""
@@ -230,26 +208,20 @@ def list_excludes_stopped(kit: Kit) -> str:
 @lifecycle("ListRunning_EmptyPrefix")
 def list_empty_prefix(kit: Kit) -> str:
     name = kit.name("rt")
-    try:
-        start_all(kit, [name])
+    with started(kit, name):
         if name not in listed(kit, ""):
             raise fail(f'list-running "" lacks {name}')
-    finally:
-        kit.stop(name)
     return ""
 
 
 @lifecycle("ListRunning_ConcurrentDistinctPrefixes")
 def list_concurrent(kit: Kit) -> str:
     names = [kit.name("rt") for _ in range(3)]
-    try:
-        start_all(kit, names)
+    with started(kit, *names):
         answers = parallel(names, lambda n: kit.run("list-running", n))
         for name, result in zip(names, answers, strict=True):
             if name not in split_list(optional(result, "list-running").output):
                 raise fail(f"list-running {name} lacks it")
-    finally:
-        stop_all(kit, names)
     return ""
 
 
@@ -260,9 +232,7 @@ def process_alive_empty(kit: Kit) -> str:
 
 @lifecycle("ProcessAlive_FalseAfterStop")
 def process_alive_after_stop(kit: Kit) -> str:
-    name = kit.name("rt")
-    start_all(kit, [name])
-    required(kit.stop(name), "stop")
+    name = stopped_session(kit)
     result = kit.run("process-alive", name, stdin=b"some-process")
     if result.not_implemented:
         raise skip("process-alive not implemented (exit 2; newer gc reads that as alive)")
@@ -274,10 +244,8 @@ def process_alive_after_stop(kit: Kit) -> str:
 @lifecycle("ProcessAlive_ConcurrentDistinctSessions")
 def process_alive_concurrent(kit: Kit) -> str:
     names = [kit.name("rt") for _ in range(3)]
-    try:
-        start_all(kit, names)
-    finally:
-        stop_all(kit, names)
+    with started(kit, *names):
+        pass  # process-alive with no names never reaches the provider
     return "sessions started; the caller answers empty names with true"
 
 
@@ -353,10 +321,18 @@ def meta_multiple(kit: Kit, name: str) -> str:
     return ""
 
 
-@session_case("Peek_NoError")
-def peek(kit: Kit, name: str) -> str:
-    optional(kit.run("peek", name, "10"), "peek")
-    return ""
+def op_case(go_name: str, op: str, *args: str, stdin: bytes | None = None, missing: bool = False) -> None:
+    """A case that PASSes when ``op`` succeeds on the shared session (or, ``missing``, on none)."""
+
+    def body(kit: Kit, name: str) -> str:
+        target = kit.name("nonexistent") if missing else name
+        optional(kit.run(op, target, *args, stdin=stdin), op)
+        return ""
+
+    session_case(go_name)(body)
+
+
+op_case("Peek_NoError", "peek", "10")
 
 
 @session_case("GetLastActivity_NoError")
@@ -364,52 +340,14 @@ def last_activity(kit: Kit, name: str) -> str:
     return optional(kit.run("get-last-activity", name), "get-last-activity").output
 
 
-@session_case("ClearScrollback_NoError")
-def clear_scrollback(kit: Kit, name: str) -> str:
-    optional(kit.run("clear-scrollback", name), "clear-scrollback")
-    return ""
-
-
-@session_case("CopyTo_NoError")
-def copy_to(kit: Kit, name: str) -> str:
-    optional(kit.run("copy-to", name, "/nonexistent-path-for-conformance", ""), "copy-to")
-    return ""
-
-
-@session_case("SendKeys_RunningSession")
-def send_keys_running(kit: Kit, name: str) -> str:
-    optional(kit.run("send-keys", name, "Enter"), "send-keys")
-    return ""
-
-
-@session_case("SendKeys_MissingSession")
-def send_keys_missing(kit: Kit, name: str) -> str:
-    optional(kit.run("send-keys", kit.name("nonexistent"), "Enter"), "send-keys")
-    return ""
-
-
-@session_case("Interrupt_RunningSession")
-def interrupt_running(kit: Kit, name: str) -> str:
-    optional(kit.run("interrupt", name), "interrupt")
-    return ""
-
-
-@session_case("Interrupt_MissingSession")
-def interrupt_missing(kit: Kit, name: str) -> str:
-    optional(kit.run("interrupt", kit.name("nonexistent")), "interrupt")
-    return ""
-
-
-@session_case("Nudge_RunningSession")
-def nudge_running(kit: Kit, name: str) -> str:
-    optional(kit.run("nudge", name, stdin=b"hello"), "nudge")
-    return ""
-
-
-@session_case("Nudge_MissingSession")
-def nudge_missing(kit: Kit, name: str) -> str:
-    optional(kit.run("nudge", kit.name("nonexistent"), stdin=b"hello"), "nudge")
-    return ""
+op_case("ClearScrollback_NoError", "clear-scrollback")
+op_case("CopyTo_NoError", "copy-to", "/nonexistent-path-for-conformance", "")
+op_case("SendKeys_RunningSession", "send-keys", "Enter")
+op_case("SendKeys_MissingSession", "send-keys", "Enter", missing=True)
+op_case("Interrupt_RunningSession", "interrupt")
+op_case("Interrupt_MissingSession", "interrupt", missing=True)
+op_case("Nudge_RunningSession", "nudge", stdin=b"hello")
+op_case("Nudge_MissingSession", "nudge", stdin=b"hello", missing=True)
 
 
 def bind(body: Callable[[Kit, str], str], name: str) -> UnitBody:
@@ -422,14 +360,12 @@ def bind(body: Callable[[Kit, str], str], name: str) -> UnitBody:
 def run_shared_session(kit: Kit) -> list[Result]:
     """One started session for all SharedSession cases, as ``RunSessionTests``."""
     name = kit.name("rt-shared")
-    started = kit.start(name, factory_config(kit))
-    try:
-        if not started.ok:
-            why = f"skipped: shared session did not start ({started.describe()})"
+    with kit.stopping(name):
+        result = kit.start(name, factory_config(kit))
+        if not result.ok:
+            why = f"skipped: shared session did not start ({result.describe()})"
             return [spec.result(Status.SKIP, why) for spec, _ in SESSION_CASES]
         return [verdict(spec, bind(body, name), kit) for spec, body in SESSION_CASES]
-    finally:
-        kit.stop(name)
 
 
 SHARED_SESSION_UNIT = Unit(tuple(spec for spec, _ in SESSION_CASES), run_shared_session)

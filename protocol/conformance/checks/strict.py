@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
+import signal
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from protocol.conformance import procscan
 from protocol.conformance.caller import join_process_names, parse_rfc3339, reads_true, split_list
@@ -40,10 +43,6 @@ def strict(code: str, group: str, title: str, *, serial: bool = False) -> Callab
 def sh_command(script: str) -> str:
     """A start command that runs ``script`` under ``sh -c``."""
     return "sh -c " + shlex.quote(script)
-
-
-def started(kit: Kit, name: str, config: StartConfig) -> None:
-    required(kit.start(name, config), "start")
 
 
 def wait_for_file(path: Path, timeout: float) -> bool:
@@ -77,12 +76,15 @@ def _probe_host(kit: Kit) -> bool:
     name = kit.name("probe")
     flag = kit.workdir("probe") / f"here-{secrets.token_hex(4)}"
     command = sh_command(f": > {shlex.quote(str(flag))}; exec sleep 300")
-    result = kit.start(name, StartConfig(work_dir=str(flag.parent), command=command))
-    try:
+    with kit.stopping(name):
+        result = kit.start(name, StartConfig(work_dir=str(flag.parent), command=command))
         # A failed start proves nothing: let the checks run and report it.
         return not result.ok or wait_for_file(flag, 15)
-    finally:
-        kit.stop(name)
+
+
+def traces(pwned: Path) -> list[str]:
+    """Files that injected ``touch {pwned}-N`` commands created: proof text was executed."""
+    return sorted(p.name for p in pwned.parent.glob(f"{pwned.name}*"))
 
 
 def observable(kit: Kit) -> None:
@@ -105,16 +107,15 @@ class Recorder:
     """A session whose pane records every byte typed into it (raw tty + cat)."""
 
     def __init__(self, kit: Kit, tag: str) -> None:
-        observable(kit)
         self.kit = kit
         self.dir = kit.workdir(tag)
         self.ready = self.dir / "ready"
         self.log = self.dir / "typed"
         self.name = kit.name(tag)
+
+    def config(self) -> StartConfig:
         script = f"stty raw -echo; : > {shlex.quote(str(self.ready))}; exec cat > {shlex.quote(str(self.log))}"
-        started(kit, self.name, StartConfig(work_dir=str(self.dir), command=sh_command(script)))
-        if not wait_for_file(self.ready, 20):
-            raise fail("the recording command never started (no ready file after 20 s)")
+        return StartConfig(work_dir=str(self.dir), command=sh_command(script))
 
     def size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0
@@ -151,6 +152,17 @@ class Recorder:
         return SUBMIT.search(self.log.read_bytes()[offset:]) is not None
 
 
+@contextmanager
+def recording(kit: Kit, tag: str) -> Iterator[Recorder]:
+    """A started recorder, ready for input; stopped on the way out."""
+    observable(kit)
+    recorder = Recorder(kit, tag)
+    with kit.started(recorder.name, config=recorder.config()):
+        if not wait_for_file(recorder.ready, 20):
+            raise fail("the recording command never started (no ready file after 20 s)")
+        yield recorder
+
+
 def literal_delivery(text: str, got: bytes) -> str:
     """ "" when ``got`` is ``text`` then a submit (optional Escape, then Enter)."""
     want = text.encode()
@@ -183,8 +195,7 @@ def nudge_texts(pwned: Path) -> tuple[str, ...]:
     "nudge types text literally (key names, flags, unicode, newlines)",
 )
 def nudge_literal(kit: Kit) -> str:
-    recorder = Recorder(kit, "nudge")
-    try:
+    with recording(kit, "nudge") as recorder:
         pwned = recorder.dir / "pwned"
         problems = []
         for text in nudge_texts(pwned):
@@ -194,21 +205,17 @@ def nudge_literal(kit: Kit) -> str:
                 problem = str(exc)
             if problem:
                 problems.append(f"{text!r}: {problem}")
-        executed = sorted(p.name for p in recorder.dir.glob("pwned*"))
-        if executed:
+        if executed := traces(pwned):
             problems.append(f"nudge text was executed: {executed}")
         if problems:
             raise fail("; ".join(problems))
-    finally:
-        kit.stop(recorder.name)
     return f"{len(nudge_texts(Path()))} texts delivered literally"
 
 
 @strict("GC-STRICT-NUDGE-002", "nudge", "a nudge of 100 KB or more arrives whole and literal")
 def nudge_large(kit: Kit) -> str:
-    recorder = Recorder(kit, "nudge-big")
-    try:
-        text = "".join(f"{i:06d} large nudge line;" for i in range(5000))
+    text = "".join(f"{i:06d} large nudge line;" for i in range(5000))
+    with recording(kit, "nudge-big") as recorder:
         try:
             got = recorder.nudge(text, settle=30)
         except NudgeError as exc:
@@ -216,22 +223,21 @@ def nudge_large(kit: Kit) -> str:
         problem = literal_delivery(text, got)
         if problem:
             raise fail(f"{len(text)} bytes sent, {len(got)} received: {problem}")
-    finally:
-        kit.stop(recorder.name)
     return f"{len(text)} bytes"
 
 
 # --- process detection ------------------------------------------------------------
 
 
-def process_session(kit: Kit, decoy: str) -> str:
+@contextmanager
+def process_session(kit: Kit, decoy: str) -> Iterator[str]:
+    """A started session running ``sleep``; yields its name."""
     name = kit.name("proc")
     # The decoy is only *mentioned* in a command line; no process has that name.
     script = f"sleep 300; echo {decoy}"
-    config = StartConfig(work_dir=str(kit.workdir("proc")), command=sh_command(script))
-    started(kit, name, config)
-    time.sleep(0.5)
-    return name
+    with kit.started(name, config=StartConfig(work_dir=str(kit.workdir("proc")), command=sh_command(script))):
+        time.sleep(0.5)
+        yield name
 
 
 def alive(kit: Kit, name: str, names: Sequence[str]) -> bool:
@@ -252,20 +258,14 @@ def expect_alive(kit: Kit, name: str, cases: Sequence[tuple[Sequence[str], bool]
     "process-alive finds a running process of the session by name",
 )
 def process_found(kit: Kit) -> str:
-    name = process_session(kit, "gcdecoy" + secrets.token_hex(3))
-    try:
+    with process_session(kit, "gcdecoy" + secrets.token_hex(3)) as name:
         return expect_alive(kit, name, [(["sleep"], True), (["sleep", "gc-no-such-proc"], True)])
-    finally:
-        kit.stop(name)
 
 
 @strict("GC-STRICT-PROCESS-002", "process", "process-alive reads the last name (no trailing newline)")
 def process_last_name(kit: Kit) -> str:
-    name = process_session(kit, "gcdecoy" + secrets.token_hex(3))
-    try:
+    with process_session(kit, "gcdecoy" + secrets.token_hex(3)) as name:
         return expect_alive(kit, name, [(["gc-no-such-proc", "sleep"], True), (["gc-no-such-proc"], False)])
-    finally:
-        kit.stop(name)
 
 
 @strict(
@@ -275,11 +275,8 @@ def process_last_name(kit: Kit) -> str:
 )
 def process_decoy(kit: Kit) -> str:
     decoy = "gcdecoy" + secrets.token_hex(3)
-    name = process_session(kit, decoy)
-    try:
+    with process_session(kit, decoy) as name:
         return expect_alive(kit, name, [([decoy], False), (["slee"], False)])
-    finally:
-        kit.stop(name)
 
 
 # --- activity, meta, start config ----------------------------------------------------
@@ -293,8 +290,7 @@ def activity_advances(kit: Kit) -> str:
     # The session prints only when the kit says so, then confirms with a file.
     go, ticked = (shlex.quote(str(workdir / f)) for f in ("go", "ticked"))
     script = f"while [ ! -e {go} ]; do sleep 0.1; done; echo gc-activity-tick; : > {ticked}; exec sleep 300"
-    started(kit, name, StartConfig(work_dir=str(workdir), command=sh_command(script)))
-    try:
+    with kit.started(name, config=StartConfig(work_dir=str(workdir), command=sh_command(script))):
         first = optional(kit.run("get-last-activity", name), "get-last-activity").output
         time.sleep(1.2)  # activity has a resolution of one second
         (workdir / "go").touch()
@@ -310,8 +306,6 @@ def activity_advances(kit: Kit) -> str:
         if after <= before:
             raise fail(f"activity did not advance after output: {first} then {second}")
         return f"{first} -> {second}"
-    finally:
-        kit.stop(name)
 
 
 @strict(
@@ -325,14 +319,11 @@ def start_env_meta(kit: Kit) -> str:
         "GC_SESSION_ID": f"gc-conf-{secrets.token_hex(4)}",
         "GC_INSTANCE_TOKEN": secrets.token_hex(16),
     }
-    started(kit, name, kit.default_config()._replace(env=env))
-    try:
+    with kit.started(name, config=kit.default_config()._replace(env=env)):
         for key, value in env.items():
             got = optional(kit.run("get-meta", name, key), "get-meta").output
             if got != value:
                 raise fail(f"get-meta {key} = {got!r}, want {value!r}")
-    finally:
-        kit.stop(name)
     return ""
 
 
@@ -344,8 +335,7 @@ def start_config_honoured(kit: Kit) -> str:
     value = "a<b>&c 'single' \"double\" $(no) `no` é ✓\u2028end"
     script = 'pwd > pwd.out; printf "%s" "$GC_CONF_VALUE" > env.out; exec sleep 300'
     config = StartConfig(work_dir=str(workdir), command=sh_command(script), env={"GC_CONF_VALUE": value})
-    started(kit, name, config)
-    try:
+    with kit.started(name, config=config):
         if not wait_for_file(workdir / "env.out", 10):
             raise fail("the command did not run in work_dir (no output file after 10 s)")
         time.sleep(0.2)
@@ -355,8 +345,6 @@ def start_config_honoured(kit: Kit) -> str:
         got = (workdir / "env.out").read_text("utf-8", "replace")
         if got != value:
             raise fail(f"env value arrived as {got!r}, want {value!r}")
-    finally:
-        kit.stop(name)
     return ""
 
 
@@ -394,13 +382,10 @@ def missing_name(kit: Kit) -> str:
 @strict("GC-STRICT-USAGE-002", "usage", "peek with a non-integer line count is an error (exit 1)")
 def peek_not_int(kit: Kit) -> str:
     name = kit.name("usage")
-    started(kit, name, kit.default_config())
-    try:
+    with kit.started(name):
         optional(kit.run("peek", name, "10"), "peek")
         if problem := usage_error(kit.run("peek", name, "notanint")):
             raise fail(problem)
-    finally:
-        kit.stop(name)
     return ""
 
 
@@ -416,8 +401,8 @@ def dash_name(kit: Kit) -> str:
         result = kit.run(op, name)
         if result.not_implemented:
             raise fail(f"{result.describe()}: exit 2 reads as success")
-    start = kit.start(name, kit.default_config())
-    try:
+    with kit.stopping(name):
+        start = kit.start(name, kit.default_config())
         if start.not_implemented:
             raise fail(f"{start.describe()}: exit 2 reads as success")
         if start.ok:
@@ -429,8 +414,6 @@ def dash_name(kit: Kit) -> str:
             outcome.append("rejected with exit 1")
         else:
             raise fail(start.describe())
-    finally:
-        kit.stop(name)
     return outcome[0]
 
 
@@ -453,9 +436,9 @@ def unknown_op(kit: Kit) -> str:
 def duplicate_race(kit: Kit) -> str:
     name = kit.name("race")
     config = kit.default_config()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: kit.start(name, config), range(4)))
-    try:
+    with kit.stopping(name):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda _: kit.start(name, config), range(4)))
         winners = [r for r in results if r.ok]
         losers = [r for r in results if not r.ok]
         bad = [r.describe() for r in losers if r.exit_code != 1 or not collision(r)]
@@ -464,8 +447,6 @@ def duplicate_race(kit: Kit) -> str:
         running = kit.run("is-running", name)
         if not reads_true(running.output):
             raise fail(f"after the race: {running.describe()}")
-    finally:
-        kit.stop(name)
     return ""
 
 
@@ -476,17 +457,37 @@ def duplicate_race(kit: Kit) -> str:
 )
 def duplicate_message(kit: Kit) -> str:
     name = kit.name("dup")
-    started(kit, name, kit.default_config())
-    try:
+    with kit.started(name):
         second = kit.start(name, kit.default_config())
         if second.exit_code != 1 or not collision(second):
             raise fail(f"second start: {second.describe()}")
         running = kit.run("is-running", name)
         if not reads_true(running.output):
             raise fail(f"the live session was disturbed: {running.describe()}")
-    finally:
-        kit.stop(name)
-    return second.error_text
+        return second.error_text
+
+
+#: A start config cut off mid-value: no retry will ever read it.
+UNREADABLE_CONFIG = b'{"work_dir": '
+TEMPORARY_FAILURE = 75  # EX_TEMPFAIL: gc may retry the start
+
+
+@strict(
+    "GC-STRICT-START-004",
+    "start",
+    "a start that can never succeed fails plainly, never with 75 (temporary: retry later)",
+)
+def permanent_start_failure(kit: Kit) -> str:
+    name = kit.name("tempfail")
+    with kit.stopping(name):
+        result = kit.run("start", name, stdin=UNREADABLE_CONFIG)
+    if result.timed_out:
+        raise fail(result.describe())
+    if result.exit_code == TEMPORARY_FAILURE:
+        raise fail(f"{result.describe()}: 75 asks gc to retry a start whose config no retry can read")
+    if result.ok or result.not_implemented:
+        raise fail(f"{result.describe()}: a start with an unreadable config reads as success")
+    return result.describe()
 
 
 def evil_names(prefix: str, pwned: Path) -> tuple[str, ...]:
@@ -512,8 +513,8 @@ def injected_names(kit: Kit) -> str:
     problems = []
     accepted = 0
     for name in evil_names(kit.name("inj"), pwned):
-        start = kit.start(name, kit.default_config())
-        try:
+        with kit.stopping(name):
+            start = kit.start(name, kit.default_config())
             if start.not_implemented:
                 problems.append(f"start {name!r}: exit 2")
             elif start.ok:
@@ -526,10 +527,7 @@ def injected_names(kit: Kit) -> str:
             problems.extend(
                 f"{op} {name!r}: exit 2" for op in ("is-running", "stop") if kit.run(op, name).not_implemented
             )
-        finally:
-            kit.stop(name)
-    executed = sorted(p.name for p in pwned.parent.glob("pwned*"))
-    if executed:
+    if executed := traces(pwned):
         problems.append(f"commands in names were executed: {executed}")
     if problems:
         raise fail("; ".join(problems))
@@ -540,8 +538,7 @@ def injected_names(kit: Kit) -> str:
 def injected_meta(kit: Kit) -> str:
     name = kit.name("inj-meta")
     pwned = kit.workdir("inject") / "pwned"
-    started(kit, name, kit.default_config())
-    try:
+    with kit.started(name):
         value = f"$(touch {pwned}-1); `touch {pwned}-2` 'q' \"dq\" \\ %s\nsecond line"
         optional(kit.run("set-meta", name, "gc_conf_value", stdin=value.encode()), "set-meta")
         got = kit.run("get-meta", name, "gc_conf_value")
@@ -553,11 +550,8 @@ def injected_meta(kit: Kit) -> str:
             raise fail(f"set-meta with an odd key: {set_evil.describe()}")
         if set_evil.ok and kit.run("get-meta", name, evil_key).output != "v":
             raise fail("an odd key was accepted but does not read back")
-        executed = sorted(p.name for p in pwned.parent.glob("pwned*"))
-        if executed:
+        if executed := traces(pwned):
             raise fail(f"meta text was executed: {executed}")
-    finally:
-        kit.stop(name)
     return ""
 
 
@@ -571,22 +565,21 @@ def stop_tree(kit: Kit) -> str:
     marker = f"GC_CONF_MARK={secrets.token_hex(8)}"
     script = 'trap "" HUP TERM; sleep 300 & sleep 300 & while :; do wait; done'
     command = f"env {marker} sh -c {shlex.quote(script)}"
-    started(kit, name, StartConfig(work_dir=str(kit.workdir("tree")), command=command))
     try:
-        before = procscan.wait_for(marker, 3, timeout=10)
-        if len(before) < 3:
-            raise fail(f"the tree never came up: {[p.cmdline for p in before]}")
-        stopped = kit.stop(name)
-        if not stopped.ok:
-            raise fail(f"stop: {stopped.describe()}")
-        left = procscan.wait_gone(marker, timeout=1.0)
-        if left:
-            raise fail(
-                f"{len(left)} of {len(before)} processes survived stop: "
-                + ", ".join(f"{p.pid} {p.cmdline}" for p in left)
-            )
+        with kit.started(name, config=StartConfig(work_dir=str(kit.workdir("tree")), command=command)):
+            before = procscan.wait_for(marker, 3, timeout=10)
+            if len(before) < 3:
+                raise fail(f"the tree never came up: {[p.cmdline for p in before]}")
+            stopped = kit.stop(name)
+            if not stopped.ok:
+                raise fail(f"stop: {stopped.describe()}")
+            left = procscan.wait_gone(marker, timeout=1.0)
+            if left:
+                raise fail(
+                    f"{len(left)} of {len(before)} processes survived stop: "
+                    + ", ".join(f"{p.pid} {p.cmdline}" for p in left)
+                )
     finally:
-        kit.stop(name)
         procscan.kill_all(procscan.with_environment_marker(marker))
     return f"{len(before)} processes gone"
 
@@ -598,11 +591,18 @@ def stop_tree(kit: Kit) -> str:
 )
 def stop_synchronous(kit: Kit) -> str:
     name = kit.name("sync")
-    started(kit, name, kit.default_config())
+    required(kit.start(name), "start")
     time.sleep(0.3)
     stopped = kit.stop(name)
     if not stopped.ok:
         raise fail(f"stop: {stopped.describe()}")
+    if problems := still_there(kit, name):
+        raise fail("; ".join(problems))
+    return ""
+
+
+def still_there(kit: Kit, name: str) -> list[str]:
+    """How is-running, list-running and process-alive still see ``name`` (empty: gone)."""
     problems = []
     running = kit.run("is-running", name)
     if reads_true(running.output):
@@ -613,8 +613,104 @@ def stop_synchronous(kit: Kit) -> str:
     alive_after = kit.run("process-alive", name, stdin=b"sleep")
     if alive_after.ok and reads_true(alive_after.output):
         problems.append("process-alive still true")
-    if problems:
-        raise fail("; ".join(problems))
+    return problems
+
+
+# --- cancellation ---------------------------------------------------------------------
+#
+# gc cancels an op by signalling its process group: SIGTERM, then SIGKILL 2 s
+# later; after a canceled start it calls stop. The kit cancels a start that a
+# slow pre_start keeps busy. A provider that runs no pre_start in start is done
+# before the cancel, and these checks SKIP.
+
+PRE_START_SECONDS = 5
+CANCEL_AFTER = 1.0
+#: Beyond the pre_start: start work that escaped the signals has finished by then.
+ESCAPE_MARGIN = 2.0
+
+
+class CanceledStart(NamedTuple):
+    name: str
+    result: OpResult
+    marker: str  # KEY=VALUE in the env of every process the pre_start runs
+    ran: Path  # the pre_start creates it, where the kit can see it
+
+
+@contextmanager
+def canceled_start(kit: Kit) -> Iterator[CanceledStart]:
+    """A start kept busy by a slow pre_start, canceled mid-way as gc cancels it.
+
+    SKIPs when the start was over before the cancel. On the way out the
+    session is stopped and whatever the pre_start left behind is killed.
+    """
+    name = kit.name("cancel")
+    key, value = "GC_CONF_MARK", secrets.token_hex(8)
+    workdir = kit.workdir("cancel")
+    ran = workdir / "pre-start-ran"
+    pre_start = f'[ "${key}" = {value} ] && : > {shlex.quote(str(ran))}; sleep {PRE_START_SECONDS}'
+    config = StartConfig(work_dir=str(workdir), command="sleep 300", env={key: value}, pre_start=(pre_start,))
+    try:
+        with kit.stopping(name):
+            result = kit.start(name, config, cancel_after=CANCEL_AFTER)
+            if not result.timed_out:
+                raise skip(f"start ended before the kit could cancel it ({result.describe()}): runs no pre_start?")
+            yield CanceledStart(name, result, f"{key}={value}", ran)
+    finally:
+        procscan.kill_all(procscan.with_environment_marker(f"{key}={value}"))
+
+
+def how_it_ended(result: OpResult) -> str:
+    """``exit 1``, ``killed by SIGTERM``: for a canceled op, ``describe`` says only "timed out"."""
+    if result.exit_code < 0:
+        return f"killed by {signal.Signals(-result.exit_code).name}"
+    return f"exit {result.exit_code}"
+
+
+@strict(
+    "GC-STRICT-CANCEL-001",
+    "cancel",
+    "a start canceled mid-way leaves no session once stop is called",
+)
+def canceled_start_leaves_no_session(kit: Kit) -> str:
+    # Start work that escaped the signals (a detached child) has finished by then.
+    settled = time.monotonic() + PRE_START_SECONDS + ESCAPE_MARGIN
+    with canceled_start(kit) as canceled:
+        required(kit.stop(canceled.name), "stop after the canceled start")
+        time.sleep(max(0.0, settled - time.monotonic()))
+        if problems := still_there(kit, canceled.name):
+            raise fail("after a canceled start, stop and the pre_start's time: " + "; ".join(problems))
+    return f"start {how_it_ended(canceled.result)} on cancel"
+
+
+@strict(
+    "GC-STRICT-CANCEL-002",
+    "cancel",
+    "a canceled start exits within the 2 s between SIGTERM and SIGKILL",
+)
+def canceled_start_exits_in_grace(kit: Kit) -> str:
+    with canceled_start(kit) as canceled:
+        result = canceled.result
+    if result.exit_code == -signal.SIGKILL:
+        raise fail("start still ran 2 s after SIGTERM and was SIGKILLed: its rollback never finished")
+    said = result.stderr.decode("utf-8", "replace").strip()
+    return how_it_ended(result) + (f": {said}" if said else "")
+
+
+@strict(
+    "GC-STRICT-CANCEL-003",
+    "cancel",
+    "a canceled start leaves no process behind (pre_start included)",
+)
+def canceled_start_leaves_no_process(kit: Kit) -> str:
+    with canceled_start(kit) as canceled:
+        if not canceled.ran.exists():
+            raise skip("the pre_start had not run where the kit can see it (its file never appeared)")
+        required(kit.stop(canceled.name), "stop after the canceled start")
+        if left := procscan.wait_gone(canceled.marker, timeout=1.0):
+            raise fail(
+                f"{len(left)} processes of the canceled start outlived it and stop: "
+                + ", ".join(f"{p.pid} {p.cmdline}" for p in left)
+            )
     return ""
 
 
@@ -638,17 +734,14 @@ HOT_OPS: tuple[tuple[str, tuple[str, ...], bytes | None], ...] = (
 )
 def cold_start(kit: Kit) -> str:
     name = kit.name("perf")
-    started(kit, name, kit.default_config())
-    try:
-        medians: dict[str, float] = {}
+    medians: dict[str, float] = {}
+    with kit.started(name):
         for op, args, stdin in HOT_OPS:
             argv = (kit.prefix,) if op == "list-running" else (name, *args)
             runs = [kit.run(op, *argv, stdin=stdin) for _ in range(5)]
             if runs[0].not_implemented:
                 continue
             medians[op] = statistics.median(r.elapsed for r in runs) * 1000
-    finally:
-        kit.stop(name)
     text = ", ".join(f"{op} {ms:.0f}ms" for op, ms in medians.items())
     limit = kit.options.cold_start_threshold_ms
     if limit is not None:
