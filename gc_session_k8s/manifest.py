@@ -1,7 +1,7 @@
 """The pod manifest, built as data (dicts, never text templates).
 
 Compatible with upstream (labels, ``gc-session-name`` annotation, containers
-``agent``/``stage``, volume ``ws`` at /workspace, optional secret
+``agent``/``stage``, volume ``ws`` at /workspace unless the image is prebaked, optional secret
 ``claude-credentials`` at /tmp/claude-secret) and secure by default: no
 privilege escalation, all capabilities dropped, the RuntimeDefault seccomp
 profile, no service-account token, optional non-root user. Credentials are
@@ -80,6 +80,8 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
             {"name": "claude-config", "mountPath": entrypoint.SECRET_DIR, "readOnly": True},
         ],
     }
+    if settings.prebaked:
+        del agent_container["volumeMounts"][0]  # the image's own /workspace
     spec: Obj = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": GRACE_SECONDS,
@@ -89,11 +91,12 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
                             **user_security(settings)},
         "containers": [agent_container],
         "volumes": [
-            {"name": "ws", "emptyDir": {}},
             {"name": "claude-config",
              "secret": {"secretName": CREDENTIALS_SECRET, "optional": True, "defaultMode": 0o400}},
         ],
     }
+    if not settings.prebaked:
+        spec["volumes"].insert(0, {"name": "ws", "emptyDir": {}})
     if host_work_dir:
         spec["volumes"].append({"name": "workdir",
                                 "hostPath": {"path": host_work_dir, "type": "Directory"}})

@@ -23,12 +23,17 @@ def _get(env: Mapping[str, str], key: str, default: str = "") -> str:
     return env.get(key) or default
 
 
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    return _get(env, key).lower() in ("1", "true", "yes", "on")
+
+
 class Settings:
     """Everything the provider reads from its own environment."""
 
     __slots__ = ("audit_log", "city", "cpu_limit", "cpu_request", "dolt_host", "dolt_port",
                  "image", "image_pull_secret", "init_grace_s", "kube", "mail_host", "mail_port",
-                 "mem_limit", "mem_request", "run_as_user", "service_account", "workdir_hostpath")
+                 "mem_limit", "mem_request", "prebaked", "run_as_user", "service_account",
+                 "workdir_hostpath")
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -51,8 +56,10 @@ class Settings:
         #: Single-node clusters whose node shares the controller's disk (k3s, kind with
         #: extraMounts, the offline test server): mount work_dir at its own path
         #: (hostPath) instead of staging a copy, so the agent edits the real checkout.
-        self.workdir_hostpath = _get(env, "GC_K8S_WORKDIR_HOSTPATH").lower() in (
-            "1", "true", "yes", "on")
+        self.workdir_hostpath = _flag(env, "GC_K8S_WORKDIR_HOSTPATH")
+        #: The image already holds /workspace (city and work dirs baked in, as upstream's Go
+        #: provider's GC_K8S_PREBAKED): no emptyDir over it, no init container, no staging.
+        self.prebaked = _flag(env, "GC_K8S_PREBAKED")
         raw = _get(env, "GC_K8S_INIT_GRACE_S")
         try:
             self.init_grace_s = float(raw) if raw else DEFAULT_INIT_GRACE_S

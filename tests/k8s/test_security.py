@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 from conftest import K8s
 
@@ -98,3 +100,22 @@ def test_audit_log_has_one_line_per_call_with_a_correlation_id(k8s: K8s) -> None
     last = k8s.audit_lines()[-1]
     assert last["op"] == "is-running" and last["pod"] == name and last["exit"] == 0
     assert last["id"] != starts[0]["id"]
+
+
+def test_a_prebaked_image_keeps_its_own_workspace_and_nothing_is_staged(k8s: K8s,
+                                                                      tmp_path: Path) -> None:
+    name = k8s.name()
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "from-host.txt").write_text("staged?")
+    res = k8s.start(name, {"command": "sleep 300", "overlay_dir": str(overlay)},
+                    env={"GC_K8S_PREBAKED": "true"})
+    assert res.rc == 0, res.err
+    pod = k8s.pod(name)
+    assert pod is not None
+    assert_secure(pod)
+    assert "initContainers" not in pod["spec"]
+    assert [v["name"] for v in pod["spec"]["volumes"]] == ["claude-config"]
+    assert all(m["name"] != "ws" for m in pod["spec"]["containers"][0]["volumeMounts"])
+    assert k8s.ok("is-running", name) == "true"
+    assert not any("stage" in line["argv"] for line in k8s.audit_lines() if line["pod"] == name)
