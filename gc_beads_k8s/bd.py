@@ -92,6 +92,27 @@ def run_bd(
                         retry=retry)
 
 
+def init_args(prefix: str, database: str, host: str, port: str) -> list[str]:
+    """``bd init`` for a scope on the shared Dolt server (cmd/bd/init.go flags).
+
+    Values use the ``--flag=value`` form, so none can be read as another flag;
+    ``--server-port`` is an Int flag in bd (checked by `config.dolt_target`).
+    """
+    return ["init", "--server", f"--server-host={host}", f"--server-port={port}",
+            f"--prefix={prefix}", f"--database={database}", "--skip-hooks", "--non-interactive",
+            "--role=maintainer", "--skip-agents", "--quiet"]
+
+
+def config_get_args(key: str) -> list[str]:
+    """``bd config get --json -- <key>`` (``--`` keeps a key like ``-x`` positional)."""
+    return ["config", "get", "--json", "--", key]
+
+
+def config_set_args(key: str, value: str) -> list[str]:
+    """``bd config set -- <key> <value>``: a value starting with ``-`` stays a value."""
+    return ["config", "set", "--", key, value]
+
+
 def bd_message(result: Result) -> str:
     """bd's error text in one line (its last ``Error:`` line if it printed several)."""
     text = result.err.decode("utf-8", "replace").strip()

@@ -84,11 +84,16 @@ def dolt_target(env: Mapping[str, str] | None = None) -> DoltTarget:
     if host and not port:
         raise UsageError("requires both GC_DOLT_HOST and GC_DOLT_PORT when GC_DOLT_HOST is set")
     if host:
-        return DoltTarget(host, port)
-    return DoltTarget(
-        env.get("GC_K8S_DOLT_HOST") or DEFAULT_DOLT_HOST,
-        port or env.get("GC_K8S_DOLT_PORT") or DEFAULT_DOLT_PORT,
-    )
+        target = DoltTarget(host, port)
+    else:
+        target = DoltTarget(
+            env.get("GC_K8S_DOLT_HOST") or DEFAULT_DOLT_HOST,
+            port or env.get("GC_K8S_DOLT_PORT") or DEFAULT_DOLT_PORT,
+        )
+    if not target.port.isdigit() or not 0 < int(target.port) < 65536:
+        # `bd init --server-port` is an Int flag: anything else fails inside bd.
+        raise UsageError(f"invalid Dolt port {target.port[:20]!r}: want a number from 1 to 65535")
+    return target
 
 
 def custom_types(env: Mapping[str, str] | None = None) -> str:

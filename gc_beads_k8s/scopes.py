@@ -17,7 +17,15 @@ import sys
 import orjson
 
 from gc_beads_k8s import runner
-from gc_beads_k8s.bd import Target, bd_message, run_bd, run_in_scope
+from gc_beads_k8s.bd import (
+    Target,
+    bd_message,
+    config_get_args,
+    config_set_args,
+    init_args,
+    run_bd,
+    run_in_scope,
+)
 from gc_beads_k8s.config import custom_types, dolt_target, runner_config
 from gc_beads_k8s.naming import city_id, database_name, scope_workdir
 from gc_beads_k8s.validate import database, prefix
@@ -35,7 +43,7 @@ INIT_IF_MISSING = (
 
 
 def _config_value(target: Target, key: str) -> str:
-    result = run_bd(target, ["config", "get", key, "--json"], retry=True)
+    result = run_bd(target, config_get_args(key), retry=True)
     if result.rc != 0:
         return ""
     try:
@@ -78,10 +86,8 @@ def init_scope(
                     pod.settings)
     progress(f"initializing scope {target.workdir} (prefix {scope_prefix}, database {db}, "
              f"dolt {dolt.host}:{dolt.port})")
-    command = ["sh", "-c", INIT_IF_MISSING, "sh", *config.bd.split(), "init", "--server",
-               "--server-host", dolt.host, "--server-port", dolt.port, "-p", scope_prefix,
-               "--database", db, "--skip-hooks", "--non-interactive", "--role", "maintainer",
-               "--skip-agents", "--quiet"]
+    command = ["sh", "-c", INIT_IF_MISSING, "sh", *config.bd.split(),
+               *init_args(scope_prefix, db, dolt.host, dolt.port)]
     result = run_in_scope(target, command, create_dir=True, timeout=25.0)
     if result.rc != 0:
         raise ProviderError(f"bd init failed: {bd_message(result)}")
@@ -93,13 +99,13 @@ def init_scope(
             "give this scope its own prefix or database name"
         )
     if not owner:
-        _must(target, ["config", "set", OWNER_KEY, mine], "marking the database")
+        _must(target, config_set_args(OWNER_KEY, mine), "marking the database")
     if state == "existing":
         current = _config_value(target, "issue_prefix")
         if current and current != scope_prefix:
             sys.stderr.write(f"note: scope {target.workdir} keeps its prefix {current!r} "
                              f"(asked for {scope_prefix!r}); its beads are unchanged\n")
-    _must(target, ["config", "set", "types.custom", custom_types(env)], "setting custom types")
+    _must(target, config_set_args("types.custom", custom_types(env)), "setting custom types")
     raw = _must(target, ["list", "--json", "--limit=1"], "verifying the store")
     try:
         orjson.loads(raw.strip() or b"[]")
@@ -164,12 +170,11 @@ def heal(target: Target) -> bool:
         return False
     entry = orjson.loads(raw)
     config = runner_config()
-    command = ["sh", "-c", INIT_IF_MISSING, "sh", *config.bd.split(), "init", "--server",
-               "--server-host", str(entry["host"]), "--server-port", str(entry["port"]),
-               "-p", str(entry["prefix"]), "--database", str(entry["database"]), "--skip-hooks",
-               "--non-interactive", "--role", "maintainer", "--skip-agents", "--quiet"]
+    command = ["sh", "-c", INIT_IF_MISSING, "sh", *config.bd.split(),
+               *init_args(str(entry["prefix"]), str(entry["database"]), str(entry["host"]),
+                          str(entry["port"]))]
     result = run_in_scope(target, command, create_dir=True, timeout=20.0)
     if result.rc != 0:
         return False
-    run_bd(target, ["config", "set", "types.custom", custom_types()])
+    run_bd(target, config_set_args("types.custom", custom_types()))
     return True

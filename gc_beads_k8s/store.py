@@ -4,6 +4,24 @@ Every non-zero bd status becomes exit 1 (never 2, which gc would read as
 success), with bd's own message; "not found" appears only when the bead is
 missing. Read results are validated as JSON (kubectl can exit 0 on a kubelet
 restart with no output).
+
+The bd command lines (checked against the bd 1.1.0 sources; ``--json`` is a
+persistent root flag, cmd/bd/main.go; every flag is in the fake bd's table):
+
+- get: ``show --json <id>``; create/update: see `wire`;
+- close: ``close --force --json <id>`` (``-f``: also closes past open children
+  and blockers, as gc's close is unconditional); reopen: ``reopen --json <id>``;
+- list/children/list-by-label: ``list --json --all --limit=0 --include-infra
+  --include-gates [--type= --assignee= --label=]``;
+- ready: ``ready --json --limit=0 [--include-ephemeral]`` (ready has no
+  ``--include-infra``; gc's own filter drops those types anyway);
+- set-metadata: ``update --json <id> --metadata={"k":"v"}`` (merges, keeps the
+  value a string; ``--set-metadata`` limits keys and, before GH#4146, inferred types);
+- delete: ``delete --force --json <id>`` (without ``--force`` bd only previews);
+- dep-add/-remove/-list: ``dep add <a> <b> --type=T``, ``dep remove <a> <b>``,
+  ``dep list <id> --direction=down|up``;
+- config-set: ``config set -- <key> <value>``;
+- purge: ``purge --json --dry-run|--force``.
 """
 
 from __future__ import annotations
@@ -13,7 +31,7 @@ from typing import Any
 import orjson
 
 from gc_beads_k8s import wire
-from gc_beads_k8s.bd import Target, bd_message, is_not_found, run_bd
+from gc_beads_k8s.bd import Target, bd_message, config_set_args, is_not_found, run_bd
 from gc_beads_k8s.scope import store_target
 from gc_beads_k8s.validate import bead_id, direction, label, limit
 from protocol.errors import ProviderError, UsageError
@@ -35,13 +53,14 @@ def _uninitialized(result: Result) -> bool:
     return any(words in low for words in UNINITIALIZED)
 
 
-def _bd(target: Target, op: str, args: list[str], *, bead: str = "", read: bool = False) -> bytes:
-    result = run_bd(target, args, retry=read)
+def _bd(target: Target, op: str, args: list[str], *, bead: str = "", read: bool = False,
+        stdin: bytes | None = None) -> bytes:
+    result = run_bd(target, args, stdin=stdin, retry=read)
     if result.rc != 0 and _uninitialized(result):
         from gc_beads_k8s.scopes import heal
 
         if heal(target):  # the pod was recreated: re-init this scope as recorded, once
-            result = run_bd(target, args, retry=read)
+            result = run_bd(target, args, stdin=stdin, retry=read)
     if result.rc != 0:
         if bead and is_not_found(result):
             raise ProviderError(f"bead {bead} not found")
@@ -69,7 +88,8 @@ def create(call: Call) -> bytes:
     request = wire.parse_object(call.stdin_bytes(), "create")
     flags = wire.create_flags(request)
     target = store_target()
-    found = wire.issues(_bd(target, "create", ["create", "--json", *flags]), "create")
+    found = wire.issues(_bd(target, "create", ["create", "--json", *flags],
+                            stdin=wire.flag_stdin(flags)), "create")
     if not found or not found[0].get("id"):
         raise ProviderError("create: bd returned no issue")
     return _dump(wire.merge_request(wire.to_bead(found[0]), request))
@@ -86,7 +106,8 @@ def update(call: Call) -> None:
     if not flags:
         _show(target, "update", ident)  # an empty update still reports a missing bead
         return
-    _bd(target, "update", ["update", "--json", ident, *flags], bead=ident)
+    _bd(target, "update", ["update", "--json", ident, *flags], bead=ident,
+        stdin=wire.flag_stdin(flags))
 
 
 def close(call: Call) -> None:
@@ -230,7 +251,7 @@ def dep_list(call: Call) -> bytes:
 
 def config_set(call: Call) -> None:
     key, value = call["key"], call["value"]
-    _bd(store_target(), "config-set", ["config", "set", key, value])
+    _bd(store_target(), "config-set", config_set_args(key, value))
 
 
 def purge(call: Call) -> bytes:

@@ -6,6 +6,32 @@ values as strings). bd stores ``from`` as ``metadata.from`` (as gc's own
 BdStore does), ``ref`` as ``external_ref``, parents as native parent-child
 links and ``needs`` as ``blocks`` dependencies. Legacy ``parent:``/``needs:``/
 ``meta:`` labels written by the old bash runner are still read.
+
+Field → bd flag (bd 1.1.0 sources: gascity/beads@ab5e802 ``cmd/bd/create.go``,
+gascity/beads@3652538 ``update.go``, gastownhall/beads@6ea9d36 ``flags.go``; the
+fake bd's ``FLAGS`` table holds every flag those commands register):
+
+- title: ``--title=`` (create and update; bd trims an update's title and
+  refuses an empty one, so an empty title is not sent);
+- type: ``--type=``; priority: ``--priority=`` (a String flag taking 0-4 or
+  P0-P4 only, checked here); status (update): ``--status=``;
+- description: ``--description=`` ("" clears on update); assignee:
+  ``--assignee=`` ("" clears on update);
+- labels: create ``--labels=`` (a StringSlice: CSV-quoted), update
+  ``--add-label=``; remove_labels: ``--remove-label=``;
+- parent_id: create ``--parent=`` with ``--no-inherit-labels``, update
+  ``--parent=`` ("" removes the parent);
+- needs: ``--deps=`` (a bare id is a ``blocks`` dependency of this bead);
+- ref: ``--external-ref=``; defer_until: ``--defer=`` (bd's timeparsing takes
+  RFC3339, YYYY-MM-DD, +6h, …);
+- metadata: ``--metadata=<JSON object>`` (merges on update);
+- from: no bd flag: stored as ``metadata.from``, as gc's BdStore does;
+- ephemeral / no_history: ``--ephemeral`` / ``--no-history`` (Bools that bd
+  create refuses together).
+
+bd reads the description from stdin when the value is exactly ``-``
+(``getDescriptionFlag``), so such a description is sent as ``--description=-``
+with ``-`` on stdin (`flag_stdin`), which stores ``-`` on every bd version.
 """
 
 from __future__ import annotations
@@ -55,11 +81,14 @@ def _strs(data: Obj, key: str, what: str) -> list[str]:
 
 
 def _priority(data: Obj, what: str) -> int | None:
+    """bd accepts priorities 0-4 only (``validation.ValidatePriority``)."""
     value = data.get("priority")
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"{what}: 'priority' must be an integer")
+    if not 0 <= value <= 4:
+        raise UsageError(f"{what}: 'priority' must be between 0 and 4 (bd's P0-P4), got {value}")
     return value
 
 
@@ -118,11 +147,20 @@ def create_flags(data: Obj) -> list[str]:
         metadata["from"] = sender
     if metadata:
         flags.append("--metadata=" + orjson.dumps(metadata).decode())
-    if data.get("ephemeral") is True:
+    ephemeral, no_history = data.get("ephemeral") is True, data.get("no_history") is True
+    if ephemeral and no_history:
+        # bd create: "--ephemeral and --no-history are mutually exclusive".
+        raise UsageError("create: 'ephemeral' and 'no_history' are mutually exclusive")
+    if ephemeral:
         flags.append("--ephemeral")
-    if data.get("no_history") is True:
+    if no_history:
         flags.append("--no-history")
     return flags
+
+
+def flag_stdin(flags: list[str]) -> bytes | None:
+    """What bd must read on stdin for these flags: ``-`` for ``--description=-``."""
+    return b"-" if "--description=-" in flags else None
 
 
 def update_flags(data: Obj) -> list[str]:

@@ -46,7 +46,7 @@ def test_every_field_round_trips_through_create_and_get(store: Scope) -> None:
         parent_id=parent["id"], needs=[dep["id"]], description="line1\nline2\n",
         labels=["pool:dog", "a,b", 'q"x'], metadata={"n": 3, "f": 1.5, "b": True, "s": "0",
                                                       "e": ""},
-        ref="ext-1", ephemeral=True, no_history=True, defer_until="2030-01-02T03:04:05Z",
+        ref="ext-1", ephemeral=True, defer_until="2030-01-02T03:04:05Z",
     )
     for got in (bead, store.json("get", bead["id"])):
         assert got["priority"] == 1
@@ -59,7 +59,6 @@ def test_every_field_round_trips_through_create_and_get(store: Scope) -> None:
         assert got["metadata"] == {"n": "3", "f": "1.5", "b": "true", "s": "0", "e": ""}
         assert got["ref"] == "ext-1"
         assert got["ephemeral"] is True
-        assert got["no_history"] is True
         assert got["defer_until"] == "2030-01-02T03:04:05Z"
         assert got["created_at"] and got["updated_at"]
 
