@@ -76,7 +76,8 @@ def api_client(settings: KubeSettings | None = None) -> Any:
             load_incluster(client_configuration=configuration)
         else:
             load_kube(
-                config_file=settings.kubeconfig.split(os.pathsep)[0] or None,
+                # The whole list: the client merges it as kubectl does (KUBECONFIG=a:b).
+                config_file=settings.kubeconfig or None,
                 context=settings.context or None,
                 client_configuration=configuration,
             )

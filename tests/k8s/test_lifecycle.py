@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from conftest import K8s
@@ -18,6 +19,20 @@ def test_start_makes_a_running_session_and_stop_ends_it(k8s: K8s) -> None:
     k8s.ok("stop", name)
     assert k8s.ok("is-running", name) == "false"
     assert name not in k8s.ok("list-running", "").split("\n")
+    assert k8s.pod(name) is None
+
+
+def test_a_kubeconfig_list_is_merged_as_kubectl_merges_it(k8s: K8s, tmp_path: Path) -> None:
+    # The client (start, stop) must read KUBECONFIG=a:b as kubectl does, not just `a`.
+    other = tmp_path / "other.kubeconfig"
+    other.write_text('{"apiVersion": "v1", "kind": "Config", "clusters": [], "contexts": [],'
+                     ' "users": []}')
+    env = {"KUBECONFIG": f"{tmp_path / 'missing'}:{other}:{k8s.env['KUBECONFIG']}"}
+    name = k8s.name()
+    res = k8s.start(name, env=env)
+    assert res.rc == 0, res.err
+    assert k8s.ok("is-running", name, env=env) == "true"
+    k8s.ok("stop", name, env=env)
     assert k8s.pod(name) is None
 
 
