@@ -63,10 +63,16 @@ def work_dir_source(cfg: StartConfig, city: str) -> str:
     return wd
 
 
-def needs_staging(cfg: StartConfig, city: str) -> bool:
+def needs_staging(cfg: StartConfig, city: str, pod_work_dir: str = WORKSPACE) -> bool:
+    """Anything to copy in, or a pod work dir below /workspace to create.
+
+    A ``workingDir`` that does not exist is created by the container runtime as
+    root (containerd), which a non-root agent then cannot write to (gascity
+    #4719); created by the stage container, it belongs to the pod's user.
+    """
     overlays = [d for d in (*cfg.pack_overlay_dirs, cfg.overlay_dir) if d and os.path.isdir(d)]
     files = [e for e in cfg.copy_files if e.src and os.path.exists(e.src)]
-    return bool(work_dir_source(cfg, city) or overlays or files)
+    return bool(work_dir_source(cfg, city) or overlays or files or pod_work_dir != WORKSPACE)
 
 
 class Held(NamedTuple):
@@ -199,6 +205,7 @@ def build(cfg: StartConfig, *, city: str, pod_work_dir: str) -> bytes:
     source = work_dir_source(cfg, city)
     if source:
         stream.add_tree(source, wd_rel)
+    stream.add_dir_entry(wd_rel)  # even with nothing in it: then it belongs to the pod's user
     provider = cfg.env.get("GC_PROVIDER", "")
     for overlay in (*cfg.pack_overlay_dirs, cfg.overlay_dir):
         if not overlay or not os.path.isdir(overlay):

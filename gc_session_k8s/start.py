@@ -114,7 +114,7 @@ class Plan:
         # With a shared work dir, overlays and copy_files are staged on the host, as locally;
         # a prebaked image brings its own /workspace.
         self.staging = (not self.host_work_dir and not settings.prebaked
-                        and staging.needs_staging(cfg, city_path))
+                        and staging.needs_staging(cfg, city_path, self.work_dir))
         self.start_id = os.urandom(8).hex()
         agent = cfg.env.get("GC_ALIAS") or cfg.env.get("GC_AGENT") or "unknown"
         self.manifest = pod_manifest(pod=self.pod, name=name, agent=agent, city=self.city,

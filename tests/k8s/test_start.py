@@ -100,6 +100,22 @@ def test_tmp_like_work_dirs_and_the_city_root_are_never_staged(k8s: K8s, tmp_pat
     assert in_pod(k8s, other, "ls -A /workspace").strip() == ""
 
 
+def test_a_work_dir_missing_on_the_host_is_created_by_the_stage_container(
+    k8s: K8s, tmp_path: Path
+) -> None:
+    # Left to the container runtime, a missing workingDir is created root-owned (gascity #4719).
+    city = tmp_path / "city"
+    city.mkdir()
+    name = k8s.name()
+    cfg = {"work_dir": str(city / "rigs" / "fe"), "command": "sleep 300",
+           "env": {"GC_CITY": str(city)}}
+    assert k8s.start(name, cfg).rc == 0
+    pod = k8s.pod(name)
+    assert pod is not None and pod["spec"]["initContainers"][0]["name"] == "stage"
+    assert pod["spec"]["containers"][0]["workingDir"] == "/workspace/rigs/fe"
+    assert in_pod(k8s, name, "pwd; ls -A").split() == ["/workspace/rigs/fe"]
+
+
 def test_pre_start_runs_in_the_pod_base64_safe_before_the_agent(k8s: K8s) -> None:
     name = k8s.name()
     cfg = {"command": "sleep 300",
