@@ -59,6 +59,12 @@ def resources(settings: Settings) -> Obj:
     }
 
 
+def workspace_volume(settings: Settings) -> Obj:
+    if settings.workspace_pvc:
+        return {"persistentVolumeClaim": {"claimName": settings.workspace_pvc}}
+    return {"emptyDir": {}}
+
+
 def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settings,
                  work_dir: str, env: dict[str, str], pre_start: tuple[str, ...],
                  staging: bool, host_work_dir: str = "") -> Obj:
@@ -66,6 +72,8 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
     if not settings.image:
         raise UsageError("GC_K8S_IMAGE is required (the agent image with sh, tmux, ps, tar)")
     ws_mount = {"name": "ws", "mountPath": WORKSPACE}
+    if settings.workspace_pvc:
+        ws_mount["subPath"] = pod
     agent_container: Obj = {
         "name": AGENT_CONTAINER,
         "image": settings.image,
@@ -96,7 +104,7 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
         ],
     }
     if not settings.prebaked:
-        spec["volumes"].insert(0, {"name": "ws", "emptyDir": {}})
+        spec["volumes"].insert(0, {"name": "ws", **workspace_volume(settings)})
     if host_work_dir:
         spec["volumes"].append({"name": "workdir",
                                 "hostPath": {"path": host_work_dir, "type": "Directory"}})

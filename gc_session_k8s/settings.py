@@ -33,7 +33,7 @@ class Settings:
     __slots__ = ("audit_log", "city", "cpu_limit", "cpu_request", "dolt_host", "dolt_port",
                  "image", "image_pull_secret", "init_grace_s", "kube", "mail_host", "mail_port",
                  "mem_limit", "mem_request", "prebaked", "run_as_user", "service_account",
-                 "workdir_hostpath")
+                 "workdir_hostpath", "workspace_pvc")
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -60,6 +60,9 @@ class Settings:
         #: The image already holds /workspace (city and work dirs baked in, as upstream's Go
         #: provider's GC_K8S_PREBAKED): no emptyDir over it, no init container, no staging.
         self.prebaked = _flag(env, "GC_K8S_PREBAKED")
+        #: A PersistentVolumeClaim for /workspace (gascity #2718): each session keeps its own
+        #: directory in it (subPath = pod name) across pod restarts.
+        self.workspace_pvc = _get(env, "GC_K8S_WORKSPACE_PVC")
         raw = _get(env, "GC_K8S_INIT_GRACE_S")
         try:
             self.init_grace_s = float(raw) if raw else DEFAULT_INIT_GRACE_S

@@ -33,6 +33,15 @@ if TYPE_CHECKING:
     from protocol.config import StartConfig
 
 SENTINEL = ".gc-ready"
+#: Marks a workspace that was staged once. A persistent workspace (GC_K8S_WORKSPACE_PVC)
+#: keeps the agent's work across restarts: a later start must not overwrite it with the
+#: host's older copies, so it only lets the stage container finish.
+STAGED = ".gc-staged"
+#: The stage container's side of the stream ($1: /workspace).
+UNPACK_ONCE = f"""\
+if [ -e "$1/{STAGED}" ]; then cat > /dev/null && : > "$1/{SENTINEL}"; exit; fi
+exec tar -x -o -f - -C "$1"
+"""
 #: Directories never staged wholesale (G-19): their content is not the agent's.
 TMP_LIKE = ("/tmp", "/var/tmp", "/dev/shm", "/private/tmp", "/run", "/var/run")
 
@@ -186,20 +195,26 @@ class TarStream:
 
         walk(src, prefix, "", True)
 
-    def close(self) -> bytes:
+    def close(self, *, markers: tuple[str, ...] = (SENTINEL,)) -> bytes:
+        """The finished tar; ``markers`` are empty files written last, in order."""
         for name, held in (self.held or {}).items():
             info = self._member(name, held.mode, held.mtime)
             info.size = len(held.data)
             self.tar.addfile(info, io.BytesIO(held.data))
-        info = tarfile.TarInfo(SENTINEL)
-        info.mode = 0o644
-        self.tar.addfile(info, io.BytesIO(b""))
+        for marker in markers:
+            info = tarfile.TarInfo(marker)
+            info.mode = 0o644
+            self.tar.addfile(info, io.BytesIO(b""))
         self.tar.close()
         return self.buffer.getvalue()
 
 
-def build(cfg: StartConfig, *, city: str, pod_work_dir: str) -> bytes:
-    """The staging tar: work dir → pack overlays → overlay_dir → copy_files → sentinel."""
+def build(cfg: StartConfig, *, city: str, pod_work_dir: str, persistent: bool = False) -> bytes:
+    """The staging tar: work dir → pack overlays → overlay_dir → copy_files → sentinel.
+
+    ``persistent``: the workspace outlives the pod, so `STAGED` goes in just before the
+    sentinel (in the stream, so it is there before the stage container can finish).
+    """
     stream = TarStream(merge_settings=True)
     wd_rel = pod_work_dir[len(WORKSPACE) + 1:] if pod_work_dir != WORKSPACE else ""
     source = work_dir_source(cfg, city)
@@ -223,7 +238,7 @@ def build(cfg: StartConfig, *, city: str, pod_work_dir: str) -> bytes:
             stream.add_tree(entry.src, rel, merge=True)  # as Go's CopyFileOrDir merges
         else:
             stream.add_file(entry.src, rel or os.path.basename(entry.src))
-    return stream.close()
+    return stream.close(markers=(STAGED, SENTINEL) if persistent else (SENTINEL,))
 
 
 def single(src: str, rel: str) -> bytes:

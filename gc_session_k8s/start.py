@@ -295,9 +295,10 @@ def wait_for(plan: Plan, done: Callable[[Obj | None], bool], what: str, deadline
 def upload_staging(plan: Plan) -> None:
     from gc_session_k8s import kube
 
-    data = staging.build(plan.cfg, city=plan.city_path, pod_work_dir=plan.work_dir)
+    data = staging.build(plan.cfg, city=plan.city_path, pod_work_dir=plan.work_dir,
+                         persistent=bool(plan.settings.workspace_pvc))
     res = kube.exec_in(plan.settings.kube, plan.pod, naming.STAGE_CONTAINER,
-                       ["tar", "-x", "-o", "-f", "-", "-C", podenv.WORKSPACE], stdin=data,
+                       ["sh", "-c", staging.UNPACK_ONCE, "sh", podenv.WORKSPACE], stdin=data,
                        timeout=60)
     if not res.ok:
         raise ProviderError(f"staging into pod {plan.pod}: {res.error_text() or res.rc}")

@@ -21,6 +21,17 @@ from protocol.fakekube.pods import ContainerState, build_status
 from protocol.fakekube.store import Obj, Store
 
 
+def _sub_path(volume: str, sub: str) -> str:
+    """A mount's ``subPath`` inside its volume, created as the kubelet does."""
+    if not sub:
+        return volume
+    path = os.path.realpath(os.path.join(volume, sub))
+    if not path.startswith(os.path.realpath(volume) + os.sep):
+        raise ConfigError(f"subPath {sub!r} escapes its volume")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 class ConfigError(Exception):
     """A referenced secret/configmap key is missing (CreateContainerConfigError)."""
 
@@ -137,6 +148,14 @@ class PodRunner(threading.Thread):
             if "hostPath" in v:
                 volumes[v["name"]] = v["hostPath"]["path"]
                 continue
+            if "persistentVolumeClaim" in v:
+                # One directory per claim, shared by every pod that mounts it and kept for
+                # the server's lifetime: a dynamically provisioned, always-bound volume.
+                claim = v["persistentVolumeClaim"].get("claimName", "")
+                d = os.path.join(self.kubelet.root_dir, "claims", self.ns, claim)
+                os.makedirs(d, exist_ok=True)
+                volumes[v["name"]] = d
+                continue
             d = os.path.join(vol_root, v["name"])
             os.makedirs(d, exist_ok=True)
             volumes[v["name"]] = d
@@ -147,8 +166,8 @@ class PodRunner(threading.Thread):
                 command=list(c.get("command") or []), args=list(c.get("args") or []),
                 env=_resolve_env(self.kubelet.store, pod, c),
                 working_dir=c.get("workingDir") or "",
-                mounts=[(volumes[m["name"]], m["mountPath"], bool(m.get("readOnly")))
-                        for m in c.get("volumeMounts") or []],
+                mounts=[(_sub_path(volumes[m["name"]], m.get("subPath") or ""), m["mountPath"],
+                         bool(m.get("readOnly"))) for m in c.get("volumeMounts") or []],
             )
 
     def _materialize(self, vol: Obj, d: str) -> None:

@@ -116,6 +116,31 @@ def test_a_work_dir_missing_on_the_host_is_created_by_the_stage_container(
     assert in_pod(k8s, name, "pwd; ls -A").split() == ["/workspace/rigs/fe"]
 
 
+def test_a_persistent_workspace_keeps_the_agents_work_across_a_restart(
+    k8s: K8s, tmp_path: Path
+) -> None:
+    city = tmp_path / "city"
+    (city / "rig").mkdir(parents=True)
+    (city / "rig" / "notes.md").write_text("from the host\n")
+    env = {"GC_K8S_WORKSPACE_PVC": "gc-workspaces"}
+    name = k8s.name()
+    cfg = {"work_dir": str(city / "rig"), "command": "sleep 300", "env": {"GC_CITY": str(city)}}
+    assert k8s.start(name, cfg, env=env).rc == 0
+    pod = k8s.pod(name)
+    assert pod is not None
+    assert pod["spec"]["volumes"][0] == {"name": "ws",
+                                         "persistentVolumeClaim": {"claimName": "gc-workspaces"}}
+    assert pod["spec"]["containers"][0]["volumeMounts"][0]["subPath"] == name
+    in_pod(k8s, name, "echo 'by the agent' > notes.md; echo new > agent.txt")
+    k8s.ok("stop", name)
+    assert k8s.start(name, cfg, env=env).rc == 0
+    assert in_pod(k8s, name, "cat notes.md agent.txt") == "by the agent\nnew\n"
+    other = k8s.name()  # another session gets a directory of its own in the claim
+    assert k8s.start(other, cfg, env=env).rc == 0
+    assert in_pod(k8s, other, "cat notes.md; ls agent.txt 2>&1 || true").startswith(
+        "from the host\n")
+
+
 def test_pre_start_runs_in_the_pod_base64_safe_before_the_agent(k8s: K8s) -> None:
     name = k8s.name()
     cfg = {"command": "sleep 300",
