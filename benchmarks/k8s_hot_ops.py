@@ -8,8 +8,9 @@ time of ``--runs`` calls is reported with the ratio ours/upstream.
 Upstream's script is not part of this repository: save it from
 gastownhall/gascity contrib/session-scripts/gc-session-k8s and pass
 ``--upstream PATH``. Without ``--kubeconfig`` an offline API server
-(protocol.fakekube, local backend) is started for the run. Python bytecode
-caching is switched on (PYTHONPYCACHEPREFIX), as for an installed wheel.
+(protocol.fakekube, local backend; over HTTPS with ``--tls``) is started for
+the run. Python bytecode caching is switched on (PYTHONPYCACHEPREFIX), as for
+an installed wheel.
 
     python benchmarks/k8s_hot_ops.py --upstream /tmp/upstream/gc-session-k8s
 """
@@ -115,6 +116,8 @@ def main() -> int:
     parser.add_argument("--kubeconfig", help="use this cluster instead of the offline server")
     parser.add_argument("--kubectl", default="/usr/bin/kubectl")
     parser.add_argument("--image", default="gc-test/agent:latest")
+    parser.add_argument("--tls", action="store_true",
+                        help="offline server over HTTPS (throwaway CA), as real clusters serve")
     opts = parser.parse_args()
     name = f"bench-{os.getpid()}"
     env = dict(os.environ)
@@ -137,7 +140,7 @@ def main() -> int:
         from protocol.fakekube.fixtures import make_env
         from protocol.fakekube.server import FakeKube
 
-        with FakeKube("local") as server:
+        with FakeKube("local", tls=opts.tls) as server:
             server.create_namespace(env["GC_K8S_NAMESPACE"])
             base = tempfile.mkdtemp(prefix="gc-bench-")
             kenv = make_env(server, base)

@@ -1,8 +1,9 @@
-"""`python -m protocol.fakekube [--backend local|docker] [--port N] [--kubeconfig PATH]`
+"""`python -m protocol.fakekube [--backend local|docker] [--port N] [--kubeconfig PATH] [--tls]`
 
 Prints the server URL as the first stdout line (and the kubeconfig path as
 the second when asked), serves until SIGINT/SIGTERM, then removes every pod
-process, container and temporary directory it made.
+process, container and temporary directory it made. With --tls it serves
+HTTPS with a throwaway CA (the kubeconfig carries certificate-authority-data).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import threading
 
 from protocol.fakekube.server import FakeKube
+from protocol.fakekube.tls import OpenSSLMissing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="local backend: plain processes even when unshare works")
     parser.add_argument("--no-build-image", action="store_true",
                         help="docker backend: do not build gc-test/agent:latest when missing")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with a throwaway CA made by the openssl CLI")
     args = parser.parse_args(argv)
     if args.backend == "docker" and not args.no_build_image:
         from protocol.fakekube.image import DEFAULT_TAG, ensure_image
@@ -37,8 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _s, _f: done.set())
     kube = FakeKube(args.backend, port=args.port,
-                    use_namespaces=False if args.no_namespaces else None)
-    kube.start()
+                    use_namespaces=False if args.no_namespaces else None, tls=args.tls)
+    try:
+        kube.start()
+    except OpenSSLMissing as e:
+        kube.stop()
+        print(e, file=sys.stderr)
+        return 2
     try:
         for ns in args.create_namespace:
             kube.create_namespace(ns)

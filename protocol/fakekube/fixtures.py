@@ -8,6 +8,10 @@ Fixtures:
   fake_kube_docker_server   session: FakeKube with the docker backend (skips when no daemon
                             or image can be had)
   fake_kube_docker          function: FakeKubeEnv over the docker server
+  fake_kube_tls_server      session: FakeKube with the local backend serving HTTPS (a
+                            throwaway CA; skips when the openssl CLI is missing)
+  fake_kube_tls             function: FakeKubeEnv over the HTTPS server (its kubeconfig
+                            carries certificate-authority-data)
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from functools import cache
 import pytest
 
 from protocol.fakekube.server import FakeKube
+from protocol.fakekube.tls import OpenSSLMissing
 
 AGENT_IMAGE = "gc-test/agent:latest"
 KUBECTL_132 = "/usr/bin/kubectl"
@@ -114,10 +119,15 @@ def make_env(server: FakeKube, base_dir: str) -> FakeKubeEnv:
 ENV_DIRS: list[str] = []  # fixture temp dirs made in this process (leak checks)
 
 
-def _start(backend: str) -> Iterator[tuple[FakeKube, str]]:
+def _start(backend: str, *, tls: bool = False) -> Iterator[tuple[FakeKube, str]]:
+    server = FakeKube(backend, tls=tls)
+    try:
+        server.start()
+    except OpenSSLMissing as e:
+        server.stop()
+        pytest.skip(str(e))
     base = tempfile.mkdtemp(prefix="fakekube-env-")
     ENV_DIRS.append(base)
-    server = FakeKube(backend).start()
     try:
         yield server, base
     finally:
@@ -146,6 +156,18 @@ def fake_kube(fake_kube_server: tuple[FakeKube, str],
     server, base = fake_kube_server
     # One HOME (and kubectl discovery cache) per session: a cold cache per test costs requests.
     return _per_test(server, base, monkeypatch, "local")
+
+
+@pytest.fixture(scope="session")
+def fake_kube_tls_server() -> Iterator[tuple[FakeKube, str]]:
+    yield from _start("local", tls=True)
+
+
+@pytest.fixture
+def fake_kube_tls(fake_kube_tls_server: tuple[FakeKube, str],
+                  monkeypatch: pytest.MonkeyPatch) -> FakeKubeEnv:
+    server, base = fake_kube_tls_server
+    return _per_test(server, base, monkeypatch, "tls")
 
 
 def docker_unavailable_reason() -> str | None:
@@ -182,6 +204,8 @@ __all__: Sequence[str] = [
     "fake_kube_docker",
     "fake_kube_docker_server",
     "fake_kube_server",
+    "fake_kube_tls",
+    "fake_kube_tls_server",
     "find_kubectl",
     "make_env",
 ]

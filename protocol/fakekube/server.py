@@ -31,6 +31,7 @@ from protocol.fakekube.pods import apply_defaults
 from protocol.fakekube.protobuf import access_review, decode_object
 from protocol.fakekube.selectors import SelectorError, parse_field_selector, parse_label_selector
 from protocol.fakekube.store import KINDS, Event, Obj, Store, now_iso
+from protocol.fakekube.tls import TLSTerminator, ca_data, make_certs
 from protocol.fakekube.validation import (
     require_kind,
     validate_metadata,
@@ -124,13 +125,16 @@ class FakeKube:
 
     Use as a context manager or call start()/stop(). `faults`, `store` and
     `kubelet` are public for tests; the fault shortcuts below cover the common cases.
+    With `tls=True` it serves HTTPS (a throwaway CA made with the `openssl` CLI at
+    start(); see protocol/fakekube/tls.py) and `url`/`port`/the kubeconfig point there.
     """
 
     # Every server made in this process, so a test session can check its leftovers.
     instances: ClassVar[list[FakeKube]] = []
 
     def __init__(self, backend: str | Backend = "local", *, port: int = 0,
-                 root_dir: str | None = None, use_namespaces: bool | None = None) -> None:
+                 root_dir: str | None = None, use_namespaces: bool | None = None,
+                 tls: bool = False) -> None:
         if isinstance(backend, str):
             backend = make_backend(backend, use_namespaces=use_namespaces)
         self.backend: Backend = backend
@@ -147,6 +151,9 @@ class FakeKube:
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.tls = tls
+        self.ca_file: str | None = None  # the throwaway CA's PEM (tls only, after start())
+        self._tls: TLSTerminator | None = None
         for ns in ("default", "kube-system", "kube-public"):
             self.create_namespace(ns)
         FakeKube.instances.append(self)
@@ -154,17 +161,26 @@ class FakeKube:
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> FakeKube:
         handler = type("BoundHandler", (_Handler,), {"kube": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        if self.tls:
+            # Certificates first: a missing openssl fails before anything listens.
+            self.ca_file, cert, key = make_certs(os.path.join(self.root_dir, "tls"))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0 if self.tls else self._port), handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.1}, name="fakekube-http",
                                         daemon=True)
         self._thread.start()
+        if self.tls:
+            self._tls = TLSTerminator(("127.0.0.1", self._port), ("127.0.0.1", self.plain_port),
+                                      cert, key).start()
         return self
 
     def stop(self) -> None:
         self.stopping.set()
+        if self._tls is not None:
+            self._tls.stop()
+            self._tls = None
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -174,6 +190,8 @@ class FakeKube:
         self.backend.shutdown()
         if self._own_root:
             shutil.rmtree(self.root_dir, ignore_errors=True)
+        elif self.tls:
+            shutil.rmtree(os.path.join(self.root_dir, "tls"), ignore_errors=True)
 
     def __enter__(self) -> FakeKube:
         return self.start()
@@ -183,25 +201,42 @@ class FakeKube:
 
     @property
     def port(self) -> int:
+        """The port clients use (the HTTPS one with tls)."""
+        if self._tls is not None:
+            return self._tls.port
+        return self.plain_port
+
+    @property
+    def plain_port(self) -> int:
+        """The plain HTTP listener (with tls, only the terminator should talk to it)."""
         assert self._httpd is not None, "server not started"
         return int(self._httpd.server_address[1])
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def kubeconfig_text(self, namespace: str = "default") -> str:
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "fakekube", "cluster": {"server": self.url}}],
-            "users": [{"name": "fakekube", "user": {}}],
+            "clusters": [{"name": "fakekube", "cluster": self._cluster()}],
+            # Over TLS, kubectl prompts for a username (reading stdin!) when the user has no
+            # credentials; the server accepts any token, as it accepts none over HTTP.
+            "users": [{"name": "fakekube", "user": {"token": "fakekube"} if self.tls else {}}],
             "contexts": [{"name": "fakekube", "context": {"cluster": "fakekube", "user": "fakekube",
                                                          "namespace": namespace}}],
             "current-context": "fakekube",
             "preferences": {},
         }
         return orjson.dumps(cfg, option=orjson.OPT_INDENT_2).decode()  # JSON is valid YAML
+
+    def _cluster(self) -> dict[str, str]:
+        cluster = {"server": self.url}
+        if self.tls:
+            assert self.ca_file is not None, "server not started"
+            cluster["certificate-authority-data"] = ca_data(self.ca_file)
+        return cluster
 
     def write_kubeconfig(self, path: str, namespace: str = "default") -> str:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
