@@ -5,26 +5,19 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import orjson
 import pytest
+from conftest import Kubectl
 from fakekube_manifests import agent_pod, apply, wait_until
 
-from protocol.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv, find_kubectl
+from protocol.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv
 
 pytestmark = pytest.mark.docker
 
 
-class Kubectl(NamedTuple):
-    version: str
-
-
-@pytest.mark.parametrize("kubectl", [Kubectl("1.32"), Kubectl("1.37")], ids=lambda k: k.version)
 def test_kubectl_round_trip_on_docker_pods(fake_kube_docker: FakeKubeEnv, kubectl: Kubectl,
                                            tmp_path: Path) -> None:
-    if find_kubectl(kubectl.version) is None:
-        pytest.skip(f"kubectl {kubectl.version} not installed")
     kube, v = fake_kube_docker, kubectl.version
     ns = kube.namespace()
     name = f"dk-{v.replace('.', '')}"

