@@ -54,6 +54,18 @@ class Provider:
         return Completed(proc.returncode, proc.stdout.decode("utf-8", "replace"),
                          proc.stderr.decode("utf-8", "replace"))
 
+    def spawn(self, op: str, *args: str, stdin: bytes = b"", env: dict[str, str] | None = None,
+              new_session: bool = False) -> subprocess.Popen[bytes]:
+        """Start a call in the background, its stdin written and closed, as gc runs a
+        long op; ``new_session`` gives it a process group to cancel (gc's SIGTERM)."""
+        proc = subprocess.Popen([*self.argv, op, *args], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**self.env, **(env or {})}, start_new_session=new_session)
+        assert proc.stdin is not None
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+        return proc
+
     def ok(self, op: str, *args: str, stdin: bytes | str = b"", timeout: float = 60,
            env: dict[str, str] | None = None) -> str:
         """Run and require exit 0; return stdout as gc reads it."""

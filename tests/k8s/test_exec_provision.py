@@ -59,17 +59,11 @@ def test_is_attached_is_false_for_a_detached_session(k8s: K8s) -> None:
 def test_a_cancelled_exec_leaves_no_kubectl_behind(k8s: K8s) -> None:
     import os
     import signal
-    import subprocess
     import time
 
     name = k8s.name()
     assert k8s.start(name).rc == 0
-    proc = subprocess.Popen([*k8s.argv, "exec", name], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=k8s.env,
-                            start_new_session=True)
-    assert proc.stdin is not None
-    proc.stdin.write(b"sleep 60")
-    proc.stdin.close()
+    proc = k8s.spawn("exec", name, stdin=b"sleep 60", new_session=True)
     time.sleep(1.5)
     kids = [p for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == proc.pid]
     assert kids, "kubectl should be running"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -192,12 +191,7 @@ def test_start_interrupted_by_sigterm_leaves_no_pod(k8s: K8s) -> None:
     name = k8s.name()
     fault = k8s.server.hold_pending(pod=name)
     try:
-        proc = subprocess.Popen([*k8s.argv, "start", name], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=k8s.env,
-                                start_new_session=True)
-        assert proc.stdin is not None
-        proc.stdin.write(b'{"command":"sleep 300"}')
-        proc.stdin.close()
+        proc = k8s.spawn("start", name, stdin=b'{"command":"sleep 300"}', new_session=True)
         assert wait_for(lambda: k8s.pod(name) is not None, timeout=30)
         time.sleep(0.3)
         os.killpg(proc.pid, signal.SIGTERM)
@@ -222,12 +216,8 @@ def test_a_young_pending_pod_is_reported_as_initializing_not_replaced(k8s: K8s) 
     name = k8s.name()
     k8s.started.append(name)
     k8s.server.hold_pending(pod=name)
-    first = subprocess.Popen([*k8s.argv, "start", name], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env={**k8s.env, "GC_START_TIMEOUT_S": "25"})
-    assert first.stdin is not None
-    first.stdin.write(b'{"command":"sleep 300"}')
-    first.stdin.close()
+    first = k8s.spawn("start", name, stdin=b'{"command":"sleep 300"}',
+                      env={"GC_START_TIMEOUT_S": "25"})
     assert wait_for(lambda: k8s.pod(name) is not None, timeout=30)
     uid = k8s.pod(name)["metadata"]["uid"]  # type: ignore[index]
     second = k8s.start(name, env={"GC_START_TIMEOUT_S": "10"})
