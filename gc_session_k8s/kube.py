@@ -13,7 +13,8 @@ from gc_session_k8s import audit
 from protocol.proc import Result
 from providers.kube.classify import classify
 from providers.kube.errors import KubeError, KubeNotFound, KubeUnavailable
-from providers.kube.kubectl import base_argv, remote_exit_code, strip_exit_marker
+from providers.kube.kubectl import BACKOFF, base_argv, remote_exit_code, strip_exit_marker
+from providers.kube.kubectl import kubectl as seam_kubectl
 from providers.kube.kubectl import spawn as kubectl_process
 
 TYPE_CHECKING = False
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 NOT_RUNNING = ("container not found", "is not valid for pod", "does not have a host assigned",
                "cannot exec into a container in a completed pod", "container not running",
                "is waiting to start", "pod is not running", "unable to upgrade connection: pod")
-BACKOFF = (0.25, 0.75, 1.5)
 
 
 class PodGone(KubeError):
@@ -49,20 +49,11 @@ def spawn(argv: list[str], *, pod: str, stdin: bytes | None = None,
 def kubectl(settings: KubeSettings, args: Sequence[str], *, pod: str = "",
             stdin: bytes | None = None, timeout: float | None = None, retry: bool = True,
             action: str = "") -> Result:
-    """``kubectl <args>``; transient failures retried (idempotent calls only)."""
-    argv = [*base_argv(settings), *args]
-    attempt = 0
-    while True:
-        result = spawn(argv, pod=pod, stdin=stdin,
-                       timeout=timeout if timeout is not None else settings.request_timeout + 5)
-        if result.ok:
-            return result
-        error = classify(result.err.decode("utf-8", "replace"), action=action or " ".join(args[:3]),
-                         rc=result.rc)
-        if not retry or attempt >= len(BACKOFF) or not isinstance(error, KubeUnavailable):
-            raise error
-        time.sleep(BACKOFF[attempt])
-        attempt += 1
+    """``kubectl <args>``, audited; transient failures retried (idempotent calls only)."""
+    return seam_kubectl(args, settings=settings, stdin=stdin, action=action, idempotent=retry,
+                        timeout=timeout,
+                        process=lambda argv, data, limit: spawn(argv, pod=pod, stdin=data,
+                                                                timeout=limit))
 
 
 def exec_argv(settings: KubeSettings, pod: str, container: str, argv: Sequence[str], *,

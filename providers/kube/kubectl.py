@@ -17,7 +17,7 @@ from providers.kube.settings import KubeSettings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 #: Pauses between attempts of an idempotent call on a transient failure.
@@ -77,20 +77,23 @@ def kubectl(
     idempotent: bool = True,
     timeout: float | None = None,
     deadline: float | None = None,
+    process: Callable[[list[str], bytes | None, float | None], Result] | None = None,
 ) -> Result:
     """Run ``kubectl <args>`` and return the result, or raise a `KubeError`.
 
     A transient failure (`KubeUnavailable`) is retried with backoff when
     ``idempotent`` is true, as long as ``deadline`` (a `time.monotonic` value)
     allows. ``timeout`` bounds each process (default: request timeout + 5 s).
+    ``process`` runs each attempt (default `spawn`; a caller may wrap it, e.g. to audit).
     """
+    process = process or spawn
     settings = settings or KubeSettings.from_env()
     argv = [*base_argv(settings), *args]
     what = action or " ".join(args[:3])
     per_call = timeout if timeout is not None else settings.request_timeout + 5
     attempt = 0
     while True:
-        result = spawn(argv, stdin, per_call)
+        result = process(argv, stdin, per_call)
         if result.ok:
             return result
         error = classify(result.err.decode("utf-8", "replace"), action=what, rc=result.rc)
