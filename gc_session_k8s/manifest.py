@@ -74,6 +74,9 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
     ws_mount = {"name": "ws", "mountPath": WORKSPACE}
     if settings.workspace_pvc:
         ws_mount["subPath"] = pod
+    # A prebaked image brings its own /workspace: no volume over it.
+    ws_mounts = [] if settings.prebaked else [ws_mount]
+    ws_volumes = [] if settings.prebaked else [{"name": "ws", **workspace_volume(settings)}]
     agent_container: Obj = {
         "name": AGENT_CONTAINER,
         "image": settings.image,
@@ -84,12 +87,10 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
         "resources": resources(settings),
         "securityContext": container_security(settings),
         "volumeMounts": [
-            ws_mount,
+            *ws_mounts,
             {"name": "claude-config", "mountPath": entrypoint.SECRET_DIR, "readOnly": True},
         ],
     }
-    if settings.prebaked:
-        del agent_container["volumeMounts"][0]  # the image's own /workspace
     spec: Obj = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": GRACE_SECONDS,
@@ -99,12 +100,11 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
                             **user_security(settings)},
         "containers": [agent_container],
         "volumes": [
+            *ws_volumes,
             {"name": "claude-config",
              "secret": {"secretName": CREDENTIALS_SECRET, "optional": True, "defaultMode": 0o400}},
         ],
     }
-    if not settings.prebaked:
-        spec["volumes"].insert(0, {"name": "ws", **workspace_volume(settings)})
     if host_work_dir:
         spec["volumes"].append({"name": "workdir",
                                 "hostPath": {"path": host_work_dir, "type": "Directory"}})
