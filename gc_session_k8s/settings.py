@@ -33,7 +33,7 @@ class Settings:
     __slots__ = ("audit_log", "city", "cpu_limit", "cpu_request", "dolt_host", "dolt_port",
                  "image", "image_pull_secret", "init_grace_s", "kube", "mail_host", "mail_port",
                  "mem_limit", "mem_request", "prebaked", "run_as_user", "service_account",
-                 "workdir_hostpath", "workspace_pvc")
+                 "session_branch", "workdir_hostpath", "workspace_pvc")
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -63,6 +63,8 @@ class Settings:
         #: A PersistentVolumeClaim for /workspace (gascity #2718): each session keeps its own
         #: directory in it (subPath = pod name) across pod restarts.
         self.workspace_pvc = _get(env, "GC_K8S_WORKSPACE_PVC")
+        #: Put the agent on its own branch gc/<session> at start (see `branches`).
+        self.session_branch = _flag(env, "GC_K8S_SESSION_BRANCH")
         raw = _get(env, "GC_K8S_INIT_GRACE_S")
         try:
             self.init_grace_s = float(raw) if raw else DEFAULT_INIT_GRACE_S

@@ -51,7 +51,6 @@ SECRET_PLACEHOLDER = "@GC_SECRET_ENV@"
 #: Container waiting reasons that will not fix themselves.
 FATAL_WAITING = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
                  "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
-TRUTHY = ("1", "true", "yes", "on")
 CREATE_BACKOFF = (0.5, 1.0, 2.0)
 
 # Waits for PID 1's box-ready marker, reports a failed pre_start, then runs
@@ -306,7 +305,7 @@ def upload_staging(plan: Plan) -> None:
 
 def branch_setup(plan: Plan, r: KubectlRunner) -> None:
     """Optional per-session branch (another module owns it; absent until it lands)."""
-    if os.environ.get("GC_K8S_SESSION_BRANCH", "").lower() not in TRUTHY:
+    if not plan.settings.session_branch:
         return
     try:
         from gc_session_k8s import branches  # type: ignore[attr-defined,unused-ignore]
@@ -356,8 +355,7 @@ def run(call: Call, *, agent: bool = True) -> None:
 
         wait_for(plan, pod_ready, "Ready", deadline)
         polls = str(max(10, int((deadline - time.monotonic()) * 10)))
-        branching = os.environ.get("GC_K8S_SESSION_BRANCH", "").lower() in TRUTHY
-        if branching or not agent:
+        if plan.settings.session_branch or not agent:
             # Wait for the box (pre_start) on its own; otherwise the launch exec waits.
             res = r.shell(LAUNCH_SCRIPT, [polls, "ready"], timeout=deadline - time.monotonic() + 5)
             if not res.ok:
