@@ -60,26 +60,50 @@ def timed(argv: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, in
     return time.perf_counter() - t0, proc.returncode
 
 
-def paired_medians(mine: list[str], theirs: list[str] | None, stdin: bytes, env: dict[str, str],
-                   runs: int) -> tuple[float, float]:
-    """Median ms of each command, the two run in alternation (order flipped every round)
-    so that drift in the machine's speed during the run weighs on both alike."""
-    commands = [mine] if theirs is None else [mine, theirs]
-    for argv in commands:
+def alternated_medians(commands: list[tuple[list[str], dict[str, str]]], stdin: bytes,
+                       runs: int) -> list[float]:
+    """Median ms of each (argv, env), run in alternation (order flipped every round) so
+    that drift in the machine's speed during the run weighs on all alike."""
+    for argv, env in commands:
         timed(argv, stdin, env)  # warm caches (kubectl discovery, page cache)
     samples: list[list[float]] = [[] for _ in commands]
     for i in range(runs):
         order = range(len(commands)) if i % 2 == 0 else reversed(range(len(commands)))
         for k in order:
-            seconds, rc = timed(commands[k], stdin, env)
+            argv, env = commands[k]
+            seconds, rc = timed(argv, stdin, env)
             if rc != 0:
-                raise SystemExit(f"{' '.join(commands[k][-3:])} exited {rc}")
+                raise SystemExit(f"{' '.join(argv[-3:])} exited {rc}")
             samples[k].append(seconds * 1000)
-    medians = [statistics.median(s) for s in samples]
-    return medians[0], medians[1] if theirs is not None else float("nan")
+    return [statistics.median(s) for s in samples]
 
 
-def bench(env: dict[str, str], upstream: str | None, runs: int, name: str) -> int:
+def costs(env: dict[str, str], runs: int, name: str) -> None:
+    """Where a hot op's time goes: kubectl's start-up, an exec with and without the Go
+    runtime setting ours uses, Python's start-up and our own share (kubectl replaced by
+    /bin/true)."""
+    from providers.kube.kubectl import GO_RUNTIME
+
+    kubectl = env["GC_KUBECTL"]
+    exec_true = [kubectl, "-n", env["GC_K8S_NAMESPACE"], "exec", name, "-c", "agent", "--", "true"]
+    rows = [
+        ("kubectl version --client", [kubectl, "version", "--client"], env),
+        ("kubectl exec (Go defaults)", exec_true, env),
+        ("kubectl exec (" + " ".join(f"{k}={v}" for k, v in GO_RUNTIME.items()) + ")",
+         exec_true, {**env, **GO_RUNTIME}),
+        ("python -c pass", [sys.executable, "-c", "pass"], env),
+        ("ours get-meta, kubectl=/bin/true", [*ours(), "get-meta", name, "GC_SESSION_ID"],
+         {**env, "GC_KUBECTL": "/bin/true"}),
+    ]
+    medians = alternated_medians([(argv, e) for _, argv, e in rows], b"", runs)
+    print(f"{'cost':<52}{'median ms':>10}")
+    for (label, _, _), ms in zip(rows, medians, strict=True):
+        print(f"{label:<52}{ms:>10.1f}")
+    print(f"median of {runs} runs each, in alternation")
+
+
+def bench(env: dict[str, str], upstream: str | None, runs: int, name: str,
+          breakdown: bool = False) -> int:
     start = subprocess.run([*ours(), "start", name], input=b'{"command":"sleep 300",'
                            b'"env":{"GC_SESSION_ID":"bench"}}', capture_output=True, env=env,
                            timeout=180, check=False)
@@ -87,12 +111,16 @@ def bench(env: dict[str, str], upstream: str | None, runs: int, name: str) -> in
         raise SystemExit(f"start failed: {start.stderr.decode()}")
     rows = []
     try:
+        if breakdown:
+            costs(env, runs, name)
+            return 0
         for op, args, stdin in HOT_OPS:
             target = [""] if op == "list-running" else [name, *args]
-            mine, theirs = paired_medians([*ours(), op, *target],
-                                          ["bash", upstream, op, *target] if upstream else None,
-                                          stdin, env, runs)
-            rows.append((op, mine, theirs))
+            commands = [([*ours(), op, *target], env)]
+            if upstream:
+                commands.append((["bash", upstream, op, *target], env))
+            medians = alternated_medians(commands, stdin, runs)
+            rows.append((op, medians[0], medians[1] if upstream else float("nan")))
     finally:
         subprocess.run([*ours(), "stop", name], env=env, capture_output=True, timeout=60,
                        check=False)
@@ -116,6 +144,8 @@ def main() -> int:
     parser.add_argument("--kubeconfig", help="use this cluster instead of the offline server")
     parser.add_argument("--kubectl", default="/usr/bin/kubectl")
     parser.add_argument("--image", default="gc-test/agent:latest")
+    parser.add_argument("--costs", action="store_true",
+                        help="instead of the table, where one hot op's time goes")
     parser.add_argument("--tls", action="store_true",
                         help="offline server over HTTPS (throwaway CA), as real clusters serve")
     opts = parser.parse_args()
@@ -135,7 +165,7 @@ def main() -> int:
     try:
         if opts.kubeconfig:
             env["KUBECONFIG"] = opts.kubeconfig
-            return bench(env, opts.upstream, opts.runs, name)
+            return bench(env, opts.upstream, opts.runs, name, opts.costs)
         sys.path.insert(0, str(REPO))
         from protocol.fakekube.fixtures import make_env
         from protocol.fakekube.server import FakeKube
@@ -147,7 +177,7 @@ def main() -> int:
             for key in ("KUBECONFIG", "HOME", "KUBECACHEDIR", "NO_PROXY", "no_proxy"):
                 env[key] = kenv.env[key]
             try:
-                return bench(env, opts.upstream, opts.runs, name)
+                return bench(env, opts.upstream, opts.runs, name, opts.costs)
             finally:
                 shutil.rmtree(base, ignore_errors=True)
     finally:

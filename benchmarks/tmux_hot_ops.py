@@ -55,6 +55,8 @@ def main() -> int:
 
     cases: dict[str, Callable[[], float]] = {
         "python -c pass": lambda: timed([interpreter, "-c", "pass"], b"", env),
+        # What pip's console-script wrapper would add: it imports `re`.
+        "python -c 'import re'": lambda: timed([interpreter, "-c", "import re"], b"", env),
         "tmux has-session (bare)": lambda: timed(["tmux", "-S", sock, "has-session", "-t", "=bench"], b"", env),
         "is-running": lambda: timed([exe, "is-running", "bench"], b"", env),
         "process-alive": lambda: timed([exe, "process-alive", "bench"], b"cat", env),
