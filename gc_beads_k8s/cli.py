@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) == 2 and args[0] in TABLE and args[1] in ("--help", "-h"):
         if args[0] in ("init", "doctor"):
-            from gc_beads_k8s.human import run_typer
+            from gc_beads_k8s.operator_cli import run_typer
 
             run_typer([args[0], "--help"])
         else:

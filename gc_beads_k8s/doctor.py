@@ -20,7 +20,7 @@ REQUIRED_ACCESS = (
 
 
 def run_doctor(say: Callable[[str], None]) -> bool:
-    from gc_beads_k8s import runner
+    from gc_beads_k8s import runner_pod
     from gc_beads_k8s.config import dolt_target, runner_config
     from providers.kube import client
     from providers.kube.errors import KubeError, KubeNotFound
@@ -34,7 +34,7 @@ def run_doctor(say: Callable[[str], None]) -> bool:
         say(("ok    " if passed else "FAIL  ") + message)
 
     config = runner_config()
-    pod = runner.resolve()
+    pod = runner_pod.resolve()
     binary = pod.settings.kubectl
     check(bool(shutil.which(binary) or os.access(binary, os.X_OK)), f"kubectl: {binary}")
     check(bool(config.image), f"GC_K8S_IMAGE: {config.image or 'not set (start will fail)'}")
@@ -59,15 +59,15 @@ def run_doctor(say: Callable[[str], None]) -> bool:
         say("info  RBAC: the server does not answer access reviews; not checked")
     except KubeError as error:
         check(False, f"RBAC: {error}")
-    state = runner.pod_state(pod)
+    state = runner_pod.pod_state(pod)
     if state is None:
         say("info  runner pod not running (gc start or init creates it)")
     else:
         phase = (state.get("status") or {}).get("phase")
-        check(runner._ready(state), f"runner pod phase {phase}")
-        if runner._ready(state):
+        check(runner_pod._ready(state), f"runner pod phase {phase}")
+        if runner_pod._ready(state):
             try:
-                runner.health()
+                runner_pod.health()
                 check(True, "bd runs in the runner pod")
             except Exception as error:
                 check(False, str(error))

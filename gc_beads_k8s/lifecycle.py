@@ -12,33 +12,33 @@ if TYPE_CHECKING:
 
 
 def start(call: Call) -> None:
-    from gc_beads_k8s import runner
+    from gc_beads_k8s import runner_pod
 
-    runner.start()
+    runner_pod.start()
 
 
 def stop(call: Call) -> None:
-    from gc_beads_k8s import runner
+    from gc_beads_k8s import runner_pod
 
-    runner.stop()
+    runner_pod.stop()
 
 
 def health(call: Call) -> None:
-    from gc_beads_k8s import runner
+    from gc_beads_k8s import runner_pod
 
-    runner.health()
+    runner_pod.health()
 
 
 def probe(call: Call) -> None:
-    from gc_beads_k8s import runner
+    from gc_beads_k8s import runner_pod
 
-    runner.probe()
+    runner_pod.probe()
 
 
 def recover(call: Call) -> None:
-    from gc_beads_k8s import runner
+    from gc_beads_k8s import runner_pod
 
-    runner.recover()
+    runner_pod.recover()
 
 
 def init(call: Call) -> None:
@@ -49,18 +49,18 @@ def init(call: Call) -> None:
     or Ctrl-C removes a runner pod this call created.
     """
     if any(arg.startswith("-") for arg in call.rest):
-        from gc_beads_k8s.human import run_typer
+        from gc_beads_k8s.operator_cli import run_typer
 
         run_typer(["init", *call.rest])
         return
     if len(call.rest) not in (2, 3):
         raise UsageError("usage: init <dir> <prefix> [<database>]")
-    from gc_beads_k8s.human import init_with_rollback
+    from gc_beads_k8s.operator_cli import init_with_rollback
 
     init_with_rollback(*call.rest, progress=sys.stdout.isatty())
 
 
 def doctor(call: Call) -> None:
-    from gc_beads_k8s.human import run_typer
+    from gc_beads_k8s.operator_cli import run_typer
 
     run_typer(["doctor", *call.rest])

@@ -32,7 +32,7 @@ import orjson
 
 from gc_beads_k8s import wire
 from gc_beads_k8s.bd import Target, bd_message, config_set_args, is_not_found, run_bd
-from gc_beads_k8s.scope import store_target
+from gc_beads_k8s.store_target import store_target
 from gc_beads_k8s.validate import bead_id, direction, label, limit
 from protocol.errors import ProviderError, UsageError
 from protocol.proc import Result
@@ -57,7 +57,7 @@ def _bd(target: Target, op: str, args: list[str], *, bead: str = "", read: bool 
         stdin: bytes | None = None) -> bytes:
     result = run_bd(target, args, stdin=stdin, retry=read)
     if result.rc != 0 and _uninitialized(result):
-        from gc_beads_k8s.scopes import heal
+        from gc_beads_k8s.scope_init import heal
 
         if heal(target):  # the pod was recreated: re-init this scope as recorded, once
             result = run_bd(target, args, stdin=stdin, retry=read)

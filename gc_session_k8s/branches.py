@@ -2,7 +2,7 @@
 
 Every session commits on its own branch (``gc/<session>``) from the start, so
 work from several pods that began at the same commit never has to share, or
-fight over, one branch name; `gc_session_k8s.sync` brings each branch back.
+fight over, one branch name; `gc_session_k8s.sync.command` brings each branch back.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`gc-session-k8s`: Gas City sessions as pods with tmux inside, one operation per process.
 
 Every session operation is the local tmux provider's logic
-(`providers.tmux.session`) run through `KubectlRunner`: exactly one
+(`providers.tmux.session`) run through `PodRunner`: exactly one
 ``kubectl`` process per hot operation, addressed by the pod's deterministic
 name. Hot operations import only the standard library, `protocol` and the
 shared session logic; `start`, `doctor` and friends import the rest inside
@@ -10,12 +10,12 @@ their handlers.
 
 from __future__ import annotations
 
-from gc_session_k8s import audit
 from gc_session_k8s.naming import session_pod
-from gc_session_k8s.runner import KubectlRunner
+from gc_session_k8s.pod_runner import PodRunner
 from protocol import names
 from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
+from providers.kube import audit
 from providers.kube.settings import KubeSettings
 from providers.tmux import session
 from providers.tmux.ops import VALIDATORS as SESSION_VALIDATORS
@@ -40,11 +40,11 @@ def pod(call: Call) -> str:
     return session_pod(call["name"], call.environ.get("GC_K8S_CITY") or "")
 
 
-def runner(call: Call) -> KubectlRunner:
-    return KubectlRunner(settings(call), pod(call))
+def runner(call: Call) -> PodRunner:
+    return PodRunner(settings(call), pod(call))
 
 
-def nudge_lock(call: Call, r: KubectlRunner) -> FileLock:
+def nudge_lock(call: Call, r: PodRunner) -> FileLock:
     """Nudges are serialized on the controller, where every gc call comes from."""
     from protocol.locks import session_lock
 
@@ -103,7 +103,7 @@ def op_exec(call: Call) -> None:
 
 
 def op_check_image(call: Call) -> None:
-    from gc_session_k8s.image import check_reference
+    from gc_session_k8s.pod.image import check_reference
 
     check_reference(call["image"])
 
@@ -115,7 +115,7 @@ def op_protocol(call: Call) -> str:
 
 
 def op_manifest(call: Call) -> str:
-    from gc_session_k8s.human import manifest
+    from gc_session_k8s.manifest_command import manifest
 
     return manifest(call.rest)
 
@@ -130,7 +130,7 @@ def op_sync(call: Call) -> None:
     from protocol.errors import ExitWith, ProviderError
 
     try:
-        from gc_session_k8s import sync  # type: ignore[attr-defined,unused-ignore]
+        from gc_session_k8s.sync import command as sync
     except ImportError:
         raise ProviderError("sync is not available in this installation") from None
     code = sync.main(call.rest)

@@ -69,7 +69,7 @@ def check_rbac() -> str:
 def check_image() -> str:
     import os
 
-    from gc_session_k8s.image import valid
+    from gc_session_k8s.pod.image import valid
 
     image = os.environ.get("GC_K8S_IMAGE", "")
     if not image:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from gc_session_k8s import audit
 from protocol.proc import Result
+from providers.kube import audit
 from providers.kube.classify import classify
 from providers.kube.errors import KubeError, KubeNotFound, KubeUnavailable
 from providers.kube.kubectl import BACKOFF, base_argv, remote_exit_code, strip_exit_marker

@@ -23,13 +23,15 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from gc_session_k8s import audit, entrypoint, naming, podenv, staging
-from gc_session_k8s.manifest import pod_manifest
-from gc_session_k8s.runner import KubectlRunner
+from gc_session_k8s import naming
+from gc_session_k8s.pod import entrypoint, environment, staging
+from gc_session_k8s.pod.manifest import pod_manifest
+from gc_session_k8s.pod_runner import PodRunner
 from gc_session_k8s.settings import Settings
 from protocol.config import StartConfig, parse_start_config
 from protocol.errors import ProviderError, TemporaryError
 from protocol.rollback import Rollback
+from providers.kube import audit
 from providers.kube.errors import (
     KubeConflict,
     KubeError,
@@ -105,8 +107,8 @@ class Plan:
         self.host_work_dir = ""
         if settings.workdir_hostpath and cfg.work_dir and os.path.isabs(cfg.work_dir):
             self.host_work_dir = os.path.normpath(cfg.work_dir)
-        self.work_dir = self.host_work_dir or podenv.pod_work_dir(cfg.work_dir, city_path)
-        self.env, self.secret_env = podenv.project(cfg.env, cfg.work_dir, settings)
+        self.work_dir = self.host_work_dir or environment.pod_work_dir(cfg.work_dir, city_path)
+        self.env, self.secret_env = environment.project(cfg.env, cfg.work_dir, settings)
         if self.host_work_dir:
             self.env["GC_DIR"] = self.host_work_dir
         self.secret_env.setdefault("GC_INSTANCE_TOKEN", os.urandom(16).hex())
@@ -160,7 +162,7 @@ def age_seconds(pod: Obj) -> float:
     return (datetime.now(UTC) - created).total_seconds()
 
 
-def tmux_state(r: KubectlRunner) -> str:
+def tmux_state(r: PodRunner) -> str:
     """``absent``, ``dead`` (remain-on-exit corpse) or ``live``."""
     res = r.tmux(["list-panes", "-s", "-t", session.session(r), "-F", "#{pane_dead}"])
     if not res.ok:
@@ -199,7 +201,7 @@ def create(plan: Plan, deadline: float) -> None:
             raise ProviderError(f"pod {plan.pod} belongs to another session "
                                 f"({meta['annotations'][naming.NAME_ANNOTATION]!r})")
         if not meta.get("deletionTimestamp"):
-            state = tmux_state(KubectlRunner(settings, plan.pod)) if phase == "Running" else "absent"
+            state = tmux_state(PodRunner(settings, plan.pod)) if phase == "Running" else "absent"
             if state == "live":
                 raise ProviderError(f"session {plan.name!r} already exists (pod: {plan.pod})")
             young = age_seconds(existing) < plan.settings.init_grace_s
@@ -297,18 +299,18 @@ def upload_staging(plan: Plan) -> None:
     data = staging.build(plan.cfg, city=plan.city_path, pod_work_dir=plan.work_dir,
                          persistent=bool(plan.settings.workspace_pvc))
     res = kube.exec_in(plan.settings.kube, plan.pod, naming.STAGE_CONTAINER,
-                       ["sh", "-c", staging.UNPACK_ONCE, "sh", podenv.WORKSPACE], stdin=data,
+                       ["sh", "-c", staging.UNPACK_ONCE, "sh", environment.WORKSPACE], stdin=data,
                        timeout=60)
     if not res.ok:
         raise ProviderError(f"staging into pod {plan.pod}: {res.error_text() or res.rc}")
 
 
-def branch_setup(plan: Plan, r: KubectlRunner) -> None:
+def branch_setup(plan: Plan, r: PodRunner) -> None:
     """Optional per-session branch (another module owns it; absent until it lands)."""
     if not plan.settings.session_branch:
         return
     try:
-        from gc_session_k8s import branches  # type: ignore[attr-defined,unused-ignore]
+        from gc_session_k8s import branches
     except ImportError:
         launch.warn("GC_K8S_SESSION_BRANCH is set but gc_session_k8s.branches is not installed")
         return
@@ -338,7 +340,7 @@ def launch_args(plan: Plan) -> tuple[list[str], bytes | None]:
 def run(call: Call, *, agent: bool = True) -> None:
     plan = plan_from(call)
     deadline = time.monotonic() + launch.start_budget()
-    r = KubectlRunner(plan.settings.kube, plan.pod)
+    r = PodRunner(plan.settings.kube, plan.pod)
     with Rollback() as rollback:
         # Registered before the create call: a signal during the request still cleans up.
         rollback.add("delete the new pod", lambda: delete_if_ours(plan))

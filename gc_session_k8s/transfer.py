@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
-from gc_session_k8s import kube, staging
+from gc_session_k8s import kube
 from gc_session_k8s.naming import AGENT_CONTAINER
+from gc_session_k8s.pod import staging
 from protocol.errors import ExitWith, ProviderError
 
 TYPE_CHECKING = False

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import Provider, executable
 
-if (Path(__file__).parent.parent / "protocol" / "fakekube" / "fixtures.py").exists():
-    pytest_plugins = ["protocol.fakekube.fixtures"]
+pytest_plugins = ["providers.kube.fakekube.fixtures"]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -33,10 +32,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     sockets = [str(p) for p in Path("/tmp").glob("gct-*")]
     if sockets:
         leaks["tmux test sockets"] = sockets
-    if session.config.pluginmanager.has_plugin("protocol.fakekube.fixtures"):
-        from protocol.fakekube.fixtures import ENV_DIRS
-        from protocol.fakekube.leaks import leftovers
-        from protocol.fakekube.server import FakeKube
+    if session.config.pluginmanager.has_plugin("providers.kube.fakekube.fixtures"):
+        from providers.kube.fakekube.fixtures import ENV_DIRS
+        from providers.kube.fakekube.leaks import leftovers
+        from providers.kube.fakekube.server import FakeKube
 
         for server in FakeKube.instances:
             server.stop()  # idempotent: the server fixtures normally did it already

@@ -1,9 +1,10 @@
-"""Where tmux commands run: the `Runner` seam and its local implementation.
+"""Where tmux commands run: the `Runner` seam.
 
 The session logic in `providers.tmux.session` never spawns anything itself; it
-asks a runner. `LocalRunner` runs tmux on this machine against the provider's
-own socket. The Kubernetes provider's runner sends the same commands through
-one `kubectl exec` into the pod, where the session is always named ``main``.
+asks a runner. `providers.gc_session_tmux.local_runner.LocalRunner` runs tmux on
+this machine against the provider's own socket; `gc_session_k8s.pod_runner.PodRunner`
+sends the same commands through one exec into the pod, where the session is always
+named ``main``.
 """
 
 from __future__ import annotations
@@ -43,33 +44,3 @@ if TYPE_CHECKING:
 def sh_quote(value: str) -> str:
     """Single-quote a value for POSIX sh (what `shlex.quote` does, without the import)."""
     return "'" + value.replace("'", "'\"'\"'") + "'"
-
-
-class LocalRunner:
-    """Runs tmux against a socket on this machine."""
-
-    def __init__(self, socket_path: str, target: str) -> None:
-        self.socket_path = socket_path
-        self.target = target
-        self.base = ["tmux", "-u", "-S", socket_path]
-        # `t` inside scripts is this runner's tmux; the path is quoted, never spliced raw.
-        self.preamble = f't() {{ tmux -u -S {sh_quote(socket_path)} "$@"; }}\n'
-
-    def tmux(self, args: Sequence[str], *, stdin: bytes | None = None,
-             timeout: float | None = None) -> proc.Result:
-        return proc.run([*self.base, *args], stdin=stdin, timeout=timeout)
-
-    def shell(self, script: str, args: Sequence[str] = (), *, stdin: bytes | None = None,
-              env: dict[str, str] | None = None, cwd: str | None = None,
-              timeout: float | None = None) -> proc.Result:
-        argv = ["sh", "-c", self.preamble + script, "sh", *args]
-        return proc.run(argv, stdin=stdin, env=env, cwd=cwd, timeout=timeout, new_group=True)
-
-    def tmux_and_processes(self, args: Sequence[str]) -> tuple[proc.Result, proctree.Processes]:
-        from providers.tmux.proctree import LocalProcesses  # only process-alive needs it
-
-        return self.tmux(args), LocalProcesses()
-
-    def script_file(self, path: str, *, env: dict[str, str] | None = None,
-                    cwd: str | None = None, timeout: float | None = None) -> proc.Result:
-        return proc.run(["sh", path], env=env, cwd=cwd, timeout=timeout, new_group=True)

@@ -2,7 +2,7 @@
 
 Both providers stage with these semantics: the local tmux provider file by file
 (`providers.tmux.overlay`), the k8s provider while building its staging tar on
-the host (`gc_session_k8s.staging`). They are Gas City's, from gastownhall/gascity
+the host (`gc_session_k8s.pod.staging`). They are Gas City's, from gastownhall/gascity
 ``internal/overlay/merge.go`` (``mergeablePaths``, ``wrapBareHookPaths``,
 ``MergeSettingsJSON``, ``mergeHooksMap``, ``mergeHookArray`` in its default
 "legacy" mode, ``hookEntryKey``, ``wrapBareHookEntries``, ``MarshalCanonicalJSON``)

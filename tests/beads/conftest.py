@@ -14,10 +14,8 @@ import orjson
 import pytest
 from helpers import Completed, Provider, executable
 
-import gc_beads_k8s.testing
-
 #: The fake bd as installed (the wheel's copy in installed mode).
-FAKE_BD = Path(gc_beads_k8s.testing.__file__).parent / "fake_bd.py"
+FAKE_BD = Path(__file__).resolve().parent.parent / "doubles" / "fake_bd.py"
 #: Pods of the local backend have a private /tmp, so shared test state (and the fake
 #: bd the pod runs) lives here, wherever the checkout or the venv happens to be.
 SHARED = Path("/var/tmp")
@@ -123,7 +121,7 @@ def shared_city(fake_kube_server: Any) -> Iterator[City]:
     """One started city per test module (its runner pod is reused by every test)."""
     if not os.access(KUBECTL, os.X_OK):
         pytest.skip(f"{KUBECTL} is not installed")
-    from protocol.fakekube.fixtures import make_env
+    from providers.kube.fakekube.fixtures import make_env
 
     server, base = fake_kube_server
     server.create_namespace("gc")

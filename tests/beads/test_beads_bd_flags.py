@@ -13,9 +13,8 @@ from typing import Any
 import orjson
 import pytest
 from conftest import City, Scope
+from doubles import fake_bd
 from helpers import Completed
-
-from gc_beads_k8s.testing import fake_bd
 
 
 def _fake(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import pytest
 
-from protocol.fakekube.fixtures import find_kubectl
+from providers.kube.fakekube.fixtures import find_kubectl
 
 
 class Kubectl(NamedTuple):

@@ -11,7 +11,7 @@ import pytest
 from conftest import Kubectl
 from fakekube_manifests import agent_pod, apply, wait_until
 
-from protocol.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv
+from providers.kube.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv
 
 pytestmark = pytest.mark.docker
 

@@ -16,7 +16,7 @@ import orjson
 from conftest import Kubectl
 from fakekube_manifests import agent_pod, apply, dumps, running_pod
 
-from protocol.fakekube.fixtures import FakeKubeEnv, find_kubectl
+from providers.kube.fakekube.fixtures import FakeKubeEnv, find_kubectl
 
 
 def test_apply_creates_pod_and_get_by_label_returns_it_as_json(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gc_session_k8s.podenv import pod_work_dir, project
+from gc_session_k8s.pod.environment import pod_work_dir, project
 from gc_session_k8s.settings import Settings
 from protocol.errors import UsageError
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from k8s_sync_helpers import NAMESPACE, Pods, git
 
-from protocol.fakekube.fixtures import KUBECTL_132, FakeKubeEnv
+from providers.kube.fakekube.fixtures import KUBECTL_132, FakeKubeEnv
 
 
 @pytest.fixture
 def pods(fake_kube: FakeKubeEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pods]:
-    from protocol.fakekube.backends.local import namespaces_available
+    from providers.kube.fakekube.backends.local import namespaces_available
 
     if not namespaces_available():
         pytest.skip("the local fake-kube backend needs root and unshare for /workspace mounts")
@@ -61,7 +61,7 @@ def local_repo(tmp_path: Path, base_repo: Path) -> Path:
 @pytest.fixture
 def sync(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     """Run ``gc-session-k8s sync ARGS`` in-process; (exit code, stdout, stderr)."""
-    from gc_session_k8s.sync import main
+    from gc_session_k8s.sync.command import main
 
     def run(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -88,7 +88,7 @@ def test_branch_setup_works_in_an_empty_repository(tmp_path: Path) -> None:
 def test_branch_setup_in_a_pod_then_sync_brings_back_the_same_branch(
         pods: Pods, base_repo: Path, local_repo: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from gc_session_k8s.sync import main
+    from gc_session_k8s.sync.command import main
 
     pod = pods.start("rig/alpha", pods.clone_of(base_repo))
     (argv,) = branch_setup_argv("rig/alpha")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 DOC = Path(__file__).resolve().parents[2] / "protocol" / "PROTOCOL.md"
-EXECUTABLES = {"gc-session-tmux": "providers.tmux.cli", "gc-session-k8s": "gc_session_k8s.cli"}
+EXECUTABLES = {"gc-session-tmux": "providers.gc_session_tmux.cli", "gc-session-k8s": "gc_session_k8s.cli"}
 
 
 def doc_table() -> tuple[list[str], dict[str, dict[str, str]], dict[str, str]]:

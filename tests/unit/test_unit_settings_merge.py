@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from gc_session_k8s import staging
-from gc_session_k8s.podenv import WORKSPACE
+from gc_session_k8s.pod import staging
+from gc_session_k8s.pod.environment import WORKSPACE
 from protocol.config import CopyEntry, StartConfig
 from providers.tmux import overlay, settings_merge
 

@@ -1,1 +1,0 @@
-"""Test doubles for the beads runner (a fake ``bd`` that runs inside the pod)."""

@@ -1,0 +1,1 @@
+"""gc_session_k8s/pod."""

@@ -1,0 +1,94 @@
+"""The pod's environment from the start payload (session-protocol.md §4.4, the script's rules).
+
+The payload is the only authority for the Dolt target: host without port is
+an error; host and port are used verbatim; a port alone means the managed
+in-cluster alias (``GC_K8S_DOLT_HOST``/``PORT``); neither means no Dolt vars.
+Controller-only variables never reach the pod, controller paths under the
+city are remapped to ``/workspace``, and empty values mean "unset" (as in the
+tmux provider). Secret-looking variables are kept out of the pod spec: they
+reach the agent through the launch exec's stdin (see `start`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from protocol.errors import UsageError
+from providers.kube.audit import is_secret_key
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gc_session_k8s.settings import Settings
+
+WORKSPACE = "/workspace"
+CONTROLLER_ONLY = ("BEADS_DOLT_SERVER_HOST", "BEADS_DOLT_SERVER_PORT", "GC_BEADS", "GC_SESSION",
+                   "GC_EVENTS", "GC_DOLT_HOST", "GC_DOLT_PORT", "GC_K8S_DOLT_HOST",
+                   "GC_K8S_DOLT_PORT", "GC_MAIL", "GC_MCP_MAIL_URL", "GC_MCP_MAIL_PROJECT")
+#: Controller paths rewritten into the pod (Go provider's list).
+PATH_VARS = ("GC_STORE_ROOT", "GC_RIG_ROOT", "BEADS_DIR", "GT_ROOT", "GC_CITY_RUNTIME_DIR",
+             "GC_PACK_STATE_DIR", "GC_PACK_DIR")
+CITY_VARS = ("GC_CITY", "GC_CITY_PATH", "GC_CITY_ROOT")
+
+
+def under(path: str, root: str) -> str | None:
+    """``path`` relative to ``root`` when strictly inside it (else None)."""
+    if not path or not root:
+        return None
+    path, root = os.path.normpath(path), os.path.normpath(root)
+    if path == root:
+        return ""
+    if root != "/" and path.startswith(root + "/"):
+        return path[len(root) + 1:]
+    return None
+
+
+def pod_work_dir(work_dir: str, city: str) -> str:
+    """``/workspace``, or ``/workspace/<rel>`` for a work dir inside the controller city."""
+    rel = under(work_dir, city)
+    return f"{WORKSPACE}/{rel}" if rel else WORKSPACE
+
+
+def remap(value: str, city: str) -> str:
+    rel = under(value, city)
+    if rel is None:
+        return value
+    return f"{WORKSPACE}/{rel}" if rel else WORKSPACE
+
+
+def dolt_target(env: dict[str, str], settings: Settings) -> tuple[str, str] | None:
+    host, port = env.get("GC_DOLT_HOST", ""), env.get("GC_DOLT_PORT", "")
+    if host and not port:
+        raise UsageError("start: session payload requires GC_DOLT_PORT when GC_DOLT_HOST is set")
+    if host:
+        return host, port
+    if port:
+        return settings.dolt_host, settings.dolt_port
+    return None
+
+
+def project(payload_env: dict[str, str], work_dir: str, settings: Settings
+            ) -> tuple[dict[str, str], dict[str, str]]:
+    """(pod env, secret env): both sorted; empty values dropped (unset)."""
+    city = payload_env.get("GC_CITY", "")
+    out: dict[str, str] = {}
+    for key, value in sorted(payload_env.items()):
+        if key in CONTROLLER_ONLY or value == "":
+            continue
+        if key in PATH_VARS:
+            value = remap(value, city)
+        out[key] = value
+    for key in CITY_VARS:
+        if key in out or key == "GC_CITY":
+            out[key] = WORKSPACE
+    out["GC_DIR"] = pod_work_dir(work_dir, city)
+    target = dolt_target(payload_env, settings)
+    if target:
+        host, port = target
+        out.update(GC_DOLT_HOST=host, GC_DOLT_PORT=port, BEADS_DOLT_SERVER_HOST=host,
+                   BEADS_DOLT_SERVER_PORT=port)
+    out["GC_MCP_MAIL_URL"] = f"http://{settings.mail_host}:{settings.mail_port}"
+    out["GC_MCP_MAIL_PROJECT"] = city or WORKSPACE
+    out["GC_TMUX_SESSION"] = "main"
+    secret = {k: v for k, v in out.items() if is_secret_key(k)}
+    public = {k: v for k, v in sorted(out.items()) if k not in secret}
+    return public, dict(sorted(secret.items()))

@@ -1,0 +1,107 @@
+"""`PodRunner`: the tmux `Runner` protocol for one pod, one ``kubectl exec`` per call.
+
+Every session operation of `providers.tmux.session` becomes exactly one
+kubectl process. A missing pod (or a container that is not running) reads as
+a missing tmux session: the result says "no server running", which the shared
+logic treats as "session missing" (is-running false, best-effort ops exit 0).
+Values never get spliced into scripts: they travel as positional arguments.
+"""
+
+from __future__ import annotations
+
+from gc_session_k8s import kube
+from gc_session_k8s.naming import AGENT_CONTAINER, TMUX_SESSION
+from protocol.proc import Result
+from providers.tmux import proctree
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from providers.kube.settings import KubeSettings
+
+#: `t` in scripts is the pod's tmux, as in the local runner.
+PREAMBLE = 't() { tmux -u "$@"; }\n'
+#: Separates the tmux output from the two ps listings in `tmux_and_processes`.
+SEP = "\x1egc-sep\x1e"
+PROCESSES_SCRIPT = (
+    't "$@"; rc=$?\n'
+    f"printf '\\n{SEP}%s\\n' \"$rc\"\n"
+    "ps -A -o pid= -o ppid= -o comm= 2>/dev/null\n"
+    f"printf '{SEP}\\n'\n"
+    "ps -A -o pid= -o args= 2>/dev/null\n"
+    "exit 0\n"
+)
+#: Below gc's 30 s per-op deadline, so a hung kubectl is reported, not SIGKILLed.
+DEFAULT_TIMEOUT = 25.0
+#: tmux commands that only read: safe to re-run after a transient API failure.
+READ_ONLY = frozenset({"list-panes", "show-environment", "capture-pane", "list-windows",
+                       "display-message", "has-session", "show-options", "list-sessions"})
+
+
+def missing(error: kube.PodGone) -> Result:
+    return Result(1, b"", f"no server running: {error}".encode())
+
+
+class PodRunner:
+    """Runs tmux and sh in the ``agent`` container of one pod."""
+
+    def __init__(self, settings: KubeSettings, pod: str, container: str = AGENT_CONTAINER) -> None:
+        self.settings = settings
+        self.pod = pod
+        self.container = container
+        self.target = TMUX_SESSION
+
+    def _exec(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
+              retry: bool = False) -> Result:
+        try:
+            return kube.exec_in(self.settings, self.pod, self.container, argv, stdin=stdin,
+                                timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+                                retry=retry)
+        except kube.PodGone as error:
+            return missing(error)
+
+    def tmux(self, args: Sequence[str], *, stdin: bytes | None = None,
+             timeout: float | None = None) -> Result:
+        return self._exec(["tmux", "-u", *args], stdin, timeout,
+                          retry=bool(args) and args[0] in READ_ONLY and ";" not in args)
+
+    def shell(self, script: str, args: Sequence[str] = (), *, stdin: bytes | None = None,
+              env: dict[str, str] | None = None, cwd: str | None = None,
+              timeout: float | None = None) -> Result:
+        head = PREAMBLE
+        positional = list(args)
+        if cwd:
+            # The directory is an argument, never part of the script text.
+            head = 'cd -- "$1" || exit 1; shift\n' + head
+            positional = [cwd, *positional]
+        argv = ["sh", "-c", head + script, "sh", *positional]
+        if env:
+            argv = ["env", *(f"{k}={v}" for k, v in env.items()), *argv]
+        return self._exec(argv, stdin, timeout)
+
+    def tmux_and_processes(self, args: Sequence[str]) -> tuple[Result, proctree.Processes]:
+        argv = ["sh", "-c", PREAMBLE + PROCESSES_SCRIPT, "sh", *args]
+        return split_processes(self._exec(argv, None, None, retry=args[0] in READ_ONLY))
+
+    def script_file(self, path: str, *, env: dict[str, str] | None = None,
+                    cwd: str | None = None, timeout: float | None = None) -> Result:
+        """The host file's content goes to ``sh -s`` in the pod on stdin."""
+        try:
+            with open(path, "rb") as f:
+                content = f.read()
+        except OSError as error:
+            return Result(1, b"", f"{path}: {error.strerror}".encode())
+        return self.shell("exec sh -s", (), stdin=content, env=env, cwd=cwd, timeout=timeout)
+
+
+def split_processes(res: Result) -> tuple[Result, proctree.Processes]:
+    """Split `PROCESSES_SCRIPT` output into the tmux result and the process table."""
+    marker = ("\n" + SEP).encode()
+    head, found, tail = res.out.partition(marker)
+    if not found:
+        return Result(res.rc or 1, res.out, res.err), proctree.ListedProcesses("", "")
+    rc_line, _, listings = tail.partition(b"\n")
+    rc = int(rc_line) if rc_line.strip().isdigit() else 1
+    comm, _, args = listings.decode("utf-8", "replace").partition(SEP + "\n")
+    return Result(rc, head, res.err), proctree.ListedProcesses(comm, args)

@@ -1,0 +1,1 @@
+"""providers/gc_session_tmux."""

@@ -1,0 +1,89 @@
+"""Stop a local session: end its whole process tree, then the session.
+
+`kill-session` alone only sends SIGHUP to the pane's process; an agent's
+children, anything that ignores SIGHUP or traps SIGTERM, and daemons that
+double-forked away would survive. So: collect the panes' descendants plus any
+process still carrying one of the panes' ``TMUX_PANE`` in its environment,
+SIGTERM them, poll (a cooperative tree is gone in milliseconds, no fixed
+sleep), SIGKILL what remains after the grace period, then kill the session.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from providers.tmux import proctree, session
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from providers.gc_session_tmux.local_runner import LocalRunner
+
+DEFAULT_GRACE = 1.5
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z"  # a zombie is gone enough
+
+
+def _escaped(socket_path: str, pane_ids: set[str], exclude: set[int]) -> list[int]:
+    """Processes outside the tree that still carry one of our panes in their env."""
+    marker = f"TMUX={socket_path},".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in exclude:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if marker in env:
+            for var in env.split(b"\0"):
+                if var.startswith(b"TMUX_PANE=") and var[10:].decode() in pane_ids:
+                    found.append(int(entry))
+                    break
+    return found
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+            if sig == signal.SIGTERM:
+                os.kill(pid, signal.SIGCONT)  # a stopped process cannot act on TERM
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def grace_seconds() -> float:
+    raw = os.environ.get("GC_STOP_GRACE_MS", "")
+    return int(raw) / 1000 if raw.isdigit() else DEFAULT_GRACE
+
+
+def stop(r: LocalRunner) -> None:
+    """Idempotent: a missing session or server is already stopped."""
+    res = r.tmux(["list-panes", "-s", "-t", session.session(r), "-F", "#{pane_pid} #{pane_id}"])
+    if not res.ok:
+        return
+    panes = [line.split(" ", 1) for line in res.out.decode().splitlines() if " " in line]
+    roots = [int(pid) for pid, _ in panes if pid.isdigit()]
+    tree = proctree.descendants(proctree.LocalProcesses(), roots) + roots
+    me = {os.getpid(), os.getppid()}
+    victims = [p for p in tree if p not in me]
+    victims += _escaped(r.socket_path, {pid for _, pid in panes}, me | set(victims))
+    _signal_all(victims, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds()
+    delay = 0.002
+    while (alive := [p for p in victims if not _gone(p)]) and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    if alive:
+        _signal_all(alive, signal.SIGKILL)
+    session.kill_session(r)
