@@ -22,7 +22,7 @@ REQUIRED_ACCESS = (
 def run_doctor(say: Callable[[str], None]) -> bool:
     from gc_beads_k8s import runner_pod
     from gc_beads_k8s.config import dolt_target, runner_config
-    from providers.kube import client
+    from providers.kube import client, pods
     from providers.kube.errors import KubeError, KubeNotFound
     from providers.kube.kubectl import kubectl
 
@@ -64,8 +64,8 @@ def run_doctor(say: Callable[[str], None]) -> bool:
         say("info  runner pod not running (gc start or init creates it)")
     else:
         phase = (state.get("status") or {}).get("phase")
-        check(runner_pod._ready(state), f"runner pod phase {phase}")
-        if runner_pod._ready(state):
+        check(pods.pod_ready(state), f"runner pod phase {phase}")
+        if pods.pod_ready(state):
             try:
                 runner_pod.health()
                 check(True, "bd runs in the runner pod")

@@ -30,6 +30,7 @@ from gc_beads_k8s.config import custom_types, dolt_target, runner_config
 from gc_beads_k8s.naming import city_id, database_name, scope_workdir
 from gc_beads_k8s.validate import database, prefix
 from protocol.errors import ProviderError
+from providers.kube import pods
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def init_scope(
     dolt = dolt_target(env)
     config = runner_config(env)
     pod = runner_pod.resolve(env, fallback_city=directory)
-    if not runner_pod._ready(runner_pod.pod_state(pod)):
+    if not pods.pod_ready(runner_pod.pod_state(pod)):
         runner_pod.start(env, progress=progress, on_created=on_created, budget=25.0,
                      fallback_city=directory)
     root = env.get("GC_STORE_ROOT") or directory

@@ -2,17 +2,20 @@
 
 Every session operation of `providers.tmux.session` becomes exactly one
 kubectl process. A missing pod (or a container that is not running) reads as
-a missing tmux session: the result says "no server running", which the shared
-logic treats as "session missing" (is-running false, best-effort ops exit 0).
+a missing tmux session: the result is the typed `providers.tmux.runner.Missing`,
+which the shared logic treats as "session missing" (is-running false, best-effort
+ops exit 0).
 Values never get spliced into scripts: they travel as positional arguments.
 """
 
 from __future__ import annotations
 
-from gc_session_k8s import kube
 from gc_session_k8s.naming import AGENT_CONTAINER, TMUX_SESSION
 from protocol.proc import Result
+from providers.kube.errors import PodGone
+from providers.kube.kubectl import exec_in_pod
 from providers.tmux import proctree
+from providers.tmux.runner import Missing
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,8 +42,8 @@ READ_ONLY = frozenset({"list-panes", "show-environment", "capture-pane", "list-w
                        "display-message", "has-session", "show-options", "list-sessions"})
 
 
-def missing(error: kube.PodGone) -> Result:
-    return Result(1, b"", f"no server running: {error}".encode())
+def missing(error: PodGone) -> Result:
+    return Missing(f"session pod gone: {error}")
 
 
 class PodRunner:
@@ -55,10 +58,10 @@ class PodRunner:
     def _exec(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
               retry: bool = False) -> Result:
         try:
-            return kube.exec_in(self.settings, self.pod, self.container, argv, stdin=stdin,
-                                timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-                                retry=retry)
-        except kube.PodGone as error:
+            return exec_in_pod(self.pod, argv, container=self.container, settings=self.settings,
+                               stdin=stdin, retry=retry,
+                               timeout=timeout if timeout is not None else DEFAULT_TIMEOUT)
+        except PodGone as error:
             return missing(error)
 
     def tmux(self, args: Sequence[str], *, stdin: bytes | None = None,
@@ -97,6 +100,8 @@ class PodRunner:
 
 def split_processes(res: Result) -> tuple[Result, proctree.Processes]:
     """Split `PROCESSES_SCRIPT` output into the tmux result and the process table."""
+    if isinstance(res, Missing):
+        return res, proctree.ListedProcesses("", "")
     marker = ("\n" + SEP).encode()
     head, found, tail = res.out.partition(marker)
     if not found:

@@ -50,10 +50,6 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 START_ID_ANNOTATION = "gc-start-id"
 SECRET_PLACEHOLDER = "@GC_SECRET_ENV@"
-#: Container waiting reasons that will not fix themselves.
-FATAL_WAITING = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
-                 "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
-CREATE_BACKOFF = (0.5, 1.0, 2.0)
 
 # Waits for PID 1's box-ready marker, reports a failed pre_start, then runs
 # tmux with the remaining arguments. $1 = polls allowed (0.1 s each); with
@@ -172,20 +168,23 @@ def tmux_state(r: PodRunner) -> str:
 
 def create(plan: Plan, deadline: float) -> None:
     from providers.kube import client
+    from providers.kube.retry import BACKOFF, pause_before
 
     settings = plan.settings.kube
     transient = 0
-    for _ in range(3 + len(CREATE_BACKOFF)):
+    for _ in range(3 + len(BACKOFF)):
         try:
             _api("create pods", plan.pod, lambda: client.create_pod(plan.manifest, settings))
             return
         except KubeConflict:
             pass
         except KubeUnavailable as error:
-            # 429/5xx: the pod may or may not exist; a retry that meets a 409 checks our id.
-            if transient >= len(CREATE_BACKOFF) or time.monotonic() > deadline - 5:
+            # 429/5xx: the pod may or may not exist. A create is safe to send again all
+            # the same: a retry that meets a 409 finds our start id on the pod (or not).
+            pause = pause_before(transient, deadline - 5)
+            if pause is None:
                 raise TemporaryError(f"create pod {plan.pod}: {error}") from None
-            time.sleep(CREATE_BACKOFF[transient])
+            time.sleep(pause)
             transient += 1
             continue
         except KubeError as error:
@@ -237,7 +236,7 @@ def delete_if_ours(plan: Plan) -> None:
 
 def check_pod(pod: Obj | None, name: str) -> None:
     """Raise for a pod that will never become Ready (or should be retried later)."""
-    from providers.kube.client import waiting_reason
+    from providers.kube.pods import fatal_waiting
 
     if pod is None:
         raise ProviderError(f"pod {name} was deleted during start")
@@ -252,8 +251,8 @@ def check_pod(pod: Obj | None, name: str) -> None:
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
             raise TemporaryError(f"pod {name} unschedulable: {cond.get('message') or ''}".rstrip())
-    waiting = waiting_reason(pod)
-    if waiting and waiting.split(":", 1)[0] in FATAL_WAITING:
+    waiting = fatal_waiting(pod)
+    if waiting:
         raise ProviderError(f"pod {name}: {waiting}")
     for cs in [*(status.get("initContainerStatuses") or []),
                *(status.get("containerStatuses") or [])]:
@@ -294,13 +293,13 @@ def wait_for(plan: Plan, done: Callable[[Obj | None], bool], what: str, deadline
 
 
 def upload_staging(plan: Plan) -> None:
-    from gc_session_k8s import kube
+    from providers.kube.kubectl import exec_in_pod
 
     data = staging.build(plan.cfg, city=plan.city_path, pod_work_dir=plan.work_dir,
                          persistent=bool(plan.settings.workspace_pvc))
-    res = kube.exec_in(plan.settings.kube, plan.pod, naming.STAGE_CONTAINER,
-                       ["sh", "-c", staging.UNPACK_ONCE, "sh", environment.WORKSPACE], stdin=data,
-                       timeout=60)
+    res = exec_in_pod(plan.pod, ["sh", "-c", staging.UNPACK_ONCE, "sh", environment.WORKSPACE],
+                      container=naming.STAGE_CONTAINER, settings=plan.settings.kube, stdin=data,
+                      timeout=60)
     if not res.ok:
         raise ProviderError(f"staging into pod {plan.pod}: {res.error_text() or res.rc}")
 
@@ -353,7 +352,7 @@ def run(call: Call, *, agent: bool = True) -> None:
         if plan.staging:
             wait_for(plan, stage_running, "stage container running", deadline)
             upload_staging(plan)
-        from providers.kube.client import pod_ready
+        from providers.kube.pods import pod_ready
 
         wait_for(plan, pod_ready, "Ready", deadline)
         polls = str(max(10, int((deadline - time.monotonic()) * 10)))

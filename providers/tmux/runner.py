@@ -44,3 +44,13 @@ if TYPE_CHECKING:
 def sh_quote(value: str) -> str:
     """Single-quote a value for POSIX sh (what `shlex.quote` does, without the import)."""
     return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+class Missing(proc.Result):
+    """A runner's typed "this session's box is gone" (its pod deleted, its container not
+    running): the shared logic reads it as a missing session without parsing any text."""
+
+    __slots__ = ()
+
+    def __init__(self, why: str) -> None:
+        super().__init__(1, b"", why.encode())

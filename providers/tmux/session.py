@@ -16,6 +16,7 @@ import time
 
 from protocol.errors import ProviderError
 from providers.tmux import proctree
+from providers.tmux.runner import Missing
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,7 +41,9 @@ def pane(r: Runner) -> str:
 
 
 def is_missing(result: Result) -> bool:
-    """Did tmux fail because the session (or its whole server) is not there?"""
+    """Did tmux fail because the session (or its whole server, or its pod) is not there?"""
+    if isinstance(result, Missing):
+        return True
     text = result.err.decode("utf-8", "replace").lower()
     return any(m in text for m in MISSING)
 
