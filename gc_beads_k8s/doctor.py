@@ -21,7 +21,7 @@ REQUIRED_ACCESS = (
 
 def run_doctor(say: Callable[[str], None]) -> bool:
     from gc_beads_k8s import runner_pod
-    from gc_beads_k8s.config import dolt_target, runner_config
+    from gc_beads_k8s.config import RunnerConfig, dolt_target
     from providers.kube import client, pods
     from providers.kube.errors import KubeError, KubeNotFound
     from providers.kube.kubectl import kubectl
@@ -33,7 +33,7 @@ def run_doctor(say: Callable[[str], None]) -> bool:
         ok = ok and passed
         say(("ok    " if passed else "FAIL  ") + message)
 
-    config = runner_config()
+    config = RunnerConfig.from_env()
     pod = runner_pod.resolve()
     binary = pod.settings.kubectl
     check(bool(shutil.which(binary) or os.access(binary, os.X_OK)), f"kubectl: {binary}")

@@ -14,7 +14,7 @@ import time
 from typing import Any, NamedTuple
 
 from gc_beads_k8s.bd import Target, bd_message, run_bd, scrub
-from gc_beads_k8s.config import runner_config
+from gc_beads_k8s.config import RunnerConfig
 from gc_beads_k8s.manifest import SPEC_HASH, runner_manifest
 from gc_beads_k8s.naming import city_root, runner_pod
 from protocol.errors import ExitWith, ProviderError, UsageError
@@ -40,7 +40,7 @@ class Runner(NamedTuple):
 def resolve(env: Mapping[str, str] | None = None, fallback_city: str = "") -> Runner:
     env = os.environ if env is None else env
     city = city_root(env, fallback=fallback_city)
-    return Runner(runner_pod(city, runner_config(env).pod_override), city,
+    return Runner(runner_pod(city, RunnerConfig.from_env(env).pod_override), city,
                   KubeSettings.from_env(env))
 
 
@@ -74,7 +74,7 @@ def start(
     from providers.kube import client
 
     env = os.environ if env is None else env
-    config = runner_config(env)
+    config = RunnerConfig.from_env(env)
     if not config.image:
         raise UsageError("GC_K8S_IMAGE is required (the runner image with sh and bd)")
     runner = resolve(env, fallback_city)
@@ -157,7 +157,7 @@ def health(env: Mapping[str, str] | None = None) -> None:
     if not pods.pod_ready(pod):
         state = pods.phase(pod) or "absent"
         raise ProviderError(f"runner pod {runner.pod} is not ready (phase: {state})")
-    config = runner_config(env)
+    config = RunnerConfig.from_env(env)
     target = Target(runner.pod, config.workspace, config.bd, runner.settings)
     result = run_bd(target, ["version"], timeout=20, retry=True)
     if result.rc != 0:

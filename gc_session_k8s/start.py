@@ -122,7 +122,7 @@ class Plan:
 
 
 def plan_from(call: Call) -> Plan:
-    return Plan(call["name"], parse_start_config(call.stdin_bytes()), Settings())
+    return Plan(call["name"], parse_start_config(call.stdin_bytes()), Settings.from_env())
 
 
 # --- the cluster side ------------------------------------------------------

@@ -13,7 +13,7 @@ DOLT = ("GC_DOLT_HOST", "GC_DOLT_PORT", "BEADS_DOLT_SERVER_HOST", "BEADS_DOLT_SE
 
 def env_of(payload: dict[str, str], operator: dict[str, str] | None = None,
            work_dir: str = "") -> dict[str, str]:
-    public, secret = project(payload, work_dir, Settings(operator or {}))
+    public, secret = project(payload, work_dir, Settings.from_env(operator or {}))
     return {**public, **secret}
 
 
@@ -57,6 +57,6 @@ def test_rig_paths_move_under_workspace_and_controller_vars_are_dropped() -> Non
 
 def test_secret_looking_vars_are_split_off_the_pod_spec() -> None:
     public, secret = project({"GC_DOLT_PASSWORD": "p", "API_KEY": "k", "PLAIN": "v"}, "",
-                             Settings({}))
+                             Settings.from_env({}))
     assert secret == {"API_KEY": "k", "GC_DOLT_PASSWORD": "p"}
     assert "PLAIN" in public and not set(secret) & set(public)
