@@ -348,7 +348,8 @@ def copy_containment(kit: Kit) -> str:
         if plain.not_implemented:
             raise skip("copy-to not implemented (exit 2)")
         if not (workdir / "plain" / "payload").is_file():
-            raise fail(f"a plain copy-to never arrived in the work dir ({plain.describe()})")
+            gone = "" if running(kit, name) else "; the session is gone"
+            raise fail(f"a plain copy-to never arrived in the work dir ({plain.describe()}{gone})")
         for case in cases:
             result = kit.run("copy-to", name, str(case.src), case.rel_dst)
             if result.not_implemented:
@@ -394,6 +395,9 @@ def copy_loop(kit: Kit) -> str:
     try:
         with kit.started(name, config=StartConfig(work_dir=str(workdir), command="sleep 300")):
             outcomes = [_copy_looped(kit, name, source, rel) for source, rel in ((src, "looped"), (looped, "loop"))]
+            # An exit 0 that copied nothing would pass vacuously: the plain file must land.
+            if outcomes[0].endswith("exit 0") and shares_host(kit) and not (workdir / "looped" / "file").is_file():
+                raise fail("copy-to of the looping source exited 0 but its plain file never arrived")
     finally:
         # A copy that followed the loop may have left a tree too deep for shutil.rmtree.
         subprocess.run(["rm", "-rf", "--", str(workdir)], check=False, capture_output=True)
