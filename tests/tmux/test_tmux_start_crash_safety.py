@@ -198,3 +198,21 @@ def test_gc_tmux_names_the_tmux_binary(tmux_provider: Provider, tmp_path: Path) 
     tmux_provider.ok("stop", "w", env=env)
     calls = log.read_text()
     assert "start-server" in calls and "list-panes" in calls and "load-buffer" in calls
+
+
+def test_a_read_only_socket_directory_fails_the_start_clearly(
+    tmux_provider: Provider, tmp_path: Path
+) -> None:
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    # A read-only bind mount in a private mount namespace (root ignores mode bits).
+    argv = ["unshare", "-rm", "sh", "-c",
+            'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',
+            "sh", str(directory), *tmux_provider.argv, "start", "ro"]
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False).returncode:
+        pytest.skip("no user and mount namespaces here")
+    res = subprocess.run(argv, input=config(tmp_path), capture_output=True, timeout=60, check=False,
+                         env={**tmux_provider.env, "GC_TMUX_SOCKET": str(directory / "s")})
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.count(b"\n") == 1 and b"not writable" in res.stderr
+    assert not (directory / "s").exists()
