@@ -43,7 +43,7 @@ def tmux(world: World, *args: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    directory = Path("/tmp") / f"gct-{uuid.uuid4().hex[:10]}"
+    directory = Path("/tmp") / f"gct-{os.getpid():x}-{uuid.uuid4().hex[:8]}"  # the leak check's tag
     directory.mkdir(mode=0o700)
     socket = directory / "s"
     work = tmp_path_factory.mktemp("props")
