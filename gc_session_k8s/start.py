@@ -323,17 +323,15 @@ def branch_setup(plan: Plan, r: PodRunner) -> None:
 
 
 def launch_args(plan: Plan) -> tuple[list[str], bytes | None]:
-    """tmux argv for ``new-session`` (+ options) and the secret env for stdin."""
-    import base64
+    """tmux argv for the launch and the command file (``new-session`` + options) for stdin.
 
+    Every env value, secrets included, travels in the command file: the pod's tmux
+    server keeps the argv of the client that started it, visible in ``ps``.
+    """
     cfg = replace(plan.cfg, env={})  # the pod env is already projected; nothing to unset
-    args = launch.new_session_args(cfg, naming.TMUX_SESSION, work_dir=plan.work_dir,
-                                   env=plan.env)
-    if not plan.secret_env:
-        return ["launch", *args], None
-    lines = "".join(f"{k} {base64.b64encode(v.encode()).decode()}\n"
-                    for k, v in plan.secret_env.items())
-    return ["launch", "--secrets", args[0], SECRET_PLACEHOLDER, *args[1:]], lines.encode()
+    env = {**plan.secret_env, **plan.env}
+    data = launch.new_session_script(cfg, naming.TMUX_SESSION, work_dir=plan.work_dir, env=env)
+    return ["launch", *launch.FROM_STDIN], data
 
 
 def run(call: Call, *, agent: bool = True) -> None:
