@@ -57,8 +57,10 @@ CREATE_BACKOFF = (0.5, 1.0, 2.0)
 
 # Waits for PID 1's box-ready marker, reports a failed pre_start, then runs
 # tmux with the remaining arguments. $1 = polls allowed (0.1 s each); with
-# $2 = --secrets, stdin carries "KEY base64(value)" lines, spliced into the
+# $2 = --secrets, stdin carries "base64(key) base64(value)" lines, spliced into the
 # tmux argv where the placeholder stands (they never appear in any argv we send).
+# Byte for byte: the "." keeps $(...) from eating trailing newlines, and an
+# argument ending in ";" gets tmux's "\;" escape (else tmux ends the command there).
 LAUNCH_SCRIPT = f"""\
 n=$1; shift
 while [ ! -f {entrypoint.BOX_READY} ]; do
@@ -81,7 +83,11 @@ if [ "$1" = --secrets ]; then
     a=$1; shift; k=$((k + 1))
     if [ "$a" = {SECRET_PLACEHOLDER} ]; then
       while read -r key val; do
-        [ -n "$key" ] && set -- "$@" -e "$key=$(printf '%s' "$val" | base64 -d)"
+        [ -n "$key" ] || continue
+        key=$(printf '%s' "$key" | base64 -d; echo .); val=$(printf '%s' "$val" | base64 -d; echo .)
+        a="${{key%.}}=${{val%.}}"
+        case $a in *';') a="${{a%;}}\\;" ;; esac
+        set -- "$@" -e "$a"
       done < "$f"
     else
       set -- "$@" "$a"
@@ -332,7 +338,8 @@ def launch_args(plan: Plan) -> tuple[list[str], bytes | None]:
                                    env=plan.env)
     if not plan.secret_env:
         return ["launch", *args], None
-    lines = "".join(f"{k} {base64.b64encode(v.encode()).decode()}\n"
+    lines = "".join(f"{base64.b64encode(k.encode()).decode()} "
+                    f"{base64.b64encode(v.encode()).decode()}\n"
                     for k, v in plan.secret_env.items())
     return ["launch", "--secrets", args[0], SECRET_PLACEHOLDER, *args[1:]], lines.encode()
 
