@@ -40,6 +40,9 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 #: How often a component is replaced before we give up on a racing writer.
 _ATTEMPTS = 5
+#: Deepest source tree and ``rel_dst`` accepted; `Tree` keeps a descriptor per level
+#: (so together well under the usual 1024 open files), and real trees are far shallower.
+MAX_DEPTH = 256
 
 
 def rel_parts(rel: str) -> Parts:
@@ -49,6 +52,8 @@ def rel_parts(rel: str) -> Parts:
     parts = tuple(p for p in rel.split("/") if p not in ("", "."))
     if ".." in parts:
         raise UsageError(f"destination must not contain '..': {rel!r}")
+    if len(parts) > MAX_DEPTH:
+        raise UsageError(f"destination is more than {MAX_DEPTH} directories deep")
     return parts
 
 
@@ -113,6 +118,8 @@ def scan(src: str, *, bound: str = "", skip_top: frozenset[str] = frozenset()) -
                     if item:
                         items.append(item)
                 elif entry.is_dir(follow_symlinks=False):
+                    if len(child) > MAX_DEPTH:
+                        raise ProviderError(f"{src!r} is more than {MAX_DEPTH} directories deep")
                     items.append(Item(child, entry.path, True))
                     subdirs.append((entry.path, child))
                 elif entry.is_file(follow_symlinks=False):
@@ -157,7 +164,8 @@ def read_source(path: str) -> tuple[bytes, os.stat_result] | None:
 
 
 def _shown(parts: Parts) -> str:
-    return repr("/".join(parts) or ".")
+    text = "/".join(parts) or "."
+    return repr(text if len(text) <= 200 else "..." + text[-200:])
 
 
 class Tree:
@@ -187,6 +195,8 @@ class Tree:
 
     def dir(self, parts: Parts) -> int:
         """The directory at ``parts``, created as needed; links in the way are replaced."""
+        if len(parts) > 2 * MAX_DEPTH:  # a deep rel_dst holding a deep tree
+            raise ProviderError(f"more than {2 * MAX_DEPTH} directories deep: {_shown(parts)}")
         keep = 0
         while keep < min(len(self.chain), len(parts)) and self.chain[keep][0] == parts[keep]:
             keep += 1

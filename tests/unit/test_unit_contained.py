@@ -150,19 +150,20 @@ def test_escaping_destinations_are_refused_by_both_providers_alike(rel: str) -> 
         staging.safe_rel(rel)
 
 
-def test_a_deep_source_tree_does_not_exhaust_the_recursion_limit(tmp_path: Path) -> None:
-    deep = tmp_path / "src"
-    path = deep
-    deep.mkdir()
-    for _ in range(1200):  # os.makedirs would itself recurse this deep
+def test_a_too_deep_source_fails_with_one_line_before_anything_is_written(tmp_path: Path
+                                                                          ) -> None:
+    src, work = tmp_path / "src", tmp_path / "work"
+    (src / "first").mkdir(parents=True)
+    (src / "first" / "f").write_text("x")
+    work.mkdir()
+    path = src / "second"
+    path.mkdir()
+    for _ in range(contained.MAX_DEPTH):
         path = path / "d"
         path.mkdir()
-    (path / "f").write_text("bottom")
-    try:
-        found = contained.scan(str(deep))
-        assert found.items[-1].rel == ("d",) * 1200 + ("f",)
-    finally:  # pytest's own clean-up would recurse this deep
-        (path / "f").unlink()
-        while path != deep:
-            path.rmdir()
-            path = path.parent
+    with pytest.raises(ProviderError, match="directories deep") as raised:
+        overlay.copy_into(str(work), str(src), "")
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
+    assert list(work.iterdir()) == []
+    with pytest.raises(UsageError, match="directories deep"):
+        overlay.copy_into(str(work), str(src / "first"), "a/" * (contained.MAX_DEPTH + 1))
