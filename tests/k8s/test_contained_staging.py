@@ -49,11 +49,14 @@ def test_copy_to_replaces_links_the_agent_planted_instead_of_writing_through_the
     (src / "todo.txt").write_text("staged\n")
     (src / "hard.txt").write_text("staged\n")
     (src / ".claude" / "settings.json").write_text('{"staged": true}\n')
+    (src / "notes" / "loop").symlink_to("..")  # not followed: one warning, no recursion
     name = k8s.name()
     assert k8s.start(name, {"work_dir": str(city / "rig"), "command": "sleep 300",
                             "env": {"GC_CITY": str(city)}}).rc == 0
     in_pod(k8s, name, PLANT)
-    k8s.ok("copy-to", name, str(src), "")
+    res = k8s.run("copy-to", name, str(src), "")
+    assert res.rc == 0 and res.err.startswith("warning: not copied"), res
+    assert len(res.err.splitlines()) == 1
     assert in_pod(k8s, name, LOOK).splitlines() == [
         "orig", '{"sibling": true}', ".claude", "todo.txt",  # the sibling as it was
         "staged", "staged", "new", '{"staged": true}']  # no link left in the work dir
