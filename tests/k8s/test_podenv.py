@@ -7,8 +7,9 @@ from typing import NamedTuple
 import pytest
 
 from gc_session_k8s.pod.environment import is_plain, pod_work_dir, project
+from gc_session_k8s.pod.manifest import pod_manifest
 from gc_session_k8s.settings import Settings
-from protocol.errors import UsageError
+from protocol.errors import ProviderError, UsageError
 
 DOLT = ("GC_DOLT_HOST", "GC_DOLT_PORT", "BEADS_DOLT_SERVER_HOST", "BEADS_DOLT_SERVER_PORT")
 
@@ -95,3 +96,10 @@ def test_only_known_non_secret_vars_reach_the_pod_spec(var: Var) -> None:
     public, secret = project({var.key: var.value}, "", Settings({}))
     assert (var.key in public, var.key in secret) == (var.plain, not var.plain)
     assert (public | secret)[var.key] == var.value  # byte for byte, whichever way it goes
+
+
+def test_the_manifest_refuses_a_secret_that_bypassed_the_projection() -> None:
+    with pytest.raises(ProviderError, match="GITHUB_PAT"):
+        pod_manifest(pod="p", name="n", agent="a", city="c",
+                     settings=Settings({"GC_K8S_IMAGE": "img"}), work_dir="/workspace",
+                     env={"GC_AGENT": "a", "GITHUB_PAT": "ghp_x"}, pre_start=(), staging=False)
