@@ -49,12 +49,10 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 START_ID_ANNOTATION = "gc-start-id"
-SECRET_PLACEHOLDER = "@GC_SECRET_ENV@"
 
 # Waits for PID 1's box-ready marker, reports a failed pre_start, then runs
-# tmux with the remaining arguments. $1 = polls allowed (0.1 s each); with
-# $2 = --secrets, stdin carries "KEY base64(value)" lines, spliced into the
-# tmux argv where the placeholder stands (they never appear in any argv we send).
+# tmux with the remaining arguments. $1 = polls allowed (0.1 s each). The session's
+# env (secrets included) is in the tmux command file on stdin, never in any argv.
 LAUNCH_SCRIPT = f"""\
 n=$1; shift
 while [ ! -f {entrypoint.BOX_READY} ]; do
@@ -68,23 +66,6 @@ if [ -f {entrypoint.PRE_START_FAILED} ]; then
 fi
 [ "$1" = launch ] || exit 0
 shift
-if [ "$1" = --secrets ]; then
-  shift
-  f=$(mktemp) || exit 1
-  cat > "$f"
-  k=0; total=$#
-  while [ "$k" -lt "$total" ]; do
-    a=$1; shift; k=$((k + 1))
-    if [ "$a" = {SECRET_PLACEHOLDER} ]; then
-      while read -r key val; do
-        [ -n "$key" ] && set -- "$@" -e "$key=$(printf '%s' "$val" | base64 -d)"
-      done < "$f"
-    else
-      set -- "$@" "$a"
-    fi
-  done
-  rm -f "$f"
-fi
 exec tmux -u "$@"
 """
 
