@@ -2,9 +2,9 @@
 
 Store ops import `gc_beads_k8s.store` (stdlib, orjson, kubectl); lifecycle
 ops import the ``kubernetes`` client only where they create or watch pods;
-typer is imported only for ``doctor`` and ``init`` with options. ``init`` takes
-its raw argv (``human=True``) because operators may add typer options; gc's
-plain ``init <dir> <prefix> [db]`` is checked by the handler (exit 1 on bad input).
+``doctor`` and ``init`` take their raw argv (``human=True``) because operators add
+options (`protocol.human` parses them); gc's plain ``init <dir> <prefix> [db]``
+is checked by the handler (exit 1 on bad input).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ TABLE: dict[str, Operation] = {
     "purge": Operation(_lazy(S, "purge"), ("beads_dir",), stdin='{"dry_run": bool}'),
     "start": Operation(_lazy(L, "start"), (), summary="create or adopt the runner pod"),
     "ensure-ready": Operation(_lazy(L, "start"), (), summary="alias of start"),
-    "init": Operation(_lazy(L, "init"), ("dir", "prefix", "*database"), human=True,
+    "init": Operation(_lazy(L, "init"), ("dir", "prefix", "?database"), human=True,
                       summary="initialize a scope (progress on a terminal)"),
     "health": Operation(_lazy(L, "health"), ()),
     "probe": Operation(_lazy(L, "probe"), (), summary="exit 2 when the runner is not running"),
@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) == 2 and args[0] in TABLE and args[1] in ("--help", "-h"):
         if args[0] in ("init", "doctor"):
-            from gc_beads_k8s.operator_cli import run_typer
+            from gc_beads_k8s.operator_cli import DOCTOR, INIT
 
-            run_typer([args[0], "--help"])
+            sys.stdout.write((INIT if args[0] == "init" else DOCTOR).help())
         else:
             sys.stdout.write(_op_help(args[0]))
         return 0

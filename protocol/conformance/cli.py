@@ -12,7 +12,23 @@ from protocol.conformance.model import Status
 from protocol.conformance.report import render_json, render_text
 from protocol.conformance.session import parse_env, resolve, run, terminate_as_interrupt
 
-app = typer.Typer(add_completion=False)
+app = typer.Typer(add_completion=False, context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def kit_version() -> str:
+    """The installed distribution's version (the kit ships with the providers)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gc-session-providers")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gc-provider-conformance {kit_version()}")
+        raise typer.Exit(0)
 
 
 @app.command()
@@ -42,6 +58,10 @@ def conformance(
         str, typer.Option("--session-prefix", help="Prefix of every session name the kit creates.")
     ] = "",
     workers: Annotated[int, typer.Option("--workers", help="Checks run in parallel.")] = 4,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the kit's version and exit."),
+    ] = False,
 ) -> None:
     """Run the conformance checks against a Gas City exec provider.
 

@@ -75,6 +75,12 @@ def op_copy_to(call: Call) -> None:
     copy_to(runner(call), call["src"], call["rel_dst"])
 
 
+def op_doctor(call: Call) -> None:
+    from providers.gc_session_tmux.doctor import main
+
+    main(call.rest)
+
+
 def op_protocol(call: Call) -> str:
     from protocol.handshake import handshake
 
@@ -91,6 +97,7 @@ OPERATIONS: dict[str, Operation] = {
     "copy-to": Operation(op_copy_to, ("name", "src", "rel_dst"),
                          summary="copy a file or directory into the session's work dir"),
     "protocol": Operation(op_protocol, (), summary="print the RPP handshake JSON"),
+    "doctor": Operation(op_doctor, (), human=True, summary="check platform, tmux and the socket [--json]"),
     **session_operations(runner, nudge_lock),
 }
 
