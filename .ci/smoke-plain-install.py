@@ -49,6 +49,8 @@ def cases(bin_dir: str) -> list[Case]:
         Case(("gc-provider-conformance", "no-such-provider"), 1),
         Case(("gc-provider-conformance", "./no-such-provider"), 1),
     ]
+    for exe in EXECUTABLES[:3]:
+        table += [Case((exe, op, "--help"), 0, f"usage: {exe} {op}") for op in operations(bin_dir, exe)]
     return table
 
 
@@ -72,8 +74,10 @@ def run(bin_dir: str, case: Case, home: str) -> str:
     problems = []
     if res.returncode != case.rc:
         problems.append(f"exit {res.returncode}, want {case.rc}")
-    problems += [f"printed {bad!r}" for bad in ("Traceback", "internal error", "ModuleNotFoundError")
+    problems += [f"printed {bad!r}" for bad in ("Traceback (most recent call last)", "ModuleNotFoundError")
                  if bad in both]
+    if "internal error:" in res.stderr:
+        problems.append("reported an internal error")
     if case.stdout_has and case.stdout_has.lower() not in res.stdout.lower():
         problems.append(f"stdout lacks {case.stdout_has!r}")
     if case.json_out:

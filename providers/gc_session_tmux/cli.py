@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 EXE = "gc-session-tmux"
 VERSION = "0.1.0"
-#: Declared only once verified by the conformance kit (see protocol/PROTOCOL.md).
+#: Declared only once verified by the conformance kit (see PROTOCOL.md, shipped in `protocol`).
 CAPABILITIES = ["report-activity", "report-attachment"]
 
 
@@ -101,8 +101,18 @@ OPERATIONS: dict[str, Operation] = {
     **session_operations(runner, nudge_lock),
 }
 
-ABOUT = ("Sessions in local tmux on a private socket ($GC_TMUX_SOCKET, default 'gc').\n"
-         "Gas City runs it as GC_SESSION=exec:gc-session-tmux.")
+ABOUT = """\
+Sessions in local tmux on a private socket. Linux and macOS.
+Gas City runs it as GC_SESSION=exec:gc-session-tmux.
+
+settings (environment; empty means unset):
+  GC_TMUX_SOCKET          tmux server: a name (as tmux -L) or an absolute socket path (default: gc)
+  TMUX_TMPDIR             directory of a named socket, as for tmux (default: /tmp)
+  GC_NUDGE_DEBOUNCE_MS    pause between typing a nudge and pressing Enter (default: 500)
+  GC_STOP_GRACE_MS        stop's wait between SIGTERM and SIGKILL (default: 1500)
+  GC_START_TIMEOUT_S      start's own time budget, under gc's startup_timeout (default: 50)
+  GC_EXEC_STATE_DIR       directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)
+  GC_PROVIDER_DEBUG       1: print a traceback with an internal error (default: unset)"""
 
 
 __all__ = ["OPERATIONS", "VALIDATORS", "main"]
