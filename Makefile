@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := protocol providers gc_session_k8s gc_beads_k8s
 
-.PHONY: setup demo test lint unit-tests installed-tests smoke-plain-install benchmark clean
+.PHONY: setup demo test lint unit-tests portable-tests installed-tests smoke-plain-install benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ setup: $(BIN)/python
 demo: setup
 	$(BIN)/python examples/demo/demo.py
 
-test: setup lint unit-tests installed-tests smoke-plain-install
+test: setup lint unit-tests portable-tests installed-tests smoke-plain-install
 
 lint:
 	$(BIN)/ruff check .
@@ -32,6 +32,13 @@ lint:
 
 unit-tests:
 	bash .ci/with-docker $(BIN)/pytest -p no:cacheprovider --durations=15
+
+# macOS has no memfd, pidfd or /proc: gc-session-tmux then takes its portable
+# paths (ps, unlinked temp files, waitpid). With no Mac in CI, force those paths
+# on Linux and run the whole tmux provider suite again, the kit run against
+# gc-session-tmux (tests/tmux/test_tmux_conformance.py) and the paths' own tests.
+portable-tests:
+	GC_PORTABLE=1 $(BIN)/pytest -p no:cacheprovider --durations=5 tests/tmux tests/unit/test_unit_portable_paths.py
 
 # The same tests against the built wheel in a fresh venv: a module missing from
 # the wheel fails here. Run from outside the checkout so nothing imports it.

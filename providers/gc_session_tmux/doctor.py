@@ -33,6 +33,20 @@ def check_tmux(report: Doctor) -> None:
     report.check(res.ok, "tmux", f"{res.text().strip() or res.error_text()} ({found})")
 
 
+def check_paths(report: Doctor) -> None:
+    """Which process paths run here; the portable ones need ``ps``."""
+    from protocol import processes
+
+    if processes.fast():
+        report.add("info", "process paths", "Linux: /proc, memfd, pidfd")
+        return
+    why = "GC_PORTABLE=1" if os.environ.get("GC_PORTABLE") == "1" else f"no /proc or memfd on {sys.platform}"
+    found = shutil.which("ps")
+    report.check(bool(found), "process paths",
+                 f"portable: ps ({found}), temp files, waitpid ({why})" if found else
+                 f"portable paths ({why}) need ps, which is not on PATH")
+
+
 def check_socket(report: Doctor) -> None:
     from protocol import proc
     from protocol.errors import ProviderError
@@ -66,6 +80,7 @@ def main(argv: list[str]) -> None:
                  f"{sys.platform} is not supported (Linux and macOS are)")
     check_tmux(report)
     report.check(bool(shutil.which("sh")), "sh", shutil.which("sh") or "not found on PATH")
+    check_paths(report)
     if shutil.which("tmux"):
         check_socket(report)
     if not report.finish():
