@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := protocol providers gc_session_k8s gc_beads_k8s
 
-.PHONY: setup demo test lint unit-tests installed-tests benchmark clean
+.PHONY: setup demo test lint unit-tests portable-tests installed-tests smoke-plain-install benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ setup: $(BIN)/python
 demo: setup
 	$(BIN)/python examples/demo/demo.py
 
-test: setup lint unit-tests installed-tests
+test: setup lint unit-tests portable-tests installed-tests smoke-plain-install
 
 lint:
 	$(BIN)/ruff check .
@@ -32,6 +32,13 @@ lint:
 
 unit-tests:
 	bash .ci/with-docker $(BIN)/pytest -p no:cacheprovider --durations=15
+
+# macOS has no memfd, pidfd or /proc: gc-session-tmux then takes its portable
+# paths (ps, unlinked temp files, waitpid). With no Mac in CI, force those paths
+# on Linux and run the whole tmux provider suite again, the kit run against
+# gc-session-tmux (tests/tmux/test_tmux_conformance.py) and the paths' own tests.
+portable-tests:
+	GC_PORTABLE=1 $(BIN)/pytest -p no:cacheprovider --durations=5 tests/tmux tests/unit/test_unit_portable_paths.py
 
 # The same tests against the built wheel in a fresh venv: a module missing from
 # the wheel fails here. Run from outside the checkout so nothing imports it.
@@ -43,8 +50,17 @@ installed-tests:
 	cd /tmp && GC_TEST_INSTALLED=1 bash $(CURDIR)/.ci/with-docker $(CURDIR)/.venv-wheel/bin/pytest \
 	    -p no:cacheprovider --durations=15 --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
+# What an operator gets from `pip install <wheel>` with no extras: every console
+# command's --help, -h, --version, <op> --help and a failing doctor, with no traceback.
+smoke-plain-install:
+	rm -rf dist-plain .venv-plain
+	$(BIN)/pip wheel -q --no-deps -w dist-plain .
+	$(PYTHON) -m venv .venv-plain
+	.venv-plain/bin/pip install -q dist-plain/*.whl
+	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/.ci/smoke-plain-install.py $(CURDIR)/.venv-plain/bin
+
 benchmark: setup
 	$(BIN)/python benchmarks/tmux_hot_ops.py --markdown
 
 clean:
-	rm -rf $(VENV) .venv-wheel dist build
+	rm -rf $(VENV) .venv-wheel .venv-plain dist dist-plain build

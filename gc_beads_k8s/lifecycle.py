@@ -44,14 +44,14 @@ def recover(call: Call) -> None:
 def init(call: Call) -> None:
     """``init <dir> <prefix> [db]``: gc's call and the operator's are the same.
 
-    Options (``--help``, ``--quiet``) go through typer; plain positional calls
-    skip it. Progress is printed only when stdout is a terminal, and a failure
+    Options (``--help``, ``--quiet``) go through the operator's parser; plain
+    positional calls skip it. Progress is printed only when stdout is a terminal, and a failure
     or Ctrl-C removes a runner pod this call created.
     """
     if any(arg.startswith("-") for arg in call.rest):
-        from gc_beads_k8s.operator_cli import run_typer
+        from gc_beads_k8s.operator_cli import init_command
 
-        run_typer(["init", *call.rest])
+        init_command(call.rest)
         return
     if len(call.rest) not in (2, 3):
         raise UsageError("usage: init <dir> <prefix> [<database>]")
@@ -61,6 +61,6 @@ def init(call: Call) -> None:
 
 
 def doctor(call: Call) -> None:
-    from gc_beads_k8s.operator_cli import run_typer
+    from gc_beads_k8s.operator_cli import doctor_command
 
-    run_typer(["doctor", *call.rest])
+    doctor_command(call.rest)

@@ -1,19 +1,19 @@
 """Commands for people: ``init`` with progress and rollback, ``doctor``.
 
-typer is imported here only, and only for these commands. Usage errors exit 1
-with one line (never typer's exit 2, which gc would read as success).
+Arguments are parsed by `protocol.human` (no typer or click: both work from a
+plain install). Usage errors exit 1 with one line, never 2, which gc would read
+as success.
 """
 
 from __future__ import annotations
 
 import sys
 
-from protocol.errors import ExitWith, ProviderError, UsageError
+from protocol.errors import ExitWith
+from protocol.human import JSON_FLAG, Command, Doctor, Flag, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from gc_beads_k8s.runner_pod import Runner
 
 
@@ -45,52 +45,35 @@ def init_with_rollback(directory: str, prefix: str, db: str = "", *, progress: b
         _say(f"ok: scope {directory} initialized ({state})")
 
 
-def _app() -> Any:
-    import typer
+INIT = Command(
+    "gc-beads-k8s init", ("dir", "prefix", "?database"),
+    (Flag("--quiet", "-q", "no progress output"),),
+    "Initialize a scope's beads store, starting the city's runner pod if needed.",
+    "  <dir>       scope root (the city or a rig directory)\n"
+    "  <prefix>    issue id prefix of the scope\n"
+    "  <database>  Dolt database (default: from the prefix)\n\n"
+    "Progress is shown when stdout is a terminal. A failure or Ctrl-C deletes a\n"
+    "runner pod this command created.")
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                      rich_markup_mode=None, no_args_is_help=True,
-                      help="gc-beads-k8s: Gas City beads store in a Kubernetes runner pod.")
-
-    @app.command("init")
-    def init_command(
-        directory: str = typer.Argument(..., help="Scope root (the city or a rig directory)."),
-        prefix: str = typer.Argument(..., help="Issue id prefix of the scope."),
-        database: str = typer.Argument("", help="Dolt database (default: from the prefix)."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    ) -> None:
-        """Initialize a scope's beads store, starting the city's runner pod if needed.
-
-        Progress is shown when stdout is a terminal. A failure or Ctrl-C deletes
-        a runner pod this command created.
-        """
-        init_with_rollback(directory, prefix, database,
-                           progress=sys.stdout.isatty() and not quiet)
-
-    @app.command("doctor")
-    def doctor_command() -> None:
-        """Check kubectl, cluster access, RBAC, the image setting and the runner pod."""
-        from gc_beads_k8s.doctor import run_doctor
-
-        if not run_doctor(_say):
-            raise ExitWith(1)
-
-    return app
+DOCTOR = Command(
+    "gc-beads-k8s doctor", (), (JSON_FLAG,),
+    "Check kubectl, cluster access, RBAC, the image setting and the runner pod; "
+    "exit 1 if any check fails.")
 
 
-def run_typer(argv: list[str]) -> None:
-    """Run the typer app without letting it exit 2 or print boxes."""
-    import click
-
-    app = _app()
-    try:
-        app(args=argv, prog_name="gc-beads-k8s", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError:
+def init_command(argv: list[str]) -> None:
+    """``init [-q] <dir> <prefix> [<database>]`` as an operator types it."""
+    parsed = parse(INIT, argv)
+    if parsed is None:
         return
-    except click.exceptions.UsageError as error:
-        raise UsageError(error.format_message()) from None
-    except click.exceptions.Abort:
-        raise ProviderError("aborted") from None
-    except click.exceptions.Exit as done:
-        if done.exit_code:
-            raise ExitWith(1) from None
+    init_with_rollback(*parsed.args, progress=sys.stdout.isatty() and "--quiet" not in parsed.flags)
+
+
+def doctor_command(argv: list[str]) -> None:
+    parsed = parse(DOCTOR, argv)
+    if parsed is None:
+        return
+    from gc_beads_k8s.doctor import run_doctor
+
+    if not run_doctor(Doctor("--json" in parsed.flags)):
+        raise ExitWith(1)

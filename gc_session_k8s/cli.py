@@ -154,22 +154,50 @@ OPERATIONS: dict[str, Operation] = {
     "check-image": Operation(op_check_image, ("image",),
                              summary="validate an image reference (the cluster pulls it)"),
     "protocol": Operation(op_protocol, (), summary="print the RPP handshake JSON"),
-    "manifest": Operation(op_manifest, human=True,
-                          summary="manifest <name>: print the pod a start would create "
-                                  "(start config on stdin); touches no cluster"),
-    "doctor": Operation(op_doctor, human=True,
-                        summary="check kubectl, context, namespace, RBAC and image"),
-    "sync": Operation(op_sync, human=True, summary="sync a session's work back (see sync --help)"),
+    "manifest": Operation(op_manifest, human=True, stdin="start config JSON",
+                          summary="print the pod a start would create; touches no cluster"),
+    "doctor": Operation(op_doctor, (), human=True,
+                        summary="check kubectl, context, namespace, RBAC and image [--json]"),
+    "sync": Operation(op_sync, ("name", "?*option"), human=True,
+                      summary="bring a session's work back: [--to DIR] [--branch NAME] [--dry-run] "
+                              "(see sync --help)"),
     **session_operations(runner, nudge_lock),
 }
 
 VALIDATORS = {**SESSION_VALIDATORS, "image": names.not_empty("image reference")}
 
-ABOUT = ("Sessions as Kubernetes pods with tmux inside, driven by kubectl exec.\n"
-         "Settings: GC_K8S_IMAGE (required for start), GC_K8S_NAMESPACE (gc), GC_K8S_CONTEXT,\n"
-         "GC_K8S_CITY, GC_K8S_CPU/MEM_REQUEST/LIMIT, GC_K8S_SERVICE_ACCOUNT,\n"
-         "GC_K8S_IMAGE_PULL_SECRET, GC_K8S_RUN_AS_USER, GC_K8S_AUDIT_LOG, GC_KUBECTL.\n"
-         "Gas City runs it as GC_SESSION=exec:gc-session-k8s.")
+ABOUT = """\
+Sessions as Kubernetes pods with tmux inside, driven by kubectl exec.
+Gas City runs it as GC_SESSION=exec:gc-session-k8s.
+
+settings (environment; empty means unset):
+  GC_K8S_IMAGE              agent image; required by start (default: none)
+  GC_K8S_NAMESPACE          namespace of the pods (default: gc)
+  GC_K8S_CONTEXT            kubeconfig context (default: the current context)
+  GC_K8S_CITY               city scope in pod names and labels, for cities sharing a namespace (default: none)
+  GC_KUBECTL                kubectl binary (default: kubectl)
+  GC_K8S_REQUEST_TIMEOUT    seconds per API request (default: 15)
+  GC_K8S_CPU_REQUEST        agent container CPU request (default: 500m)
+  GC_K8S_MEM_REQUEST        agent container memory request (default: 1Gi)
+  GC_K8S_CPU_LIMIT          agent container CPU limit (default: 2)
+  GC_K8S_MEM_LIMIT          agent container memory limit (default: 4Gi)
+  GC_K8S_SERVICE_ACCOUNT    pod service account (default: the namespace's default)
+  GC_K8S_IMAGE_PULL_SECRET  image pull secret (default: none)
+  GC_K8S_RUN_AS_USER        pod runAsUser (default: the image's user)
+  GC_K8S_DOLT_HOST          Dolt host the pods reach (default: dolt.gc.svc.cluster.local)
+  GC_K8S_DOLT_PORT          Dolt port the pods reach (default: 3307)
+  GC_K8S_MCP_MAIL_HOST      mail host the pods reach (default: mcp-mail.gc.svc.cluster.local)
+  GC_K8S_MCP_MAIL_PORT      mail port the pods reach (default: 8765)
+  GC_K8S_WORKDIR_HOSTPATH   1: mount the work dir at its own path (single-node clusters) (default: off)
+  GC_K8S_PREBAKED           1: the image already holds /workspace; nothing staged (default: off)
+  GC_K8S_WORKSPACE_PVC      PersistentVolumeClaim for /workspace (default: none, an emptyDir)
+  GC_K8S_SESSION_BRANCH     1: put each agent on its own branch gc/<session> (default: off)
+  GC_K8S_INIT_GRACE_S       seconds a pod may take coming up before it is replaced (default: 240)
+  GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call (default: none)
+  GC_NUDGE_DEBOUNCE_MS      pause between typing a nudge and pressing Enter (default: 500)
+  GC_START_TIMEOUT_S        start's own time budget, under gc's startup_timeout (default: 50)
+  GC_EXEC_STATE_DIR         directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)
+  GC_PROVIDER_DEBUG         1: print a traceback with an internal error (default: unset)"""
 
 
 def main() -> None:

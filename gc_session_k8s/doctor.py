@@ -3,7 +3,8 @@
 Checks, each printed as one line: kubectl runs; the context resolves; the
 namespace answers; every RBAC verb the provider uses is allowed
 (SelfSubjectAccessReview); the image is set and well-formed. Exit 0 when all
-pass, 1 otherwise. typer and the kubernetes client are imported only here.
+pass, 1 otherwise; ``--json`` prints the same findings as one JSON document.
+The kubernetes client is imported only here.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from protocol.human import Doctor
+
 #: Every permission gc-session-k8s uses (examples/k8s/rbac.yaml grants exactly these).
+#: kubectl >= 1.30 opens exec over a WebSocket, which the API server authorizes as
+#: ``get pods/exec``; older kubectl POSTs (``create``): both are needed.
 VERBS: tuple[tuple[str, str, str], ...] = (
     ("get", "pods", ""), ("list", "pods", ""), ("watch", "pods", ""), ("create", "pods", ""),
-    ("delete", "pods", ""), ("create", "pods", "exec"), ("get", "pods", "log"),
+    ("delete", "pods", ""), ("create", "pods", "exec"), ("get", "pods", "exec"),
+    ("get", "pods", "log"),
 )
 
 
@@ -86,37 +92,26 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
 )
 
 
-def run_checks(echo: Callable[[str], None]) -> int:
-    failed = 0
+def run_checks(report: Doctor) -> None:
     for label, check in CHECKS:
         try:
-            echo(f"ok    {label}: {check()}")
+            report.check(True, label, check())
         except Exception as error:  # each failure is one line, the rest still run
-            failed += 1
-            echo(f"FAIL  {label}: {' '.join(str(error).split())}")
-    return 1 if failed else 0
+            report.check(False, label, str(error))
 
 
 def main(argv: Sequence[str]) -> None:
-    import typer
-
     from protocol.errors import ExitWith
+    from protocol.human import JSON_FLAG, Command, Doctor, parse
 
-    app = typer.Typer(add_completion=False)
-
-    @app.command()
-    def doctor() -> None:
-        """Check kubectl, the context, the namespace, RBAC and the image."""
-        raise typer.Exit(run_checks(typer.echo))
-
-    try:
-        code = app(list(argv), prog_name="gc-session-k8s doctor", standalone_mode=False)
-    except typer.Exit as done:
-        code = done.exit_code
-    except Exception as error:  # click usage errors: exit 1, never 2
-        import sys
-
-        sys.stderr.write(f"gc-session-k8s doctor: {error}\n")
-        raise ExitWith(1) from error
-    if code:
+    command = Command("gc-session-k8s doctor", (), (JSON_FLAG,),
+                      "Check kubectl, the context, the namespace, RBAC and the image; "
+                      "exit 1 if any check fails.",
+                      "Reads the same settings as the operations (GC_K8S_*, GC_KUBECTL, KUBECONFIG).")
+    parsed = parse(command, list(argv))
+    if parsed is None:
+        return
+    report = Doctor("--json" in parsed.flags)
+    run_checks(report)
+    if not report.finish(verdict=False):
         raise ExitWith(1)

@@ -19,8 +19,11 @@ def manifest(argv: Sequence[str]) -> str:
     from gc_session_k8s.start import Plan
     from protocol.config import parse_start_config
 
-    if len(argv) != 1 or argv[0] in ("-h", "--help"):
-        raise UsageError("usage: gc-session-k8s manifest <name> < start-config.json")
+    usage = "usage: gc-session-k8s manifest <name>  < start config JSON"
+    if list(argv) in (["-h"], ["--help"]):
+        return usage + "\n  print the pod a start would create; touches no cluster"
+    if len(argv) != 1:
+        raise UsageError(usage)
     name = names.session_name(argv[0])
     raw = b"" if sys.stdin.isatty() else sys.stdin.buffer.read()
     plan = Plan(name, parse_start_config(raw), Settings.from_env())

@@ -158,6 +158,20 @@ def write_out(result: str | bytes | None) -> None:
     out.flush()
 
 
+def op_help(exe: str, op: str, spec: Operation) -> str:
+    """``<exe> <op> --help``: the op's synopsis, its stdin and what it does."""
+    lines = [f"usage: {exe} {op} {usage_of(spec.args)}".rstrip()
+             + (f"  < {spec.stdin}" if spec.stdin else "")]
+    if spec.summary:
+        lines.append(f"  {spec.summary}")
+    return "\n".join(lines)
+
+
+def protocol_doc() -> str:
+    """Where PROTOCOL.md is: shipped inside the package, so the path works after install."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "PROTOCOL.md")
+
+
 def help_text(exe: str, table: Mapping[str, Operation], about: str) -> str:
     lines = [f"usage: {exe} <operation> [arguments]", "", about, "", "operations:"]
     for op, spec in table.items():
@@ -166,8 +180,9 @@ def help_text(exe: str, table: Mapping[str, Operation], about: str) -> str:
         lines.append(f"  {op} {args}".rstrip() + f"{stdin}")
         if spec.summary:
             lines.append(f"      {spec.summary}")
-    lines += ["", "Exit codes: 0 ok, 1 failure (one line on stderr), 2 unknown operation,",
-              "75 start failed temporarily. See protocol/PROTOCOL.md."]
+    lines += ["", "'<operation> --help' shows one operation's synopsis.",
+              "Exit codes: 0 ok, 1 failure (one line on stderr), 2 unknown operation,",
+              "75 start failed temporarily. The protocol: " + protocol_doc()]
     return "\n".join(lines)
 
 
@@ -193,6 +208,10 @@ def run(
         write_out(f"{exe} {version}".rstrip())
         return 0
     spec = table.get(op)
+    if spec is not None and not spec.human and argv[1:] in (["--help"], ["-h"]):
+        # Safe: no argument gc passes starts with '-' (names, keys and prefixes are validated).
+        write_out(op_help(exe, op, spec))
+        return 0
     try:
         if spec is None:
             raise UnknownOperation(op)

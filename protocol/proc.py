@@ -4,6 +4,12 @@
 tmux call it wraps, so hot operations use this instead. stdin, stdout and
 stderr are anonymous memory files: the child can never block on a full pipe
 and nothing needs a thread or a select loop.
+
+memfd and pidfd are Linux-only. Elsewhere (macOS), or with ``GC_PORTABLE=1``
+(how CI exercises this path on Linux), the anonymous files are temp files
+unlinked at once (the same no-pipe, no-thread design) and a deadline is kept
+by polling ``waitpid(WNOHANG)`` with a short backoff. The choice is made per
+call, at run time; the Linux fast path is unchanged.
 """
 
 from __future__ import annotations
@@ -42,8 +48,28 @@ class Timeout(Exception):
     """The child outlived its deadline and was killed."""
 
 
+def portable() -> bool:
+    """Use the portable paths: forced by ``GC_PORTABLE=1``, or no memfd here (not Linux)."""
+    return os.environ.get("GC_PORTABLE") == "1" or not hasattr(os, "memfd_create")
+
+
+def _anonymous(name: str) -> int:
+    """A file only this process can reach: memfd on Linux, else a temp file unlinked at once."""
+    if not portable():
+        return os.memfd_create(name, os.MFD_CLOEXEC)
+    base = (os.environ.get("TMPDIR") or "/tmp").rstrip("/") or "/tmp"
+    while True:
+        path = f"{base}/.gc-proc-{os.getpid()}-{os.urandom(6).hex()}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            continue
+        os.unlink(path)
+        return fd
+
+
 def _memfd(name: str, data: bytes = b"") -> int:
-    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    fd = _anonymous(name)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -71,11 +97,45 @@ def _kill(pid: int, group: bool) -> None:
         pass
 
 
+def _poll_exit(pid: int, seconds: float) -> int | None:
+    """waitpid(WNOHANG) with a growing pause (1 ms to 20 ms): the exit code, or None at the deadline."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    pause = 0.001
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.02)
+
+
+def _wait_portable(pid: int, timeout: float) -> int:
+    """`_wait` without a pidfd: the same TERM, 2 s, KILL sequence on a deadline."""
+    rc = _poll_exit(pid, timeout)
+    if rc is not None:
+        return rc
+    os.kill(pid, _SIGTERM)
+    if _poll_exit(pid, 2.0) is None:  # else reaped already
+        os.kill(pid, _SIGKILL)
+        os.waitpid(pid, 0)
+    raise Timeout(f"timed out after {timeout:g}s")
+
+
 def _wait(pid: int, timeout: float | None) -> int:
+    if timeout is not None and (portable() or not hasattr(os, "pidfd_open")):
+        return _wait_portable(pid, timeout)
     if timeout is not None:
         import select
 
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # a kernel older than 5.3: no pidfd
+            return _wait_portable(pid, timeout)
         try:
             poller = select.poll()
             poller.register(pidfd, select.POLLIN)
@@ -108,6 +168,10 @@ def run(
     ``new_group`` puts the child in its own process group, so a deadline or a
     rollback can kill everything it started.
     """
+    if not hasattr(os, "posix_spawnp"):  # Windows: say so in one line, not an AttributeError
+        from protocol.errors import ProviderError
+
+        raise ProviderError("this platform has no posix_spawn: the providers run on Linux and macOS")
     if cwd is not None:
         argv = ["sh", "-c", 'cd -- "$0" && exec "$@"', cwd, *argv]
     fds: list[int] = []

@@ -1,25 +1,35 @@
 """The kit as a pytest plugin (entry point ``pytest11``).
 
 Cheap to import (no typer, no kit modules until asked). Without
-``--gc-provider`` it collects nothing. With it, every check ID becomes one
-test item (``gc-provider::<ID>``); the kit runs once, on the first item, and
-each item reports its verdict: PASS passes, FAIL fails with the detail, SKIP
-skips with the reason.
+``--gc-provider`` it collects nothing. With it, the executable is collected
+like a test file: a real `pytest.File` collector whose items are its check
+IDs, so the node IDs are ``<path>::<ID>`` (pass them back to pytest), and
+``-k``, ``--lf``, ``--deselect`` and the collected/selected counts behave as for
+any test. The checks that remain selected run once, in the background and in
+parallel, from the first item on; each item reports its own verdict as it
+arrives (PASS passes, FAIL fails with the detail and the usual fix, SKIP skips
+with the reason), so the progress you see is real.
 
     pytest --gc-provider=./my-provider --gc-provider-env TMUX_TMPDIR=/tmp/x
+    pytest --gc-provider=./my-provider -k nudge
+    pytest ./my-provider::GC-STRICT-NUDGE-001 --gc-provider=./my-provider
     pytest --gc-beads=./my-beads-store
 """
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from protocol.conformance.session import Run
+    from protocol.conformance.context import Kit
+    from protocol.conformance.report import SuiteResult
 
-_RUNS_KEY = pytest.StashKey[dict[str, "Run"]]()
+_TARGETS_KEY = pytest.StashKey[dict[Path, bool]]()
+_SEEN_KEY = pytest.StashKey[set[Path]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,13 +51,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="GROUP",
         action="append",
         default=[],
-        help="Suite or check-ID prefix to run (repeatable).",
+        help="Suite or check-ID prefix to collect (repeatable); -k narrows further.",
     )
     group.addoption(
         "--gc-beads",
         metavar="PATH",
         help="Run the exec beads store checks against this executable.",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve the targets (as gc resolves exec:<name>) and add them to what pytest collects."""
+    targets: dict[Path, bool] = {}
+    for option, beads in (("--gc-provider", False), ("--gc-beads", True)):
+        given = config.getoption(option)
+        if not given:
+            continue
+        from protocol.conformance.session import resolve
+
+        try:
+            targets[Path(resolve(given))] = beads
+        except ValueError as error:
+            raise pytest.UsageError(f"{option}: {error}") from None
+    config.stash[_TARGETS_KEY] = targets
+    config.stash[_SEEN_KEY] = set()
+    named = {Path(arg.split("::", 1)[0]).resolve() for arg in config.args}
+    config.args.extend(str(path) for path in targets if path not in named)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ProviderFile | None:
+    targets = parent.config.stash.get(_TARGETS_KEY, {})
+    path = file_path.resolve()
+    if path not in targets:
+        return None
+    seen = parent.config.stash[_SEEN_KEY]
+    if path in seen:  # reached both by a directory walk and as an argument
+        return None
+    seen.add(path)
+    # The node ID is a path pytest takes back as an argument: relative to the
+    # rootdir when the executable is inside it, else absolute.
+    root = parent.config.rootpath
+    nodeid = str(file_path.relative_to(root)) if file_path.is_relative_to(root) else str(path)
+    return ProviderFile.from_parent(parent, path=file_path, nodeid=nodeid, beads=targets[path])
 
 
 @pytest.fixture
@@ -66,67 +111,105 @@ def gc_provider(pytestconfig: pytest.Config) -> Any:
     return Provider([resolve(path)], parse_env(pytestconfig.getoption("--gc-provider-env")))
 
 
-class ConformanceItem(pytest.Item):
-    """One check ID of one run."""
+class ProviderFile(pytest.File):
+    """A provider executable, collected as a file of check IDs."""
 
-    def __init__(self, *, executable: str, beads: bool, code: str, **kwargs: Any) -> None:
+    def __init__(self, *, beads: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.executable = executable
         self.beads = beads
-        self.code = code
+        self.background: Background | None = None
+
+    def collect(self) -> list[ConformanceItem]:
+        from protocol.conformance.runner import select
+
+        return [ConformanceItem.from_parent(self, name=spec.code)
+                for unit in select(self.config.getoption("--gc-provider-only"), self.beads)
+                for spec in unit.specs]
+
+    def verdicts(self) -> Background:
+        """The background run of this file's selected checks, started on first use."""
+        if self.background is None:
+            codes = [item.name for item in self.session.items
+                     if isinstance(item, ConformanceItem) and item.parent is self]
+            self.background = Background(self.config, self.path, self.beads, codes)
+            self.config.add_cleanup(self.background.stop)
+        return self.background
+
+
+class Background:
+    """Runs the selected checks in a thread; each verdict is waited for by code."""
+
+    def __init__(self, config: pytest.Config, path: Path, beads: bool, codes: list[str]) -> None:
+        from protocol.conformance.context import Kit
+        from protocol.conformance.driver import Provider
+        from protocol.conformance.runner import select
+        from protocol.conformance.session import parse_env
+
+        self.rows: dict[str, SuiteResult] = {}
+        self.arrived = threading.Condition()
+        self.finished = False
+        self.error = ""
+        self.kit: Kit = Kit(Provider([str(path)], parse_env(config.getoption("--gc-provider-env"))))
+        self.thread = threading.Thread(target=self._run, args=(select(codes, beads),), daemon=True)
+        self.thread.start()
+
+    def _run(self, units: Any) -> None:
+        from protocol.conformance.runner import run_units
+
+        try:
+            run_units(self.kit, units, self._arrive)
+        except BaseException as error:  # reported by every item still waiting
+            self.error = f"{type(error).__name__}: {error}"
+        finally:
+            with self.arrived:
+                self.finished = True
+                self.arrived.notify_all()
+
+    def _arrive(self, row: SuiteResult, seconds: float) -> None:
+        with self.arrived:
+            self.rows[row.result.code] = row
+            self.arrived.notify_all()
+
+    def wait(self, code: str) -> SuiteResult | None:
+        with self.arrived:
+            while code not in self.rows and not self.finished:
+                self.arrived.wait(0.5)
+            return self.rows.get(code)
+
+    def stop(self) -> None:
+        """End of the session (Ctrl-C included): refuse new starts, let the run clean up."""
+        self.kit.cancel()
+        self.thread.join()
+
+
+class ConformanceItem(pytest.Item):
+    """One check ID of one provider executable."""
+
+    parent: ProviderFile
 
     def runtest(self) -> None:
+        from protocol.conformance.hints import hint
         from protocol.conformance.model import Status
 
-        run = _run_for(self.config, self.executable, self.beads)
-        for suite_result in run.rows:
-            result = suite_result.result
-            if result.code != self.code:
-                continue
-            if result.status is Status.SKIP:
-                pytest.skip(result.detail or "skipped")
-            if result.status is Status.FAIL:
-                raise ConformanceFailure(f"{result.code} {result.title}: {result.detail}")
-            return
-        raise ConformanceFailure(f"{self.code}: no verdict")
+        background = self.parent.verdicts()
+        row = background.wait(self.name)
+        if row is None:
+            raise ConformanceFailure(f"{self.name}: no verdict ({background.error or 'the run ended early'})")
+        result = row.result
+        if result.status is Status.SKIP:
+            pytest.skip(result.detail or "skipped")
+        if result.status is Status.FAIL:
+            fix = f"\nfix: {hint(result.code)}" if hint(result.code) else ""
+            raise ConformanceFailure(f"{result.code} {result.title}: {result.detail}{fix}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConformanceFailure):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
 
-    def reportinfo(self) -> tuple[str, int | None, str]:
-        return self.executable, None, f"gc-provider::{self.code}"
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
 
 
 class ConformanceFailure(Exception):
     """A FAIL verdict."""
-
-
-def _run_for(config: pytest.Config, executable: str, beads: bool) -> Run:
-    from protocol.conformance.session import parse_env, run
-
-    runs = config.stash.setdefault(_RUNS_KEY, {})
-    key = f"{beads}:{executable}"
-    if key not in runs:
-        env = parse_env(config.getoption("--gc-provider-env"))
-        runs[key] = run(executable, env, config.getoption("--gc-provider-only"), beads)
-    return runs[key]
-
-
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    targets = [(config.getoption("--gc-provider"), False), (config.getoption("--gc-beads"), True)]
-    targets = [(path, beads) for path, beads in targets if path]
-    if not targets:
-        return
-    from protocol.conformance.runner import select
-
-    for path, beads in targets:
-        label = "gc-beads" if beads else "gc-provider"
-        items.extend(
-            ConformanceItem.from_parent(
-                session, name=f"{label}::{spec.code}", executable=path, beads=beads, code=spec.code
-            )
-            for unit in select(config.getoption("--gc-provider-only"), beads)
-            for spec in unit.specs
-        )

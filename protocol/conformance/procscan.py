@@ -1,4 +1,4 @@
-"""Find processes by a marker in their environment or argv (Linux ``/proc``)."""
+"""Find processes by a marker in their environment or argv (/proc on Linux, ``ps`` elsewhere)."""
 
 from __future__ import annotations
 
@@ -24,25 +24,11 @@ def _read(path: str) -> bytes:
         return b""
 
 
-def _is_zombie(pid: int) -> bool:
-    stat = _read(f"/proc/{pid}/stat")
-    end = stat.rfind(b")")
-    return end < 0 or stat[end + 2 : end + 3] in (b"Z", b"X", b"")
-
-
 def with_environment_marker(marker: str) -> list[Process]:
-    """Live (non-zombie) processes whose environment contains ``marker``."""
-    needle = marker.encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        if needle not in _read(f"/proc/{pid}/environ") or _is_zombie(pid):
-            continue
-        cmdline = _read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode("utf-8", "replace")
-        found.append(Process(pid, cmdline.strip()))
-    return found
+    """Live (non-zombie) processes whose environment contains ``marker`` (``KEY=VALUE``)."""
+    from protocol.processes import command_line, environments
+
+    return [Process(pid, command_line(pid)) for pid, _ in environments(marker)]
 
 
 def wait_for(marker: str, at_least: int, timeout: float) -> list[Process]:

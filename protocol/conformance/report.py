@@ -7,18 +7,32 @@ Text: the ``check`` suite prints like ``gc runtime check`` (``%-4s %s`` and
 
 JSON: one indented document shaped like ``gc runtime conformance --json``
 (``executable``, ``protocol``, ``results``, ``summary``), each result with the
-extra key ``suite``; ``detail`` and ``capabilities`` are omitted when empty.
+extra keys ``suite`` and ``duration_s`` (and ``hint`` when it FAILed);
+``detail`` and ``capabilities`` are omitted when empty. The document also
+carries ``schema_version`` (this layout; bumped on any incompatible change),
+``kit`` (name and version) and ``interrupted``.
+
+Colour (status words only) is for terminals: callers pass ``color`` from
+`use_color`, which is false off a TTY and whenever ``NO_COLOR`` is set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+import os
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import IO, NamedTuple
 
 import orjson
 
 from protocol.conformance.context import Handshake
+from protocol.conformance.hints import hint
 from protocol.conformance.model import Result, Status
+
+#: The JSON layout's version: 1 added schema_version, kit, interrupted, duration_s and hint.
+SCHEMA_VERSION = 1
+KIT = "gc-provider-conformance"
+_COLORS = {Status.PASS: "32", Status.FAIL: "1;31", Status.SKIP: "33"}
 
 SUITE_HEADINGS = {
     "check": ("gc runtime check", "checks"),
@@ -57,19 +71,42 @@ def summary_line(results: Sequence[Result], noun: str) -> str:
     return f"{s.total} {noun}: {s.passed} passed, {s.failed} failed, {s.skipped} skipped"
 
 
-def check_line(result: Result) -> str:
+def use_color(stream: IO[str]) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def status_word(status: Status, color: bool = False) -> str:
+    word = f"{status.value:<4s}"
+    return f"\x1b[{_COLORS[status]}m{word}\x1b[0m" if color else word
+
+
+def check_line(result: Result, color: bool = False) -> str:
     """``gc runtime check`` format."""
-    line = f"{result.status.value:<4s} {result.title}"
+    line = f"{status_word(result.status, color)} {result.title}"
     return f"{line}: {result.detail}" if result.detail else line
 
 
-def requirement_line(result: Result) -> str:
+def requirement_line(result: Result, color: bool = False) -> str:
     """``gc runtime conformance`` format."""
-    line = f"{result.status.value:<4s} {result.code}  {result.title}"
+    line = f"{status_word(result.status, color)} {result.code}  {result.title}"
     return f"{line} — {result.detail}" if result.detail else line
 
 
-def render_text(executable: str, rows: Sequence[SuiteResult]) -> str:
+def progress_line(done: int, total: int, row: SuiteResult, seconds: float, color: bool = False,
+                  width: int = 100) -> str:
+    """One live line per finished check: ``[ 3/78] PASS CODE  title (1.2s)``, FAIL with its detail."""
+    result = row.result
+    line = f"[{done:>{len(str(total))}}/{total}] {status_word(result.status, color)} {result.code}  {result.title}"
+    line += f" ({seconds:.1f}s)"
+    if result.status is Status.FAIL and result.detail:
+        room = max(20, width - len(line) - 3)
+        detail = result.detail if len(result.detail) <= room else result.detail[: room - 1] + "…"
+        line += f" — {detail}"
+    return line
+
+
+def render_text(executable: str, rows: Sequence[SuiteResult], color: bool = False) -> str:
     lines = [f"provider: {executable}"]
     for suite, (heading, noun) in SUITE_HEADINGS.items():
         results = [row.result for row in rows if row.suite == suite]
@@ -77,10 +114,38 @@ def render_text(executable: str, rows: Sequence[SuiteResult]) -> str:
             continue
         lines += ["", f"{heading}:"]
         render = check_line if suite == "check" else requirement_line
-        lines += [render(r) for r in results]
+        lines += [render(r, color) for r in results]
         lines += ["", summary_line(results, noun)]
     everything = [row.result for row in rows]
     lines += ["", "total: " + summary_line(everything, "checks")]
+    return "\n".join(lines) + "\n"
+
+
+def rerun_command(executable: str, codes: Sequence[str], *, env: Mapping[str, str] | None = None,
+                  beads: bool = False, extra: Sequence[str] = ()) -> str:
+    """The command line that runs just ``codes`` again, with the same target and environment."""
+    words = [KIT, executable]
+    if beads:
+        words.append("--beads")
+    for key, value in (env or {}).items():
+        words += ["--env", f"{key}={value}"]
+    words += extra
+    for code in codes:
+        words += ["--only", code]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def render_failures(rows: Sequence[SuiteResult], rerun: str, color: bool = False) -> str:
+    """The closing list: each FAILed ID with its usual fix, then the command to rerun them ('' if none)."""
+    failed = [row.result for row in rows if row.result.status is Status.FAIL]
+    if not failed:
+        return ""
+    width = max(len(r.code) for r in failed)
+    lines = ["", f"{len(failed)} failed:"]
+    for result in failed:
+        fix = hint(result.code)
+        lines.append(f"  {status_word(Status.FAIL, color)} {result.code:<{width}}" + (f"  fix: {fix}" if fix else ""))
+    lines += ["", "rerun just these:", f"  {rerun}"]
     return "\n".join(lines) + "\n"
 
 
@@ -93,10 +158,13 @@ def protocol_json(handshake: Handshake | None) -> dict[str, object]:
     return doc
 
 
-def render_json(executable: str, handshake: Handshake | None, rows: Sequence[SuiteResult]) -> str:
-    results: list[dict[str, str]] = []
+def render_json(executable: str, handshake: Handshake | None, rows: Sequence[SuiteResult],
+                durations: Mapping[str, float] | None = None, *, kit_version: str = "",
+                interrupted: bool = False) -> str:
+    durations = durations or {}
+    results: list[dict[str, object]] = []
     for suite, result in rows:
-        item = {
+        item: dict[str, object] = {
             "code": result.code,
             "suite": suite,
             "group": result.group,
@@ -105,11 +173,17 @@ def render_json(executable: str, handshake: Handshake | None, rows: Sequence[Sui
         }
         if result.detail:
             item["detail"] = result.detail
+        if result.status is Status.FAIL and hint(result.code):
+            item["hint"] = hint(result.code)
+        item["duration_s"] = round(durations.get(result.code, 0.0), 3)
         results.append(item)
     s = summarize([row.result for row in rows])
     doc = {
+        "schema_version": SCHEMA_VERSION,
+        "kit": {"name": KIT, "version": kit_version or "unknown"},
         "executable": executable,
         "protocol": protocol_json(handshake),
+        "interrupted": interrupted,
         "results": results,
         "summary": {"passed": s.passed, "failed": s.failed, "skipped": s.skipped},
     }

@@ -12,23 +12,48 @@ from types import FrameType
 from protocol.conformance.context import Kit, Options
 from protocol.conformance.driver import Provider
 from protocol.conformance.report import SuiteResult
-from protocol.conformance.runner import run_units, select
+from protocol.conformance.runner import Interrupted, OnResult, run_units, select
 
 
 class Run:
-    """The outcome of one run: the kit (for its handshake) and the rows."""
+    """The outcome of one run: the kit (for its handshake), the rows and each check's seconds."""
 
-    def __init__(self, kit: Kit, rows: list[SuiteResult]) -> None:
+    def __init__(self, kit: Kit, rows: list[SuiteResult], durations: dict[str, float] | None = None,
+                 interrupted: bool = False) -> None:
         self.kit = kit
         self.rows = rows
+        self.durations = durations or {}
+        self.interrupted = interrupted
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) mid-run: ``run`` holds every verdict reached before it."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__()
+        self.run = run
 
 
 def resolve(executable: str) -> str:
-    """Like exec.LookPath: a path with ``/`` is used as is, else search PATH."""
+    """Like Go's exec.LookPath, which gc uses for ``exec:<name>``.
+
+    A name with ``/`` is a path (relative to the current directory); a bare
+    name is looked up on PATH only, never in the current directory. Raises
+    ValueError with one line when nothing runnable is found.
+    """
     if "/" in executable:
-        return os.path.abspath(executable)
+        path = os.path.abspath(executable)
+        if not os.path.exists(path):
+            raise ValueError(f"{executable}: no such file")
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise ValueError(f"{executable}: not an executable file (chmod +x?)")
+        return path
     found = shutil.which(executable)
-    return found or executable
+    if found:
+        return os.path.abspath(found)
+    hint = f"; for the file in this directory use ./{executable}" if os.path.isfile(executable) else ""
+    raise ValueError(f"{executable}: executable file not found in $PATH (gc resolves "
+                     f"exec:{executable} the same way){hint}")
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
@@ -62,18 +87,20 @@ def run(
     only: Sequence[str] = (),
     beads: bool = False,
     options: Options | None = None,
+    on_result: OnResult | None = None,
 ) -> Run:
     """Run the selected checks against ``executable``; always cleans up.
 
-    Raises ValueError when ``only`` selects nothing or ``executable`` cannot run.
+    Raises ValueError when ``only`` selects nothing or ``executable`` cannot
+    run, and `RunInterrupted` (with the verdicts so far) on Ctrl-C or SIGTERM.
     """
     units = select(only, beads)
     if not units:
         raise ValueError(f"no checks match --only {' '.join(only)}")
-    path = resolve(executable)
-    if not os.path.isfile(path) or not os.access(path, os.X_OK):
-        raise ValueError(f"not an executable file: {executable}")
-    provider = Provider([path], env)
-    kit = Kit(provider, options)
-    rows = run_units(kit, units)
-    return Run(kit, rows)
+    kit = Kit(Provider([resolve(executable)], env), options)
+    durations: dict[str, float] = {}
+    try:
+        rows = run_units(kit, units, on_result, durations)
+    except Interrupted as stop:
+        raise RunInterrupted(Run(kit, stop.rows, stop.durations, interrupted=True)) from None
+    return Run(kit, rows, durations)

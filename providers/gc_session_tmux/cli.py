@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 EXE = "gc-session-tmux"
 VERSION = "0.1.0"
-#: Declared only once verified by the conformance kit (see protocol/PROTOCOL.md).
+#: Declared only once verified by the conformance kit (see PROTOCOL.md, shipped in `protocol`).
 CAPABILITIES = ["report-activity", "report-attachment"]
 
 
@@ -75,6 +75,12 @@ def op_copy_to(call: Call) -> None:
     copy_to(runner(call), call["src"], call["rel_dst"])
 
 
+def op_doctor(call: Call) -> None:
+    from providers.gc_session_tmux.doctor import main
+
+    main(call.rest)
+
+
 def op_protocol(call: Call) -> str:
     from protocol.handshake import handshake
 
@@ -91,11 +97,23 @@ OPERATIONS: dict[str, Operation] = {
     "copy-to": Operation(op_copy_to, ("name", "src", "rel_dst"),
                          summary="copy a file or directory into the session's work dir"),
     "protocol": Operation(op_protocol, (), summary="print the RPP handshake JSON"),
+    "doctor": Operation(op_doctor, (), human=True, summary="check platform, tmux and the socket [--json]"),
     **session_operations(runner, nudge_lock),
 }
 
-ABOUT = ("Sessions in local tmux on a private socket ($GC_TMUX_SOCKET, default 'gc').\n"
-         "Gas City runs it as GC_SESSION=exec:gc-session-tmux.")
+ABOUT = """\
+Sessions in local tmux on a private socket. Linux and macOS.
+Gas City runs it as GC_SESSION=exec:gc-session-tmux.
+
+settings (environment; empty means unset):
+  GC_TMUX_SOCKET          tmux server: a name (as tmux -L) or an absolute socket path (default: gc)
+  TMUX_TMPDIR             directory of a named socket, as for tmux (default: /tmp)
+  GC_NUDGE_DEBOUNCE_MS    pause between typing a nudge and pressing Enter (default: 500)
+  GC_STOP_GRACE_MS        stop's wait between SIGTERM and SIGKILL (default: 1500)
+  GC_START_TIMEOUT_S      start's own time budget, under gc's startup_timeout (default: 50)
+  GC_EXEC_STATE_DIR       directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)
+  GC_PORTABLE             1: use ps, temp files and waitpid instead of /proc, memfd, pidfd (default: auto)
+  GC_PROVIDER_DEBUG       1: print a traceback with an internal error (default: unset)"""
 
 
 __all__ = ["OPERATIONS", "VALIDATORS", "main"]

@@ -24,32 +24,18 @@ DEFAULT_GRACE = 1.5
 
 
 def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z"  # a zombie is gone enough
+    from protocol.processes import gone  # /proc on Linux, ps elsewhere
+
+    return gone(pid)
 
 
 def _escaped(socket_path: str, pane_ids: set[str], exclude: set[int]) -> list[int]:
     """Processes outside the tree that still carry one of our panes in their env."""
-    marker = f"TMUX={socket_path},".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in exclude:
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                env = f.read()
-        except OSError:
-            continue
-        if marker in env:
-            for var in env.split(b"\0"):
-                if var.startswith(b"TMUX_PANE=") and var[10:].decode() in pane_ids:
-                    found.append(int(entry))
-                    break
-    return found
+    from protocol.processes import environments
+
+    wanted = {f"TMUX_PANE={pane}" for pane in pane_ids}
+    return [pid for pid, env in environments(f"TMUX={socket_path},")
+            if pid not in exclude and wanted.intersection(env)]
 
 
 def _signal_all(pids: list[int], sig: int) -> None:

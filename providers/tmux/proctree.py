@@ -4,8 +4,9 @@
 client that started it) and any substring. Gas City's tmux provider instead
 walks down from the pane's process and compares exact names: the process name
 (comm), argv[0]'s basename, and for interpreters the script they run. This
-module does the same over a `Processes` snapshot: the local /proc, or a
-``ps`` listing taken inside a pod in the same exec as the tmux query.
+module does the same over a `Processes` snapshot: the local /proc (or, where
+there is none, a local ``ps`` listing), or a ``ps`` listing taken inside a
+pod in the same exec as the tmux query.
 """
 
 from __future__ import annotations
@@ -39,9 +40,20 @@ class Processes:
 
 
 class LocalProcesses(Processes):
-    """This machine's /proc, read lazily: only the pane's subtree is touched."""
+    """This machine's /proc, read lazily: only the pane's subtree is touched.
+
+    Without /proc (macOS), or with ``GC_PORTABLE=1``, the table is one ``ps``
+    snapshot (two listings: names, then argv), taken on first use.
+    """
+
+    def __init__(self) -> None:
+        from protocol.processes import fast
+
+        self.listed: ListedProcesses | None = None if fast() else _local_listing()
 
     def children(self, pid: int) -> list[int]:
+        if self.listed is not None:
+            return self.listed.children(pid)
         try:
             with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
                 return [int(p) for p in f.read().split()]
@@ -49,6 +61,8 @@ class LocalProcesses(Processes):
             return []
 
     def comm(self, pid: int) -> str:
+        if self.listed is not None:
+            return self.listed.comm(pid)
         try:
             with open(f"/proc/{pid}/comm", "rb") as f:
                 return f.read().rstrip(b"\n").decode("utf-8", "replace")
@@ -56,6 +70,8 @@ class LocalProcesses(Processes):
             return ""
 
     def argv(self, pid: int) -> list[str]:
+        if self.listed is not None:
+            return self.listed.argv(pid)
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 raw = f.read()
@@ -77,7 +93,9 @@ class ListedProcesses(Processes):
                 continue
             pid, ppid = int(parts[0]), int(parts[1])
             self._children.setdefault(ppid, []).append(pid)
-            self._comm[pid] = parts[2].strip() if len(parts) > 2 else ""
+            comm = parts[2].strip() if len(parts) > 2 else ""
+            # BSD ps (macOS) shows the executable's full path as comm; Linux its 15-byte name.
+            self._comm[pid] = os.path.basename(comm) if comm.startswith("/") else comm
         for line in args_listing.splitlines():
             parts = line.split(None, 1)
             if parts and parts[0].isdigit():
@@ -93,6 +111,15 @@ class ListedProcesses(Processes):
 
     def argv(self, pid: int) -> list[str]:
         return self._args.get(pid, [])
+
+
+def _local_listing() -> ListedProcesses:
+    """This machine's process table from ``ps`` (the portable path)."""
+    from protocol import proc
+
+    names = proc.run(["ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "comm="], timeout=20)
+    args = proc.run(["ps", "-A", "-ww", "-o", "pid=", "-o", "args="], timeout=20)
+    return ListedProcesses(names.text(), args.text())
 
 
 def _stem(path: str) -> str:

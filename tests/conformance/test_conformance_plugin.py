@@ -43,7 +43,8 @@ def test_with_the_option_each_check_is_an_item_with_its_verdict(
         "no:cacheprovider",
     )
     result.assert_outcomes(passed=6, skipped=2)
-    result.stdout.fnmatch_lines(["*gc-provider::RPP-LIFECYCLE-002 PASSED*", "*gc-provider::RPP-CONN-001 SKIPPED*"])
+    result.stdout.fnmatch_lines(["*gc-session-minimal::RPP-LIFECYCLE-002 PASSED*",
+                                 "*gc-session-minimal::RPP-CONN-001 SKIPPED*"])
 
 
 def test_the_gc_provider_fixture_drives_the_given_executable(pytester: pytest.Pytester) -> None:

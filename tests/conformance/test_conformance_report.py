@@ -53,6 +53,7 @@ def test_json_report_has_upstream_shape_and_omits_empty_detail() -> None:
         "group": "check",
         "title": "optional: nudge",
         "status": "SKIP",
+        "duration_s": 0.0,
     }
 
 

@@ -93,7 +93,7 @@ SECRET_RULE = {
 @pytest.mark.parametrize("var", SECRET_RULE.values(), ids=SECRET_RULE.keys())
 def test_only_known_non_secret_vars_reach_the_pod_spec(var: Var) -> None:
     assert is_plain(var.key, var.value) is var.plain
-    public, secret = project({var.key: var.value}, "", Settings({}))
+    public, secret = project({var.key: var.value}, "", Settings.from_env({}))
     assert (var.key in public, var.key in secret) == (var.plain, not var.plain)
     assert (public | secret)[var.key] == var.value  # byte for byte, whichever way it goes
 
@@ -101,5 +101,5 @@ def test_only_known_non_secret_vars_reach_the_pod_spec(var: Var) -> None:
 def test_the_manifest_refuses_a_secret_that_bypassed_the_projection() -> None:
     with pytest.raises(ProviderError, match="GITHUB_PAT"):
         pod_manifest(pod="p", name="n", agent="a", city="c",
-                     settings=Settings({"GC_K8S_IMAGE": "img"}), work_dir="/workspace",
+                     settings=Settings.from_env({"GC_K8S_IMAGE": "img"}), work_dir="/workspace",
                      env={"GC_AGENT": "a", "GITHUB_PAT": "ghp_x"}, pre_start=(), staging=False)

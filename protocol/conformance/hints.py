@@ -1,0 +1,60 @@
+"""The usual fix for each failed check, in one line (the longest matching ID prefix wins).
+
+These are the rules `examples/minimal-sh/README.md` shows at length; the kit
+repeats the one that applies next to each FAIL so a provider author does not
+have to go looking.
+"""
+
+from __future__ import annotations
+
+HINTS: tuple[tuple[str, str], ...] = (
+    ("CHECK-01", "the protocol op prints {\"version\":0,\"capabilities\":[...]} or exits 2 if not implemented"),
+    ("CHECK-02", "start reads the JSON config on stdin, creates the session and exits 0 once it runs"),
+    ("CHECK-03", "is-running prints exactly 'true' or 'false' (exit 0) for the session's exact name"),
+    ("CHECK-1", "stop is idempotent and synchronous: a missing session exits 0; is-running is false right after"),
+    ("CHECK", "optional ops answer exit 2 when not implemented; otherwise exit 0 with gc's output shape"),
+    ("RPP-PROTOCOL", "the protocol op prints one JSON object {\"version\":0,...} or exits 2"),
+    ("RPP-LIFECYCLE-002", "a second start of a live session exits 1 and says 'already exists' on stderr"),
+    ("RPP-LIFECYCLE", "start/stop/is-running: exact names, stop idempotent, is-running false for unknown names"),
+    ("RPP-CONN", "exec runs stdin as 'sh -c' in the session's box, merged output, its exit code passed through"),
+    ("RPP-PROVISION", "provision creates the box (exec works) without launching the agent command"),
+    ("RT-LIFECYCLE-START-DUPLICATE", "a duplicate start exits 1 with 'already exists' (create atomically)"),
+    ("RT-LIFECYCLE-PROCESS-ALIVE", ("process-alive walks the pane's process tree; no names means true; "
+                                   "read the last name even without a newline")),
+    ("RT-LIFECYCLE-LIST-RUNNING", "list-running prints one name per line, filtered by the prefix argument"),
+    ("RT-LIFECYCLE", "every op targets the exact session (tmux -t =name) and is safe for concurrent names"),
+    ("RT-SESSION-SEND-KEYS-MISSING", "send-keys on a missing session exits 0 (best effort)"),
+    ("RT-SESSION-INTERRUPT-MISSING", "interrupt on a missing session exits 0 (best effort)"),
+    ("RT-SESSION-NUDGE-MISSING", "nudge on a missing session exits 0 (best effort)"),
+    ("RT-SESSION", "meta lives with the session (tmux set-environment); unset keys print nothing, exit 0"),
+    ("GC-STRICT-NUDGE", ("type the message literally: send-keys -l -- \"$msg\" (or load-buffer/paste-buffer "
+                        "for long text), then a separate Enter")),
+    ("GC-STRICT-PROCESS", ("match exact process names in the pane's process tree (comm, argv[0]), never pgrep -f; "
+                          "keep the last name without a newline")),
+    ("GC-STRICT-ACTIVITY", "get-last-activity = newest #{window_activity} (session_activity does not advance)"),
+    ("GC-STRICT-META", "store the start config's env (GC_SESSION_ID, GC_INSTANCE_TOKEN) where get-meta reads it"),
+    ("GC-STRICT-START-001", "create atomically (tmux new-session fails on a duplicate): never check-then-create"),
+    ("GC-STRICT-START-002", "a duplicate start exits 1 with 'already exists' and leaves the live session alone"),
+    ("GC-STRICT-START-003", "start in work_dir with the config's env passed as values, never through a shell"),
+    ("GC-STRICT-START-004", "exit 75 only for a temporary failure; a start that can never work exits 1"),
+    ("GC-STRICT-USAGE-004", "an unknown op exits 2 with nothing on stdout; no other case exits 2"),
+    ("GC-STRICT-USAGE", "usage errors (missing name, bad number, name starting with '-') exit 1 with one line"),
+    ("GC-STRICT-INJECT", "pass names, keys and values as argv or stdin, quoted; never splice them into sh or tmux"),
+    ("GC-STRICT-STOP", ("stop: SIGTERM the pane's whole process tree, wait, SIGKILL what is left, then kill the "
+                       "session; return only when it is gone")),
+    ("GC-STRICT-CANCEL", "on SIGTERM during start, undo what was created and exit within 2 s"),
+    ("GC-STRICT-COLD-START", "keep hot ops cheap: no heavy imports or extra processes per call"),
+    ("GC-STRICT", "see the rule this check's title names in examples/minimal-sh/README.md"),
+    ("BEADS-UNKNOWN", "an unknown store op exits 2; nothing implemented ever does"),
+    ("BEADS", "match bd's JSON shapes: see the beads cases in Gas City's exec store conformance"),
+)
+
+
+def hint(code: str) -> str:
+    """The one-line fix for ``code`` ('' when the kit knows none)."""
+    best = ""
+    text = ""
+    for prefix, fix in HINTS:
+        if code.startswith(prefix) and len(prefix) > len(best):
+            best, text = prefix, fix
+    return text

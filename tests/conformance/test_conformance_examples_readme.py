@@ -1,0 +1,17 @@
+"""The examples' READMEs say what the kit really reports for them."""
+
+from __future__ import annotations
+
+import re
+
+from helpers import REPO
+from test_conformance_minimal_provider import EXPECTED_SKIPS
+
+
+def test_the_minimal_readme_names_exactly_the_checks_it_skips() -> None:
+    text = (REPO / "examples" / "minimal-sh" / "README.md").read_text()
+    paragraph = text.split("It SKIPs ", 1)[1].split("\n\n", 1)[0]
+    named = set(re.findall(r"`((?:RPP|GC-STRICT)-[A-Z-]+-\d{3})`", paragraph))
+    assert named == EXPECTED_SKIPS
+    numbers = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+    assert paragraph.startswith(f"{numbers[len(EXPECTED_SKIPS)]} checks")

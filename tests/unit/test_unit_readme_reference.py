@@ -1,0 +1,195 @@
+"""The README's operation and settings tables are the code's, and the help lists every setting read.
+
+Each executable's `--help` is the source of truth: its operation table (the
+dispatch table) and its ``settings`` section (the ABOUT text). The README holds
+a generated copy of both between ``<!-- reference:<exe> -->`` markers; run this
+file with ``--write`` to refresh them after changing an operation or a setting.
+A setting read by the code (a ``"GC_…"`` literal in the executable's modules)
+that is neither in its help nor provided by Gas City itself fails here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+
+
+class Exe(NamedTuple):
+    name: str
+    module: str
+    table: str
+    #: Source files whose ``"GC_…"`` literals are this executable's settings.
+    sources: tuple[str, ...]
+
+
+EXECUTABLES = (
+    Exe("gc-session-tmux", "providers.gc_session_tmux.cli", "OPERATIONS",
+        ("providers/gc_session_tmux/*.py", "providers/tmux/*.py", "protocol/dispatch.py", "protocol/locks.py",
+         "protocol/proc.py")),
+    Exe("gc-session-k8s", "gc_session_k8s.cli", "OPERATIONS",
+        ("gc_session_k8s/*.py", "gc_session_k8s/pod/*.py", "providers/tmux/*.py", "providers/kube/*.py",
+         "protocol/dispatch.py", "protocol/locks.py")),
+    Exe("gc-beads-k8s", "gc_beads_k8s.cli", "TABLE",
+        ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/settings.py",
+         "providers/kube/client.py", "protocol/dispatch.py")),
+)
+
+#: Set by Gas City itself (per session, per city or per call), not by the operator.
+PROVIDED_BY_GC = frozenset({
+    "GC_AGENT", "GC_ALIAS", "GC_BEADS", "GC_BEADS_PREFIX", "GC_BIN", "GC_CITY", "GC_CITY_PATH",
+    "GC_CITY_ROOT", "GC_CITY_RUNTIME_DIR", "GC_DIR", "GC_EVENTS", "GC_INSTANCE_TOKEN", "GC_MAIL",
+    "GC_MCP_MAIL_PROJECT", "GC_MCP_MAIL_URL", "GC_PACK_DIR", "GC_PACK_STATE_DIR", "GC_PROVIDER",
+    "GC_READY_PROMPT_PREFIX", "GC_RIG", "GC_RIG_ROOT", "GC_SESSION", "GC_SESSION_ID", "GC_STORE_ROOT",
+    "GC_STORE_SCOPE", "GC_TMUX_SESSION", "GC_DOLT_HOST", "GC_DOLT_PORT", "GC_DOLT_USER", "GC_DOLT_PASSWORD",
+})
+
+
+class Setting(NamedTuple):
+    name: str
+    meaning: str
+    default: str
+
+
+SETTING_LINE = re.compile(r"^  ([A-Z][A-Z0-9_]+) {2,}(.*?) \(default: (.*)\)$")
+
+
+def settings_of(about: str) -> list[Setting]:
+    """The ``settings`` section of an ABOUT text, one `Setting` per line."""
+    section = about.split("\nsettings (", 1)[1].split("\n", 1)[1]
+    found = []
+    for line in section.splitlines():
+        match = SETTING_LINE.match(line)
+        assert match, f"settings line without '(default: …)': {line!r}"
+        found.append(Setting(*match.groups()))
+    return found
+
+
+def cell(text: str) -> str:
+    """Markdown table text: ``|`` escaped, ``<…>`` kept visible (not read as HTML)."""
+    return text.replace("|", "\\|").replace("<", "&lt;")
+
+
+def reference(exe: Exe) -> str:
+    """The README block for ``exe``: its operations, then its settings."""
+    from protocol.dispatch import usage_of
+
+    module = importlib.import_module(exe.module)
+    lines = [f"<!-- reference:{exe.name} (generated: python tests/unit/test_unit_readme_reference.py --write) -->",
+             "", "| operation | arguments | stdin | what it does |", "|---|---|---|---|"]
+    for op, spec in getattr(module, exe.table).items():
+        args = usage_of(spec.args)
+        lines.append(f"| `{op}` | {f'`{cell(args)}`' if args else ''} | {cell(spec.stdin)} | {cell(spec.summary)} |")
+    lines += ["", "| setting | default | what it sets |", "|---|---|---|"]
+    lines += [f"| `{s.name}` | `{s.default}` | {cell(s.meaning)} |" for s in settings_of(module.ABOUT)]
+    lines += ["", "<!-- /reference -->"]
+    return "\n".join(lines)
+
+
+def readme_block(text: str, exe: Exe) -> str:
+    start = text.index(f"<!-- reference:{exe.name} ")
+    end = text.index("<!-- /reference -->", start) + len("<!-- /reference -->")
+    return text[start:end]
+
+
+@pytest.mark.parametrize("exe", EXECUTABLES, ids=[e.name for e in EXECUTABLES])
+def test_readme_tables_match_the_code(exe: Exe) -> None:
+    want = reference(exe)
+    assert readme_block(README.read_text(), exe) == want, (
+        "README reference out of date: run python tests/unit/test_unit_readme_reference.py --write")
+
+
+def read_settings(exe: Exe) -> set[str]:
+    names: set[str] = set()
+    for pattern in exe.sources:
+        for path in REPO.glob(pattern):
+            names |= set(re.findall(r"[\"'](GC_[A-Z0-9_]+)[\"']", path.read_text()))
+    return names - PROVIDED_BY_GC
+
+
+@pytest.mark.parametrize("exe", EXECUTABLES, ids=[e.name for e in EXECUTABLES])
+def test_help_lists_every_setting_the_code_reads(exe: Exe) -> None:
+    listed = {s.name for s in settings_of(importlib.import_module(exe.module).ABOUT)}
+    assert read_settings(exe) - listed == set()
+
+
+@pytest.mark.parametrize("exe", EXECUTABLES, ids=[e.name for e in EXECUTABLES])
+def test_every_setting_in_the_help_is_read_by_the_code(exe: Exe) -> None:
+    listed = {s.name for s in settings_of(importlib.import_module(exe.module).ABOUT)}
+    code = "".join(path.read_text() for pattern in exe.sources for path in REPO.glob(pattern))
+    assert {name for name in listed if f'"{name}"' not in code and f"'{name}'" not in code} == set()
+
+
+class Default(NamedTuple):
+    exe: str
+    setting: str
+    code: str
+
+
+def code_defaults() -> list[Default]:
+    """Defaults as the code holds them, for the settings whose default is a plain value."""
+    from gc_beads_k8s.config import DEFAULT_DOLT_HOST, DEFAULT_DOLT_PORT, RunnerConfig
+    from gc_session_k8s.settings import Settings
+    from providers.gc_session_tmux import stop
+    from providers.gc_session_tmux.sockets import DEFAULT_NAME
+    from providers.kube.settings import KubeSettings
+    from providers.tmux import launch, session
+
+    k8s, kube, beads = Settings.from_env({}), KubeSettings.from_env({}), RunnerConfig.from_env({})
+    return [
+        Default("gc-session-tmux", "GC_TMUX_SOCKET", DEFAULT_NAME),
+        Default("gc-session-tmux", "GC_NUDGE_DEBOUNCE_MS", str(session.DEFAULT_DEBOUNCE_MS)),
+        Default("gc-session-tmux", "GC_STOP_GRACE_MS", f"{stop.DEFAULT_GRACE * 1000:g}"),
+        Default("gc-session-tmux", "GC_START_TIMEOUT_S", f"{launch.DEFAULT_BUDGET:g}"),
+        Default("gc-session-k8s", "GC_K8S_NAMESPACE", kube.namespace),
+        Default("gc-session-k8s", "GC_KUBECTL", kube.kubectl),
+        Default("gc-session-k8s", "GC_K8S_REQUEST_TIMEOUT", f"{kube.request_timeout:g}"),
+        Default("gc-session-k8s", "GC_K8S_CPU_REQUEST", k8s.cpu_request),
+        Default("gc-session-k8s", "GC_K8S_MEM_REQUEST", k8s.mem_request),
+        Default("gc-session-k8s", "GC_K8S_CPU_LIMIT", k8s.cpu_limit),
+        Default("gc-session-k8s", "GC_K8S_MEM_LIMIT", k8s.mem_limit),
+        Default("gc-session-k8s", "GC_K8S_DOLT_HOST", k8s.dolt_host),
+        Default("gc-session-k8s", "GC_K8S_DOLT_PORT", k8s.dolt_port),
+        Default("gc-session-k8s", "GC_K8S_MCP_MAIL_HOST", k8s.mail_host),
+        Default("gc-session-k8s", "GC_K8S_MCP_MAIL_PORT", k8s.mail_port),
+        Default("gc-session-k8s", "GC_K8S_INIT_GRACE_S", f"{k8s.init_grace_s:g}"),
+        Default("gc-session-k8s", "GC_NUDGE_DEBOUNCE_MS", str(session.DEFAULT_DEBOUNCE_MS)),
+        Default("gc-beads-k8s", "GC_K8S_NAMESPACE", kube.namespace),
+        Default("gc-beads-k8s", "GC_BEADS_BD", beads.bd),
+        Default("gc-beads-k8s", "GC_K8S_BEADS_WORKSPACE", beads.workspace),
+        Default("gc-beads-k8s", "GC_K8S_RUNNER_UID", str(beads.uid)),
+        Default("gc-beads-k8s", "GC_K8S_RUNNER_GID", str(beads.gid)),
+        Default("gc-beads-k8s", "GC_K8S_BEADS_CPU_REQUEST", beads.cpu_request),
+        Default("gc-beads-k8s", "GC_K8S_BEADS_MEM_REQUEST", beads.mem_request),
+        Default("gc-beads-k8s", "GC_K8S_BEADS_CPU_LIMIT", beads.cpu_limit),
+        Default("gc-beads-k8s", "GC_K8S_BEADS_MEM_LIMIT", beads.mem_limit),
+        Default("gc-beads-k8s", "GC_K8S_DOLT_HOST", DEFAULT_DOLT_HOST),
+        Default("gc-beads-k8s", "GC_K8S_DOLT_PORT", DEFAULT_DOLT_PORT),
+    ]
+
+
+def test_defaults_in_the_help_are_the_codes() -> None:
+    helps = {e.name: {s.name: s.default for s in settings_of(importlib.import_module(e.module).ABOUT)}
+             for e in EXECUTABLES}
+    wrong = [d for d in code_defaults() if helps[d.exe].get(d.setting) != d.code]
+    assert wrong == []
+
+
+def write() -> None:
+    text = README.read_text()
+    for exe in EXECUTABLES:
+        text = text.replace(readme_block(text, exe), reference(exe))
+    README.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    if sys.argv[1:] == ["--write"]:
+        write()
