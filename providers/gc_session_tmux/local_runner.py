@@ -50,10 +50,14 @@ class LocalRunner:
         self.preamble = f't() {{ {sh_quote(self.binary)} -u -S {sh_quote(socket_path)} "$@"; }}\n'
         #: Wraps the argv of host commands (`start` makes them die with it).
         self.guard: Callable[[Sequence[str]], list[str]] | None = None
+        #: Run tmux clients in their own process group, out of reach of the signals
+        #: Gas City sends a cancelled start's group (`start` handles those itself).
+        self.own_group = False
 
     def tmux(self, *commands: Sequence[str], stdin: bytes | None = None,
-             timeout: float | None = None, new_group: bool = False) -> proc.Result:
+             timeout: float | None = None) -> proc.Result:
         argv = [*self.base, *command_line(commands)]
+        new_group = self.own_group
         res = self.checked(proc.run(argv, stdin=stdin, timeout=timeout, new_group=new_group))
         if not res.ok and any(m in res.err for m in NO_SERVER) and sockets.revive(self.socket_path):
             res = self.checked(proc.run(argv, stdin=stdin, timeout=timeout, new_group=new_group))

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 PRE_START_TIMEOUT = 10.0
 CREATE_TIMEOUT = 15.0
 STARTING = "@gc-starting"
+#: Set by the last step to the marker it removed from STARTING: still "ours" for a
+#: rollback that a signal starts between that step and the commit.
+STARTED = "@gc-started"
 STATE_FORMAT = "#{@gc-starting} " + session.PANES_FORMAT
 
 
@@ -96,8 +99,9 @@ def kill_if_ours(r: LocalRunner, marker: str) -> None:
     session this misses is still marked, so the next start recycles it.
     """
     try:
-        res = r.tmux(["show-options", "-qv", "-t", session.target(r), STARTING])
-        if res.ok and res.out.strip().decode("utf-8", "replace") == marker:
+        res = r.tmux(["display-message", "-p", "-t", session.target(r),
+                      f"#{{{STARTING}}} #{{{STARTED}}}"])
+        if res.ok and marker in res.out.decode("utf-8", "replace").split():
             stop(r)
     except Exception:  # rollback is best-effort and must stay silent
         pass
@@ -157,8 +161,7 @@ def create(r: LocalRunner, cfg: StartConfig, name: str, *, work_dir: str, env: d
     """Create the session from a command file on stdin (no value ever in argv)."""
     data = launch.new_session_script(cfg, name, work_dir=work_dir, env=env, marker=marker)
     with signals_held():
-        res = r.tmux(*launch.FROM_STDIN_COMMANDS, stdin=data, timeout=CREATE_TIMEOUT,
-                     new_group=True)
+        res = r.tmux(*launch.FROM_STDIN_COMMANDS, stdin=data, timeout=CREATE_TIMEOUT)
     if not res.ok:
         if b"duplicate session" in res.err:
             raise ProviderError(f"session {name!r} already exists")
@@ -176,10 +179,10 @@ def create(r: LocalRunner, cfg: StartConfig, name: str, *, work_dir: str, env: d
 
 
 def finish(r: LocalRunner, name: str, marker: str) -> None:
-    """The last step: unmark the session (if still ours), which proves it still exists."""
+    """The last step: mark the session started (if still ours), which proves it exists."""
     exact = session.target(r)
     res = r.tmux(["if-shell", "-F", "-t", exact, f"#{{==:#{{{STARTING}}},{marker}}}",
-                  f"set-option -t {exact} -u {STARTING}"])
+                  f"set-option -t {exact} -u {STARTING} ; set-option -t {exact} {STARTED} {marker}"])
     if not res.ok:
         raise ProviderError(f"session {name!r} vanished during startup"
                             if session.is_missing(res) else f"finishing start: {res.error_text()}")
@@ -203,6 +206,7 @@ def start(call: Call) -> None:
     ensure_socket_dir(sock)
     r = LocalRunner(sock, name)
     r.guard = guarded
+    r.own_group = True
     deadline = time.monotonic() + launch.start_budget()
     env = session_env(cfg, name, sock)
     marker = new_marker()
@@ -230,7 +234,8 @@ def start(call: Call) -> None:
         create(r, cfg, name, work_dir=work_dir, env=env, marker=marker)
         launch.after_create(r, cfg, name, deadline=deadline, setup_env=setup_env,
                             setup_cwd=run_dir, debounce=session.debounce_seconds(call.environ))
-        finish(r, name, marker)
+        with signals_held():  # a signal during the last step is handled after it, then undoes it
+            finish(r, name, marker)
         rollback.commit()
 
 
