@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 PRE_START_TIMEOUT = 10.0
 CREATE_TIMEOUT = 15.0
+CREATE_ATTEMPTS = 4
+SERVER_EXITING = (b"server exited unexpectedly", b"lost server")
 STARTING = "@gc-starting"
 #: Set by the last step to the marker it removed from STARTING: still "ours" for a
 #: rollback that a signal starts between that step and the commit.
@@ -160,8 +162,15 @@ def create(r: LocalRunner, cfg: StartConfig, name: str, *, work_dir: str, env: d
            marker: str) -> None:
     """Create the session from a command file on stdin (no value ever in argv)."""
     data = launch.new_session_script(cfg, name, work_dir=work_dir, env=env, marker=marker)
-    with signals_held():
-        res = r.tmux(*launch.FROM_STDIN_COMMANDS, stdin=data, timeout=CREATE_TIMEOUT)
+    for attempt in range(CREATE_ATTEMPTS):
+        with signals_held():
+            res = r.tmux(*launch.FROM_STDIN_COMMANDS, stdin=data, timeout=CREATE_TIMEOUT)
+        # Recycling the server's last session makes it exit; a client that connected
+        # meanwhile is dropped; a server exits only once it has no session, so none of
+        # our commands took effect and trying again is safe.
+        if res.ok or not any(m in res.err for m in SERVER_EXITING) or attempt + 1 == CREATE_ATTEMPTS:
+            break
+        time.sleep(0.05 * (attempt + 1))
     if not res.ok:
         if b"duplicate session" in res.err:
             raise ProviderError(f"session {name!r} already exists")
