@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 DEFAULT_DEBOUNCE_MS = 500
 MISSING = ("can't find session", "no server running", "can't find pane", "can't find window",
            "session not found", "no such session", "error connecting",
-           "no such file or directory")
+           "no such file or directory",
+           # The server exited (its last session ended) while this client talked to it.
+           "server exited unexpectedly", "lost server")
 
 
 def target(r: Runner) -> str:
