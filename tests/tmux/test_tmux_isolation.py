@@ -182,7 +182,7 @@ def test_a_value_tmux_cannot_store_is_a_clear_error_and_keeps_the_old_value(
 def test_start_env_and_work_dir_arrive_byte_for_byte(
     tmux_provider: Provider, start: Start, tmp_path: Path
 ) -> None:
-    work = tmp_path / "dir; with #{session_name} and #(touch injected)"
+    work = tmp_path / "dir; with #{session_name} and #(touch injected);"
     values = {"V": "x;", "W": ";", "Q": "it's $(id)\nsecond line", "F": "#{pid}"}
     seen = tmp_path / "seen"
     name = start({"work_dir": str(work), "env": values,
