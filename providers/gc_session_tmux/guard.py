@@ -8,6 +8,7 @@ group of their own: the guard asks the kernel for SIGTERM when its parent dies
 (``PR_SET_PDEATHSIG``) and answers it, like any SIGTERM, by SIGKILLing its
 whole group, command and grandchildren included. A start that is merely
 interrupted kills the group itself (`protocol.proc.run` does on any exception).
+Without ``prctl`` (macOS) the guard simply becomes the command.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ def main(argv: list[str]) -> int:
     import ctypes
 
     parent, command = int(argv[0]), argv[1:]
-    signal.signal(signal.SIGTERM, _kill_group)
     libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "prctl"):  # not Linux: no parent-death signal to ask for
+        os.execvp(command[0], command)
+    signal.signal(signal.SIGTERM, _kill_group)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         sys.stderr.write(f"guard: prctl failed: {os.strerror(ctypes.get_errno())}\n")
         return 126

@@ -74,7 +74,13 @@ def starter_alive(marker: str) -> bool:
     """Is the start that wrote ``marker`` still running?"""
     pid, _, rest = marker.partition("-")
     started = rest.partition("-")[0]
-    return pid.isdigit() and bool(started) and process_start_time(int(pid)) == started
+    if not pid.isdigit():
+        return False
+    if started:
+        return process_start_time(int(pid)) == started
+    from protocol import processes  # no /proc where that start ran (macOS): the pid alone
+
+    return not processes.gone(int(pid))
 
 
 def existing_state(r: LocalRunner, process_names: tuple[str, ...]) -> str:
