@@ -51,50 +51,178 @@ settings (environment; empty means unset):
   GC_PROVIDER_DEBUG             1: print a traceback with an internal error (default: unset)"""
 
 
-def _lazy(module: str, name: str):  # type: ignore[no-untyped-def]
-    def handler(call: Call) -> str | bytes | None:
-        import importlib
+# Each handler imports its module on call, so a store op never loads the lifecycle
+# code (the kubernetes client) and `--help` loads neither; plain functions, so type
+# checking and go-to-definition reach every handler.
+def op_create(call: Call) -> str | bytes | None:
+    from gc_beads_k8s import store
 
-        result: str | bytes | None = getattr(importlib.import_module(module), name)(call)
-        return result
-
-    return handler
+    return store.create(call)
 
 
-S = "gc_beads_k8s.store"
-L = "gc_beads_k8s.lifecycle"
+def op_get(call: Call) -> str | bytes | None:
+    from gc_beads_k8s import store
+
+    return store.get(call)
+
+
+def op_update(call: Call) -> None:
+    from gc_beads_k8s import store
+
+    store.update(call)
+
+
+def op_close(call: Call) -> None:
+    from gc_beads_k8s import store
+
+    store.close(call)
+
+
+def op_reopen(call: Call) -> None:
+    from gc_beads_k8s import store
+
+    store.reopen(call)
+
+
+def op_list_beads(call: Call) -> str | bytes | None:
+    from gc_beads_k8s import store
+
+    return store.list_beads(call)
+
+
+def op_ready(call: Call) -> str | bytes | None:
+    from gc_beads_k8s import store
+
+    return store.ready(call)
+
+
+def op_children(call: Call) -> str | bytes | None:
+    from gc_beads_k8s import store
+
+    return store.children(call)
+
+
+def op_list_by_label(call: Call) -> str | bytes | None:
+    from gc_beads_k8s import store
+
+    return store.list_by_label(call)
+
+
+def op_set_metadata(call: Call) -> None:
+    from gc_beads_k8s import store
+
+    store.set_metadata(call)
+
+
+def op_delete(call: Call) -> None:
+    from gc_beads_k8s import store
+
+    store.delete(call)
+
+
+def op_dep_add(call: Call) -> None:
+    from gc_beads_k8s import store
+
+    store.dep_add(call)
+
+
+def op_dep_remove(call: Call) -> None:
+    from gc_beads_k8s import store
+
+    store.dep_remove(call)
+
+
+def op_dep_list(call: Call) -> str | bytes | None:
+    from gc_beads_k8s import store
+
+    return store.dep_list(call)
+
+
+def op_config_set(call: Call) -> None:
+    from gc_beads_k8s import store
+
+    store.config_set(call)
+
+
+def op_purge(call: Call) -> str | bytes | None:
+    from gc_beads_k8s import store
+
+    return store.purge(call)
+
+
+def op_start(call: Call) -> None:
+    from gc_beads_k8s import lifecycle
+
+    lifecycle.start(call)
+
+
+def op_init(call: Call) -> None:
+    from gc_beads_k8s import lifecycle
+
+    lifecycle.init(call)
+
+
+def op_health(call: Call) -> None:
+    from gc_beads_k8s import lifecycle
+
+    lifecycle.health(call)
+
+
+def op_probe(call: Call) -> None:
+    from gc_beads_k8s import lifecycle
+
+    lifecycle.probe(call)
+
+
+def op_recover(call: Call) -> None:
+    from gc_beads_k8s import lifecycle
+
+    lifecycle.recover(call)
+
+
+def op_stop(call: Call) -> None:
+    from gc_beads_k8s import lifecycle
+
+    lifecycle.stop(call)
+
+
+def op_doctor(call: Call) -> None:
+    from gc_beads_k8s import lifecycle
+
+    lifecycle.doctor(call)
+
 
 TABLE: dict[str, Operation] = {
-    "create": Operation(_lazy(S, "create"), (), stdin="createRequest JSON",
+    "create": Operation(op_create, (), stdin="createRequest JSON",
                         summary="create a bead; prints it"),
-    "get": Operation(_lazy(S, "get"), ("id",), summary="print one bead"),
-    "update": Operation(_lazy(S, "update"), ("id",), stdin="updateRequest JSON"),
-    "close": Operation(_lazy(S, "close"), ("id",), summary="idempotent"),
-    "reopen": Operation(_lazy(S, "reopen"), ("id",)),
-    "list": Operation(_lazy(S, "list_beads"), ("?*filter",),
+    "get": Operation(op_get, ("id",), summary="print one bead"),
+    "update": Operation(op_update, ("id",), stdin="updateRequest JSON"),
+    "close": Operation(op_close, ("id",), summary="idempotent"),
+    "reopen": Operation(op_reopen, ("id",)),
+    "list": Operation(op_list_beads, ("?*filter",),
                       summary="[--status=S] [--assignee=A] [--type=T] [--limit=N]; closed included"),
-    "ready": Operation(_lazy(S, "ready"), ("?*flag",),
+    "ready": Operation(op_ready, ("?*flag",),
                        summary="[--include-ephemeral]"),
-    "children": Operation(_lazy(S, "children"), ("id",)),
-    "list-by-label": Operation(_lazy(S, "list_by_label"), ("label", "?limit")),
-    "set-metadata": Operation(_lazy(S, "set_metadata"), ("id", "key"), stdin="raw value"),
-    "delete": Operation(_lazy(S, "delete"), ("*args",), summary="delete --force <id>"),
-    "dep-add": Operation(_lazy(S, "dep_add"), ("id", "depends_on", "dep_type")),
-    "dep-remove": Operation(_lazy(S, "dep_remove"), ("id", "depends_on")),
-    "dep-list": Operation(_lazy(S, "dep_list"), ("id", "direction"),
+    "children": Operation(op_children, ("id",)),
+    "list-by-label": Operation(op_list_by_label, ("label", "?limit")),
+    "set-metadata": Operation(op_set_metadata, ("id", "key"), stdin="raw value"),
+    "delete": Operation(op_delete, ("*args",), summary="delete --force <id>"),
+    "dep-add": Operation(op_dep_add, ("id", "depends_on", "dep_type")),
+    "dep-remove": Operation(op_dep_remove, ("id", "depends_on")),
+    "dep-list": Operation(op_dep_list, ("id", "direction"),
                           summary="direction: down, up or ''"),
-    "config-set": Operation(_lazy(S, "config_set"), ("key", "value")),
-    "purge": Operation(_lazy(S, "purge"), ("beads_dir",), stdin='{"dry_run": bool}'),
-    "start": Operation(_lazy(L, "start"), (), summary="create or adopt the runner pod"),
-    "ensure-ready": Operation(_lazy(L, "start"), (), summary="alias of start"),
-    "init": Operation(_lazy(L, "init"), ("dir", "prefix", "?database"), human=True,
+    "config-set": Operation(op_config_set, ("key", "value")),
+    "purge": Operation(op_purge, ("beads_dir",), stdin='{"dry_run": bool}'),
+    "start": Operation(op_start, (), summary="create or adopt the runner pod"),
+    "ensure-ready": Operation(op_start, (), summary="alias of start"),
+    "init": Operation(op_init, ("dir", "prefix", "?database"), human=True,
                       summary="initialize a scope (progress on a terminal)"),
-    "health": Operation(_lazy(L, "health"), ()),
-    "probe": Operation(_lazy(L, "probe"), (), summary="exit 2 when the runner is not running"),
-    "recover": Operation(_lazy(L, "recover"), (), summary="replace the runner pod"),
-    "stop": Operation(_lazy(L, "stop"), (), summary="delete the runner pod"),
-    "shutdown": Operation(_lazy(L, "stop"), (), summary="alias of stop"),
-    "doctor": Operation(_lazy(L, "doctor"), (), human=True, summary="check the setup"),
+    "health": Operation(op_health, ()),
+    "probe": Operation(op_probe, (), summary="exit 2 when the runner is not running"),
+    "recover": Operation(op_recover, (), summary="replace the runner pod"),
+    "stop": Operation(op_stop, (), summary="delete the runner pod"),
+    "shutdown": Operation(op_stop, (), summary="alias of stop"),
+    "doctor": Operation(op_doctor, (), human=True, summary="check the setup"),
 }
 
 VALIDATORS = {

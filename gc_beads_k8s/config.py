@@ -42,6 +42,25 @@ class RunnerConfig(NamedTuple):
     pod_override: str
     service_account: str
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerConfig:
+        env = os.environ if env is None else env
+        return cls(
+            image=_get(env, "GC_K8S_IMAGE"),
+            pull_secret=_get(env, "GC_K8S_IMAGE_PULL_SECRET"),
+            bd=_get(env, "GC_BEADS_BD", "bd"),
+            workspace=_get(env, "GC_K8S_BEADS_WORKSPACE", "/workspace").rstrip("/") or "/workspace",
+            uid=_id(env, "GC_K8S_RUNNER_UID", 1000),
+            gid=_id(env, "GC_K8S_RUNNER_GID", 1000),
+            cpu_request=_get(env, "GC_K8S_BEADS_CPU_REQUEST", "100m"),
+            mem_request=_get(env, "GC_K8S_BEADS_MEM_REQUEST", "128Mi"),
+            cpu_limit=_get(env, "GC_K8S_BEADS_CPU_LIMIT", "500m"),
+            mem_limit=_get(env, "GC_K8S_BEADS_MEM_LIMIT", "512Mi"),
+            dolt_secret=_get(env, "GC_K8S_DOLT_SECRET"),
+            pod_override=_get(env, "GC_K8S_BEADS_RUNNER_POD"),
+            service_account=_get(env, "GC_K8S_BEADS_SERVICE_ACCOUNT"),
+        )
+
 
 def _get(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name) or default
@@ -56,25 +75,6 @@ def _id(env: Mapping[str, str], name: str, default: int) -> int | None:
     if not raw.isdigit():
         raise UsageError(f"{name}={raw!r} must be a numeric id, or 'image' for the image's user")
     return int(raw)
-
-
-def runner_config(env: Mapping[str, str] | None = None) -> RunnerConfig:
-    env = os.environ if env is None else env
-    return RunnerConfig(
-        image=_get(env, "GC_K8S_IMAGE"),
-        pull_secret=_get(env, "GC_K8S_IMAGE_PULL_SECRET"),
-        bd=_get(env, "GC_BEADS_BD", "bd"),
-        workspace=_get(env, "GC_K8S_BEADS_WORKSPACE", "/workspace").rstrip("/") or "/workspace",
-        uid=_id(env, "GC_K8S_RUNNER_UID", 1000),
-        gid=_id(env, "GC_K8S_RUNNER_GID", 1000),
-        cpu_request=_get(env, "GC_K8S_BEADS_CPU_REQUEST", "100m"),
-        mem_request=_get(env, "GC_K8S_BEADS_MEM_REQUEST", "128Mi"),
-        cpu_limit=_get(env, "GC_K8S_BEADS_CPU_LIMIT", "500m"),
-        mem_limit=_get(env, "GC_K8S_BEADS_MEM_LIMIT", "512Mi"),
-        dolt_secret=_get(env, "GC_K8S_DOLT_SECRET"),
-        pod_override=_get(env, "GC_K8S_BEADS_RUNNER_POD"),
-        service_account=_get(env, "GC_K8S_BEADS_SERVICE_ACCOUNT"),
-    )
 
 
 def dolt_target(env: Mapping[str, str] | None = None) -> DoltTarget:

@@ -22,12 +22,12 @@ REQUIRED_ACCESS = (
 def run_doctor(report: Doctor) -> bool:
     """Run every check into ``report``; True when none failed."""
     from gc_beads_k8s import runner_pod
-    from gc_beads_k8s.config import dolt_target, runner_config
-    from providers.kube import client
+    from gc_beads_k8s.config import RunnerConfig, dolt_target
+    from providers.kube import client, pods
     from providers.kube.errors import KubeError, KubeNotFound
     from providers.kube.kubectl import kubectl
 
-    config = runner_config()
+    config = RunnerConfig.from_env()
     pod = runner_pod.resolve()
     binary = pod.settings.kubectl
     report.check(bool(shutil.which(binary) or os.access(binary, os.X_OK)), "kubectl", binary)
@@ -60,7 +60,7 @@ def run_doctor(report: Doctor) -> bool:
                    "runner pod not running (gc start or init creates it)")
     else:
         phase = (state.get("status") or {}).get("phase")
-        ready = runner_pod._ready(state)
+        ready = pods.pod_ready(state)
         report.check(ready, "runner pod", f"phase {phase}", f"runner pod phase {phase}")
         if ready:
             try:

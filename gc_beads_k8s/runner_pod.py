@@ -14,10 +14,11 @@ import time
 from typing import Any, NamedTuple
 
 from gc_beads_k8s.bd import Target, bd_message, run_bd, scrub
-from gc_beads_k8s.config import runner_config
+from gc_beads_k8s.config import RunnerConfig
 from gc_beads_k8s.manifest import SPEC_HASH, runner_manifest
 from gc_beads_k8s.naming import city_root, runner_pod
 from protocol.errors import ExitWith, ProviderError, UsageError
+from providers.kube import pods
 from providers.kube.errors import KubeConflict, KubeError, KubeNotFound
 from providers.kube.kubectl import get_json, kubectl
 from providers.kube.settings import KubeSettings
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 START_BUDGET = 110.0
-#: Container waiting reasons that will not fix themselves: fail fast.
-FATAL_WAITING = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName",
-                 "CreateContainerConfigError", "CreateContainerError", "ErrImageNeverPull")
 
 
 class Runner(NamedTuple):
@@ -42,7 +40,7 @@ class Runner(NamedTuple):
 def resolve(env: Mapping[str, str] | None = None, fallback_city: str = "") -> Runner:
     env = os.environ if env is None else env
     city = city_root(env, fallback=fallback_city)
-    return Runner(runner_pod(city, runner_config(env).pod_override), city,
+    return Runner(runner_pod(city, RunnerConfig.from_env(env).pod_override), city,
                   KubeSettings.from_env(env))
 
 
@@ -50,21 +48,15 @@ def noop(_message: str) -> None:
     """Progress sink that says nothing (gc's non-interactive calls)."""
 
 
-def _phase(pod: Obj | None) -> str:
-    return str(((pod or {}).get("status") or {}).get("phase") or "")
-
-
 def _check_startable(pod: Obj | None, image: str) -> bool:
-    from providers.kube.client import pod_ready, waiting_reason
-
     if pod is None:
         return False
-    reason = waiting_reason(pod)
-    if reason.split(":", 1)[0] in FATAL_WAITING:
+    reason = pods.fatal_waiting(pod)
+    if reason:
         raise ProviderError(f"runner pod cannot start: image {image!r}: {reason}")
-    if _phase(pod) in ("Failed", "Succeeded"):
-        raise ProviderError(f"runner pod exited (phase {_phase(pod)}) before it became ready")
-    return pod_ready(pod)
+    if pods.phase(pod) in ("Failed", "Succeeded"):
+        raise ProviderError(f"runner pod exited (phase {pods.phase(pod)}) before it became ready")
+    return pods.pod_ready(pod)
 
 
 def start(
@@ -82,7 +74,7 @@ def start(
     from providers.kube import client
 
     env = os.environ if env is None else env
-    config = runner_config(env)
+    config = RunnerConfig.from_env(env)
     if not config.image:
         raise UsageError("GC_K8S_IMAGE is required (the runner image with sh and bd)")
     runner = resolve(env, fallback_city)
@@ -94,10 +86,10 @@ def start(
     if pod is not None:
         meta = pod.get("metadata") or {}
         stale = (meta.get("annotations") or {}).get(SPEC_HASH) != want
-        if meta.get("deletionTimestamp") or stale or _phase(pod) in ("Failed", "Succeeded",
+        if meta.get("deletionTimestamp") or stale or pods.phase(pod) in ("Failed", "Succeeded",
                                                                        "Unknown"):
             why = "terminating" if meta.get("deletionTimestamp") else (
-                "spec changed" if stale else f"phase {_phase(pod)}")
+                "spec changed" if stale else f"phase {pods.phase(pod)}")
             progress(f"replacing runner pod ({why})")
             client.delete_pod(runner.pod, grace_seconds=1, settings=runner.settings)
             client.wait_for_deletion(runner.pod, timeout=max(1.0, deadline - time.monotonic()),
@@ -115,8 +107,8 @@ def start(
     last = [""]
 
     def report(current: Obj | None) -> None:
-        phase = _phase(current) or "absent"
-        detail = client.waiting_reason(current) or phase
+        phase = pods.phase(current) or "absent"
+        detail = pods.waiting_reason(current) or phase
         if detail != last[0]:
             last[0] = detail
             progress(f"runner pod: {detail}")
@@ -154,14 +146,6 @@ def pod_state(runner: Runner) -> Obj | None:
         return None
 
 
-def _ready(pod: Obj | None) -> bool:
-    status = (pod or {}).get("status") or {}
-    return _phase(pod) == "Running" and not ((pod or {}).get("metadata") or {}).get(
-        "deletionTimestamp") and any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or [])
-
-
 def health(env: Mapping[str, str] | None = None) -> None:
     """Exit 0 when the pod is Running+Ready and ``bd version`` runs in it."""
     env = os.environ if env is None else env
@@ -170,10 +154,10 @@ def health(env: Mapping[str, str] | None = None) -> None:
         pod = pod_state(runner)
     except KubeError as error:
         raise ProviderError(scrub(f"cannot check runner pod {runner.pod}: {error}")) from error
-    if not _ready(pod):
-        state = _phase(pod) or "absent"
+    if not pods.pod_ready(pod):
+        state = pods.phase(pod) or "absent"
         raise ProviderError(f"runner pod {runner.pod} is not ready (phase: {state})")
-    config = runner_config(env)
+    config = RunnerConfig.from_env(env)
     target = Target(runner.pod, config.workspace, config.bd, runner.settings)
     result = run_bd(target, ["version"], timeout=20, retry=True)
     if result.rc != 0:
@@ -187,7 +171,7 @@ def probe(env: Mapping[str, str] | None = None) -> None:
         pod = pod_state(runner)
     except KubeError as error:
         raise ProviderError(scrub(f"cannot check runner pod {runner.pod}: {error}")) from error
-    if _phase(pod) != "Running":
+    if pods.phase(pod) != "Running":
         raise ExitWith(2)
 
 

@@ -26,10 +26,11 @@ from gc_beads_k8s.bd import (
     run_bd,
     run_in_scope,
 )
-from gc_beads_k8s.config import custom_types, dolt_target, runner_config
+from gc_beads_k8s.config import RunnerConfig, custom_types, dolt_target
 from gc_beads_k8s.naming import city_id, database_name, scope_workdir
 from gc_beads_k8s.validate import database, prefix
 from protocol.errors import ProviderError
+from providers.kube import pods
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,9 +77,9 @@ def init_scope(
     scope_prefix = prefix(scope_prefix)
     db = database_name(scope_prefix, database(db))
     dolt = dolt_target(env)
-    config = runner_config(env)
+    config = RunnerConfig.from_env(env)
     pod = runner_pod.resolve(env, fallback_city=directory)
-    if not runner_pod._ready(runner_pod.pod_state(pod)):
+    if not pods.pod_ready(runner_pod.pod_state(pod)):
         runner_pod.start(env, progress=progress, on_created=on_created, budget=25.0,
                      fallback_city=directory)
     root = env.get("GC_STORE_ROOT") or directory
@@ -169,7 +170,7 @@ def heal(target: Target) -> bool:
     if not raw:
         return False
     entry = orjson.loads(raw)
-    config = runner_config()
+    config = RunnerConfig.from_env()
     command = ["sh", "-c", INIT_IF_MISSING, "sh", *config.bd.split(),
                *init_args(str(entry["prefix"]), str(entry["database"]), str(entry["host"]),
                           str(entry["port"]))]

@@ -79,9 +79,9 @@ def op_list_running(call: Call) -> str:
 
 
 def op_attach(call: Call) -> None:
-    from gc_session_k8s.kube import exec_argv
     from gc_session_k8s.naming import AGENT_CONTAINER
     from protocol import proc
+    from providers.kube.kubectl import exec_argv
 
     r = runner(call)
     argv = exec_argv(r.settings, r.pod, AGENT_CONTAINER,

@@ -26,11 +26,11 @@ VERBS: tuple[tuple[str, str, str], ...] = (
 
 
 def check_kubectl() -> str:
-    from gc_session_k8s import kube
+    from providers.kube import kubectl
     from providers.kube.settings import KubeSettings
 
     settings = KubeSettings.from_env()
-    res = kube.spawn([settings.kubectl, "version", "--client", "-o", "yaml"], pod="", timeout=20)
+    res = kubectl.spawn([settings.kubectl, "version", "--client", "-o", "yaml"], timeout=20)
     if not res.ok:
         raise RuntimeError(res.error_text() or f"exit {res.rc}")
     for line in res.text().splitlines():
@@ -40,24 +40,25 @@ def check_kubectl() -> str:
 
 
 def check_context() -> str:
-    from gc_session_k8s import kube
+    from providers.kube import kubectl
     from providers.kube.settings import KubeSettings
 
     settings = KubeSettings.from_env()
     if settings.context:
         return f"{settings.context} (GC_K8S_CONTEXT)"
-    res = kube.spawn([settings.kubectl, "config", "current-context"], pod="", timeout=20)
+    res = kubectl.spawn([settings.kubectl, "config", "current-context"], timeout=20)
     if not res.ok:
         raise RuntimeError(res.error_text() or "no current context")
     return res.text().strip()
 
 
 def check_namespace() -> str:
-    from gc_session_k8s import kube
+    from providers.kube import kubectl
     from providers.kube.settings import KubeSettings
 
     settings = KubeSettings.from_env()
-    kube.kubectl(settings, ["get", "pods", "-l", "app=gc-agent", "-o", "name"], action="list pods")
+    kubectl.kubectl(["get", "pods", "-l", "app=gc-agent", "-o", "name"], settings=settings,
+                    action="list pods")
     return settings.namespace
 
 

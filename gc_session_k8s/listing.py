@@ -6,8 +6,8 @@ fallback, as upstream); only Running pods that are not terminating count.
 
 from __future__ import annotations
 
-from gc_session_k8s import kube
 from gc_session_k8s.naming import list_selector
+from providers.kube.kubectl import kubectl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +32,6 @@ def running_names(out: str, prefix: str) -> list[str]:
 
 
 def list_running(settings: KubeSettings, city: str, prefix: str) -> str:
-    res = kube.kubectl(settings, ["get", "pods", "-l", list_selector(city), "-o", JSONPATH],
-                       action="list pods")
+    res = kubectl(["get", "pods", "-l", list_selector(city), "-o", JSONPATH], settings=settings,
+                  action="list pods")
     return "\n".join(running_names(res.out.decode("utf-8", "replace"), prefix))

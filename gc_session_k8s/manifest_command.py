@@ -26,6 +26,6 @@ def manifest(argv: Sequence[str]) -> str:
         raise UsageError(usage)
     name = names.session_name(argv[0])
     raw = b"" if sys.stdin.isatty() else sys.stdin.buffer.read()
-    plan = Plan(name, parse_start_config(raw), Settings())
+    plan = Plan(name, parse_start_config(raw), Settings.from_env())
     plan.manifest["metadata"]["annotations"].pop("gc-start-id", None)
     return orjson.dumps(plan.manifest, option=orjson.OPT_INDENT_2).decode()

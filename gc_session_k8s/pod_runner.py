@@ -2,17 +2,22 @@
 
 Every session operation of `providers.tmux.session` becomes exactly one
 kubectl process. A missing pod (or a container that is not running) reads as
-a missing tmux session: the result says "no server running", which the shared
-logic treats as "session missing" (is-running false, best-effort ops exit 0).
-Values never get spliced into scripts: they travel as positional arguments.
+a missing tmux session: the result is the typed `providers.tmux.runner.Missing`,
+which the shared logic treats as "session missing" (is-running false, best-effort
+ops exit 0).
+Values never get spliced into scripts: tmux arguments go through
+`providers.tmux.runner.command_line`, paths as positional arguments, and
+environment values on stdin (argv shows in ``ps`` inside the pod).
 """
 
 from __future__ import annotations
 
-from gc_session_k8s import kube
 from gc_session_k8s.naming import AGENT_CONTAINER, TMUX_SESSION
 from protocol.proc import Result
+from providers.kube.errors import PodGone
+from providers.kube.kubectl import exec_in_pod
 from providers.tmux import proctree
+from providers.tmux.runner import Missing, command_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +37,10 @@ PROCESSES_SCRIPT = (
     "ps -A -o pid= -o args= 2>/dev/null\n"
     "exit 0\n"
 )
+#: Reads ``KEY base64(value)`` lines from stdin up to a ``.`` line and exports them;
+#: the rest of stdin is left to the script (sh reads a pipe a byte at a time).
+ENV_FROM_STDIN = ('while read -r k v && [ "$k" != . ]; do '
+                  'v=$(printf %s "$v" | base64 -d; echo x) || exit 1; export "$k=${v%x}"; done\n')
 #: Below gc's 30 s per-op deadline, so a hung kubectl is reported, not SIGKILLed.
 DEFAULT_TIMEOUT = 25.0
 #: tmux commands that only read: safe to re-run after a transient API failure.
@@ -39,8 +48,8 @@ READ_ONLY = frozenset({"list-panes", "show-environment", "capture-pane", "list-w
                        "display-message", "has-session", "show-options", "list-sessions"})
 
 
-def missing(error: kube.PodGone) -> Result:
-    return Result(1, b"", f"no server running: {error}".encode())
+def missing(error: PodGone) -> Result:
+    return Missing(f"session pod gone: {error}")
 
 
 class PodRunner:
@@ -55,16 +64,16 @@ class PodRunner:
     def _exec(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
               retry: bool = False) -> Result:
         try:
-            return kube.exec_in(self.settings, self.pod, self.container, argv, stdin=stdin,
-                                timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-                                retry=retry)
-        except kube.PodGone as error:
+            return exec_in_pod(self.pod, argv, container=self.container, settings=self.settings,
+                               stdin=stdin, retry=retry,
+                               timeout=timeout if timeout is not None else DEFAULT_TIMEOUT)
+        except PodGone as error:
             return missing(error)
 
-    def tmux(self, args: Sequence[str], *, stdin: bytes | None = None,
+    def tmux(self, *commands: Sequence[str], stdin: bytes | None = None,
              timeout: float | None = None) -> Result:
-        return self._exec(["tmux", "-u", *args], stdin, timeout,
-                          retry=bool(args) and args[0] in READ_ONLY and ";" not in args)
+        read_only = len(commands) == 1 and bool(commands[0]) and commands[0][0] in READ_ONLY
+        return self._exec(["tmux", "-u", *command_line(commands)], stdin, timeout, retry=read_only)
 
     def shell(self, script: str, args: Sequence[str] = (), *, stdin: bytes | None = None,
               env: dict[str, str] | None = None, cwd: str | None = None,
@@ -75,13 +84,14 @@ class PodRunner:
             # The directory is an argument, never part of the script text.
             head = 'cd -- "$1" || exit 1; shift\n' + head
             positional = [cwd, *positional]
-        argv = ["sh", "-c", head + script, "sh", *positional]
         if env:
-            argv = ["env", *(f"{k}={v}" for k, v in env.items()), *argv]
+            head = ENV_FROM_STDIN + head
+            stdin = env_block(env) + (stdin or b"")
+        argv = ["sh", "-c", head + script, "sh", *positional]
         return self._exec(argv, stdin, timeout)
 
     def tmux_and_processes(self, args: Sequence[str]) -> tuple[Result, proctree.Processes]:
-        argv = ["sh", "-c", PREAMBLE + PROCESSES_SCRIPT, "sh", *args]
+        argv = ["sh", "-c", PREAMBLE + PROCESSES_SCRIPT, "sh", *command_line([args])]
         return split_processes(self._exec(argv, None, None, retry=args[0] in READ_ONLY))
 
     def script_file(self, path: str, *, env: dict[str, str] | None = None,
@@ -95,8 +105,22 @@ class PodRunner:
         return self.shell("exec sh -s", (), stdin=content, env=env, cwd=cwd, timeout=timeout)
 
 
+def env_block(env: dict[str, str]) -> bytes:
+    """`ENV_FROM_STDIN`'s input for ``env``; names must be shell identifiers."""
+    import base64
+
+    lines = []
+    for key, value in env.items():
+        if not key or key[0].isdigit() or not (key.isascii() and key.replace("_", "a").isalnum()):
+            raise ValueError(f"not an environment variable name: {key!r}")
+        lines.append(f"{key} {base64.b64encode(value.encode()).decode()}\n")
+    return "".join(lines).encode() + b".\n"
+
+
 def split_processes(res: Result) -> tuple[Result, proctree.Processes]:
     """Split `PROCESSES_SCRIPT` output into the tmux result and the process table."""
+    if isinstance(res, Missing):
+        return res, proctree.ListedProcesses("", "")
     marker = ("\n" + SEP).encode()
     head, found, tail = res.out.partition(marker)
     if not found:

@@ -71,6 +71,11 @@ class Settings:
         except ValueError:
             self.init_grace_s = DEFAULT_INIT_GRACE_S
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The one way settings are read (as `KubeSettings.from_env`, `RunnerConfig.from_env`)."""
+        return cls(env)
+
     @property
     def namespace(self) -> str:
         return self.kube.namespace

@@ -49,16 +49,10 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 START_ID_ANNOTATION = "gc-start-id"
-SECRET_PLACEHOLDER = "@GC_SECRET_ENV@"
-#: Container waiting reasons that will not fix themselves.
-FATAL_WAITING = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
-                 "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
-CREATE_BACKOFF = (0.5, 1.0, 2.0)
 
 # Waits for PID 1's box-ready marker, reports a failed pre_start, then runs
-# tmux with the remaining arguments. $1 = polls allowed (0.1 s each); with
-# $2 = --secrets, stdin carries "KEY base64(value)" lines, spliced into the
-# tmux argv where the placeholder stands (they never appear in any argv we send).
+# tmux with the remaining arguments. $1 = polls allowed (0.1 s each). The session's
+# env (secrets included) is in the tmux command file on stdin, never in any argv.
 LAUNCH_SCRIPT = f"""\
 n=$1; shift
 while [ ! -f {entrypoint.BOX_READY} ]; do
@@ -72,23 +66,6 @@ if [ -f {entrypoint.PRE_START_FAILED} ]; then
 fi
 [ "$1" = launch ] || exit 0
 shift
-if [ "$1" = --secrets ]; then
-  shift
-  f=$(mktemp) || exit 1
-  cat > "$f"
-  k=0; total=$#
-  while [ "$k" -lt "$total" ]; do
-    a=$1; shift; k=$((k + 1))
-    if [ "$a" = {SECRET_PLACEHOLDER} ]; then
-      while read -r key val; do
-        [ -n "$key" ] && set -- "$@" -e "$key=$(printf '%s' "$val" | base64 -d)"
-      done < "$f"
-    else
-      set -- "$@" "$a"
-    fi
-  done
-  rm -f "$f"
-fi
 exec tmux -u "$@"
 """
 
@@ -126,7 +103,7 @@ class Plan:
 
 
 def plan_from(call: Call) -> Plan:
-    return Plan(call["name"], parse_start_config(call.stdin_bytes()), Settings())
+    return Plan(call["name"], parse_start_config(call.stdin_bytes()), Settings.from_env())
 
 
 # --- the cluster side ------------------------------------------------------
@@ -172,20 +149,23 @@ def tmux_state(r: PodRunner) -> str:
 
 def create(plan: Plan, deadline: float) -> None:
     from providers.kube import client
+    from providers.kube.retry import BACKOFF, pause_before
 
     settings = plan.settings.kube
     transient = 0
-    for _ in range(3 + len(CREATE_BACKOFF)):
+    for _ in range(3 + len(BACKOFF)):
         try:
             _api("create pods", plan.pod, lambda: client.create_pod(plan.manifest, settings))
             return
         except KubeConflict:
             pass
         except KubeUnavailable as error:
-            # 429/5xx: the pod may or may not exist; a retry that meets a 409 checks our id.
-            if transient >= len(CREATE_BACKOFF) or time.monotonic() > deadline - 5:
+            # 429/5xx: the pod may or may not exist. A create is safe to send again all
+            # the same: a retry that meets a 409 finds our start id on the pod (or not).
+            pause = pause_before(transient, deadline - 5)
+            if pause is None:
                 raise TemporaryError(f"create pod {plan.pod}: {error}") from None
-            time.sleep(CREATE_BACKOFF[transient])
+            time.sleep(pause)
             transient += 1
             continue
         except KubeError as error:
@@ -237,7 +217,7 @@ def delete_if_ours(plan: Plan) -> None:
 
 def check_pod(pod: Obj | None, name: str) -> None:
     """Raise for a pod that will never become Ready (or should be retried later)."""
-    from providers.kube.client import waiting_reason
+    from providers.kube.pods import fatal_waiting
 
     if pod is None:
         raise ProviderError(f"pod {name} was deleted during start")
@@ -252,8 +232,8 @@ def check_pod(pod: Obj | None, name: str) -> None:
     for cond in status.get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
             raise TemporaryError(f"pod {name} unschedulable: {cond.get('message') or ''}".rstrip())
-    waiting = waiting_reason(pod)
-    if waiting and waiting.split(":", 1)[0] in FATAL_WAITING:
+    waiting = fatal_waiting(pod)
+    if waiting:
         raise ProviderError(f"pod {name}: {waiting}")
     for cs in [*(status.get("initContainerStatuses") or []),
                *(status.get("containerStatuses") or [])]:
@@ -294,13 +274,13 @@ def wait_for(plan: Plan, done: Callable[[Obj | None], bool], what: str, deadline
 
 
 def upload_staging(plan: Plan) -> None:
-    from gc_session_k8s import kube
+    from providers.kube.kubectl import exec_in_pod
 
     data = staging.build(plan.cfg, city=plan.city_path, pod_work_dir=plan.work_dir,
                          persistent=bool(plan.settings.workspace_pvc))
-    res = kube.exec_in(plan.settings.kube, plan.pod, naming.STAGE_CONTAINER,
-                       ["sh", "-c", staging.UNPACK_ONCE, "sh", environment.WORKSPACE], stdin=data,
-                       timeout=60)
+    res = exec_in_pod(plan.pod, ["sh", "-c", staging.UNPACK_ONCE, "sh", environment.WORKSPACE],
+                      container=naming.STAGE_CONTAINER, settings=plan.settings.kube, stdin=data,
+                      timeout=60)
     if not res.ok:
         raise ProviderError(f"staging into pod {plan.pod}: {res.error_text() or res.rc}")
 
@@ -324,17 +304,15 @@ def branch_setup(plan: Plan, r: PodRunner) -> None:
 
 
 def launch_args(plan: Plan) -> tuple[list[str], bytes | None]:
-    """tmux argv for ``new-session`` (+ options) and the secret env for stdin."""
-    import base64
+    """tmux argv for the launch and the command file (``new-session`` + options) for stdin.
 
+    Every env value, secrets included, travels in the command file: the pod's tmux
+    server keeps the argv of the client that started it, visible in ``ps``.
+    """
     cfg = replace(plan.cfg, env={})  # the pod env is already projected; nothing to unset
-    args = launch.new_session_args(cfg, naming.TMUX_SESSION, work_dir=plan.work_dir,
-                                   env=plan.env)
-    if not plan.secret_env:
-        return ["launch", *args], None
-    lines = "".join(f"{k} {base64.b64encode(v.encode()).decode()}\n"
-                    for k, v in plan.secret_env.items())
-    return ["launch", "--secrets", args[0], SECRET_PLACEHOLDER, *args[1:]], lines.encode()
+    env = {**plan.secret_env, **plan.env}
+    data = launch.new_session_script(cfg, naming.TMUX_SESSION, work_dir=plan.work_dir, env=env)
+    return ["launch", *launch.FROM_STDIN], data
 
 
 def run(call: Call, *, agent: bool = True) -> None:
@@ -353,7 +331,7 @@ def run(call: Call, *, agent: bool = True) -> None:
         if plan.staging:
             wait_for(plan, stage_running, "stage container running", deadline)
             upload_staging(plan)
-        from providers.kube.client import pod_ready
+        from providers.kube.pods import pod_ready
 
         wait_for(plan, pod_ready, "Ready", deadline)
         polls = str(max(10, int((deadline - time.monotonic()) * 10)))

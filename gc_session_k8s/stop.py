@@ -8,8 +8,8 @@ pod is success. A pod that outlives the wait is force-deleted.
 
 from __future__ import annotations
 
-from gc_session_k8s import kube
 from providers.kube.errors import KubeTimeout
+from providers.kube.kubectl import kubectl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,10 +21,10 @@ WAIT = "--timeout=10s"
 
 def stop(settings: KubeSettings, pod: str) -> None:
     try:
-        kube.kubectl(settings, ["delete", "pod", pod, "--ignore-not-found", GRACE, "--wait=true",
-                                WAIT], pod=pod, timeout=settings.request_timeout + 15,
-                     action=f"delete pod {pod}")
+        kubectl(["delete", "pod", pod, "--ignore-not-found", GRACE, "--wait=true", WAIT],
+                settings=settings, pod=pod, timeout=settings.request_timeout + 15,
+                action=f"delete pod {pod}")
     except KubeTimeout:
-        kube.kubectl(settings, ["delete", "pod", pod, "--ignore-not-found", "--grace-period=0",
-                                "--force", "--wait=true", "--timeout=5s"], pod=pod,
-                     action=f"force-delete pod {pod}")
+        kubectl(["delete", "pod", pod, "--ignore-not-found", "--grace-period=0", "--force",
+                 "--wait=true", "--timeout=5s"], settings=settings, pod=pod,
+                action=f"force-delete pod {pod}")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
-from gc_session_k8s import kube
 from gc_session_k8s.naming import AGENT_CONTAINER
 from gc_session_k8s.pod import staging
 from protocol.errors import ExitWith, ProviderError
+from providers.kube.errors import PodGone
+from providers.kube.kubectl import exec_in_pod
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,9 +33,9 @@ def copy_to(settings: KubeSettings, pod: str, src: str, rel_dst: str) -> None:
         return
     data = staging.single(src, rel)
     try:
-        res = kube.exec_in(settings, pod, AGENT_CONTAINER, ["sh", "-c", COPY_SCRIPT], stdin=data,
-                           timeout=60)
-    except kube.PodGone:
+        res = exec_in_pod(pod, ["sh", "-c", COPY_SCRIPT], container=AGENT_CONTAINER,
+                          settings=settings, stdin=data, timeout=60)
+    except PodGone:
         return
     if not res.ok:
         raise ProviderError(f"copy-to: {res.error_text() or f'tar exit {res.rc}'}")
@@ -49,9 +50,9 @@ def exec_command(settings: KubeSettings, pod: str, command: bytes) -> None:
         # gc cancels by signalling our process group; kubectl runs in its own group, so
         # turn SIGTERM/SIGINT into an exception that makes proc.run kill it.
         with Rollback():
-            res = kube.exec_in(settings, pod, AGENT_CONTAINER,
-                               ["sh", "-c", EXEC_SCRIPT, "sh", text], timeout=None)
-    except kube.PodGone as error:
+            res = exec_in_pod(pod, ["sh", "-c", EXEC_SCRIPT, "sh", text],
+                              container=AGENT_CONTAINER, settings=settings, timeout=None)
+    except PodGone as error:
         raise ProviderError(f"session is not running: {error}") from None
     out = sys.stdout.buffer
     out.write(res.out)

@@ -13,6 +13,9 @@ from helpers import Provider, executable
 
 pytest_plugins = ["providers.kube.fakekube.fixtures"]
 
+#: Names this test session's tmux sockets, so its leak check never counts another run's.
+SESSION_TAG = f"{os.getpid():x}"
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("GC_TEST_INSTALLED"):
@@ -29,7 +32,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     with others is checked after the last user is done, whatever the order.
     """
     leaks: dict[str, list[str]] = {}
-    sockets = [str(p) for p in Path("/tmp").glob("gct-*")]
+    # Only this session's sockets: another suite may run beside this one (another checkout).
+    sockets = [str(p) for p in Path("/tmp").glob(f"gct-{SESSION_TAG}-*")]
     if sockets:
         leaks["tmux test sockets"] = sockets
     if session.config.pluginmanager.has_plugin("providers.kube.fakekube.fixtures"):
@@ -65,7 +69,7 @@ def reap_tmux(socket: Path) -> None:
 @pytest.fixture
 def tmux_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     # Socket paths are limited to ~107 bytes: keep them short, under /tmp.
-    directory = Path("/tmp") / f"gct-{uuid.uuid4().hex[:10]}"
+    directory = Path("/tmp") / f"gct-{SESSION_TAG}-{uuid.uuid4().hex[:8]}"
     directory.mkdir(mode=0o700)
     socket = directory / "s"
     yield socket

@@ -5,7 +5,10 @@ Compatible with upstream (labels, ``gc-session-name`` annotation, containers
 ``claude-credentials`` at /tmp/claude-secret) and secure by default: no
 privilege escalation, all capabilities dropped, the RuntimeDefault seccomp
 profile, no service-account token, optional non-root user. Credentials are
-mounted as secret *files*; no secret value is ever written into the spec.
+mounted as secret *files*; no secret value is ever written into the spec: the
+container ``env`` is only the plain part of the session env, chosen by the
+one secret rule in `gc_session_k8s.pod.environment` (an allowlist, so a name
+nobody thought of stays out).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from gc_session_k8s.naming import (
     labels,
 )
 from gc_session_k8s.pod import entrypoint
-from gc_session_k8s.pod.environment import WORKSPACE
-from protocol.errors import UsageError
+from gc_session_k8s.pod.environment import WORKSPACE, is_plain
+from protocol.errors import ProviderError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,6 +74,9 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
     """The Pod object a `start` creates."""
     if not settings.image:
         raise UsageError("GC_K8S_IMAGE is required (the agent image with sh, tmux, ps, tar)")
+    for key, value in env.items():  # the secret rule, enforced where the spec is written
+        if not is_plain(key, value):
+            raise ProviderError(f"refusing to write {key!r} into the pod spec (secret env)")
     ws_mount = {"name": "ws", "mountPath": WORKSPACE}
     if settings.workspace_pvc:
         ws_mount["subPath"] = pod

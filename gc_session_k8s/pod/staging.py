@@ -14,6 +14,17 @@ settings files (``.claude/settings.json`` and the like) must be JSON-merged
 across layers as the tmux provider merges them on disk. So every file at such
 a path is held back, merged on the host (`providers.tmux.settings_merge`), and
 written once just before the sentinel.
+
+Containment, the same rules as the local copy (`providers.tmux.contained`):
+sources are scanned by `contained.scan` (a symlink is staged only as the
+in-tree regular file it names, so a loop cannot recurse and a link cannot carry
+a host file such as ``~/.ssh/id_rsa`` into the pod). The stream itself holds
+only directories and regular files, every member name relative and free of
+``..`` (checked for each member), and every directory on a member's path has
+its own member before it. GNU tar's default extraction (the agent image's tar,
+and the host's under the offline API server) then never follows a symlink
+already in the work dir: it replaces a symlink where a directory member goes,
+and unlinks whatever is at a file member's name before creating the file.
 """
 
 from __future__ import annotations
@@ -21,12 +32,14 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
 import tarfile
 import tempfile
 from typing import NamedTuple
 
 from gc_session_k8s.pod.environment import WORKSPACE, under
 from protocol.errors import UsageError
+from providers.tmux import contained
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,12 +61,7 @@ TMP_LIKE = ("/tmp", "/var/tmp", "/dev/shm", "/private/tmp", "/run", "/var/run")
 
 def safe_rel(rel: str) -> str:
     """A normalized relative path; absolute paths and ``..`` components are refused."""
-    if "\0" in rel or rel.startswith("/"):
-        raise UsageError(f"destination must be a relative path: {rel!r}")
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise UsageError(f"destination must not contain '..': {rel!r}")
-    return "/".join(parts)
+    return "/".join(contained.rel_parts(rel))
 
 
 def is_tmp_like(path: str) -> bool:
@@ -104,8 +112,11 @@ class TarStream:
         self.tar = tarfile.TarFile(fileobj=self.buffer, mode="w", format=tarfile.PAX_FORMAT)
         self.dirs: set[str] = set()
         self.held: dict[str, Held] | None = {} if merge_settings else None
+        self.skipped: list[str] = []  # source links not followed (`contained.scan`)
 
     def _member(self, name: str, mode: int, mtime: float) -> tarfile.TarInfo:
+        if "/".join(contained.rel_parts(name)) != name or not name:
+            raise UsageError(f"staged path must be relative, without '..': {name!r}")
         info = tarfile.TarInfo(name)
         info.mode = mode
         info.mtime = int(mtime)
@@ -129,35 +140,31 @@ class TarStream:
         self.dirs.add(name)
 
     def add_file(self, src: str, name: str, merge_rel: str = "") -> None:
-        """A regular file (symlinks followed); other kinds are skipped.
+        """A regular file (a final symlink is not followed); other kinds are skipped.
 
         ``merge_rel`` is its path below the root of a tree whose settings files
         merge into what is already there (empty: it simply replaces it).
         """
-        try:
-            st = os.stat(src)
-        except OSError:
+        opened = contained.open_source(src)
+        if opened is None:
             return
-        if not stat.S_ISREG(st.st_mode):
-            return
-        self.add_dir_entry(os.path.dirname(name))
-        if self.held is not None:
-            from providers.tmux import settings_merge  # start only: keeps copy-to/exec light
+        fd, st = opened
+        with open(fd, "rb") as f:
+            self.add_dir_entry(os.path.dirname(name))
+            if self.held is not None:
+                from providers.tmux import settings_merge  # start only: keeps copy-to/exec light
 
-            if name in self.held or settings_merge.lands_on_mergeable(name):
-                self._hold(self.held, src, name, st, merge_rel)
-                return
-        info = self._info(name, st)
-        info.size = st.st_size
-        with open(src, "rb") as f:
+                if name in self.held or settings_merge.lands_on_mergeable(name):
+                    self._hold(self.held, f.read(), name, st, merge_rel)
+                    return
+            info = self._info(name, st)
+            info.size = st.st_size
             self.tar.addfile(info, f)
 
-    def _hold(self, held: dict[str, Held], src: str, name: str, st: os.stat_result,
+    def _hold(self, held: dict[str, Held], data: bytes, name: str, st: os.stat_result,
               merge_rel: str) -> None:
         from providers.tmux import settings_merge
 
-        with open(src, "rb") as f:
-            data = f.read()
         before = held.get(name)
         mode = stat.S_IMODE(st.st_mode)
         if merge_rel and settings_merge.is_mergeable(merge_rel):
@@ -166,34 +173,25 @@ class TarStream:
         held[name] = Held(data, mode, int(st.st_mtime))
 
     def add_tree(self, src: str, prefix: str, skip_top: frozenset[str] = frozenset(), *,
-                 merge: bool = False) -> None:
-        """Merge ``src``'s contents under ``prefix`` (symlinked dirs followed, loops cut).
+                 merge: bool = False, bound: str = "") -> None:
+        """Merge ``src``'s contents under ``prefix`` (`providers.tmux.contained.scan` rules).
 
         ``merge``: its known settings files JSON-merge into earlier layers'.
+        ``bound``: where its symlinks may point (default: ``src``).
         """
-        seen: set[tuple[int, int]] = set()
-
-        def walk(path: str, name: str, rel: str, top: bool) -> None:
-            st = os.stat(path)
-            if (st.st_dev, st.st_ino) in seen:
-                return
-            seen.add((st.st_dev, st.st_ino))
-            if name:
-                self.add_dir_entry(name, st)
-            for entry in sorted(os.scandir(path), key=lambda e: e.name):
-                if top and entry.name in skip_top:
-                    continue
-                child = f"{name}/{entry.name}" if name else entry.name
-                child_rel = f"{rel}/{entry.name}" if rel else entry.name
+        scan = contained.scan(src, bound=bound, skip_top=skip_top)
+        self.skipped += scan.skipped
+        if prefix:
+            self.add_dir_entry(prefix, os.stat(src))
+        for item in scan.items:
+            name = "/".join((prefix, *item.rel)) if prefix else "/".join(item.rel)
+            if item.is_dir:
                 try:
-                    if entry.is_dir(follow_symlinks=True):
-                        walk(entry.path, child, child_rel, False)
-                    else:
-                        self.add_file(entry.path, child, child_rel if merge else "")
+                    self.add_dir_entry(name, os.lstat(item.path))
                 except OSError:
                     continue
-
-        walk(src, prefix, "", True)
+            else:
+                self.add_file(item.path, name, "/".join(item.rel) if merge else "")
 
     def close(self, *, markers: tuple[str, ...] = (SENTINEL,)) -> bytes:
         """The finished tar; ``markers`` are empty files written last, in order."""
@@ -202,10 +200,11 @@ class TarStream:
             info.size = len(held.data)
             self.tar.addfile(info, io.BytesIO(held.data))
         for marker in markers:
-            info = tarfile.TarInfo(marker)
-            info.mode = 0o644
+            info = self._member(marker, 0o644, 0)
             self.tar.addfile(info, io.BytesIO(b""))
         self.tar.close()
+        if self.skipped:
+            sys.stderr.write(f"warning: {contained.skipped_warning(self.skipped)}\n")
         return self.buffer.getvalue()
 
 
@@ -229,7 +228,10 @@ def build(cfg: StartConfig, *, city: str, pod_work_dir: str, persistent: bool = 
         specific = os.path.join(overlay, "per-provider", provider)
         if provider and "/" not in provider and provider not in (".", "..") and os.path.isdir(
                 specific):
-            stream.add_tree(specific, wd_rel, merge=True)
+            if contained.within(os.path.realpath(specific), os.path.realpath(overlay)):
+                stream.add_tree(specific, wd_rel, merge=True, bound=overlay)
+            else:
+                stream.skipped.append(specific)  # a linked slot that leaves the overlay
     for entry in cfg.copy_files:
         rel = safe_rel(entry.rel_dst)
         if not entry.src or not os.path.exists(entry.src):
@@ -237,7 +239,9 @@ def build(cfg: StartConfig, *, city: str, pod_work_dir: str, persistent: bool = 
         if os.path.isdir(entry.src):
             stream.add_tree(entry.src, rel, merge=True)  # as Go's CopyFileOrDir merges
         else:
-            stream.add_file(entry.src, rel or os.path.basename(entry.src))
+            # The caller named this file: a link to it is followed (`contained.scan`'s rule
+            # is for links found inside trees).
+            stream.add_file(os.path.realpath(entry.src), rel or os.path.basename(entry.src))
     return stream.close(markers=(STAGED, SENTINEL) if persistent else (SENTINEL,))
 
 
@@ -247,6 +251,5 @@ def single(src: str, rel: str) -> bytes:
     if os.path.isdir(src):
         stream.add_tree(src, rel)
     else:
-        stream.add_file(src, rel or os.path.basename(src))
-    stream.tar.close()
-    return stream.buffer.getvalue()
+        stream.add_file(os.path.realpath(src), rel or os.path.basename(src))
+    return stream.close(markers=())

@@ -18,13 +18,16 @@ from protocol.conformance.registry import Spec, Unit
 
 
 def all_units() -> list[Unit]:
-    from protocol.conformance.checks import beads, rpp, runtimetest, strict
+    from protocol.conformance.checks import beads, hardening, rpp, runtimetest, strict
 
+    # The serial cold-start measurement stays last of the strict checks.
     return [
         rpp.CHECK_UNIT,
         *rpp.RPP_UNITS,
         *runtimetest.UNITS,
-        *strict.UNITS,
+        *(unit for unit in strict.UNITS if not unit.serial),
+        *hardening.UNITS,
+        *(unit for unit in strict.UNITS if unit.serial),
         *beads.UNITS,
     ]
 

@@ -108,6 +108,7 @@ Gas City runs it as GC_SESSION=exec:gc-session-tmux.
 settings (environment; empty means unset):
   GC_TMUX_SOCKET          tmux server: a name (as tmux -L) or an absolute socket path (default: gc)
   TMUX_TMPDIR             directory of a named socket, as for tmux (default: /tmp)
+  GC_TMUX                 the tmux binary to run (default: tmux)
   GC_NUDGE_DEBOUNCE_MS    pause between typing a nudge and pressing Enter (default: 500)
   GC_STOP_GRACE_MS        stop's wait between SIGTERM and SIGKILL (default: 1500)
   GC_START_TIMEOUT_S      start's own time budget, under gc's startup_timeout (default: 50)

@@ -4,16 +4,26 @@
 placed where ``tmux -L <name>`` would put it. Unset, the name is ``gc``. Every
 session gets ``GC_TMUX_SOCKET`` set to the absolute path, so an agent running
 this executable inside its session reaches the same server and meta.
+
+A server whose socket file was deleted keeps running, unreachable: `stop`
+would see "no server" and leave the agents running, and the next `start` would
+start a second server on the same path. So `start` records the server's pid
+beside the socket, and `revive` asks that server to recreate its socket
+(tmux does on SIGUSR1) before anyone concludes there is no server.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from protocol.errors import UsageError
 from protocol.names import KEY_CHARS
 
 DEFAULT_NAME = "gc"
+SIGUSR1 = 10
+#: How long a revived server may take to bind its socket again.
+REVIVE_WAIT = 2.0
 
 
 def socket_path(environ: os._Environ[str] | dict[str, str]) -> str:
@@ -27,3 +37,55 @@ def socket_path(environ: os._Environ[str] | dict[str, str]) -> str:
         raise UsageError(f"invalid GC_TMUX_SOCKET name {name!r}")
     base = environ.get("TMUX_TMPDIR") or "/tmp"
     return f"{base.rstrip('/')}/tmux-{os.getuid()}/{name}"
+
+
+def pid_file(socket: str) -> str:
+    return socket + ".server-pid"
+
+
+def record_server(socket: str, pid: int) -> None:
+    """Remember which process serves ``socket`` (written atomically)."""
+    tmp = f"{pid_file(socket)}.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{pid}\n")
+    os.replace(tmp, pid_file(socket))
+
+
+def server_pid(socket: str) -> int:
+    """The recorded server's pid if it is still a tmux server for ``socket``, else 0."""
+    try:
+        with open(pid_file(socket)) as f:
+            raw = f.read().strip()
+    except OSError:
+        return 0
+    if not raw.isdigit():
+        return 0
+    pid = int(raw)
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            comm = f.read().strip()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return 0
+    # The server keeps the argv of the client that started it: ours, with `-S <socket>`.
+    return pid if comm.startswith(b"tmux") and os.fsencode(socket) in argv else 0
+
+
+def revive(socket: str) -> bool:
+    """Recreate a deleted socket of a server that still runs; True if it is back."""
+    if os.path.exists(socket):
+        return False
+    pid = server_pid(socket)
+    if not pid:
+        return False
+    try:
+        os.kill(pid, SIGUSR1)
+    except OSError:
+        return False
+    deadline = time.monotonic() + REVIVE_WAIT
+    while not os.path.exists(socket):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True

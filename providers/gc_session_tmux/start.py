@@ -1,15 +1,28 @@
 """`start` for the local provider.
 
 Under a per-session start lock: refuse a live session ("already exists"),
-recycle a dead or zombie one, stage overlays and copy_files, run pre_start on
-this machine (fatal on failure), create the session, then the shared sequence
-in `providers.tmux.launch`. A failure or SIGINT/SIGTERM after creation kills
-the session, but only if it still carries this start's instance token.
+recycle a dead, zombie or abandoned one, stage overlays and copy_files, run
+pre_start on this machine (fatal on failure), create the session, then the
+shared sequence in `providers.tmux.launch`.
+
+Crash safety. The session is created carrying ``@gc-starting`` = this
+start's pid, process start time and a random tag; the last step removes it.
+A session that still carries it when the next start looks, and whose starter
+is no longer running, was left by a start that was SIGKILLed (Gas City's
+timeout) or crashed: it is recycled, not reported as "already exists". A
+failure or SIGINT/SIGTERM after creation kills the session, but only if it
+still carries this start's marker. The tmux call that creates the session
+runs in its own process group with signals held until it returns, so a
+signal can never land between "tmux created it" and "rollback knows it".
+Commands run on the host (pre_start, setup) go through
+`providers.gc_session_tmux.guard`, so they die with a SIGKILLed start.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import time
 from contextlib import contextmanager
 
@@ -18,6 +31,7 @@ from protocol.config import StartConfig, parse_start_config
 from protocol.errors import ProviderError
 from protocol.locks import FileLock, session_lock
 from protocol.rollback import Rollback
+from providers.gc_session_tmux import sockets
 from providers.gc_session_tmux.local_runner import LocalRunner
 from providers.gc_session_tmux.sockets import socket_path
 from providers.gc_session_tmux.stop import stop
@@ -25,19 +39,49 @@ from providers.tmux import launch, overlay, session
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from protocol.dispatch import Call
 
 PRE_START_TIMEOUT = 10.0
+CREATE_TIMEOUT = 15.0
+STARTING = "@gc-starting"
+STATE_FORMAT = "#{@gc-starting} " + session.PANES_FORMAT
+
+
+def process_start_time(pid: int) -> str:
+    """Field 22 of /proc/PID/stat: with the pid, names one process for its lifetime."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return ""
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[19].decode() if len(fields) > 19 else ""
+
+
+def new_marker() -> str:
+    pid = os.getpid()
+    return f"{pid}-{process_start_time(pid)}-{os.urandom(4).hex()}"
+
+
+def starter_alive(marker: str) -> bool:
+    """Is the start that wrote ``marker`` still running?"""
+    pid, _, rest = marker.partition("-")
+    started = rest.partition("-")[0]
+    return pid.isdigit() and bool(started) and process_start_time(int(pid)) == started
 
 
 def existing_state(r: LocalRunner, process_names: tuple[str, ...]) -> str:
-    """``absent``, ``dead`` (no live pane), ``zombie`` (agent gone) or ``live``."""
-    res = r.tmux(["list-panes", "-s", "-t", session.session(r), "-F", session.PANES_FORMAT])
+    """``absent``, ``dead`` (no live pane), ``abandoned`` (its start died),
+    ``starting`` (its start still runs), ``zombie`` (agent gone) or ``live``."""
+    res = r.tmux(["list-panes", "-s", "-t", session.target(r), "-F", STATE_FORMAT])
     if not res.ok:
         return "absent"
-    panes = session.live_panes(res.out)
+    marker, _, _ = res.out.decode("utf-8", "replace").partition(" ")
+    if marker:
+        return "starting" if starter_alive(marker) else "abandoned"
+    panes = session.live_panes(b"\n".join(line.partition(b" ")[2] for line in res.out.splitlines()))
     if not panes:
         return "dead"
     if process_names and not session.process_alive(r, process_names):
@@ -45,10 +89,18 @@ def existing_state(r: LocalRunner, process_names: tuple[str, ...]) -> str:
     return "live"
 
 
-def kill_if_ours(r: LocalRunner, token: str) -> None:
-    """Roll back only our own session: a racing start may own the name now."""
-    if session.get_meta(r, "GC_INSTANCE_TOKEN") == token:
-        stop(r)
+def kill_if_ours(r: LocalRunner, marker: str) -> None:
+    """Roll back only our own session: a racing start may own the name now.
+
+    Quiet by design: the start's own error is the one line on stderr, and a
+    session this misses is still marked, so the next start recycles it.
+    """
+    try:
+        res = r.tmux(["show-options", "-qv", "-t", session.target(r), STARTING])
+        if res.ok and res.out.strip().decode("utf-8", "replace") == marker:
+            stop(r)
+    except Exception:  # rollback is best-effort and must stay silent
+        pass
 
 
 def session_env(cfg: StartConfig, name: str, sock: str) -> dict[str, str]:
@@ -69,26 +121,91 @@ def host_env(cfg: StartConfig, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def guarded(argv: Sequence[str]) -> list[str]:
+    """``argv`` run under `providers.gc_session_tmux.guard` (dies with this process)."""
+    return [sys.executable, "-m", "providers.gc_session_tmux.guard", str(os.getpid()), *argv]
+
+
 def run_pre_start(cfg: StartConfig, env: dict[str, str], cwd: str | None) -> None:
     for i, command in enumerate(cfg.pre_start):
         try:
-            res = proc.run(["sh", "-c", command], env=env, cwd=cwd, timeout=PRE_START_TIMEOUT,
-                           new_group=True)
+            res = proc.run(guarded(["sh", "-c", command]), env=env, cwd=cwd,
+                           timeout=PRE_START_TIMEOUT, new_group=True)
         except proc.Timeout:
             raise ProviderError(f"pre_start[{i}] timed out after {PRE_START_TIMEOUT:g}s") from None
         if not res.ok:
             raise ProviderError(f"pre_start[{i}] failed: {res.error_text() or f'exit {res.rc}'}")
 
 
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP for a short critical section, then deliver them."""
+    pending: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+                for sig in Rollback.SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            signal.raise_signal(pending[0])  # now the rollback's handler runs
+
+
+def create(r: LocalRunner, cfg: StartConfig, name: str, *, work_dir: str, env: dict[str, str],
+           marker: str) -> None:
+    """Create the session from a command file on stdin (no value ever in argv)."""
+    data = launch.new_session_script(cfg, name, work_dir=work_dir, env=env, marker=marker)
+    with signals_held():
+        res = r.tmux(*launch.FROM_STDIN_COMMANDS, stdin=data, timeout=CREATE_TIMEOUT,
+                     new_group=True)
+    if not res.ok:
+        if b"duplicate session" in res.err:
+            raise ProviderError(f"session {name!r} already exists")
+        raise ProviderError(f"creating session: {res.error_text() or f'tmux exit {res.rc}'}")
+    pid = res.out.decode("utf-8", "replace").strip()
+    if not pid.isdigit():  # tmux exits 0 even when its new server cannot create the socket
+        why = res.error_text() or "no tmux server answered"
+        raise ProviderError(f"creating session: tmux server at {r.socket_path} is not reachable: "
+                            f"{why}")
+    try:
+        sockets.record_server(r.socket_path, int(pid))
+    except OSError as error:
+        raise ProviderError(f"recording the tmux server pid beside {r.socket_path}: "
+                            f"{error.strerror}") from None
+
+
+def finish(r: LocalRunner, name: str, marker: str) -> None:
+    """The last step: unmark the session (if still ours), which proves it still exists."""
+    exact = session.target(r)
+    res = r.tmux(["if-shell", "-F", "-t", exact, f"#{{==:#{{{STARTING}}},{marker}}}",
+                  f"set-option -t {exact} -u {STARTING}"])
+    if not res.ok:
+        raise ProviderError(f"session {name!r} vanished during startup"
+                            if session.is_missing(res) else f"finishing start: {res.error_text()}")
+
+
+def ensure_socket_dir(sock: str) -> None:
+    directory = os.path.dirname(sock)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError as error:
+        raise ProviderError(f"cannot create the tmux socket directory {directory}: "
+                            f"{error.strerror}") from None
+    if not os.path.exists(sock) and not os.access(directory, os.W_OK):
+        raise ProviderError(f"cannot create the tmux socket in {directory}: not writable")
+
+
 def start(call: Call) -> None:
     name = call["name"]
     cfg = parse_start_config(call.stdin_bytes())
     sock = socket_path(call.environ)
-    os.makedirs(os.path.dirname(sock), mode=0o700, exist_ok=True)
+    ensure_socket_dir(sock)
     r = LocalRunner(sock, name)
+    r.guard = guarded
     deadline = time.monotonic() + launch.start_budget()
     env = session_env(cfg, name, sock)
-    token = env["GC_INSTANCE_TOKEN"]
+    marker = new_marker()
     work_dir = cfg.work_dir
     cwd = cfg.env.get("GC_DIR") or work_dir or None
     lock = session_lock("tmux", os.path.basename(sock), name, "start",
@@ -98,23 +215,22 @@ def start(call: Call) -> None:
         state = existing_state(r, cfg.process_names)
         if state == "live":
             raise ProviderError(f"session {name!r} already exists")
+        if state == "starting":
+            raise ProviderError(f"session {name!r} already exists (another start is in progress)")
         if state != "absent":
-            stop(r)  # a dead pane or a zombie: recycle the name
+            stop(r)  # a dead pane, a zombie or an abandoned start: recycle the name
         if work_dir:
             os.makedirs(work_dir, exist_ok=True)
             overlay.stage(cfg, work_dir)
         setup_env = host_env(cfg, {"GC_SESSION": name, "GC_TMUX_SOCKET": sock,
-                                   "GC_INSTANCE_TOKEN": token})
+                                   "GC_INSTANCE_TOKEN": env["GC_INSTANCE_TOKEN"]})
         run_dir = cwd if cwd and os.path.isdir(cwd) else None
         run_pre_start(cfg, setup_env, run_dir)
-        res = r.tmux(launch.new_session_args(cfg, name, work_dir=work_dir, env=env))
-        if not res.ok:
-            if b"duplicate session" in res.err:
-                raise ProviderError(f"session {name!r} already exists")
-            raise ProviderError(f"creating session: {res.error_text()}")
-        rollback.add("kill the new session", lambda: kill_if_ours(r, token))
+        rollback.add("kill the new session", lambda: kill_if_ours(r, marker))
+        create(r, cfg, name, work_dir=work_dir, env=env, marker=marker)
         launch.after_create(r, cfg, name, deadline=deadline, setup_env=setup_env,
                             setup_cwd=run_dir, debounce=session.debounce_seconds(call.environ))
+        finish(r, name, marker)
         rollback.commit()
 
 

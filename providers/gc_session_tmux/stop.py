@@ -55,7 +55,7 @@ def grace_seconds() -> float:
 
 def stop(r: LocalRunner) -> None:
     """Idempotent: a missing session or server is already stopped."""
-    res = r.tmux(["list-panes", "-s", "-t", session.session(r), "-F", "#{pane_pid} #{pane_id}"])
+    res = r.tmux(["list-panes", "-s", "-t", session.target(r), "-F", "#{pane_pid} #{pane_id}"])
     if not res.ok:
         return
     panes = [line.split(" ", 1) for line in res.out.decode().splitlines() if " " in line]

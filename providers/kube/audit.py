@@ -11,8 +11,13 @@ from __future__ import annotations
 import os
 import time
 
-#: Key fragments whose values are secrets (matched case-insensitively).
-SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "KEY", "CREDENTIAL")
+#: Key fragments whose values are secrets, anywhere in the name (case-insensitive).
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "PRIVATE",
+                "AUTH", "COOKIE", "SIGNATURE")
+#: Short words that are secrets only as a whole ``_``-separated part: ``GITHUB_PAT``,
+#: ``DB_PASS``, ``SENTRY_DSN``, but not ``PATH`` or ``PASSTHROUGH``.
+SECRET_PARTS = frozenset({"PAT", "PASS", "PW", "PWD", "DSN", "JWT", "OTP", "PIN", "SALT",
+                          "CERT", "SIG"})
 REDACTED = "***"
 
 _correlation = ""
@@ -32,8 +37,17 @@ def correlation_id() -> str:
 
 
 def is_secret_key(key: str) -> bool:
+    """Whether a variable's name says its value is a secret (errs towards yes).
+
+    A name this misses is no leak for the pod spec, which takes only allowlisted
+    names (`gc_session_k8s.pod.environment`); here it decides what the audit log
+    redacts.
+    """
     upper = key.upper()
-    return any(word in upper for word in SECRET_WORDS)
+    if any(word in upper for word in SECRET_WORDS):
+        return True
+    parts = upper.replace("-", "_").replace(".", "_").split("_")
+    return any(part in SECRET_PARTS for part in parts)
 
 
 def redact_arg(arg: str) -> str:

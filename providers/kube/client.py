@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 _CLIENTS: dict[tuple[str, str], Any] = {}
-BACKOFF = (0.25, 0.75, 1.5)
 
 
 class AccessCheck(NamedTuple):
@@ -128,7 +127,9 @@ def translate(error: BaseException, action: str) -> KubeError:
             return KubeForbidden(f"{message} (credentials rejected: check the kubeconfig)")
         if status in (400, 422):
             return KubeInvalid(message)
-        if status == 429 or status >= 500 or status == 0:
+        if status == 429:  # the server turned the request away: it never ran
+            return KubeUnavailable(message, not_started=True)
+        if status >= 500 or status == 0:
             return KubeUnavailable(message)
         return KubeError(message)
     text = " ".join(str(error).split())[:300]
@@ -137,19 +138,18 @@ def translate(error: BaseException, action: str) -> KubeError:
 
 
 def call(action: str, fn: Callable[[], Any], *, idempotent: bool = True) -> Any:
-    """Run one client call; retry transient failures of idempotent calls."""
-    attempt = 0
-    while True:
+    """Run one client call under the one retry policy (`providers.kube.retry`)."""
+    from providers.kube.retry import with_retries
+
+    def attempt() -> Any:
         try:
             return fn()
-        except ProviderError:  # ours (a KubeError, or a rollback's Interrupted): not retried
+        except ProviderError:  # ours (a KubeError, or a rollback's Interrupted): as is
             raise
         except Exception as error:  # the client raises ApiException and urllib3 errors
-            mapped = translate(error, action)
-            if not (idempotent and isinstance(mapped, KubeUnavailable)) or attempt >= len(BACKOFF):
-                raise mapped from error
-        time.sleep(BACKOFF[attempt])
-        attempt += 1
+            raise translate(error, action) from error
+
+    return with_retries(attempt, idempotent=idempotent)
 
 
 def _json(response: Any) -> Obj:
@@ -305,30 +305,6 @@ def wait_for_pod(
             if not isinstance(mapped, KubeUnavailable):
                 raise mapped from error
             time.sleep(0.2)
-
-
-def pod_ready(pod: Obj | None) -> bool:
-    if not pod or (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return False
-    status = pod.get("status") or {}
-    if status.get("phase") != "Running":
-        return False
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
-
-
-def waiting_reason(pod: Obj | None) -> str:
-    """The first container's waiting reason and message (``ErrImagePull: …``)."""
-    if not pod:
-        return ""
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        waiting = (status.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason"):
-            message = waiting.get("message") or ""
-            return f"{waiting['reason']}: {message}".rstrip(": ")
-    return ""
 
 
 def wait_for_deletion(name: str, *, timeout: float, settings: KubeSettings | None = None) -> None:

@@ -21,6 +21,10 @@ class KubeNotFound(KubeError):
     """The object does not exist (HTTP 404, kubectl ``NotFound``)."""
 
 
+class PodGone(KubeNotFound):
+    """An exec found no pod, or no running container in it: the session is missing."""
+
+
 class KubeConflict(KubeError):
     """The object already exists or changed underneath us (HTTP 409)."""
 
@@ -39,7 +43,17 @@ class KubeInvalid(KubeError):
 
 
 class KubeUnavailable(KubeError, TemporaryError):
-    """Transient: connection refused, timeouts, HTTP 429 or 5xx. Safe to retry."""
+    """Transient: connection refused, timeouts, HTTP 429 or 5xx.
+
+    A read is safe to retry; a write only when ``not_started`` (the request provably
+    never ran: HTTP 429, or the API refused an exec before the command started).
+    """
+
+    def __init__(self, message: str, *, not_started: bool = False) -> None:
+        super().__init__(message)
+        self.not_started = not_started
+
+
 
 
 class KubectlMissing(KubeError):

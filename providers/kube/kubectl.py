@@ -1,4 +1,4 @@
-"""kubectl, one process per call: argv building, failure classification, retries.
+"""kubectl, one process per call: argv, the one exec path, classification, retries, audit.
 
 Hot paths use this module, so it imports only the standard library and
 `protocol` (`protocol.proc.run`: posix_spawn + memfds, no `subprocess`).
@@ -11,17 +11,17 @@ import os
 import time
 
 from protocol.proc import Result, Timeout, run
+from providers.kube import audit
 from providers.kube.classify import classify
-from providers.kube.errors import KubectlMissing, KubeTimeout, KubeUnavailable
+from providers.kube.errors import KubectlMissing, KubeNotFound, KubeTimeout, KubeUnavailable, PodGone
+from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from typing import Any
 
-#: Pauses between attempts of an idempotent call on a transient failure.
-BACKOFF = (0.25, 0.75, 1.5)
 EXIT_MARKER = "command terminated with exit code "
 
 
@@ -53,16 +53,27 @@ def kubectl_env() -> dict[str, str] | None:
     return {**os.environ, **GO_RUNTIME}
 
 
-def spawn(argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
-    """One kubectl process; `KubeTimeout` past ``timeout``, `KubectlMissing` when absent."""
+def spawn(argv: list[str], stdin: bytes | None = None, timeout: float | None = None, *,
+          pod: str = "") -> Result:
+    """One kubectl process, recorded in the audit log whatever the outcome.
+
+    `KubeTimeout` past ``timeout``; `KubectlMissing` only when kubectl itself could
+    not be started (an exec whose *remote* command exits 127 is the command's result).
+    """
+    started = time.monotonic()
+    rc = -1
     try:
-        result = run(argv, stdin=stdin, env=kubectl_env(), timeout=timeout, new_group=True)
-    except Timeout as error:
-        raise KubeTimeout(f"kubectl {' '.join(a for a in argv[1:6] if not a.startswith('-'))}: "
-                          f"{error}") from None
-    if result.rc == 127 and not result.out:
+        try:
+            result = run(argv, stdin=stdin, env=kubectl_env(), timeout=timeout, new_group=True)
+        except Timeout as error:
+            raise KubeTimeout(f"kubectl {' '.join(a for a in argv[1:6] if not a.startswith('-'))}: "
+                              f"{error}") from None
+        rc = result.rc
+    finally:
+        audit.record(argv, pod=pod, started=started, rc=rc)
+    if result.rc == 127 and not result.out and result.err.startswith(argv[0].encode() + b": "):
         raise KubectlMissing(
-            f"cannot run {argv[0]!r}: {result.error_text() or 'not found on PATH'}"
+            f"cannot run {argv[0]!r}: {result.error_text().partition(': ')[2] or 'not found on PATH'}"
             " (install kubectl or set GC_KUBECTL)"
         )
     return result
@@ -77,32 +88,26 @@ def kubectl(
     idempotent: bool = True,
     timeout: float | None = None,
     deadline: float | None = None,
-    process: Callable[[list[str], bytes | None, float | None], Result] | None = None,
+    pod: str = "",
 ) -> Result:
     """Run ``kubectl <args>`` and return the result, or raise a `KubeError`.
 
-    A transient failure (`KubeUnavailable`) is retried with backoff when
-    ``idempotent`` is true, as long as ``deadline`` (a `time.monotonic` value)
-    allows. ``timeout`` bounds each process (default: request timeout + 5 s).
-    ``process`` runs each attempt (default `spawn`; a caller may wrap it, e.g. to audit).
+    Retried under the one policy (`providers.kube.retry`) as long as ``deadline``
+    (a `time.monotonic` value) allows. ``timeout`` bounds each process (default:
+    request timeout + 5 s). ``pod`` names the pod concerned in the audit log.
     """
-    process = process or spawn
     settings = settings or KubeSettings.from_env()
     argv = [*base_argv(settings), *args]
     what = action or " ".join(args[:3])
     per_call = timeout if timeout is not None else settings.request_timeout + 5
-    attempt = 0
-    while True:
-        result = process(argv, stdin, per_call)
+
+    def attempt() -> Result:
+        result = spawn(argv, stdin, per_call, pod=pod)
         if result.ok:
             return result
-        error = classify(result.err.decode("utf-8", "replace"), action=what, rc=result.rc)
-        pause = BACKOFF[attempt] if attempt < len(BACKOFF) else None
-        late = deadline is not None and pause is not None and time.monotonic() + pause > deadline
-        if not (idempotent and isinstance(error, KubeUnavailable)) or pause is None or late:
-            raise error
-        time.sleep(pause)
-        attempt += 1
+        raise classify(result.err.decode("utf-8", "replace"), action=what, rc=result.rc)
+
+    return with_retries(attempt, idempotent=idempotent, deadline=deadline)
 
 
 def get_json(
@@ -144,42 +149,61 @@ def strip_exit_marker(err: bytes) -> bytes:
     return err
 
 
+#: kubectl's words for "the pod is there but its container cannot be exec'd into".
+NOT_RUNNING = ("container not found", "is not valid for pod", "does not have a host assigned",
+               "cannot exec into a container in a completed pod", "container not running",
+               "is waiting to start", "pod is not running", "unable to upgrade connection: pod")
+
+
+def exec_argv(settings: KubeSettings, pod: str, container: str, argv: Sequence[str], *,
+              stdin: bool = False, tty: bool = False) -> list[str]:
+    """``kubectl … exec [-i] [-t] POD -c CONTAINER -- ARGV`` (also for attach-like uses)."""
+    args = [*base_argv(settings, request_timeout=False), "exec"]
+    if stdin:
+        args.append("-i")
+    if tty:
+        args.append("-t")
+    args.append(pod)
+    if container:
+        args += ["-c", container]
+    return [*args, "--", *argv]
+
+
 def exec_in_pod(
     pod: str,
     argv: Sequence[str],
     *,
-    stdin: bytes | None = None,
     container: str = "",
     settings: KubeSettings | None = None,
+    stdin: bytes | None = None,
     timeout: float | None = 30.0,
     retry: bool = False,
 ) -> Result:
-    """Run ``argv`` in ``pod`` via ``kubectl exec``; return the *command's* result.
+    """Run ``argv`` in ``pod``: the one exec path of every provider.
 
-    ``Result.rc`` is the container command's own exit code, and ``Result.err``
-    its stderr (kubectl's trailer removed). Failures of kubectl itself (pod
-    missing, RBAC, API down) raise a `KubeError` instead, so a caller can tell
-    "the command said no" from "the cluster said no". ``retry`` re-runs a
-    command that is safe to repeat after a transient failure.
+    ``Result`` is the *command's* own (exit code, stdout, stderr without kubectl's
+    trailer). kubectl's own failures raise instead, so a caller can tell "the command
+    said no" from "the cluster said no": `PodGone` when the pod or its running container
+    is not there, another `KubeError` otherwise (RBAC, API down). ``retry`` says the
+    command is safe to repeat; a write is still retried when the API refused the exec
+    before the command started (`providers.kube.retry`).
     """
     settings = settings or KubeSettings.from_env()
-    args = ["exec"]
-    if stdin is not None:
-        args.append("-i")
-    args.append(pod)
-    if container:
-        args += ["-c", container]
-    args += ["--", *argv]
-    full = [*base_argv(settings, request_timeout=False), *args]
-    attempt = 0
-    while True:
-        result = spawn(full, stdin, timeout)
+    full = exec_argv(settings, pod, container, argv, stdin=stdin is not None)
+
+    def attempt() -> Result:
+        result = spawn(full, stdin, timeout, pod=pod)
         code = remote_exit_code(result)
         if code is not None:
             return Result(code, result.out, strip_exit_marker(result.err))
-        error = classify(result.err.decode("utf-8", "replace"), action=f"exec in pod {pod}",
-                         rc=result.rc)
-        if not (retry and isinstance(error, KubeUnavailable)) or attempt >= len(BACKOFF):
-            raise error
-        time.sleep(BACKOFF[attempt])
-        attempt += 1
+        text = result.err.decode("utf-8", "replace")
+        error = classify(text, action=f"exec in pod {pod}", rc=result.rc)
+        low = text.lower()
+        if isinstance(error, KubeNotFound) or any(marker in low for marker in NOT_RUNNING):
+            raise PodGone(str(error))
+        if isinstance(error, KubeUnavailable) and "Error from server" in text:
+            # The API refused the pod lookup or the upgrade: the command never started.
+            error.not_started = True
+        raise error
+
+    return with_retries(attempt, idempotent=retry)

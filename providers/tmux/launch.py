@@ -14,6 +14,7 @@ import time
 
 from protocol.errors import ProviderError
 from providers.tmux import session
+from providers.tmux.runner import command_line, literal, script
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,17 +39,22 @@ def warn(message: str) -> None:
     sys.stderr.write(f"warning: {message}\n")
 
 
-def new_session_args(cfg: StartConfig, target: str, *, work_dir: str, env: dict[str, str],
-                     width: int = 200, height: int = 50) -> list[str]:
-    """`new-session` for ``target`` plus the options set atomically with it.
+def new_session_commands(cfg: StartConfig, target: str, *, work_dir: str, env: dict[str, str],
+                         width: int = 200, height: int = 50, marker: str = "") -> list[list[str]]:
+    """`new-session` for ``target`` plus the commands run atomically with it.
 
     remain-on-exit is set in the same tmux command list, so a command that
     exits at once leaves a dead pane (is-running false, recycled by the next
-    start) instead of a vanished session.
+    start) instead of a vanished session. ``marker`` (``@gc-starting``) says a
+    start is still running; the last step of a finished start removes it. The
+    list ends by printing the server's pid, which also proves a server took
+    the commands (tmux exits 0 when its server cannot create the socket).
     """
+    exact = f"={target}:"
+    # `-c` is expanded as a format by tmux, where `#(cmd)` would run a command.
     args = ["new-session", "-d", "-s", target, "-x", str(width), "-y", str(height)]
     if work_dir:
-        args += ["-c", work_dir]
+        args += ["-c", literal(work_dir)]
     for key, value in env.items():
         args += ["-e", f"{key}={value}"]
     command = cfg.command
@@ -57,13 +63,40 @@ def new_session_args(cfg: StartConfig, target: str, *, work_dir: str, env: dict[
     unset = cfg.unset_env
     if unset:
         wrapper = ["env"] + [a for key in unset for a in ("-u", key)]
-        args += [*wrapper, "/bin/sh", "-c", command] if command else [
-            *wrapper, os.environ.get("SHELL") or "/bin/sh"]
+        args += ["--", *wrapper, "/bin/sh", "-c", command] if command else [
+            "--", *wrapper, os.environ.get("SHELL") or "/bin/sh"]
     elif command:
-        args.append(command)
-    args += [";", "set-option", "-w", "-t", f"={target}:", "remain-on-exit", "on"]
-    args += [";", "set-option", "-t", f"={target}:", "@gc-work-dir", work_dir or ""]
-    return args
+        args += ["--", command]
+    commands = [args, ["set-option", "-w", "-t", exact, "remain-on-exit", "on"],
+                ["set-option", "-t", exact, "@gc-work-dir", work_dir or ""]]
+    if marker:
+        commands.append(["set-option", "-t", exact, "@gc-starting", marker])
+    commands.append(["display-message", "-p", "-t", exact, "#{pid}"])
+    return commands
+
+
+#: The tmux commands that run `new_session_script` from stdin. They may start the
+#: server, which keeps this client's argv for its lifetime: no value may be in it.
+FROM_STDIN_COMMANDS = (["start-server"], ["source-file", "-"])
+FROM_STDIN = command_line(FROM_STDIN_COMMANDS)
+
+
+def new_session_script(cfg: StartConfig, target: str, *, work_dir: str, env: dict[str, str],
+                       marker: str = "") -> bytes:
+    """`new_session_commands` as a command file for ``tmux start-server ; source-file -``.
+
+    Env values (secrets among them), the work dir and the command travel on
+    stdin: never in any process's argv (a tmux server keeps the argv of the
+    client that started it, visible in ``ps``), and with no command-length cap.
+    """
+    return script(new_session_commands(cfg, target, work_dir=work_dir, env=env, marker=marker))
+
+
+def new_session_args(cfg: StartConfig, target: str, *, work_dir: str, env: dict[str, str],
+                     width: int = 200, height: int = 50) -> list[str]:
+    """`new_session_commands` as one escaped argv (values visible in ``ps``: no secrets)."""
+    return command_line(new_session_commands(cfg, target, work_dir=work_dir, env=env,
+                                             width=width, height=height))
 
 
 def wait_until(check: Callable[[], bool], seconds: float, interval: float) -> bool:

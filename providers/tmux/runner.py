@@ -1,10 +1,24 @@
-"""Where tmux commands run: the `Runner` seam.
+"""Where tmux commands run: the `Runner` seam, and the one rule for tmux arguments.
 
 The session logic in `providers.tmux.session` never spawns anything itself; it
 asks a runner. `providers.gc_session_tmux.local_runner.LocalRunner` runs tmux on
 this machine against the provider's own socket; `gc_session_k8s.pod_runner.PodRunner`
 sends the same commands through one exec into the pod, where the session is always
 named ``main``.
+
+Every argument reaches tmux through `command_line` (argv) or `script` (a
+command file read with ``source-file -``), never spliced by hand:
+
+* tmux ends a command at ANY argv element ending in ``;`` (verified on 3.3a:
+  ``send-keys s 'a;' kill-server`` runs kill-server). Its parser turns a final
+  ``\\;`` into a literal ``;``, so `escape` puts a backslash before a final ``;``
+  and the value arrives byte for byte (``;``, ``a;``, ``\\;``, ``;;`` all round-trip).
+* Values that may be secret or large go in a command file on stdin instead
+  (argv is visible in ``ps`` and a tmux command line is capped near 16 KB);
+  `quote` single-quotes a token for tmux's config language, where nothing
+  inside single quotes is special but ``'`` itself.
+* Arguments tmux expands as formats (``new-session -c``) also need `literal`:
+  ``#(cmd)`` in a format runs a shell command.
 """
 
 from __future__ import annotations
@@ -24,9 +38,9 @@ if TYPE_CHECKING:
         #: The tmux session name inside this runner's server.
         target: str
 
-        def tmux(self, args: Sequence[str], *, stdin: bytes | None = None,
+        def tmux(self, *commands: Sequence[str], stdin: bytes | None = None,
                  timeout: float | None = None) -> proc.Result:
-            """Run one tmux command line (``;`` arguments chain commands)."""
+            """Run tmux commands (each a list of arguments) in one client, in order."""
 
         def shell(self, script: str, args: Sequence[str] = (), *, stdin: bytes | None = None,
                   env: dict[str, str] | None = None, cwd: str | None = None,
@@ -41,6 +55,46 @@ if TYPE_CHECKING:
             """Run a host script file with sh where the session lives."""
 
 
+def escape(arg: str) -> str:
+    """An argv element tmux reads back as exactly ``arg``, never as a command end."""
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+def command_line(commands: Sequence[Sequence[str]]) -> list[str]:
+    """tmux argv for ``commands``: every argument escaped, bare ``;`` only between them."""
+    argv: list[str] = []
+    for command in commands:
+        if argv:
+            argv.append(";")
+        argv += [escape(a) for a in command]
+    return argv
+
+
+def quote(token: str) -> str:
+    """One token of tmux's config language (``source-file``), taken literally."""
+    return "'" + token.replace("'", "'\\''") + "'"
+
+
+def script(commands: Sequence[Sequence[str]]) -> bytes:
+    """A command file for ``source-file -``: one command per line, every token quoted."""
+    return "".join(" ".join(quote(a) for a in command) + "\n" for command in commands).encode()
+
+
+def literal(value: str) -> str:
+    """A value tmux expands as a format, made to expand to itself (``#`` → ``##``)."""
+    return value.replace("#", "##")
+
+
 def sh_quote(value: str) -> str:
     """Single-quote a value for POSIX sh (what `shlex.quote` does, without the import)."""
     return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+class Missing(proc.Result):
+    """A runner's typed "this session's box is gone" (its pod deleted, its container not
+    running): the shared logic reads it as a missing session without parsing any text."""
+
+    __slots__ = ()
+
+    def __init__(self, why: str) -> None:
+        super().__init__(1, b"", why.encode())

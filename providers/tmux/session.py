@@ -5,8 +5,15 @@ the runner differs (a local tmux socket, or `kubectl exec` into the pod). Each
 function costs one runner round trip unless it says otherwise, which is what
 keeps a pod operation at one `kubectl` process.
 
-Targets are exact: ``=name`` for a session, ``=name:`` for its current pane,
-because tmux otherwise matches prefixes and patterns.
+Every command names the session through `target` and nothing else: tmux
+matches a bare or ``=``-prefixed name as a window first and then as a session
+*prefix* (on 3.3a ``list-panes -s -t =worker`` finds ``worker-2``), while
+``=name:`` is an exact session name with its current window and pane, and is
+accepted by session, window and pane commands alike (verified on 3.3a for
+list-panes, list-windows, set/show-environment, set/show-options,
+capture-pane, clear-history, send-keys, paste-buffer, display-message,
+has-session and kill-session). Every argument goes through
+`providers.tmux.runner` (argv escaping, or a command file on stdin).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import time
 
 from protocol.errors import ProviderError
 from providers.tmux import proctree
+from providers.tmux.runner import Missing, script
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,39 +36,42 @@ if TYPE_CHECKING:
 #: pastes by timing does not swallow the Enter into the paste (Gas City uses 500 ms).
 DEFAULT_DEBOUNCE_MS = 500
 MISSING = ("can't find session", "no server running", "can't find pane", "can't find window",
-           "session not found", "error connecting", "no such file or directory")
+           "session not found", "no such session", "error connecting",
+           "no such file or directory")
 
 
-def session(r: Runner) -> str:
-    return "=" + r.target
-
-
-def pane(r: Runner) -> str:
+def target(r: Runner) -> str:
+    """The one exact target for the runner's session (see the module docstring)."""
     return "=" + r.target + ":"
 
 
+#: Older names of `target`, kept for callers outside this package.
+session = pane = target
+
+
 def is_missing(result: Result) -> bool:
-    """Did tmux fail because the session (or its whole server) is not there?"""
+    """Did tmux fail because the session (or its whole server, or its pod) is not there?"""
+    if isinstance(result, Missing):
+        return True
     text = result.err.decode("utf-8", "replace").lower()
     return any(m in text for m in MISSING)
 
 
 def is_running(r: Runner) -> bool:
     """True while at least one of the session's panes is alive."""
-    res = r.tmux(["list-panes", "-s", "-t", session(r), "-F", "#{pane_dead}"])
+    res = r.tmux(["list-panes", "-s", "-t", target(r), "-F", "#{pane_dead}"])
     return res.ok and b"0" in res.out.split()
 
 
 def is_attached(r: Runner) -> bool:
-    # The pane target: tmux 3.3a formats nothing for a bare `=session` target here.
-    res = r.tmux(["display-message", "-p", "-t", pane(r), "#{session_attached}"])
+    res = r.tmux(["display-message", "-p", "-t", target(r), "#{session_attached}"])
     text = res.out.strip()
     return res.ok and text.isdigit() and int(text) > 0
 
 
 def get_meta(r: Runner, key: str) -> str:
     """The value stored under ``key``; empty when unset or the session is gone."""
-    res = r.tmux(["show-environment", "-t", session(r), key])
+    res = r.tmux(["show-environment", "-t", target(r), "--", key])
     if not res.ok:
         return ""
     text = res.out.decode("utf-8", "replace")
@@ -72,13 +83,23 @@ def get_meta(r: Runner, key: str) -> str:
 
 
 def set_meta(r: Runner, key: str, value: str) -> None:
-    res = r.tmux(["set-environment", "-t", session(r), key, value])
+    """Store ``value`` byte for byte, at any size.
+
+    The value travels in a command file on stdin (``source-file -``), never in
+    argv: a tmux command line is capped near 16 KB, and argv shows in ``ps``.
+    A failed call changes nothing, so a stored value is never lost.
+    """
+    if "\0" in value:
+        raise ProviderError("set-meta: the value contains a NUL byte, which tmux cannot store")
+    command = ["set-environment", "-t", target(r), "--", key, value]
+    res = r.tmux(["source-file", "-"], stdin=script([command]))
     if not res.ok:
         raise ProviderError(_why(r, res, "set-meta"))
 
 
 def remove_meta(r: Runner, key: str) -> None:
-    res = r.tmux(["set-environment", "-t", session(r), "-u", key])
+    """Idempotent: an unset key or a missing session is already removed."""
+    res = r.tmux(["set-environment", "-t", target(r), "-u", "--", key])
     if not res.ok and not is_missing(res) and b"unknown variable" not in res.err:
         raise ProviderError(_why(r, res, "remove-meta"))
 
@@ -86,7 +107,7 @@ def remove_meta(r: Runner, key: str) -> None:
 def peek(r: Runner, lines: int) -> str:
     """The pane's text: the last ``lines`` lines of history plus the screen (all if ≤ 0)."""
     start = "-" if lines <= 0 else f"-{lines}"
-    res = r.tmux(["capture-pane", "-p", "-t", pane(r), "-S", start])
+    res = r.tmux(["capture-pane", "-p", "-t", target(r), "-S", start])
     if not res.ok:
         raise ProviderError(_why(r, res, "peek"))
     return res.out.decode("utf-8", "replace").rstrip()
@@ -98,7 +119,7 @@ def last_activity(r: Runner) -> str:
     ``session_activity`` does not advance for detached sessions (verified on
     tmux 3.3a), so the newest ``window_activity`` is used, as Gas City does.
     """
-    res = r.tmux(["list-windows", "-t", session(r), "-F", "#{window_activity}"])
+    res = r.tmux(["list-windows", "-t", target(r), "-F", "#{window_activity}"])
     stamps = [int(s) for s in res.out.split() if s.isdigit()] if res.ok else []
     if not stamps:
         return ""
@@ -106,14 +127,19 @@ def last_activity(r: Runner) -> str:
 
 
 def clear_scrollback(r: Runner) -> None:
-    res = r.tmux(["clear-history", "-t", pane(r)])
+    res = r.tmux(["clear-history", "-t", target(r)])
     if not res.ok and not is_missing(res):
         raise ProviderError(_why(r, res, "clear-scrollback"))
 
 
 def send_keys(r: Runner, keys: Sequence[str]) -> None:
-    """Bare tmux key names, no implicit Enter; a missing session is not an error."""
-    res = r.tmux(["send-keys", "-t", pane(r), *keys])
+    """Bare tmux key names, no implicit Enter; a missing session is not an error.
+
+    Each key is one argument escaped by the runner: ``;`` is the ``;`` key, and
+    ``a;`` (not a key name) is typed as the text ``a;``, as tmux types any
+    argument that is not a key name; neither can end the tmux command.
+    """
+    res = r.tmux(["send-keys", "-t", target(r), *keys])
     if not res.ok and not is_missing(res):
         raise ProviderError(_why(r, res, "send-keys"))
 
@@ -128,30 +154,40 @@ def interrupt(r: Runner) -> None:
 # Commands are chained with `;`: with a pause, typing is one tmux call and
 # submitting one more (retried); without one, a single call does both. A missing
 # session fails the first call, which `nudge` reads as gone.
+#
+# Never paste into a dead pane: `paste-buffer` into a remain-on-exit corpse
+# crashes the whole tmux 3.3a server, every session with it. `#{pane_dead}` is
+# checked by if-shell in the same command list as the paste, so the pane cannot
+# die in between (tmux handles the exit only between command lists); a dead
+# pane prints `gc-dead` and the nudge is a no-op, as for a missing session.
+# $P and $B (an exact target and gc-nudge-<pid>) are ours, never caller text.
 NUDGE_SCRIPT = r"""
 P=$1 B=$2 pause=$3 wake=$4
-set -- send-keys -t "$P" Enter \; display-message -p -t "$P" '#{session_attached} #{pane_pid}'
+set -- send-keys -t "$P" Enter \; display-message -p -t "$P" '#{pane_dead} #{session_attached} #{pane_pid}'
 paste() { t if-shell -F -t "$P" '#{pane_in_mode}' 'send-keys -X cancel' \; \
-  load-buffer -b "$B" - \; paste-buffer -d -r -b "$B" -t "$P" "$@"; }
+  load-buffer -b "$B" - \; if-shell -F -t "$P" '#{pane_dead}' \
+  "delete-buffer -b $B ; display-message -p gc-dead" "paste-buffer -d -r -b $B -t $P" "$@"; }
 if [ "$pause" = 0.000 ]; then
   state=$(paste \; "$@") || exit 1
 else
-  paste || exit 1
+  state=$(paste) || exit 1
+  case $state in gc-dead*) exit 0 ;; esac
   sleep "$pause"
   n=0
   until state=$(t "$@"); do
     n=$((n + 1)); [ "$n" -ge 3 ] && exit 1; sleep 0.2
   done
 fi
+case $state in gc-dead*|1\ *) exit 0 ;; esac
 # Wake a detached TUI with SIGWINCH to the terminal's foreground job (field 8 of
 # /proc/PID/stat, tpgid), as a resize would, without pinning the window size.
+state=${state#* }
 if [ "$wake" = 1 ] && [ "${state%% *}" = 0 ] && read -r stat < "/proc/${state##* }/stat"; then
   set -- ${stat##*) }
   [ "${6:-0}" -gt 0 ] && kill -s WINCH -- "-$6" 2>/dev/null
 fi
 exit 0
 """
-
 
 def debounce_seconds(environ: dict[str, str] | os._Environ[str]) -> str:
     raw = environ.get("GC_NUDGE_DEBOUNCE_MS", "")
@@ -168,7 +204,7 @@ def nudge(r: Runner, message: bytes, *, debounce: str = "0.500", wake: bool = Tr
     if not message:
         return
     buffer = f"gc-nudge-{os.getpid()}"
-    res = r.shell(NUDGE_SCRIPT, [pane(r), buffer, debounce, "1" if wake else "0"],
+    res = r.shell(NUDGE_SCRIPT, [target(r), buffer, debounce, "1" if wake else "0"],
                   stdin=message, timeout=25)
     if not res.ok and not is_missing(res):  # a session (or pod) that is gone: best-effort
         raise ProviderError(_why(r, res, "nudge"))
@@ -192,7 +228,7 @@ def process_alive(r: Runner, names: Sequence[str]) -> bool:
     wanted = [n for n in names if n]
     if not wanted:
         return True  # gc never asks with no names; an empty ask is trivially true
-    res, procs = r.tmux_and_processes(["list-panes", "-s", "-t", session(r), "-F", PANES_FORMAT])
+    res, procs = r.tmux_and_processes(["list-panes", "-s", "-t", target(r), "-F", PANES_FORMAT])
     if not res.ok:
         return False
     return any(command in wanted or proctree.tree_has(procs, pid, wanted)
@@ -200,12 +236,12 @@ def process_alive(r: Runner, names: Sequence[str]) -> bool:
 
 
 def pane_pids(r: Runner) -> list[int]:
-    res = r.tmux(["list-panes", "-s", "-t", session(r), "-F", "#{pane_pid}"])
+    res = r.tmux(["list-panes", "-s", "-t", target(r), "-F", "#{pane_pid}"])
     return [int(p) for p in res.out.split() if p.isdigit()] if res.ok else []
 
 
 def kill_session(r: Runner) -> None:
-    res = r.tmux(["kill-session", "-t", session(r)])
+    res = r.tmux(["kill-session", "-t", target(r)])
     if not res.ok and not is_missing(res):
         raise ProviderError(_why(r, res, "stop"))
 

@@ -1,7 +1,8 @@
 """JSON-merge of provider settings/hook files when staging overlays.
 
 Both providers stage with these semantics: the local tmux provider file by file
-(`providers.tmux.overlay`), the k8s provider while building its staging tar on
+(`providers.tmux.overlay`, which writes through `providers.tmux.contained` so
+no symlink in the work dir is followed), the k8s provider while building its staging tar on
 the host (`gc_session_k8s.pod.staging`). They are Gas City's, from gastownhall/gascity
 ``internal/overlay/merge.go`` (``mergeablePaths``, ``wrapBareHookPaths``,
 ``MergeSettingsJSON``, ``mergeHooksMap``, ``mergeHookArray`` in its default
@@ -39,7 +40,6 @@ JSON is parsed by orjson: an integer beyond 64 bits makes a document "not JSON"
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable
 
 import orjson
@@ -174,18 +174,3 @@ def staged(rel: str, incoming: bytes, existing: bytes | None) -> bytes:
         return merge(existing, incoming, wrap=wrap)
     except NotMergeable:
         return incoming
-
-
-def stage_file(src: str, dst: str, rel: str) -> None:
-    """Copy ``src`` to ``dst``, merging into an existing ``dst`` (which keeps its mode)."""
-    with open(src, "rb") as f:
-        incoming = f.read()
-    try:
-        with open(dst, "rb") as f:
-            existing: bytes | None = f.read()
-    except OSError:
-        existing = None  # absent or unreadable: created from the overlay, as in Go
-    with open(dst, "wb") as f:
-        f.write(staged(rel, incoming, existing))
-    if existing is None:
-        os.chmod(dst, stat.S_IMODE(os.stat(src).st_mode))

@@ -132,7 +132,17 @@ BREAKAGES = (
     Breakage("start-tempfail", ("GC-STRICT-START-004",)),
     Breakage("start-escapes-cancel", ("GC-STRICT-CANCEL-001",)),
     Breakage("start-ignores-cancel", ("GC-STRICT-CANCEL-002",)),
-    Breakage("start-leaves-pre-start", ("GC-STRICT-CANCEL-003",)),
+    Breakage("start-leaves-pre-start", ("GC-STRICT-CANCEL-003", "GC-STRICT-START-005")),
+    Breakage("prefix-target", ("GC-STRICT-ISOLATION-001",)),
+    Breakage("exited-empty-target", ("GC-STRICT-ISOLATION-002",)),
+    Breakage("send-keys-unescaped", ("GC-STRICT-INJECT-003",)),
+    Breakage("meta-semicolon", ("GC-STRICT-INJECT-004",)),
+    Breakage("env-semicolon", ("GC-STRICT-INJECT-005",)),
+    Breakage("nudge-semicolon", ("GC-STRICT-INJECT-006",)),
+    Breakage("copy-follows-links", ("GC-STRICT-COPY-001",)),
+    Breakage("copy-loop-traceback", ("GC-STRICT-COPY-002",)),
+    Breakage("start-stale-lock", ("GC-STRICT-START-005",)),
+    Breakage("secret-in-argv", ("GC-STRICT-SECRET-001",)),
     Breakage("slow-hot-ops", ("GC-STRICT-COLD-START-001",), threshold_ms=150),
 )
 
@@ -186,6 +196,8 @@ HOST_OBSERVED = {
     "GC-STRICT-START-003",
     "GC-STRICT-STOP-001",
     "GC-STRICT-CANCEL-003",
+    "GC-STRICT-INJECT-006",
+    "GC-STRICT-COPY-001",
 }
 
 

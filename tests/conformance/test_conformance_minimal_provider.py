@@ -8,16 +8,8 @@ from kit_helpers import MINIMAL, TmuxIsolation, needs_tmux
 from protocol.conformance.model import Status
 from protocol.conformance.session import run
 
-#: Optional ops the minimal provider leaves unimplemented on purpose, and the
-#: cancellation checks: it runs no pre_start, so its start is over before the
-#: kit can cancel it.
-EXPECTED_SKIPS = {
-    "RPP-CONN-001",
-    "RPP-PROVISION-001",
-    "GC-STRICT-CANCEL-001",
-    "GC-STRICT-CANCEL-002",
-    "GC-STRICT-CANCEL-003",
-}
+#: Optional ops the minimal provider leaves unimplemented on purpose.
+EXPECTED_SKIPS = {"RPP-CONN-001", "RPP-PROVISION-001"}
 
 
 @needs_tmux

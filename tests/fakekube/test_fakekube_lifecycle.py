@@ -215,3 +215,29 @@ def _defaulted(pod: dict[str, Any]) -> dict[str, Any]:
 
     apply_defaults(pod)
     return pod
+
+
+def test_pod_mountpoints_and_work_dirs_the_host_lacks_are_made_in_the_pod_not_on_the_host(
+    fake_kube: FakeKubeEnv,
+) -> None:
+    """Another server's pods, or the host itself, never see (or lose) a pod's mountpoints."""
+    if not getattr(fake_kube.server.backend, "use_namespaces", False):
+        pytest.skip("local backend without namespaces (not root or unshare refused)")
+    tag = f"gc-fake-{os.getpid()}-{time.monotonic_ns()}"
+    top, nested, work = f"/{tag}/ws", f"/opt/{tag}/cache", f"/{tag}/ws/rig/sub"
+    pod = agent_pod("no-trace", command="sleep infinity")
+    container = pod["spec"]["containers"][0]
+    container["workingDir"] = work
+    container["volumeMounts"] = [{"name": "ws", "mountPath": top},
+                                 {"name": "cache", "mountPath": nested}]
+    pod["spec"]["volumes"].append({"name": "cache", "emptyDir": {}})
+    fake_kube.namespace()
+    apply(fake_kube, pod)
+    fake_kube.server.wait_pod("gc", "no-trace", "Running")
+    r = fake_kube.kubectl("-n", "gc", "exec", "no-trace", "--", "sh", "-c",
+                          f"pwd; echo x > {nested}/f; ls /usr/bin/env; test -d /opt && echo opt")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [work, "/usr/bin/env", "opt"]
+    assert not os.path.exists(f"/{tag}") and not os.path.exists(f"/opt/{tag}")
+    fake_kube.kubectl("-n", "gc", "delete", "pod", "no-trace")
+    assert not os.path.exists(f"/{tag}") and not os.path.exists(f"/opt/{tag}")

@@ -69,13 +69,13 @@ def test_secrets_reach_the_agent_but_never_the_spec_env_or_audit_log(k8s: K8s) -
     try:
         name = k8s.name()
         cfg = {"command": "sleep 300",
-               "env": {"GC_DOLT_PASSWORD": SECRET, "ANTHROPIC_API_KEY": SECRET, "PLAIN": "ok"}}
+               "env": {"GC_DOLT_PASSWORD": SECRET, "ANTHROPIC_API_KEY": SECRET, "GC_PLAIN": "ok"}}
         res = k8s.start(name, cfg)
         assert res.rc == 0, res.err
         pod = k8s.pod(name)
         spec_text = orjson.dumps(pod).decode()
         assert SECRET not in spec_text and CREDENTIAL not in spec_text
-        assert {"name": "PLAIN", "value": "ok"} in pod["spec"]["containers"][0]["env"]  # type: ignore[index]
+        assert {"name": "GC_PLAIN", "value": "ok"} in pod["spec"]["containers"][0]["env"]  # type: ignore[index]
         # The agent sees its secret env (tmux session env), the credential as a file.
         assert k8s.ok("get-meta", name, "GC_DOLT_PASSWORD") == SECRET
         shown = k8s.ok("exec", name, stdin="cat $HOME/.claude/.credentials.json; env")

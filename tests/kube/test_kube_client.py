@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from providers.kube import client
+from providers.kube import client, pods
 from providers.kube.errors import KubeConflict, KubeForbidden, KubeNotFound, KubeTimeout
 from providers.kube.settings import KubeSettings
 
@@ -30,8 +30,8 @@ def test_pod_create_get_list_wait_delete(settings: KubeSettings) -> None:
     client.create_pod(_pod(name), settings)
     with pytest.raises(KubeConflict):
         client.create_pod(_pod(name), settings)
-    ready = client.wait_for_pod(name, client.pod_ready, timeout=30, settings=settings)
-    assert ready is not None and client.pod_ready(ready)
+    ready = client.wait_for_pod(name, pods.pod_ready, timeout=30, settings=settings)
+    assert ready is not None and pods.pod_ready(ready)
     assert client.get_pod(name, settings)["metadata"]["name"] == name
     assert name in [p["metadata"]["name"] for p in client.list_pods("t=x", settings)]
     assert client.delete_pod(name, grace_seconds=0, settings=settings) is True
@@ -48,7 +48,7 @@ def test_wait_times_out_with_kube_timeout(settings: KubeSettings, fake_kube: Any
     client.create_pod(_pod(name), settings)
     try:
         with pytest.raises(KubeTimeout):
-            client.wait_for_pod(name, client.pod_ready, timeout=2, settings=settings)
+            client.wait_for_pod(name, pods.pod_ready, timeout=2, settings=settings)
     finally:
         fake_kube.server.faults.clear()
         client.delete_pod(name, grace_seconds=0, settings=settings)

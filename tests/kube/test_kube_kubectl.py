@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.kube.errors import KubectlMissing, KubeNotFound, KubeUnavailable
+from providers.kube.errors import KubectlMissing, KubeNotFound, KubeUnavailable, PodGone
 from providers.kube.kubectl import base_argv, exec_in_pod, kubectl
 from providers.kube.settings import KubeSettings
 
@@ -99,3 +99,38 @@ def test_exec_sends_stdin_and_argv_verbatim(tmp_path: Path) -> None:
                          settings=settings)
     assert result.rc == 0
     assert result.out == b"[--context=ctx][-n][ns][exec][-i][p][-c][c][--][echo][a b][$(x)]IN"
+
+
+def test_exec_into_a_missing_pod_raises_the_typed_pod_gone(tmp_path: Path) -> None:
+    settings = _fake(tmp_path, "echo 'error: unable to upgrade connection: container not found (\"agent\")' >&2\n"
+                     "exit 1\n")
+    with pytest.raises(PodGone):
+        exec_in_pod("p", ["true"], container="agent", settings=settings)
+
+
+def test_exec_of_a_command_missing_in_the_pod_is_its_exit_127_not_kubectl_missing(
+    tmp_path: Path,
+) -> None:
+    settings = _fake(tmp_path, "echo 'exec: \"bd\": executable file not found in $PATH' >&2\n"
+                     "echo 'command terminated with exit code 127' >&2; exit 127\n")
+    result = exec_in_pod("p", ["bd", "version"], settings=settings)
+    assert result.rc == 127
+    assert b"executable file not found" in result.err
+
+
+def test_a_write_exec_is_retried_only_when_the_api_refused_it_before_it_started(
+    tmp_path: Path,
+) -> None:
+    count = tmp_path / "count"
+    refused = _fake(tmp_path, f"echo x >> {count}\n"
+                    "echo 'Error from server (ServiceUnavailable): the server is currently unable to"
+                    " handle the request' >&2; exit 1\n")
+    with pytest.raises(KubeUnavailable):
+        exec_in_pod("p", ["tmux", "send-keys"], settings=refused, retry=False)
+    assert count.read_text().count("x") == 4  # first try + every pause of the one policy
+    count.unlink()
+    dropped = _fake(tmp_path, f"echo x >> {count}\n"
+                    "echo 'error: unexpected EOF' >&2; exit 1\n")
+    with pytest.raises(KubeUnavailable):
+        exec_in_pod("p", ["tmux", "send-keys"], settings=dropped, retry=False)
+    assert count.read_text().count("x") == 1  # may have run: never sent twice

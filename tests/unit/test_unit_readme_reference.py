@@ -135,14 +135,14 @@ class Default(NamedTuple):
 
 def code_defaults() -> list[Default]:
     """Defaults as the code holds them, for the settings whose default is a plain value."""
-    from gc_beads_k8s.config import DEFAULT_DOLT_HOST, DEFAULT_DOLT_PORT, runner_config
+    from gc_beads_k8s.config import DEFAULT_DOLT_HOST, DEFAULT_DOLT_PORT, RunnerConfig
     from gc_session_k8s.settings import Settings
     from providers.gc_session_tmux import stop
     from providers.gc_session_tmux.sockets import DEFAULT_NAME
     from providers.kube.settings import KubeSettings
     from providers.tmux import launch, session
 
-    k8s, kube, beads = Settings({}), KubeSettings.from_env({}), runner_config({})
+    k8s, kube, beads = Settings.from_env({}), KubeSettings.from_env({}), RunnerConfig.from_env({})
     return [
         Default("gc-session-tmux", "GC_TMUX_SOCKET", DEFAULT_NAME),
         Default("gc-session-tmux", "GC_NUDGE_DEBOUNCE_MS", str(session.DEFAULT_DEBOUNCE_MS)),

@@ -183,15 +183,16 @@ def write_json(path: Path, doc: object, mode: int = 0o644) -> None:
     path.chmod(mode)
 
 
-def test_stage_file_keeps_an_existing_files_mode_and_gives_a_new_one_the_sources(tmp_path: Path) -> None:
-    src, existing, new = tmp_path / "src.json", tmp_path / "old.json", tmp_path / "new.json"
-    write_json(src, {"a": 1}, 0o640)
-    write_json(existing, {"b": 2}, 0o600)
-    settings_merge.stage_file(str(src), str(existing), CLAUDE)
-    settings_merge.stage_file(str(src), str(new), CLAUDE)
-    assert json.loads(existing.read_text()) == {"a": 1, "b": 2}
-    assert existing.stat().st_mode & 0o777 == 0o600
-    assert new.stat().st_mode & 0o777 == 0o640
+def test_a_merged_file_keeps_an_existing_files_mode_and_a_new_one_gets_the_sources(tmp_path: Path
+                                                                                  ) -> None:
+    src, old, new = tmp_path / "src", tmp_path / "old", tmp_path / "new"
+    write_json(src / CLAUDE, {"a": 1}, 0o640)
+    write_json(old / CLAUDE, {"b": 2}, 0o600)
+    overlay.copy_into(str(old), str(src), "")
+    overlay.copy_into(str(new.parent), str(src), "new")
+    assert json.loads((old / CLAUDE).read_text()) == {"a": 1, "b": 2}
+    assert (old / CLAUDE).stat().st_mode & 0o777 == 0o600
+    assert (new / CLAUDE).stat().st_mode & 0o777 == 0o640
 
 
 def layered_config(tmp_path: Path) -> StartConfig:

@@ -364,6 +364,8 @@ class _Handler(BaseHTTPRequestHandler):
     # response written in two sends (headers, body; an exec's output, then its status) waits
     # for the client's delayed ACK: ~40 ms added to every kubectl call that no cluster has.
     disable_nagle_algorithm = True
+    #: This request's entry in the request log (empty for control requests).
+    _entry: dict[str, Any] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log (GET /_fake/requests) replaces stderr noise
@@ -389,6 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, code: int, body: bytes, ctype: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
         self._status = code
+        if self._entry:
+            self._entry["status"] = code  # before the client can read its answer
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -417,6 +421,17 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query, keep_blank_values=True)
         started = time.monotonic()
         control = path.startswith("/_fake")
+        entry: dict[str, Any] = {}
+        self._entry = entry
+        if not control:
+            # Logged on arrival, completed below: a client that has its answer (and a test
+            # that then reads the log) always finds the request, however loaded the machine.
+            entry.update(method=self.command, path=path, query=url.query, status=0,
+                         userAgent=self.headers.get("User-Agent", ""),
+                         accept=self.headers.get("Accept", ""),
+                         contentType=self.headers.get("Content-Type", ""), time=time.time(),
+                         duration=0.0)
+            self.kube.log_request(entry)
         try:
             if control:
                 self._control(path, query)
@@ -431,14 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
-            if not control:
-                self.kube.log_request({
-                    "method": self.command, "path": path, "query": url.query,
-                    "status": self._status, "userAgent": self.headers.get("User-Agent", ""),
-                    "accept": self.headers.get("Accept", ""),
-                    "contentType": self.headers.get("Content-Type", ""),
-                    "time": time.time(), "duration": time.monotonic() - started,
-                })
+            if entry:
+                entry.update(status=self._status, duration=time.monotonic() - started)
 
     def _apply_fault(self, fault: Fault, path: str) -> None:
         if fault.kind == "timeout":

@@ -120,14 +120,16 @@ class LocalSandbox:
         return os.path.join(self._pod_dir, "rootfs", path.lstrip("/"))
 
     def _start_namespaces(self, runs: list[ContainerRun]) -> None:
-        args = [self._hostname]
+        root = os.path.join(self._pod_dir, "root")
+        os.makedirs(root, exist_ok=True)
+        args = [self._hostname, root]
         binds = sorted(self._mounts.items(), key=lambda kv: kv[0].count("/"))
         for dst, (src, ro) in binds:
-            self._ensure_dir(dst, exclude=dst)
+            args += self._ensure_dir(dst, exclude=dst)
             args += ["bind", src, dst, "1" if ro else "0"]
         for run in runs:
             if run.working_dir:
-                self._ensure_dir(run.working_dir, exclude=None)
+                args += self._ensure_dir(run.working_dir, exclude=None)
         self._init = subprocess.Popen(
             ["unshare", "--mount", "--pid", "--uts", "--fork", "--mount-proc",
              "--propagation", "private", sys.executable, "-S", "-I", _POD_INIT, *args],
@@ -144,9 +146,10 @@ class LocalSandbox:
         kids = _children(self._init.pid)
         self._init_pid = kids[0] if kids else 0
 
-    def _ensure_dir(self, path: str, exclude: str | None) -> None:
-        """Make `path` exist where the pod will see it: inside an enclosing
-        mount's host dir, or (mountpoints outside any mount) on the host."""
+    def _ensure_dir(self, path: str, exclude: str | None) -> list[str]:
+        """Make `path` exist where the pod will see it: inside an enclosing mount's
+        dir (in the server's temp dir), or else in the pod's own root (a `mkdir`
+        directive for pod_init): never on the host."""
         hit = None
         for dst in sorted(self._mounts, key=len, reverse=True):
             if dst == exclude:
@@ -157,8 +160,8 @@ class LocalSandbox:
         if hit is not None:
             src = self._mounts[hit][0]
             os.makedirs(os.path.join(src, os.path.relpath(path, hit)), exist_ok=True)
-        else:
-            self._backend.ensure_host_dir(path)
+            return []
+        return ["mkdir", path]
 
     # -- containers --------------------------------------------------------
     def _env(self, run: ContainerRun, *, tty: bool) -> dict[str, str]:
@@ -180,7 +183,9 @@ class LocalSandbox:
         inner = ["env", "-i", "-C", wd, *(f"{k}={v}" for k, v in env.items()), *command]
         if not self._backend.use_namespaces:
             return inner
-        return ["nsenter", "--target", str(self._init_pid), "--mount", "--pid", "--uts", *inner]
+        # --root: the pod's own root (pod_init chroots into it), as a container's rootfs.
+        return ["nsenter", "--target", str(self._init_pid), "--mount", "--pid", "--uts", "--root",
+                *inner]
 
     def start(self, run: ContainerRun) -> LocalContainer:
         # The host is the "image": its default command keeps the container alive.
@@ -262,23 +267,6 @@ class LocalBackend:
 
     def __init__(self, *, use_namespaces: bool | None = None) -> None:
         self.use_namespaces = namespaces_available() if use_namespaces is None else use_namespaces
-        self._lock = threading.Lock()
-        self._created_host_dirs: list[str] = []
-        self.ever_created: set[str] = set()  # for leak checks after shutdown
-
-    def ensure_host_dir(self, path: str) -> None:
-        """Create a mountpoint on the host filesystem, remembering what we made."""
-        with self._lock:
-            missing: list[str] = []
-            p = os.path.normpath(path)
-            while p != "/" and not os.path.exists(p):
-                missing.append(p)
-                p = os.path.dirname(p)
-            for d in reversed(missing):
-                os.mkdir(d)
-                if d not in self._created_host_dirs:
-                    self._created_host_dirs.append(d)
-                    self.ever_created.add(d)
 
     def create_sandbox(self, pod: dict[str, Any], pod_dir: str,
                        runs: list[ContainerRun]) -> LocalSandbox:
@@ -288,11 +276,4 @@ class LocalBackend:
         return True
 
     def shutdown(self) -> None:
-        # Deepest first; only empty dirs we created (a live pod elsewhere keeps it busy).
-        with self._lock:
-            for d in sorted(self._created_host_dirs, key=len, reverse=True):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
-            self._created_host_dirs.clear()
+        """Nothing to undo: pods made their mountpoints in their own roots, not on the host."""
