@@ -7,6 +7,9 @@ have to go looking.
 
 from __future__ import annotations
 
+SEMICOLON = ("tmux ends a command at any argument ending in ';': pass values on stdin (load-buffer, "
+             "a command file), never as tmux arguments")
+
 HINTS: tuple[tuple[str, str], ...] = (
     ("CHECK-01", "the protocol op prints {\"version\":0,\"capabilities\":[...]} or exits 2 if not implemented"),
     ("CHECK-02", "start reads the JSON config on stdin, creates the session and exits 0 once it runs"),
@@ -26,6 +29,8 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("RT-SESSION-SEND-KEYS-MISSING", "send-keys on a missing session exits 0 (best effort)"),
     ("RT-SESSION-INTERRUPT-MISSING", "interrupt on a missing session exits 0 (best effort)"),
     ("RT-SESSION-NUDGE-MISSING", "nudge on a missing session exits 0 (best effort)"),
+    ("RT-SESSION-COPY-TO", ("copy-to copies src into the session's work dir and exits 0; a missing session is not "
+                           "an error")),
     ("RT-SESSION", "meta lives with the session (tmux set-environment); unset keys print nothing, exit 0"),
     ("GC-STRICT-NUDGE", ("type the message literally: send-keys -l -- \"$msg\" (or load-buffer/paste-buffer "
                         "for long text), then a separate Enter")),
@@ -39,6 +44,18 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("GC-STRICT-START-004", "exit 75 only for a temporary failure; a start that can never work exits 1"),
     ("GC-STRICT-USAGE-004", "an unknown op exits 2 with nothing on stdout; no other case exits 2"),
     ("GC-STRICT-USAGE", "usage errors (missing name, bad number, name starting with '-') exit 1 with one line"),
+    ("GC-STRICT-INJECT-003", ("tmux ends a command at any argument ending in ';': refuse such keys or pass them "
+                             "so tmux cannot parse them")),
+    ("GC-STRICT-INJECT-004", SEMICOLON),
+    ("GC-STRICT-INJECT-005", SEMICOLON),
+    ("GC-STRICT-INJECT-006", SEMICOLON),
+    ("GC-STRICT-ISOLATION", ("target exact names (tmux -t '=name' and '=name:'), never a prefix; a dead pane is "
+                            "still that session's")),
+    ("GC-STRICT-COPY", ("copy without following links inside the destination (resolve it, refuse symlinks); "
+                       "a link loop is one line, exit 1")),
+    ("GC-STRICT-START-005", ("a start killed mid-way must not block the name: recycle a half-made session on the "
+                            "next start")),
+    ("GC-STRICT-SECRET", "pass start env values on stdin or in a file, never in argv (ps shows argv to everyone)"),
     ("GC-STRICT-INJECT", "pass names, keys and values as argv or stdin, quoted; never splice them into sh or tmux"),
     ("GC-STRICT-STOP", ("stop: SIGTERM the pane's whole process tree, wait, SIGKILL what is left, then kill the "
                        "session; return only when it is gone")),

@@ -43,13 +43,22 @@ class LocalProcesses(Processes):
     """This machine's /proc, read lazily: only the pane's subtree is touched.
 
     Without /proc (macOS), or with ``GC_PORTABLE=1``, the table is one ``ps``
-    snapshot (two listings: names, then argv), taken on first use.
+    snapshot (two listings: names, then argv), taken on first use: a pane whose
+    own command answers never pays for it.
     """
 
     def __init__(self) -> None:
         from protocol.processes import fast
 
-        self.listed: ListedProcesses | None = None if fast() else _local_listing()
+        self.portable = not fast()
+        self._listed: ListedProcesses | None = None
+
+    @property
+    def listed(self) -> ListedProcesses | None:
+        """The ``ps`` snapshot on the portable path (taken on first use), else None."""
+        if self.portable and self._listed is None:
+            self._listed = _local_listing()
+        return self._listed
 
     def children(self, pid: int) -> list[int]:
         if self.listed is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -28,6 +29,10 @@ def marked() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     marker = f"GC_TEST_MARK={uuid.uuid4().hex}"
     key, value = marker.split("=")
     child = subprocess.Popen(["sh", "-c", "sleep 60; :"], env={**os.environ, key: value})
+    deadline = time.monotonic() + 30
+    while len(processes.environments(marker)) < 2:  # until sh has forked its sleep
+        assert time.monotonic() < deadline, "sh never started sleep"
+        time.sleep(0.01)
     yield child, marker
     child.kill()
     child.wait()
