@@ -1,0 +1,42 @@
+"""How an exec reaches the API server: the transport seam behind `providers.kube.kubectl.exec_in_pod`.
+
+Three transports, chosen per call by ``GC_K8S_TRANSPORT`` (`choose`):
+
+* ``kubectl`` (the default): one kubectl process per exec, always available.
+* ``direct``: this process speaks HTTPS + the WebSocket v5 exec protocol itself
+  (`providers.kube.transport.direct`), with the kubeconfig resolved once through kubectl
+  and cached (`providers.kube.transport.kubeconfig`). No kubectl start-up, no Go runtime.
+* ``helper``: the op is handed over a unix socket to a resident per-user process that
+  keeps the resolved config, TLS contexts, pre-opened connections and exec-plugin
+  tokens in memory (`providers.kube.transport.helper`).
+* ``auto``: helper when running or startable, else direct, else kubectl.
+
+Whatever the kubeconfig needs that direct cannot do (auth-provider, certificate-returning
+or interactive exec plugins, impersonation, proxies, a server without v5 exec when stdin
+must be closed) raises `Fallback` *before* any command could have started; the caller then
+runs kubectl and the audit log records why. Every module here imports only the standard
+library (C modules `_socket`/`_ssl` rather than `socket`/`ssl`: those pull in `enum`,
+`re`, `selectors`) and `orjson`.
+"""
+
+from __future__ import annotations
+
+import os
+
+MODES = ("auto", "kubectl", "direct", "helper")
+DEFAULT = "kubectl"
+
+
+class Fallback(Exception):
+    """This call cannot go this way; kubectl must run it. The command has not started."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def choose(environ: dict[str, str] | None = None) -> str:
+    """The transport asked for (an unknown value means the safe default)."""
+    env = os.environ if environ is None else environ
+    mode = (env.get("GC_K8S_TRANSPORT") or DEFAULT).strip().lower()
+    return mode if mode in MODES else DEFAULT
