@@ -126,6 +126,21 @@ def op_doctor(call: Call) -> None:
     main(call.rest)
 
 
+def op_helper(call: Call) -> str:
+    """``helper status|stop``: the resident per-user exec helper (GC_K8S_TRANSPORT=helper)."""
+    import orjson
+
+    from protocol.errors import ProviderError
+    from providers.kube.transport.helper_client import control
+
+    if call.rest not in (["status"], ["stop"]):
+        raise ProviderError("usage: helper status|stop")
+    state = control(call.rest[0], dict(call.environ))
+    if state is None:
+        return "helper: not running"
+    return orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+
+
 def op_sync(call: Call) -> None:
     from protocol.errors import ExitWith, ProviderError
 
@@ -160,6 +175,8 @@ OPERATIONS: dict[str, Operation] = {
     "doctor": Operation(op_doctor, human=True,
                         summary="check kubectl, context, namespace, RBAC and image"),
     "sync": Operation(op_sync, human=True, summary="sync a session's work back (see sync --help)"),
+    "helper": Operation(op_helper, human=True,
+                        summary="helper status|stop: the resident exec helper of this user"),
     **session_operations(runner, nudge_lock),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,3 +41,49 @@ def direct_env(fake_kube_tls: FakeKubeEnv, tmp_path: Path,
     for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(var, raising=False)
     return fake_kube_tls
+
+
+@pytest.fixture
+def helper_env(direct_env: FakeKubeEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubeEnv]:
+    """`direct_env` with GC_K8S_TRANSPORT=helper and a short runtime dir (a unix socket
+    path must fit in 107 bytes); whatever helper ran there is stopped afterwards."""
+    import shutil
+    import tempfile
+
+    where = tempfile.mkdtemp(prefix="gck-", dir="/tmp")
+    monkeypatch.setenv("GC_K8S_TRANSPORT", "helper")
+    monkeypatch.setenv("GC_K8S_RUNTIME_DIR", where + "/run")
+    try:
+        yield direct_env
+    finally:
+        stop_helper(where + "/run")
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def stop_helper(run_dir: str) -> None:
+    """Stop the helper of ``run_dir`` (politely, then by its pid) and wait until it is gone."""
+    import signal
+    import time
+
+    from providers.kube.transport.helper_client import control
+
+    env = {"GC_K8S_RUNTIME_DIR": run_dir}
+    pid = 0
+    try:
+        state = control("status", env)
+        pid = int(state["pid"]) if state else 0
+        control("stop", env)
+    except Exception:
+        pass
+    deadline = time.monotonic() + 30
+    while pid and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

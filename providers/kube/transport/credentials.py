@@ -35,7 +35,7 @@ def bearer(t: Target, *, fresh: bool = False) -> str:
     cached = _tokens.get(t.key)
     if cached is not None and (cached[1] is None or cached[1] - MARGIN > time.time()):
         return cached[0]
-    token, expiry = run_plugin(t.exec_spec)
+    token, expiry = run_plugin(t.exec_spec, t.env)
     _tokens[t.key] = (token, expiry)
     return token
 
@@ -44,7 +44,7 @@ def forget(t: Target) -> None:
     _tokens.pop(t.key, None)
 
 
-def run_plugin(spec: dict[str, object]) -> tuple[str, float | None]:
+def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) -> tuple[str, float | None]:
     import orjson
 
     global runs
@@ -60,7 +60,7 @@ def run_plugin(spec: dict[str, object]) -> tuple[str, float | None]:
             "certificate-authority-data": cluster.get("certificate-authority-data", ""),
             "config": (cluster.get("extensions") or {}),
         }}
-    env = dict(os.environ)
+    env = dict(base_env or os.environ)
     for item in spec.get("env") or []:  # type: ignore[attr-defined]
         if isinstance(item, dict) and item.get("name"):
             env[str(item["name"])] = str(item.get("value", ""))

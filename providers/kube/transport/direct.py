@@ -15,6 +15,7 @@ from providers.kube.errors import KubeError, KubeTimeout, KubeUnavailable
 from providers.kube.transport import credentials, kubeconfig, tls
 from providers.kube.transport.websocket import (
     HttpError,
+    NoResponse,
     Reader,
     StatusFailure,
     StreamLost,
@@ -69,17 +70,23 @@ def open_fresh(t: Target, timeout: float | None) -> Conn:
 
 def exec_once(settings: KubeSettings, pod: str, container: str, argv: list[str],
               stdin: bytes | None, timeout: float | None, *, target: Target | None = None,
-              opener: Opener = open_fresh) -> Result:
-    """One attempt. Raises `Fallback` (nothing started), or a `KubeError` like kubectl's."""
+              opener: Opener = open_fresh, environ: dict[str, str] | None = None) -> Result:
+    """One attempt. Raises `Fallback` (nothing started), or a `KubeError` like kubectl's.
+
+    ``opener`` may hand out pre-opened connections (the helper's pool); one the server
+    dropped while idle is replaced by a fresh one, once.
+    """
     from providers.kube.kubectl import exec_failure
 
-    t = target or kubeconfig.target(settings)
+    t = target or kubeconfig.target(settings, environ)
     deadline = time.monotonic() + timeout if timeout is not None else None
     path = exec_path(t.path_prefix, settings.namespace, pod, container, argv, stdin is not None)
-    for round_ in (0, 1):
-        token = credentials.bearer(t, fresh=round_ == 1)
+    new_token = False  # set after a 401: the cached plugin token was revoked
+    pooled = opener is not open_fresh  # cleared after a pooled connection proved dropped
+    while True:
+        token = credentials.bearer(t, fresh=new_token)
         try:
-            conn = opener(t, timeout)
+            conn = (opener if pooled else open_fresh)(t, timeout)
         except tls.TLSRefused as error:
             text = f"exec in pod {pod}: Unable to connect to the server: tls: {error}"
             if error.verify:  # an untrusted server stays untrusted: no retry
@@ -96,9 +103,15 @@ def exec_once(settings: KubeSettings, pod: str, container: str, argv: list[str],
             try:
                 proto = upgrade(conn, reader, host=hostport(t), path=path, token=token,
                                 stdin=stdin is not None)
+            except NoResponse:
+                if pooled:
+                    pooled = False
+                    continue
+                raise
             except HttpError as error:
-                if error.code == 401 and t.exec_spec is not None and round_ == 0:
-                    continue  # the cached plugin token was revoked: run the plugin once more
+                if error.code == 401 and t.exec_spec is not None and not new_token:
+                    new_token = True
+                    continue
                 fallback = refuses_v5(error)
                 if fallback is not None:
                     raise fallback from None
@@ -115,4 +128,3 @@ def exec_once(settings: KubeSettings, pod: str, container: str, argv: list[str],
             raise KubeUnavailable(f"exec in pod {pod}: connection reset: {error}") from None
         finally:
             conn.close()
-    raise KubeError("unreachable")  # pragma: no cover - the loop returns or raises

@@ -34,7 +34,7 @@ UNSUPPORTED_USER = (("auth-provider", "auth-provider credentials"),
 class Target:
     """Where to connect and how to authenticate (one cluster + user)."""
 
-    __slots__ = ("ca_data", "ca_file", "cert_data", "cert_file", "exec_spec", "host", "insecure",
+    __slots__ = ("ca_data", "ca_file", "cert_data", "cert_file", "env", "exec_spec", "host", "insecure",
                  "key", "key_data", "key_file", "path_prefix", "port", "secure", "server_name",
                  "ssl_context", "token", "token_file")
 
@@ -56,6 +56,7 @@ class Target:
         self.token_file = ""
         self.exec_spec: dict[str, Any] | None = None
         self.ssl_context: Any = None  # built once by `providers.kube.transport.tls`
+        self.env: dict[str, str] = {}  # the caller's environment (an exec plugin's base)
 
     def bearer(self) -> str:
         """A static token (a tokenFile is re-read each time: it may be rotated)."""
@@ -96,7 +97,12 @@ def target(settings: KubeSettings, environ: dict[str, str] | None = None) -> Tar
     files = config_files(env)
     if not any(os.path.exists(f) for f in files):
         if env.get("KUBERNETES_SERVICE_HOST") and "KUBECONFIG" not in env:
-            return in_cluster(env)
+            sa = env.get("GC_K8S_SERVICEACCOUNT_DIR") or SA_DIR
+            memo_key = f"in-cluster|{env.get('KUBERNETES_SERVICE_HOST')}|{sa}"
+            if memo_key not in _memo:
+                _memo[memo_key] = in_cluster(env)
+                _memo[memo_key].env = env
+            return _memo[memo_key]
         raise Fallback("no kubeconfig file")
     key = cache_key(files, settings)
     found = _memo.get(key)
@@ -104,6 +110,7 @@ def target(settings: KubeSettings, environ: dict[str, str] | None = None) -> Tar
         view = cached_view(key, settings, env)
         base = os.path.dirname(os.path.abspath(files[0])) if len(files) == 1 else ""
         found = from_view(view, key, base)
+        found.env = env
         _memo[key] = found
     check_proxy(found, env)
     return found
@@ -129,7 +136,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[s
     if settings.context:
         argv.append(f"--context={settings.context}")
     try:
-        result = run(argv, timeout=30)
+        result = run(argv, env=env, timeout=30)
     except Exception as error:
         raise Fallback(f"kubectl config view: {error}") from None
     if not result.ok:

@@ -36,8 +36,12 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
         except Fallback as why:
             audit.record(shown, pod=pod, started=started, rc=-1, transport="helper",
                          fallback=why.reason)
+        except BaseException:
+            audit.record(shown, pod=pod, started=started, rc=-1, transport="helper")
+            raise
         else:
             if result is not None:
+                audit.record(shown, pod=pod, started=started, rc=result.rc, transport="helper")
                 return result
     elif mode != "direct":
         return None

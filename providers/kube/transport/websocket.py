@@ -38,6 +38,11 @@ class StreamLost(Exception):
     """The stream ended before the status: the command may or may not have run."""
 
 
+class NoResponse(StreamLost):
+    """The connection closed before any byte of a response (an idle connection the server
+    had already dropped): the request was never served."""
+
+
 class StatusFailure(Exception):
     """The status channel reported a failure that is not the command's exit code."""
 
@@ -91,8 +96,12 @@ class Reader:
                 out = bytes(self.buf[:end])
                 del self.buf[:end + 4]
                 return out
-            if len(self.buf) > 65536 or not self.fill():
-                raise StreamLost("no HTTP response from the server")
+            if len(self.buf) > 65536:
+                raise StreamLost("HTTP response head too long")
+            if not self.fill():
+                if not self.buf:
+                    raise NoResponse("the server closed the connection without a response")
+                raise StreamLost("no complete HTTP response from the server")
 
     def rest(self, length: int | None, until: bytes = b"") -> bytes:
         """``length`` bytes, or up to ``until`` (chunked), or to EOF."""
@@ -130,7 +139,10 @@ def upgrade(conn: Conn, reader: Reader, *, host: str, path: str, token: str,
              "Sec-WebSocket-Version: 13", f"Sec-WebSocket-Protocol: {offered}"]
     if token:
         lines.append(f"Authorization: Bearer {token}")
-    conn.send(("\r\n".join(lines) + "\r\n\r\n").encode())
+    try:
+        conn.send(("\r\n".join(lines) + "\r\n\r\n").encode())
+    except OSError as error:  # a dropped idle connection: nothing was served
+        raise NoResponse(f"sending the request failed: {error}") from None
     head = reader.head().decode("latin-1").split("\r\n")
     parts = head[0].split(" ", 2)
     if len(parts) < 2 or not parts[1].isdigit():
