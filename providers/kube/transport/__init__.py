@@ -16,7 +16,7 @@ or interactive exec plugins, impersonation, proxies, a server without v5 exec wh
 must be closed) raises `Fallback` *before* any command could have started; the caller then
 runs kubectl and the audit log records why. Every module here imports only the standard
 library (C modules `_socket`/`_ssl` rather than `socket`/`ssl`: those pull in `enum`,
-`re`, `selectors`) and `orjson`.
+`re`, `selectors`); JSON goes through `_json` (`jsonlite`), not `orjson`.
 """
 
 from __future__ import annotations

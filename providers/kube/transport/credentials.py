@@ -45,7 +45,7 @@ def forget(t: Target) -> None:
 
 
 def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) -> tuple[str, float | None]:
-    import orjson
+    from providers.kube.transport import jsonlite
 
     global runs
     api = str(spec.get("apiVersion") or "client.authentication.k8s.io/v1")
@@ -64,7 +64,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) 
     for item in spec.get("env") or []:  # type: ignore[attr-defined]
         if isinstance(item, dict) and item.get("name"):
             env[str(item["name"])] = str(item.get("value", ""))
-    env["KUBERNETES_EXEC_INFO"] = orjson.dumps(info).decode()
+    env["KUBERNETES_EXEC_INFO"] = jsonlite.dumps(info).decode()
     argv = [str(spec["command"]), *(str(a) for a in spec.get("args") or [])]  # type: ignore[attr-defined]
     runs += 1
     try:
@@ -74,7 +74,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) 
     if not result.ok:
         raise Fallback(f"exec credential plugin exited {result.rc}")
     try:
-        cred = orjson.loads(result.out)
+        cred = jsonlite.loads(result.out)
         status = cred.get("status") or {}
     except (ValueError, AttributeError):
         raise Fallback("exec credential plugin printed no ExecCredential") from None

@@ -42,13 +42,13 @@ REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFo
 
 def http_error_text(error: HttpError) -> str:
     """The HTTP refusal as kubectl prints it (``Error from server (Reason): message``)."""
-    import orjson
+    from providers.kube.transport import jsonlite
 
     if error.code == 401:
         return "error: You must be logged in to the server (Unauthorized)"
     message, reason = "", ""
     try:
-        status = orjson.loads(error.body)
+        status = jsonlite.loads(error.body)
         if isinstance(status, dict):
             message = str(status.get("message") or "")
             reason = str(status.get("reason") or "")

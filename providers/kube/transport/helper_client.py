@@ -55,9 +55,9 @@ def socket_path(environ: dict[str, str] | None = None) -> str:
 
 
 def pack(header: dict[str, Any], *blobs: bytes) -> bytes:
-    import orjson
+    from providers.kube.transport import jsonlite
 
-    head = orjson.dumps(header)
+    head = jsonlite.dumps(header)
     return len(head).to_bytes(4, "big") + head + b"".join(blobs)
 
 
@@ -73,10 +73,10 @@ def recv_exact(sock: _socket.socket, n: int) -> bytes:
 
 
 def recv_header(sock: _socket.socket) -> dict[str, Any]:
-    import orjson
+    from providers.kube.transport import jsonlite
 
     size = int.from_bytes(recv_exact(sock, 4), "big")
-    header: dict[str, Any] = orjson.loads(recv_exact(sock, size))
+    header: dict[str, Any] = jsonlite.loads(recv_exact(sock, size))
     return header
 
 

@@ -119,14 +119,14 @@ def target(settings: KubeSettings, environ: dict[str, str] | None = None) -> Tar
 def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[str, Any]:
     import binascii
 
-    import orjson
+    from providers.kube.transport import jsonlite
 
     where = rundir.ensure(env)
     name = os.path.join(where, f"kubeconfig-{binascii.crc32(key.encode()):08x}.json")
     # A crc names the file; the full key inside decides whether it still applies.
     try:
         with open(name, "rb") as f:
-            stored = orjson.loads(f.read())
+            stored = jsonlite.loads(f.read())
         if isinstance(stored, dict) and stored.get("key") == key and isinstance(stored.get("view"), dict):
             view: dict[str, Any] = stored["view"]
             return view
@@ -142,12 +142,12 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[s
     if not result.ok:
         raise Fallback(f"kubectl config view: {result.error_text()[:200]}")
     try:
-        view = orjson.loads(result.out)
+        view = jsonlite.loads(result.out)
     except ValueError:
         raise Fallback("kubectl config view printed no JSON") from None
     if not isinstance(view, dict):
         raise Fallback("kubectl config view printed no object")
-    rundir.write_private(name, orjson.dumps({"key": key, "view": view}))
+    rundir.write_private(name, jsonlite.dumps({"key": key, "view": view}))
     return view
 
 

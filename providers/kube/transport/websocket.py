@@ -242,10 +242,10 @@ def run_stream(conn: Conn, reader: Reader, proto: str, stdin: bytes | None,
 
 
 def exit_code(status: bytes) -> int:
-    import orjson
+    from providers.kube.transport import jsonlite
 
     try:
-        obj = orjson.loads(status)
+        obj = jsonlite.loads(status)
     except ValueError:
         raise StatusFailure("unreadable exec status") from None
     if obj.get("status") == "Success":
