@@ -185,7 +185,8 @@ VALIDATORS = {**SESSION_VALIDATORS, "image": names.not_empty("image reference")}
 ABOUT = ("Sessions as Kubernetes pods with tmux inside, driven by kubectl exec.\n"
          "Settings: GC_K8S_IMAGE (required for start), GC_K8S_NAMESPACE (gc), GC_K8S_CONTEXT,\n"
          "GC_K8S_CITY, GC_K8S_CPU/MEM_REQUEST/LIMIT, GC_K8S_SERVICE_ACCOUNT,\n"
-         "GC_K8S_IMAGE_PULL_SECRET, GC_K8S_RUN_AS_USER, GC_K8S_AUDIT_LOG, GC_KUBECTL.\n"
+         "GC_K8S_IMAGE_PULL_SECRET, GC_K8S_RUN_AS_USER, GC_K8S_AUDIT_LOG, GC_KUBECTL,\n"
+         "GC_K8S_TRANSPORT (kubectl|direct|helper|auto; default kubectl).\n"
          "Gas City runs it as GC_SESSION=exec:gc-session-k8s.")
 
 

@@ -286,3 +286,17 @@ def test_the_helper_keeps_a_plugin_token_until_it_expires(helper_env: FakeKubeEn
         run(["true"])
     assert runs(count) == 0  # the helper's token still serves
     assert set(transports(tmp_path)) == {"helper"}
+
+
+def test_a_kubeconfig_only_kubectl_can_use_goes_straight_to_kubectl(
+        helper_env: FakeKubeEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = {"server": helper_env.url, "certificate-authority-data": ca_b64(helper_env)}
+    use(monkeypatch, write_kubeconfig(tmp_path / "cfg", cluster=cluster,
+                                      user={"token": "x", "as": "someone-else"}))
+    helper_up()
+    try:
+        run(["true"])
+    except Exception:
+        pass  # kubectl's verdict on impersonation against the fake; who ran it matters
+    assert fallbacks(tmp_path) == ["impersonation"]  # the helper's, not direct's as well
+    assert transports(tmp_path) == ["kubectl"]

@@ -35,6 +35,11 @@ class Fallback(Exception):
         self.reason = reason
 
 
+class KubectlOnly(Fallback):
+    """A fallback decided from the kubeconfig itself (by the helper): direct would only
+    reach the same verdict, so the call goes straight to kubectl."""
+
+
 def choose(environ: dict[str, str] | None = None) -> str:
     """The transport asked for (an unknown value means the safe default)."""
     env = os.environ if environ is None else environ

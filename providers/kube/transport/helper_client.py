@@ -21,7 +21,7 @@ import sys
 
 from protocol.proc import Result
 from providers.kube import errors
-from providers.kube.transport import Fallback, rundir
+from providers.kube.transport import Fallback, KubectlOnly, rundir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -185,13 +185,17 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
         except OSError:
             return None
         if first == b"F":
-            raise Fallback(str(recv_header(sock).get("reason")))
+            try:
+                reason = str(recv_header(sock).get("reason"))
+            except (OSError, EOFError, ValueError):
+                return None  # it died before starting anything
+            raise KubectlOnly(reason)
         if first != b"S":  # "V" (it exits; the next op starts a new one) or the helper died
             return None
         try:
             header = recv_header(sock)
             if "fallback" in header:
-                raise Fallback(str(header["fallback"]))
+                raise KubectlOnly(str(header["fallback"]))
             if "error" in header:
                 raise rebuild(header)
             out = recv_exact(sock, int(header["out"]))

@@ -11,7 +11,7 @@ import time
 from protocol.proc import Result
 from providers.kube import audit
 from providers.kube.retry import with_retries
-from providers.kube.transport import Fallback
+from providers.kube.transport import Fallback, KubectlOnly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
         except Fallback as why:
             audit.record(shown, pod=pod, started=started, rc=-1, transport="helper",
                          fallback=why.reason)
+            if isinstance(why, KubectlOnly):
+                return None
         except BaseException:
             audit.record(shown, pod=pod, started=started, rc=-1, transport="helper")
             raise
