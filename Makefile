@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := protocol providers gc_session_k8s gc_beads_k8s
 
-.PHONY: setup demo test lint unit-tests installed-tests benchmark clean
+.PHONY: setup demo test lint unit-tests installed-tests benchmark conformance-transports clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ installed-tests:
 	.venv-wheel/bin/pip install -q "$$(ls dist/*.whl)[test]"
 	cd /tmp && GC_TEST_INSTALLED=1 bash $(CURDIR)/.ci/with-docker $(CURDIR)/.venv-wheel/bin/pytest \
 	    -p no:cacheprovider --durations=15 --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
+
+# Every conformance suite with GC_K8S_TRANSPORT forced to direct and to helper (the
+# required suites run in unit-tests; these take ~10 min more).
+conformance-transports: setup
+	GC_TEST_TRANSPORT_ALL_SUITES=1 $(BIN)/pytest -p no:cacheprovider tests/k8s/test_conformance_transports.py
 
 benchmark: setup
 	$(BIN)/python benchmarks/tmux_hot_ops.py --markdown

@@ -51,6 +51,8 @@ def test_required_suites_pass_with_each_fast_transport(k8s: K8s, transport_env: 
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("GC_TEST_TRANSPORT_ALL_SUITES"),
+                    reason="all suites x 2 transports take ~10 min: `make conformance-transports`")
 def test_all_suites_pass_with_each_fast_transport(k8s: K8s, transport_env: dict[str, str]) -> None:
     shared = "/var/tmp"
     if not os.path.isdir(shared):
