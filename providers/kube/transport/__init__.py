@@ -1,6 +1,6 @@
 """How an exec reaches the API server: the transport seam behind `providers.kube.kubectl.exec_in_pod`.
 
-Three transports, chosen per call by ``GC_K8S_TRANSPORT`` (`choose`):
+Three transports, chosen per call by ``GC_K8S_TRANSPORT`` (`route.exec_fast`):
 
 * ``kubectl`` (the default): one kubectl process per exec, always available.
 * ``direct``: this process speaks HTTPS + the WebSocket v5 exec protocol itself
@@ -14,17 +14,13 @@ Three transports, chosen per call by ``GC_K8S_TRANSPORT`` (`choose`):
 Whatever the kubeconfig needs that direct cannot do (auth-provider, certificate-returning
 or interactive exec plugins, impersonation, proxies, a server without v5 exec when stdin
 must be closed) raises `Fallback` *before* any command could have started; the caller then
-runs kubectl and the audit log records why. Every module here imports only the standard
-library (C modules `_socket`/`_ssl` rather than `socket`/`ssl`: those pull in `enum`,
-`re`, `selectors`); JSON goes through `_json` (`jsonlite`), not `orjson`.
+runs kubectl and the audit log records why. Every module an executable loads imports only
+the standard library (C modules `_socket`/`_ssl` rather than `socket`/`ssl`: those pull in `enum`,
+`re`, `selectors`); JSON goes through `_json` (`jsonlite`), not `orjson`. The helper
+daemon itself (`helper`) may use `socket` and `threading`: it starts once.
 """
 
 from __future__ import annotations
-
-import os
-
-MODES = ("auto", "kubectl", "direct", "helper")
-DEFAULT = "kubectl"
 
 
 class Fallback(Exception):
@@ -38,10 +34,3 @@ class Fallback(Exception):
 class KubectlOnly(Fallback):
     """A fallback decided from the kubeconfig itself (by the helper): direct would only
     reach the same verdict, so the call goes straight to kubectl."""
-
-
-def choose(environ: dict[str, str] | None = None) -> str:
-    """The transport asked for (an unknown value means the safe default)."""
-    env = os.environ if environ is None else environ
-    mode = (env.get("GC_K8S_TRANSPORT") or DEFAULT).strip().lower()
-    return mode if mode in MODES else DEFAULT
