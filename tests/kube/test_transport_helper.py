@@ -300,3 +300,12 @@ def test_a_kubeconfig_only_kubectl_can_use_goes_straight_to_kubectl(
         pass  # kubectl's verdict on impersonation against the fake; who ran it matters
     assert fallbacks(tmp_path) == ["impersonation"]  # the helper's, not direct's as well
     assert transports(tmp_path) == ["kubectl"]
+
+
+def test_auto_starts_the_helper_and_uses_it(helper_env: FakeKubeEnv, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GC_K8S_TRANSPORT", "auto")
+    assert run(["echo", "a"]).out == b"a\n"
+    wait_for(lambda: status() is not None, "the helper auto started")
+    assert run(["echo", "b"]).out == b"b\n"
+    assert transports(tmp_path) == ["direct", "helper"]
