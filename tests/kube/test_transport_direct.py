@@ -418,3 +418,21 @@ def test_a_server_without_v5_serves_reads_over_v4_and_hands_stdin_to_kubectl(
     except KubeError:
         pass  # kubectl offers only v5 too; this fake refuses it as well
     assert fallbacks(tmp_path) == ["the server does not speak exec v5.channel.k8s.io"]
+
+
+def test_a_signal_during_kubeconfig_resolution_unwinds_instead_of_falling_back(
+        direct_env: FakeKubeEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A canceled start must roll back at once: its SIGTERM (protocol.rollback.Interrupted)
+    # may land while kubectl resolves the kubeconfig, and must not become a "fallback".
+    from protocol.rollback import Interrupted
+    from providers.kube.transport import kubeconfig
+
+    def interrupted(*_args: object, **_kw: object) -> object:
+        raise Interrupted("interrupted by SIGTERM; rolled back")
+
+    cluster = {"server": direct_env.url, "certificate-authority-data": ca_b64(direct_env)}
+    use(monkeypatch, write_kubeconfig(tmp_path / "cfg", cluster=cluster, user={"token": "x"}))
+    monkeypatch.setattr(kubeconfig, "run", interrupted)
+    with pytest.raises(Interrupted):
+        run(["true"])
+    assert fallbacks(tmp_path) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from protocol.proc import run
+from protocol.proc import Timeout, run
 from providers.kube.transport import Fallback
 
 TYPE_CHECKING = False
@@ -69,7 +69,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) 
     runs += 1
     try:
         result = run(argv, env=env, timeout=PLUGIN_TIMEOUT)
-    except Exception as error:
+    except (OSError, Timeout) as error:  # never a signal's Interrupted: that must unwind
         raise Fallback(f"exec credential plugin: {error}") from None
     if not result.ok:
         raise Fallback(f"exec credential plugin exited {result.rc}")

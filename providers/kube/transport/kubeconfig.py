@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from protocol.proc import run
+from protocol.proc import Timeout, run
 from providers.kube.transport import Fallback, rundir
 
 TYPE_CHECKING = False
@@ -137,7 +137,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[s
         argv.append(f"--context={settings.context}")
     try:
         result = run(argv, env=env, timeout=30)
-    except Exception as error:
+    except (OSError, Timeout) as error:  # never a signal's Interrupted: that must unwind
         raise Fallback(f"kubectl config view: {error}") from None
     if not result.ok:
         raise Fallback(f"kubectl config view: {result.error_text()[:200]}")
