@@ -68,7 +68,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) 
     argv = [str(spec["command"]), *(str(a) for a in spec.get("args") or [])]  # type: ignore[attr-defined]
     runs += 1
     try:
-        result = run(argv, env=env, timeout=PLUGIN_TIMEOUT)
+        result = run(argv, env=env, timeout=PLUGIN_TIMEOUT, new_group=True)
     except (OSError, Timeout) as error:  # never a signal's Interrupted: that must unwind
         raise Fallback(f"exec credential plugin: {error}") from None
     if not result.ok:

@@ -136,7 +136,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[s
     if settings.context:
         argv.append(f"--context={settings.context}")
     try:
-        result = run(argv, env=env, timeout=30)
+        result = run(argv, env=env, timeout=30, new_group=True)
     except (OSError, Timeout) as error:  # never a signal's Interrupted: that must unwind
         raise Fallback(f"kubectl config view: {error}") from None
     if not result.ok:
