@@ -6,7 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := protocol providers gc_session_k8s gc_beads_k8s
 
-.PHONY: setup demo test lint unit-tests portable-tests installed-tests smoke-plain-install benchmark clean
+.PHONY: setup demo test lint unit-tests portable-tests installed-tests smoke-plain-install benchmark \
+	conformance-transports clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,11 @@ smoke-plain-install:
 	$(PYTHON) -m venv .venv-plain
 	.venv-plain/bin/pip install -q dist-plain/*.whl
 	cd /tmp && $(CURDIR)/$(BIN)/python $(CURDIR)/.ci/smoke-plain-install.py $(CURDIR)/.venv-plain/bin
+
+# Every conformance suite with GC_K8S_TRANSPORT forced to direct and to helper (the
+# required suites run in unit-tests; these take ~10 min more).
+conformance-transports: setup
+	GC_TEST_TRANSPORT_ALL_SUITES=1 $(BIN)/pytest -p no:cacheprovider tests/k8s/test_conformance_transports.py
 
 benchmark: setup
 	$(BIN)/python benchmarks/tmux_hot_ops.py --markdown

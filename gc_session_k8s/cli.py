@@ -126,6 +126,23 @@ def op_doctor(call: Call) -> None:
     main(call.rest)
 
 
+def op_helper(call: Call) -> str:
+    """``helper status|stop``: the resident per-user exec helper (GC_K8S_TRANSPORT=helper)."""
+    import orjson
+
+    from protocol.errors import ProviderError
+    from providers.kube.transport.helper_client import control
+
+    if call.rest in (["--help"], ["-h"]):
+        return "usage: gc-session-k8s helper status|stop\n  the resident exec helper of this user"
+    if call.rest not in (["status"], ["stop"]):
+        raise ProviderError("usage: helper status|stop")
+    state = control(call.rest[0], dict(call.environ))
+    if state is None:
+        return "helper: not running"
+    return orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+
+
 def op_sync(call: Call) -> None:
     from protocol.errors import ExitWith, ProviderError
 
@@ -161,6 +178,8 @@ OPERATIONS: dict[str, Operation] = {
     "sync": Operation(op_sync, ("name", "?*option"), human=True,
                       summary="bring a session's work back: [--to DIR] [--branch NAME] [--dry-run] "
                               "(see sync --help)"),
+    "helper": Operation(op_helper, ("?*action",), human=True,
+                        summary="helper status|stop: the resident exec helper of this user"),
     **session_operations(runner, nudge_lock),
 }
 
@@ -194,6 +213,7 @@ settings (environment; empty means unset):
   GC_K8S_SESSION_BRANCH     1: put each agent on its own branch gc/<session> (default: off)
   GC_K8S_INIT_GRACE_S       seconds a pod may take coming up before it is replaced (default: 240)
   GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call (default: none)
+  GC_K8S_TRANSPORT          how ops reach pods: kubectl, direct, helper or auto (default: kubectl)
   GC_NUDGE_DEBOUNCE_MS      pause between typing a nudge and pressing Enter (default: 500)
   GC_START_TIMEOUT_S        start's own time budget, under gc's startup_timeout (default: 50)
   GC_EXEC_STATE_DIR         directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)

@@ -10,6 +10,10 @@ Two doors, one error tree (`providers.kube.errors`):
   0.5-1.2 s to import, so it is imported inside each function, never at
   module level.
 
+Execs take one of three doors (`providers.kube.transport`, ``GC_K8S_TRANSPORT``):
+kubectl (the default), a direct HTTPS + WebSocket exec, or a resident per-user helper;
+the fast ones hand anything they cannot do back to kubectl.
+
 Settings come from the environment: ``GC_K8S_NAMESPACE`` (default ``gc``),
 ``GC_K8S_CONTEXT``, ``GC_KUBECTL`` (default ``kubectl``),
 ``GC_K8S_REQUEST_TIMEOUT`` (seconds, default 15) and the usual ``KUBECONFIG``.

@@ -71,8 +71,13 @@ def redact(argv: list[str]) -> list[str]:
     return out
 
 
-def record(argv: list[str], *, pod: str, started: float, rc: int) -> None:
-    """Append one line when auditing is on; never fails the operation."""
+def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str = "kubectl",
+           fallback: str = "") -> None:
+    """Append one line when auditing is on; never fails the operation.
+
+    ``transport`` says which door the call took (kubectl, direct, helper); ``fallback``
+    why a faster transport handed the call to kubectl (that line has ``exit`` -1).
+    """
     path = os.environ.get("GC_K8S_AUDIT_LOG")
     if not path:
         return
@@ -86,6 +91,8 @@ def record(argv: list[str], *, pod: str, started: float, rc: int) -> None:
         "argv": redact(argv),
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         "exit": rc,
+        "transport": transport,
+        **({"fallback": fallback} if fallback else {}),
     }) + b"\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)

@@ -13,7 +13,14 @@ import time
 from protocol.proc import Result, Timeout, run
 from providers.kube import audit
 from providers.kube.classify import classify
-from providers.kube.errors import KubectlMissing, KubeNotFound, KubeTimeout, KubeUnavailable, PodGone
+from providers.kube.errors import (
+    KubectlMissing,
+    KubeError,
+    KubeNotFound,
+    KubeTimeout,
+    KubeUnavailable,
+    PodGone,
+)
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
 
@@ -189,6 +196,14 @@ def exec_in_pod(
     before the command started (`providers.kube.retry`).
     """
     settings = settings or KubeSettings.from_env()
+    mode = os.environ.get("GC_K8S_TRANSPORT")
+    if mode and mode != "kubectl":
+        # A faster door (providers.kube.transport); None: it handed the call back to us.
+        from providers.kube.transport.route import exec_fast
+
+        fast = exec_fast(mode, settings, pod, container, list(argv), stdin, timeout, retry)
+        if fast is not None:
+            return fast
     full = exec_argv(settings, pod, container, argv, stdin=stdin is not None)
 
     def attempt() -> Result:
@@ -196,14 +211,22 @@ def exec_in_pod(
         code = remote_exit_code(result)
         if code is not None:
             return Result(code, result.out, strip_exit_marker(result.err))
-        text = result.err.decode("utf-8", "replace")
-        error = classify(text, action=f"exec in pod {pod}", rc=result.rc)
-        low = text.lower()
-        if isinstance(error, KubeNotFound) or any(marker in low for marker in NOT_RUNNING):
-            raise PodGone(str(error))
-        if isinstance(error, KubeUnavailable) and "Error from server" in text:
-            # The API refused the pod lookup or the upgrade: the command never started.
-            error.not_started = True
-        raise error
+        raise exec_failure(result.err.decode("utf-8", "replace"), pod, result.rc)
 
     return with_retries(attempt, idempotent=retry)
+
+
+def exec_failure(text: str, pod: str, rc: int = 1) -> KubeError:
+    """The error for an exec that failed before the command could report an exit code.
+
+    ``text`` is kubectl's stderr (the direct transport words its failures the same way),
+    so both doors classify identically.
+    """
+    error = classify(text, action=f"exec in pod {pod}", rc=rc)
+    low = text.lower()
+    if isinstance(error, KubeNotFound) or any(marker in low for marker in NOT_RUNNING):
+        return PodGone(str(error))
+    if isinstance(error, KubeUnavailable) and "Error from server" in text:
+        # The API refused the pod lookup or the upgrade: the command never started.
+        error.not_started = True
+    return error

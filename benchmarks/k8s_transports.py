@@ -1,0 +1,241 @@
+"""gc-session-k8s hot ops through each exec transport, side by side, on one API server.
+
+Columns (each op run as gc runs it: a fresh process, argv, stdin; median of ``--runs``
+calls, all columns in alternation so machine drift weighs on all alike):
+
+* upstream  - upstream's bash script (``--upstream PATH``; omitted without it)
+* kubectl   - ours, GC_K8S_TRANSPORT=kubectl (one kubectl exec per op; the default)
+* direct    - ours, GC_K8S_TRANSPORT=direct (HTTPS + WebSocket exec from the executable)
+* helper    - ours, GC_K8S_TRANSPORT=helper (handed to the resident per-user helper)
+* floor     - ``kubectl exec <pod> -- true``: kubectl's own floor for one exec
+
+Then the same with a kubeconfig whose exec credential plugin sleeps ``--plugin-sleep``
+seconds per run (EKS's ``aws eks get-token`` costs ~0.3 s), and a simulated gc tick:
+for each of ``--tick-pods`` sessions the op mix gc sends every 30 s (is-running twice,
+process-alive, get-last-activity), run serially through the helper, reported as the
+number of sessions one controller can drive per 30 s tick.
+
+Without ``--kubeconfig`` an offline API server over HTTPS is started for the run
+(providers.kube.fakekube, local backend, throwaway CA).
+
+    python benchmarks/k8s_transports.py --upstream /tmp/upstream/gc-session-k8s
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from k8s_hot_ops import ours, timed  # noqa: E402
+
+
+def alternated_medians(commands: list[tuple[list[str], dict[str, str]]], stdin: bytes,
+                       runs: int) -> list[float]:
+    """`k8s_hot_ops.alternated_medians`, except that a failed call (the offline server's
+    sandbox can fail to start an exec on an overloaded machine) is reported and left out
+    of the median instead of ending the run."""
+    for argv, env in commands:
+        timed(argv, stdin, env)
+    samples: list[list[float]] = [[] for _ in commands]
+    for i in range(runs):
+        order = range(len(commands)) if i % 2 == 0 else reversed(range(len(commands)))
+        for k in order:
+            argv, env = commands[k]
+            seconds, rc = timed(argv, stdin, env)
+            if rc != 0:
+                print(f"  (left out: {' '.join(argv[-4:])} exited {rc})", file=sys.stderr)
+                continue
+            samples[k].append(seconds * 1000)
+    return [statistics.median(s) if s else float("nan") for s in samples]
+
+#: The ops that exec into the pod (list-running is one `kubectl get`, not an exec).
+HOT_OPS: list[tuple[str, list[str], bytes]] = [
+    ("is-running", [], b""),
+    ("process-alive", [], b"sleep"),
+    ("get-meta", ["GC_SESSION_ID"], b""),
+    ("get-last-activity", [], b""),
+    ("peek", ["20"], b""),
+    ("nudge", [], b"hello"),
+    ("send-keys", ["Escape"], b""),
+]
+TICK_MIX: list[tuple[str, bytes]] = [("is-running", b""), ("is-running", b""),
+                                     ("process-alive", b"sleep"), ("get-last-activity", b"")]
+TRANSPORTS = ("kubectl", "direct", "helper")
+
+
+def plugin_kubeconfig(base: str, kubeconfig: str, sleep: float) -> str:
+    """A copy of ``kubeconfig`` whose user gets its token from a plugin that sleeps."""
+    import orjson
+
+    script = os.path.join(base, "slow-plugin")
+    with open(script, "w") as f:
+        f.write(f"#!/bin/sh\nsleep {sleep}\n"
+                "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"fakekube\"}}'\n")
+    os.chmod(script, 0o755)
+    with open(kubeconfig, "rb") as f:
+        cfg = orjson.loads(f.read())
+    for user in cfg["users"]:
+        user["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                 "command": script, "interactiveMode": "Never"}}
+    path = os.path.join(base, "plugin-kubeconfig")
+    with open(path, "wb") as f:
+        f.write(orjson.dumps(cfg))
+    return path
+
+
+def helper_ready(env: dict[str, str]) -> None:
+    """Start this environment's helper and wait until it answers (not part of any timing)."""
+    from providers.kube.transport import helper_client
+
+    runtime = {"GC_K8S_RUNTIME_DIR": env["GC_K8S_RUNTIME_DIR"]}
+    subprocess.run([*ours(), "is-running", "warm-up-none"], env=env, capture_output=True,
+                   timeout=60, check=False)
+    deadline = time.monotonic() + 30
+    while helper_client.control("status", runtime) is None:
+        if time.monotonic() > deadline:
+            raise SystemExit("the helper did not start")
+        time.sleep(0.05)
+
+
+def helper_stop(env: dict[str, str]) -> None:
+    from providers.kube.transport import helper_client
+
+    helper_client.control("stop", {"GC_K8S_RUNTIME_DIR": env["GC_K8S_RUNTIME_DIR"]})
+
+
+def table(env: dict[str, str], name: str, upstream: str | None, runs: int, title: str) -> None:
+    envs = {t: {**env, "GC_K8S_TRANSPORT": t} for t in TRANSPORTS}
+    helper_ready(envs["helper"])
+    floor = [env["GC_KUBECTL"], "-n", env["GC_K8S_NAMESPACE"], "exec", name, "-c", "agent",
+             "--", "true"]
+    heads = (["upstream"] if upstream else []) + [*TRANSPORTS, "floor"]
+    print(f"\n{title}")
+    print(f"| op | {' | '.join(h + ' ms' for h in heads)} | direct/up | helper/up |"
+          if upstream else f"| op | {' | '.join(h + ' ms' for h in heads)} | helper/kubectl |")
+    print("|" + "---|" * (len(heads) + (3 if upstream else 2)))
+    for op, args, stdin in HOT_OPS:
+        commands = [(["bash", upstream, op, name, *args], env)] if upstream else []
+        commands += [([*ours(), op, name, *args], envs[t]) for t in TRANSPORTS]
+        commands.append((floor, env))
+        medians = alternated_medians(commands, stdin, runs)
+        cells = " | ".join(f"{m:.0f}" for m in medians)
+        if upstream:
+            up, _kc, dr, hp = medians[:4]
+            print(f"| {op} | {cells} | {dr / up:.2f} | {hp / up:.2f} |")
+        else:
+            kc, _dr, hp = medians[:3]
+            print(f"| {op} | {cells} | {hp / kc:.2f} |")
+    print(f"median of {runs} runs each, columns in alternation")
+
+
+def tick(env: dict[str, str], names: list[str], passes: int) -> None:
+    """Sessions per 30 s tick through the helper: gc's op mix, serially, fresh processes."""
+    helper_env = {**env, "GC_K8S_TRANSPORT": "helper"}
+    helper_ready(helper_env)
+    per_session: list[float] = []
+    for _ in range(passes):
+        for name in names:
+            total = 0.0
+            for op, stdin in TICK_MIX:
+                seconds, rc = timed([*ours(), op, name], stdin, helper_env)
+                if rc != 0:
+                    raise SystemExit(f"{op} {name} exited {rc}")
+                total += seconds
+            per_session.append(total)
+    mean = statistics.fmean(per_session)
+    print(f"\nsimulated gc tick through the helper ({len(names)} pods x {passes} passes, op mix "
+          f"is-running x2 + process-alive + get-last-activity): {mean * 1000:.0f} ms per "
+          f"session -> {30 / mean:.0f} sessions per 30 s tick")
+
+
+def start_sessions(env: dict[str, str], names: list[str]) -> None:
+    for name in names:
+        start = subprocess.run([*ours(), "start", name], input=b'{"command":"sleep 600",'
+                               b'"env":{"GC_SESSION_ID":"bench"}}', capture_output=True,
+                               env=env, timeout=180, check=False)
+        if start.returncode != 0:
+            raise SystemExit(f"start {name} failed: {start.stderr.decode()}")
+
+
+def bench(env: dict[str, str], opts: argparse.Namespace, base: str) -> int:
+    stem = f"tb{os.getpid()}"
+    names = [f"{stem}-{i}" for i in range(max(1, opts.tick_pods))]
+    env = {**env, "GC_K8S_RUNTIME_DIR": os.path.join(base, "run"),
+           "GC_K8S_TRANSPORT": "kubectl"}
+    start_sessions(env, names)
+    try:
+        table(env, names[0], opts.upstream, opts.runs,
+              "hot ops by transport (offline server over TLS; kubeconfig token)")
+        if opts.plugin_sleep > 0:
+            helper_stop({**env})  # the next helper resolves the plugin kubeconfig afresh
+            penv = {**env, "KUBECONFIG": plugin_kubeconfig(base, env["KUBECONFIG"],
+                                                           opts.plugin_sleep),
+                    "GC_K8S_RUNTIME_DIR": os.path.join(base, "run-plugin")}
+            table(penv, names[0], opts.upstream if opts.upstream_plugin else None,
+                  opts.runs, f"the same with an exec credential plugin sleeping "
+                  f"{opts.plugin_sleep * 1000:.0f} ms per run")
+            helper_stop(penv)
+        tick(env, names, opts.tick_passes)
+    finally:
+        helper_stop(env)
+        for name in names:
+            subprocess.run([*ours(), "stop", name], env=env, capture_output=True, timeout=120,
+                           check=False)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--upstream", help="path of upstream's gc-session-k8s bash script")
+    parser.add_argument("--upstream-plugin", action="store_true",
+                        help="also run upstream in the exec-plugin table (slow)")
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--kubeconfig", help="use this cluster instead of the offline server")
+    parser.add_argument("--kubectl", default="/usr/bin/kubectl")
+    parser.add_argument("--image", default="gc-test/agent:latest")
+    parser.add_argument("--plugin-sleep", type=float, default=0.3)
+    parser.add_argument("--tick-pods", type=int, default=10)
+    parser.add_argument("--tick-passes", type=int, default=3)
+    opts = parser.parse_args()
+    env = dict(os.environ)
+    bindir = tempfile.mkdtemp(prefix="gc-bench-bin-")
+    os.symlink(opts.kubectl, os.path.join(bindir, "kubectl"))
+    env.update(PATH=f"{bindir}:{env.get('PATH', '')}", GC_KUBECTL=opts.kubectl,
+               GC_K8S_IMAGE=opts.image, GC_K8S_NAMESPACE=env.get("GC_K8S_NAMESPACE") or "gc",
+               GC_NUDGE_DEBOUNCE_MS="0")
+    env.pop("GC_K8S_AUDIT_LOG", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "gc-bench-pycache")
+    base = tempfile.mkdtemp(prefix="gctb-", dir="/tmp")  # short: a unix socket lives here
+    try:
+        if opts.kubeconfig:
+            env["KUBECONFIG"] = opts.kubeconfig
+            return bench(env, opts, base)
+        from providers.kube.fakekube.fixtures import make_env
+        from providers.kube.fakekube.server import FakeKube
+
+        with FakeKube("local", tls=True) as server:
+            server.create_namespace(env["GC_K8S_NAMESPACE"])
+            kenv = make_env(server, base)
+            for key in ("KUBECONFIG", "HOME", "KUBECACHEDIR", "NO_PROXY", "no_proxy"):
+                env[key] = kenv.env[key]
+            return bench(env, opts, base)
+    finally:
+        shutil.rmtree(bindir, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""One exec straight from this process: HTTPS + WebSocket v5, no kubectl.
+
+The result and the errors are the kubectl door's: `Result(rc, out, err)` of the command
+itself, `PodGone` for a missing pod or container, the same `KubeError` classes for API
+failures (the server's `Status` is worded as kubectl would print it and classified by the
+same code, `providers.kube.kubectl.exec_failure`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from protocol.proc import Result
+from providers.kube.errors import KubeError, KubeTimeout, KubeUnavailable
+from providers.kube.transport import credentials, kubeconfig, tls
+from providers.kube.transport.websocket import (
+    HttpError,
+    NoResponse,
+    Reader,
+    StatusFailure,
+    StreamLost,
+    exec_path,
+    refuses_v5,
+    run_stream,
+    upgrade,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from providers.kube.settings import KubeSettings
+    from providers.kube.transport.kubeconfig import Target
+    from providers.kube.transport.tls import Conn
+
+    Opener = Callable[[Target, float | None], Conn]
+
+REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+           405: "MethodNotAllowed", 409: "Conflict", 422: "Invalid", 429: "TooManyRequests",
+           500: "InternalError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "Timeout"}
+
+
+def http_error_text(error: HttpError) -> str:
+    """The HTTP refusal as kubectl prints it (``Error from server (Reason): message``)."""
+    from providers.kube.transport import jsonlite
+
+    if error.code == 401:
+        return "error: You must be logged in to the server (Unauthorized)"
+    message, reason = "", ""
+    try:
+        status = jsonlite.loads(error.body)
+        if isinstance(status, dict):
+            message = str(status.get("message") or "")
+            reason = str(status.get("reason") or "")
+    except ValueError:
+        message = error.body.decode("utf-8", "replace").strip()[:300]
+    reason = reason or REASONS.get(error.code, "Unknown")
+    return f"Error from server ({reason}): {message or f'HTTP {error.code}'}"
+
+
+def hostport(t: Target) -> str:
+    host = f"[{t.host}]" if ":" in t.host else t.host
+    default = 443 if t.secure else 80
+    return host if t.port == default else f"{host}:{t.port}"
+
+
+def open_fresh(t: Target, timeout: float | None) -> Conn:
+    return tls.connect(t, timeout)
+
+
+def exec_once(settings: KubeSettings, pod: str, container: str, argv: list[str],
+              stdin: bytes | None, timeout: float | None, *, target: Target | None = None,
+              opener: Opener = open_fresh, environ: dict[str, str] | None = None) -> Result:
+    """One attempt. Raises `Fallback` (nothing started), or a `KubeError` like kubectl's.
+
+    ``opener`` may hand out pre-opened connections (the helper's pool); one the server
+    dropped while idle is replaced by a fresh one, once.
+    """
+    from providers.kube.kubectl import exec_failure
+
+    t = target or kubeconfig.target(settings, environ)
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    path = exec_path(t.path_prefix, settings.namespace, pod, container, argv, stdin is not None)
+    new_token = False  # set after a 401: the cached plugin token was revoked
+    pooled = opener is not open_fresh  # cleared after a pooled connection proved dropped
+    while True:
+        token = credentials.bearer(t, fresh=new_token)
+        try:
+            conn = (opener if pooled else open_fresh)(t, timeout)
+        except tls.TLSRefused as error:
+            text = f"exec in pod {pod}: Unable to connect to the server: tls: {error}"
+            if error.verify:  # an untrusted server stays untrusted: no retry
+                raise KubeError(text) from None
+            raise KubeUnavailable(text, not_started=True) from None
+        except TimeoutError:
+            raise KubeTimeout(f"exec in pod {pod}: timed out connecting to the server",
+                              not_started=True) from None
+        except OSError as error:
+            raise KubeUnavailable(f"exec in pod {pod}: Unable to connect to the server: "
+                                  f"{error.strerror or error}", not_started=True) from None
+        try:
+            reader = Reader(conn)
+            try:
+                proto = upgrade(conn, reader, host=hostport(t), path=path, token=token,
+                                stdin=stdin is not None)
+            except NoResponse:
+                if pooled:
+                    pooled = False
+                    continue
+                raise
+            except HttpError as error:
+                if error.code == 401 and t.exec_spec is not None and not new_token:
+                    new_token = True
+                    continue
+                fallback = refuses_v5(error)
+                if fallback is not None:
+                    raise fallback from None
+                raise exec_failure(http_error_text(error), pod, 1) from None
+            code, out, err = run_stream(conn, reader, proto, stdin, deadline)
+            return Result(code, out, err)
+        except StatusFailure as error:
+            raise exec_failure(f"error: {error}", pod, 1) from None
+        except StreamLost as error:
+            raise KubeUnavailable(f"exec in pod {pod}: unexpected EOF: {error}") from None
+        except TimeoutError:
+            raise KubeTimeout(f"exec in pod {pod}: timed out after {timeout:g}s") from None
+        except OSError as error:
+            raise KubeUnavailable(f"exec in pod {pod}: connection reset: {error}") from None
+        finally:
+            conn.close()

@@ -1,0 +1,284 @@
+"""The resident per-user helper: ``python -m providers.kube.transport.helper serve``.
+
+One per uid (an flock on ``helper.lock`` in the 0700 runtime dir), listening on a 0600
+unix socket there, never on TCP. Every connection's peer uid is checked
+(``SO_PEERCRED``): another user's process is hung up on before it is read. It keeps in
+memory what a one-shot executable pays for on every op: the resolved kubeconfig, the SSL
+context, a small pool of pre-opened TLS connections per cluster (an exec upgrade consumes
+one; a thread refills it), and exec-plugin tokens until they expire (a 401 runs the
+plugin once more). It runs each exec with the direct transport's code and the one retry
+policy, and exits when idle for ``GC_K8S_HELPER_IDLE`` seconds (default 300), when asked
+(``stop``), or after serving a client whose code version differs from its own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+from typing import Any
+
+from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
+from providers.kube.retry import with_retries
+from providers.kube.settings import KubeSettings
+from providers.kube.transport import Fallback, credentials, direct, kubeconfig, rundir, tls
+from providers.kube.transport.helper_client import (
+    SOCKET_NAME,
+    code_version,
+    pack,
+    recv_exact,
+    recv_header,
+)
+
+POOL_SIZE = 2
+#: An idle connection older than this is closed, not used: servers and load balancers
+#: drop idle connections, and a fresh one costs less than a failed first try.
+MAX_IDLE = 20.0
+DEFAULT_IDLE_EXIT = 300.0
+
+
+class Pool:
+    """Pre-opened connections per cluster (keyed by the target's cache key)."""
+
+    def __init__(self, size: int = POOL_SIZE) -> None:
+        self.size = size
+        self.idle: dict[str, list[tls.Conn]] = {}
+        self.pending: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def take(self, t: kubeconfig.Target, timeout: float | None) -> tls.Conn:
+        while True:
+            with self.lock:
+                conns = self.idle.get(t.key) or []
+                conn = conns.pop() if conns else None
+            if conn is None:
+                break
+            if usable(conn):
+                self.refill(t)
+                conn.settimeout(timeout)
+                return conn
+            conn.close()
+        self.refill(t)
+        return tls.connect(t, timeout)
+
+    def refill(self, t: kubeconfig.Target) -> None:
+        with self.lock:
+            missing = self.size - len(self.idle.get(t.key) or []) - self.pending.get(t.key, 0)
+            if missing <= 0:
+                return
+            self.pending[t.key] = self.pending.get(t.key, 0) + missing
+        for _ in range(missing):
+            threading.Thread(target=self._open, args=(t,), daemon=True).start()
+
+    def _open(self, t: kubeconfig.Target) -> None:
+        conn = None
+        try:
+            conn = tls.connect(t, 10.0)
+        except Exception:  # an unreachable server fails the op itself, with its error
+            pass
+        with self.lock:
+            self.pending[t.key] -= 1
+            if conn is not None:
+                self.idle.setdefault(t.key, []).append(conn)
+
+    def reap(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            for conns in self.idle.values():
+                for conn in [c for c in conns if now - c.opened > MAX_IDLE]:
+                    conns.remove(conn)
+                    conn.close()
+
+    def count(self) -> int:
+        with self.lock:
+            return sum(len(c) for c in self.idle.values())
+
+
+def usable(conn: tls.Conn) -> bool:
+    """Young enough, and the server has neither closed it nor sent anything on it."""
+    if time.monotonic() - conn.opened > MAX_IDLE:
+        return False
+    poller = select.poll()
+    poller.register(conn.sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    return not poller.poll(0)
+
+
+class Helper:
+    def __init__(self, where: str, idle_exit: float) -> None:
+        self.where = where
+        self.idle_exit = idle_exit
+        self.version = code_version()
+        self.pool = Pool()
+        self.started = time.time()
+        self.last = time.monotonic()
+        self.active = 0
+        self.served = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    # -- one client connection ---------------------------------------------------------
+    def handle(self, conn: socket.socket) -> None:
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            _pid, uid, _gid = struct.unpack("3i", creds)
+            if uid != os.getuid():
+                return  # another user: hung up on, nothing read
+            conn.settimeout(30)
+            request = recv_header(conn)
+            op = request.get("op")
+            if op == "status":
+                conn.sendall(pack(self.status()))
+            elif op == "stop":
+                conn.sendall(pack({"stopping": True, "pid": os.getpid()}))
+                self.stopping.set()
+            elif op == "exec":
+                stdin = recv_exact(conn, int(request["stdin"])) if request.get("stdin") is not None else None
+                conn.settimeout(None)
+                with self.lock:
+                    self.active += 1  # only execs count: asking for the status is not activity
+                try:
+                    self.exec(conn, request, stdin)
+                finally:
+                    with self.lock:
+                        self.active -= 1
+                        self.served += 1
+                        self.last = time.monotonic()
+        except (OSError, EOFError, ValueError, KeyError):
+            pass
+        finally:
+            conn.close()
+
+    def exec(self, conn: socket.socket, request: dict[str, Any], stdin: bytes | None) -> None:
+        if request.get("version") != self.version:
+            conn.sendall(b"V")
+            self.stopping.set()  # a newer (or older) client: make way for its helper
+            return
+        env = {str(k): str(v) for k, v in (request.get("env") or {}).items()}
+        s = request.get("settings") or {}
+        settings = KubeSettings(namespace=str(s.get("namespace") or "gc"),
+                                context=str(s.get("context") or ""),
+                                kubectl=str(s.get("kubectl") or "kubectl"),
+                                request_timeout=float(s.get("request_timeout") or 15.0))
+        try:
+            target = kubeconfig.target(settings, env)
+        except Fallback as why:
+            conn.sendall(b"F" + pack({"reason": why.reason}))
+            return
+        conn.sendall(b"S")
+        pod, container = str(request["pod"]), str(request.get("container") or "")
+        argv = [str(a) for a in request["argv"]]
+        timeout = request.get("timeout")
+
+        def attempt() -> Any:
+            return direct.exec_once(settings, pod, container, argv, stdin,
+                                    None if timeout is None else float(timeout), target=target,
+                                    opener=self.pool.take, environ=env)
+
+        try:
+            result = with_retries(attempt, idempotent=bool(request.get("retry")))
+        except Fallback as why:
+            conn.sendall(pack({"fallback": why.reason}))
+        except KubeError as error:
+            header: dict[str, Any] = {"error": type(error).__name__, "message": str(error)}
+            if isinstance(error, KubeUnavailable):
+                header["not_started"] = error.not_started
+            if isinstance(error, KubeForbidden):
+                header.update(verb=error.verb, resource=error.resource)
+            conn.sendall(pack(header))
+        else:
+            conn.sendall(pack({"rc": result.rc, "out": len(result.out), "err": len(result.err)},
+                              result.out, result.err))
+
+    def status(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "version": self.version,
+                "uptime_s": round(time.time() - self.started, 1), "served": self.served,
+                "active": self.active, "pooled_connections": self.pool.count(),
+                "plugin_runs": credentials.runs, "idle_exit_s": self.idle_exit,
+                "socket": os.path.join(self.where, SOCKET_NAME)}
+
+    # -- the accept loop ---------------------------------------------------------------
+    def serve(self, listener: socket.socket) -> None:
+        listener.settimeout(1.0)
+        checked = time.monotonic()
+        while not self.stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                pass
+            else:
+                threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+            now = time.monotonic()
+            if now - checked >= 1.0:  # housekeeping, at most once a second
+                checked = now
+                self.pool.reap()
+                with self.lock:
+                    if self.active == 0 and now - self.last > self.idle_exit:
+                        return
+
+    def drain(self, limit: float = 60.0) -> None:
+        """Let ops in flight finish (the socket is already gone: no new ones arrive)."""
+        deadline = time.monotonic() + limit
+        while self.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def idle_exit_seconds(env: dict[str, str]) -> float:
+    try:
+        value = float(env.get("GC_K8S_HELPER_IDLE") or DEFAULT_IDLE_EXIT)
+    except ValueError:
+        return DEFAULT_IDLE_EXIT
+    return value if value > 0 else DEFAULT_IDLE_EXIT
+
+
+def serve() -> int:
+    try:
+        where = rundir.ensure()
+    except Fallback as why:
+        print(f"gc-k8s helper: {why.reason}", file=sys.stderr)
+        return 1
+    lock = os.open(os.path.join(where, "helper.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another helper of ours runs (or is starting): it serves
+    path = os.path.join(where, SOCKET_NAME)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        listener.bind(path)  # 0600 from the first instant: no window for another user
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    inode = os.stat(path).st_ino
+    listener.listen(128)
+    helper = Helper(where, idle_exit_seconds(dict(os.environ)))
+    print(f"gc-k8s helper {os.getpid()} serving {path} (version {helper.version})",
+          file=sys.stderr, flush=True)
+    try:
+        helper.serve(listener)
+    finally:
+        try:
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+        except OSError:
+            pass
+        listener.close()  # connections still queued are reset: their clients go direct
+        helper.drain()
+        os.close(lock)
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["serve"]:
+        print("usage: python -m providers.kube.transport.helper serve", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(serve())

@@ -1,0 +1,228 @@
+"""The executable's side of the helper: hand one exec to the resident per-user process.
+
+Hot path: `_socket` only (no `socket`, `selectors`, `enum`). The helper is trusted only
+when its socket sits in our 0700 runtime dir, is owned by us with mode 0600, and the
+process listening on it runs as our uid (``SO_PEERCRED``); anything else is a `Fallback`.
+A helper that is not running is started detached (this op then goes direct); one that
+dies before it starts the exec costs nothing but a fallback; one that dies mid-exec is
+a fallback for a read and a clear `KubeUnavailable` for a write (running a write twice
+is worse than one error, as in `providers.kube.retry`).
+
+Wire format (both ways): a 4-byte big-endian length, a JSON header, then raw bytes whose
+lengths the header gives. The helper answers an exec with one byte first: ``S`` (the exec
+starts), ``F`` (fallback, header follows), ``V`` (code version differs: it exits).
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+import sys
+
+from protocol.proc import Result
+from providers.kube import errors
+from providers.kube.transport import Fallback, KubectlOnly, rundir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from providers.kube.settings import KubeSettings
+
+PROTOCOL = "1"
+CONNECT_TIMEOUT = 0.5
+#: The modules whose code the helper runs for us: a change to any restarts it.
+CODE = ("helper.py", "helper_client.py", "direct.py", "websocket.py", "tls.py", "kubeconfig.py",
+        "credentials.py")
+#: Environment the helper must see as the caller does (kubeconfig, proxies, plugins' env).
+SOCKET_NAME = "helper.sock"
+
+
+def code_version() -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    stamps = []
+    for name in CODE:
+        try:
+            st = os.stat(os.path.join(here, name))
+            stamps.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
+        except OSError:
+            stamps.append("-")
+    return PROTOCOL + ":" + ",".join(stamps)
+
+
+def socket_path(environ: dict[str, str] | None = None) -> str:
+    return os.path.join(rundir.path(environ), SOCKET_NAME)
+
+
+def pack(header: dict[str, Any], *blobs: bytes) -> bytes:
+    from providers.kube.transport import jsonlite
+
+    head = jsonlite.dumps(header)
+    return len(head).to_bytes(4, "big") + head + b"".join(blobs)
+
+
+def recv_exact(sock: _socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("helper closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv_header(sock: _socket.socket) -> dict[str, Any]:
+    from providers.kube.transport import jsonlite
+
+    size = int.from_bytes(recv_exact(sock, 4), "big")
+    header: dict[str, Any] = jsonlite.loads(recv_exact(sock, size))
+    return header
+
+
+def peer_uid(sock: _socket.socket) -> int:
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
+    return int.from_bytes(creds[4:8], sys.byteorder)
+
+
+def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _socket.socket | None:
+    """A checked connection to our helper, or None (not running; started if ``start``)."""
+    where = rundir.path(environ)
+    path = os.path.join(where, SOCKET_NAME)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if start:
+            launch(environ)
+        return None
+    rundir.check(where)
+    if (st.st_mode & 0o170000) != 0o140000:
+        raise Fallback(f"helper socket {path} is not a socket")
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise Fallback(f"helper socket {path} is owned by uid {st.st_uid} "
+                       f"(mode {st.st_mode & 0o777:o}): refused")
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(CONNECT_TIMEOUT)
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        if start:  # a stale socket: its helper is gone
+            launch(environ)
+        return None
+    uid = peer_uid(sock)
+    if uid != os.getuid():
+        sock.close()
+        raise Fallback(f"the helper listening on {path} runs as uid {uid}: refused")
+    return sock
+
+
+def launch(environ: dict[str, str] | None = None) -> None:
+    """Start the helper detached (its own session, stdio to its log); never waits for it."""
+    env = dict(os.environ if environ is None else environ)
+    for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG"):
+        env.pop(key, None)
+    try:
+        where = rundir.ensure(env)
+    except Fallback:
+        return
+    argv = [sys.executable, "-m", "providers.kube.transport.helper", "serve"]
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid == 0:  # the intermediate child: a new session, then the helper, then gone
+        try:
+            os.setsid()
+            null = os.open("/dev/null", os.O_RDONLY)
+            log = os.open(os.path.join(where, "helper.log"),
+                          os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(null, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.posix_spawn(argv[0], argv, env)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+ERRORS: dict[str, type[errors.KubeError]] = {
+    cls.__name__: cls for cls in (errors.KubeError, errors.KubeNotFound, errors.PodGone,
+                                  errors.KubeConflict, errors.KubeInvalid,
+                                  errors.KubeUnavailable, errors.KubeTimeout)
+}
+
+
+def rebuild(header: dict[str, Any]) -> errors.KubeError:
+    name = str(header.get("error"))
+    message = str(header.get("message") or "helper: exec failed")
+    if name == "KubeForbidden":
+        return errors.KubeForbidden(message, verb=str(header.get("verb") or ""),
+                                    resource=str(header.get("resource") or ""))
+    cls = ERRORS.get(name, errors.KubeError)
+    if issubclass(cls, errors.KubeUnavailable):
+        return cls(message, not_started=bool(header.get("not_started")))
+    return cls(message)
+
+
+def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list[str],
+                    stdin: bytes | None, timeout: float | None, retry: bool) -> Result | None:
+    """The command's `Result` through the helper; None: go direct (helper absent or gone)."""
+    sock = connect()
+    if sock is None:
+        return None
+    try:
+        request = {"op": "exec", "version": code_version(), "env": dict(os.environ),
+                   "settings": {"namespace": settings.namespace, "context": settings.context,
+                                "kubectl": settings.kubectl,
+                                "request_timeout": settings.request_timeout},
+                   "pod": pod, "container": container, "argv": argv, "timeout": timeout,
+                   "retry": retry, "stdin": None if stdin is None else len(stdin)}
+        try:
+            sock.settimeout(None if timeout is None else timeout + 30)
+            sock.sendall(pack(request, stdin or b""))
+            first = sock.recv(1)
+        except OSError:
+            return None
+        if first == b"F":
+            try:
+                reason = str(recv_header(sock).get("reason"))
+            except (OSError, EOFError, ValueError):
+                return None  # it died before starting anything
+            raise KubectlOnly(reason)
+        if first != b"S":  # "V" (it exits; the next op starts a new one) or the helper died
+            return None
+        try:
+            header = recv_header(sock)
+            if "fallback" in header:
+                raise KubectlOnly(str(header["fallback"]))
+            if "error" in header:
+                raise rebuild(header)
+            out = recv_exact(sock, int(header["out"]))
+            err = recv_exact(sock, int(header["err"]))
+        except (OSError, EOFError, ValueError):
+            if retry:
+                return None
+            raise errors.KubeUnavailable(f"exec in pod {pod}: the helper died mid-exec; a "
+                                         "write is not repeated") from None
+        return Result(int(header["rc"]), out, err)
+    finally:
+        sock.close()
+
+
+def control(op: str, environ: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """``status`` or ``stop`` for people (`gc-session-k8s helper …`); None: not running."""
+    try:
+        sock = connect(environ, start=False)
+    except Fallback as why:
+        return {"refused": why.reason}
+    if sock is None:
+        return None
+    try:
+        sock.settimeout(5)
+        sock.sendall(pack({"op": op}))
+        return recv_header(sock)
+    except (OSError, EOFError, ValueError):
+        return None  # it went away while we asked
+    finally:
+        sock.close()

@@ -1,0 +1,290 @@
+"""The cluster and credentials an exec needs, resolved the way kubectl resolves them.
+
+kubectl's merge rules (KUBECONFIG lists, current-context, ``--context``) are kubectl's:
+we ask it once (``kubectl config view --raw --minify -o json``) and cache the answer in a
+0600 file of the 0700 runtime dir, keyed by every kubeconfig file's path, mtime, size and
+inode, the context and the kubectl binary. Any of those changing re-resolves. The cache
+holds what the kubeconfig holds (inline data included) and nothing more: certificate and
+key *files* stay paths, they are never inlined.
+
+`target` turns the view into a `Target`, or raises `Fallback` for what only kubectl can do.
+"""
+
+from __future__ import annotations
+
+import os
+
+from protocol.proc import Timeout, run
+from providers.kube.transport import Fallback, rundir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from providers.kube.settings import KubeSettings
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: user fields kubectl honours that this transport does not implement.
+UNSUPPORTED_USER = (("auth-provider", "auth-provider credentials"),
+                    ("as", "impersonation"), ("as-groups", "impersonation"),
+                    ("as-uid", "impersonation"), ("as-user-extra", "impersonation"),
+                    ("username", "basic auth"), ("password", "basic auth"))
+
+
+class Target:
+    """Where to connect and how to authenticate (one cluster + user)."""
+
+    __slots__ = ("ca_data", "ca_file", "cert_data", "cert_file", "env", "exec_spec", "host", "insecure",
+                 "key", "key_data", "key_file", "path_prefix", "port", "secure", "server_name",
+                 "ssl_context", "token", "token_file")
+
+    def __init__(self, *, host: str, port: int, secure: bool, key: str) -> None:
+        self.host = host
+        self.port = port
+        self.secure = secure
+        self.key = key
+        self.path_prefix = ""
+        self.server_name = host
+        self.insecure = False
+        self.ca_file = ""
+        self.ca_data = ""
+        self.cert_file = ""
+        self.key_file = ""
+        self.cert_data = b""
+        self.key_data = b""
+        self.token = ""
+        self.token_file = ""
+        self.exec_spec: dict[str, Any] | None = None
+        self.ssl_context: Any = None  # built once by `providers.kube.transport.tls`
+        self.env: dict[str, str] = {}  # the caller's environment (an exec plugin's base)
+
+    def bearer(self) -> str:
+        """A static token (a tokenFile is re-read each time: it may be rotated)."""
+        if self.token_file:
+            try:
+                with open(self.token_file, "rb") as f:
+                    return f.read().decode().strip()
+            except OSError as error:
+                raise Fallback(f"tokenFile {self.token_file}: {error.strerror}") from None
+        return self.token
+
+
+def config_files(environ: dict[str, str]) -> list[str]:
+    raw = environ.get("KUBECONFIG")
+    if raw:
+        return [p for p in raw.split(":") if p]
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return [os.path.join(home, ".kube", "config")]
+
+
+def cache_key(files: list[str], settings: KubeSettings) -> str:
+    parts = []
+    for name in files:
+        try:
+            st = os.stat(name)
+            parts.append(f"{os.path.abspath(name)}|{st.st_mtime_ns}|{st.st_size}|{st.st_ino}")
+        except OSError:
+            parts.append(f"{os.path.abspath(name)}|-")
+    return "\n".join([*parts, f"context={settings.context}", f"kubectl={settings.kubectl}"])
+
+
+_memo: dict[str, Target] = {}
+
+
+def target(settings: KubeSettings, environ: dict[str, str] | None = None) -> Target:
+    """The resolved `Target` for these settings (memoized per process and cache key)."""
+    env = dict(os.environ) if environ is None else environ
+    files = config_files(env)
+    if not any(os.path.exists(f) for f in files):
+        if env.get("KUBERNETES_SERVICE_HOST") and "KUBECONFIG" not in env:
+            sa = env.get("GC_K8S_SERVICEACCOUNT_DIR") or SA_DIR
+            memo_key = f"in-cluster|{env.get('KUBERNETES_SERVICE_HOST')}|{sa}"
+            if memo_key not in _memo:
+                _memo[memo_key] = in_cluster(env)
+                _memo[memo_key].env = env
+            return _memo[memo_key]
+        raise Fallback("no kubeconfig file")
+    key = cache_key(files, settings)
+    found = _memo.get(key)
+    if found is None:
+        view = cached_view(key, settings, env)
+        base = os.path.dirname(os.path.abspath(files[0])) if len(files) == 1 else ""
+        found = from_view(view, key, base)
+        found.env = env
+        _memo[key] = found
+    check_proxy(found, env)
+    return found
+
+
+def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[str, Any]:
+    import binascii
+
+    from providers.kube.transport import jsonlite
+
+    where = rundir.ensure(env)
+    name = os.path.join(where, f"kubeconfig-{binascii.crc32(key.encode()):08x}.json")
+    # A crc names the file; the full key inside decides whether it still applies.
+    try:
+        with open(name, "rb") as f:
+            stored = jsonlite.loads(f.read())
+        if isinstance(stored, dict) and stored.get("key") == key and isinstance(stored.get("view"), dict):
+            view: dict[str, Any] = stored["view"]
+            return view
+    except (OSError, ValueError):
+        pass
+    argv = [settings.kubectl, "config", "view", "--raw", "--minify", "-o", "json"]
+    if settings.context:
+        argv.append(f"--context={settings.context}")
+    try:
+        result = run(argv, env=env, timeout=30, new_group=True)
+    except (OSError, Timeout) as error:  # never a signal's Interrupted: that must unwind
+        raise Fallback(f"kubectl config view: {error}") from None
+    if not result.ok:
+        raise Fallback(f"kubectl config view: {result.error_text()[:200]}")
+    try:
+        view = jsonlite.loads(result.out)
+    except ValueError:
+        raise Fallback("kubectl config view printed no JSON") from None
+    if not isinstance(view, dict):
+        raise Fallback("kubectl config view printed no object")
+    rundir.write_private(name, jsonlite.dumps({"key": key, "view": view}))
+    return view
+
+
+def first(view: dict[str, Any], section: str, field: str) -> dict[str, Any]:
+    items = view.get(section) or []
+    if not items or not isinstance(items[0], dict):
+        return {}
+    value = items[0].get(field) or {}
+    return value if isinstance(value, dict) else {}
+
+
+def split_server(server: str, key: str) -> Target:
+    scheme, sep, rest = server.partition("://")
+    if not sep or scheme not in ("https", "http"):
+        raise Fallback(f"server URL {server!r} is not http(s)")
+    hostport, slash, path = rest.partition("/")
+    if hostport.startswith("["):  # [v6]:port
+        host, _, tail = hostport[1:].partition("]")
+        port_text = tail[1:] if tail.startswith(":") else ""
+    else:
+        host, _, port_text = hostport.partition(":")
+    secure = scheme == "https"
+    if port_text and not port_text.isdigit():
+        raise Fallback(f"server URL {server!r} has a bad port")
+    t = Target(host=host, port=int(port_text) if port_text else (443 if secure else 80),
+               secure=secure, key=key)
+    t.path_prefix = ("/" + path).rstrip("/") if slash else ""
+    return t
+
+
+def resolve_path(value: str, base: str, what: str) -> str:
+    if not value or os.path.isabs(value):
+        return value
+    if not base:
+        raise Fallback(f"relative {what} path in a merged KUBECONFIG list")
+    return os.path.join(base, value)
+
+
+def from_view(view: dict[str, Any], key: str, base: str) -> Target:
+    import binascii
+
+    cluster = first(view, "clusters", "cluster")
+    user = first(view, "users", "user")
+    server = cluster.get("server") or ""
+    if not server:
+        raise Fallback("kubeconfig has no server")
+    if cluster.get("proxy-url"):
+        raise Fallback("proxy-url in the kubeconfig")
+    for field, reason in UNSUPPORTED_USER:
+        if user.get(field):
+            raise Fallback(reason)
+    t = split_server(server, key)
+    t.server_name = cluster.get("tls-server-name") or t.host
+    t.insecure = bool(cluster.get("insecure-skip-tls-verify"))
+    try:
+        if cluster.get("certificate-authority-data"):
+            t.ca_data = binascii.a2b_base64(cluster["certificate-authority-data"]).decode()
+        if user.get("client-certificate-data"):
+            t.cert_data = binascii.a2b_base64(user["client-certificate-data"])
+        if user.get("client-key-data"):
+            t.key_data = binascii.a2b_base64(user["client-key-data"])
+    except (binascii.Error, UnicodeDecodeError):
+        raise Fallback("undecodable base64 data in the kubeconfig") from None
+    t.ca_file = resolve_path(cluster.get("certificate-authority") or "", base, "certificate-authority")
+    t.cert_file = resolve_path(user.get("client-certificate") or "", base, "client-certificate")
+    t.key_file = resolve_path(user.get("client-key") or "", base, "client-key")
+    t.token = user.get("token") or ""
+    t.token_file = resolve_path(user.get("tokenFile") or "", base, "tokenFile")
+    spec = user.get("exec")
+    if isinstance(spec, dict) and spec.get("command"):
+        if spec.get("interactiveMode") == "Always":
+            raise Fallback("interactive exec credential plugin")
+        command = spec["command"]
+        if "/" in command and not os.path.isabs(command):
+            command = resolve_path(command, base, "exec command")
+        t.exec_spec = {**spec, "command": command, "_cluster": cluster}
+    if bool(t.cert_data or t.cert_file) != bool(t.key_data or t.key_file):
+        raise Fallback("client certificate without its key (or key without certificate)")
+    return t
+
+
+def in_cluster(env: dict[str, str]) -> Target:
+    """The pod's service account, as kubectl uses it when no kubeconfig exists."""
+    sa = env.get("GC_K8S_SERVICEACCOUNT_DIR") or SA_DIR
+    host = env.get("KUBERNETES_SERVICE_HOST", "")
+    port = env.get("KUBERNETES_SERVICE_PORT") or "443"
+    if not os.path.exists(os.path.join(sa, "token")):
+        raise Fallback("in-cluster: no service account token")
+    hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    t = split_server(f"https://{hostport}", f"in-cluster|{host}|{port}|{sa}")
+    t.token_file = os.path.join(sa, "token")
+    t.ca_file = os.path.join(sa, "ca.crt")
+    return t
+
+
+def check_proxy(t: Target, env: dict[str, str]) -> None:
+    """Go's rule: a proxy applies unless the host is loopback or NO_PROXY matches it."""
+    names = ("HTTPS_PROXY", "https_proxy") if t.secure else ("HTTP_PROXY", "http_proxy")
+    proxy = next((env[n] for n in names if env.get(n)), "")
+    if proxy and proxy_applies(t.host, t.port, env.get("NO_PROXY") or env.get("no_proxy") or ""):
+        raise Fallback("a proxy applies (HTTPS_PROXY/NO_PROXY)")
+
+
+def proxy_applies(host: str, port: int, no_proxy: str) -> bool:
+    host = host.lower()
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        return False
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return False
+        if "/" in entry:
+            if in_cidr(host, entry):
+                return False
+            continue
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.lstrip("*")
+        if host == name.lstrip(".") or (name.startswith(".") and host.endswith(name)) or \
+                host.endswith("." + name):
+            return False
+    return True
+
+
+def in_cidr(host: str, cidr: str) -> bool:
+    net, _, bits = cidr.partition("/")
+
+    def v4(text: str) -> int | None:
+        parts = text.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
+            return None
+        return int.from_bytes(bytes(int(p) for p in parts), "big")
+
+    a, b = v4(host), v4(net)
+    if a is None or b is None or not bits.isdigit() or int(bits) > 32:
+        return False
+    mask = ((1 << 32) - 1) ^ ((1 << (32 - int(bits))) - 1)
+    return (a & mask) == (b & mask)

@@ -1,0 +1,76 @@
+"""Pick the door for one exec: helper, direct, or back to kubectl (returns None).
+
+Every attempt is one audit line with its transport; a hand-back to kubectl is one line
+with ``fallback`` (the reason) and exit -1, so an operator can see why an op was slow.
+"""
+
+from __future__ import annotations
+
+import time
+
+from protocol.proc import Result
+from providers.kube import audit
+from providers.kube.retry import with_retries
+from providers.kube.transport import Fallback, KubectlOnly
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from providers.kube.settings import KubeSettings
+
+
+def audit_argv(pod: str, container: str, argv: list[str]) -> list[str]:
+    return ["exec", pod, *(["-c", container] if container else []), "--", *argv]
+
+
+def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv: list[str],
+              stdin: bytes | None, timeout: float | None, retry: bool) -> Result | None:
+    """The op's `Result` through a faster transport, or None: run it with kubectl."""
+    shown = audit_argv(pod, container, argv)
+    if mode in ("helper", "auto"):
+        from providers.kube.transport import helper_client
+
+        started = time.monotonic()
+        try:
+            result = helper_client.exec_via_helper(settings, pod, container, argv, stdin,
+                                                   timeout, retry)
+        except Fallback as why:
+            audit.record(shown, pod=pod, started=started, rc=-1, transport="helper",
+                         fallback=why.reason)
+            if isinstance(why, KubectlOnly):
+                return None
+        except BaseException:
+            audit.record(shown, pod=pod, started=started, rc=-1, transport="helper")
+            raise
+        else:
+            if result is not None:
+                audit.record(shown, pod=pod, started=started, rc=result.rc, transport="helper")
+                return result
+    elif mode != "direct":
+        return None
+    return exec_direct(settings, pod, container, argv, stdin, timeout, retry, shown)
+
+
+def exec_direct(settings: KubeSettings, pod: str, container: str, argv: list[str],
+                stdin: bytes | None, timeout: float | None, retry: bool,
+                shown: list[str]) -> Result | None:
+    from providers.kube.transport import direct
+
+    def attempt() -> Result:
+        started = time.monotonic()
+        try:
+            result = direct.exec_once(settings, pod, container, argv, stdin, timeout)
+        except Fallback:
+            raise  # recorded once, below, with its reason
+        except BaseException:
+            audit.record(shown, pod=pod, started=started, rc=-1, transport="direct")
+            raise
+        audit.record(shown, pod=pod, started=started, rc=result.rc, transport="direct")
+        return result
+
+    started = time.monotonic()
+    try:
+        return with_retries(attempt, idempotent=retry)
+    except Fallback as why:
+        audit.record(shown, pod=pod, started=started, rc=-1, transport="direct",
+                     fallback=why.reason)
+        return None

@@ -1,0 +1,89 @@
+"""Fixtures of the transport tests (loaded with ``pytest_plugins = ["transport_fixtures"]``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from transport_support import ensure_pod
+
+from providers.kube.fakekube import server as fake_server
+from providers.kube.fakekube.fixtures import FakeKubeEnv
+
+
+@pytest.fixture
+def seen_auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The Authorization header of every exec request the fake server handles from now on."""
+    seen: list[str] = []
+    original = fake_server._Handler._dispatch
+
+    def spy(self: Any) -> None:
+        if "/exec?" in self.path:
+            seen.append(self.headers.get("Authorization") or "")
+        original(self)
+
+    monkeypatch.setattr(fake_server._Handler, "_dispatch", spy)
+    yield seen
+
+
+@pytest.fixture
+def direct_env(fake_kube_tls: FakeKubeEnv, tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> FakeKubeEnv:
+    """The HTTPS fake with a running pod, GC_K8S_TRANSPORT=direct, a private runtime dir
+    and an audit log at tmp_path/audit.jsonl."""
+    ensure_pod(fake_kube_tls)
+    monkeypatch.setenv("GC_K8S_TRANSPORT", "direct")
+    monkeypatch.setenv("GC_K8S_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("GC_K8S_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    return fake_kube_tls
+
+
+@pytest.fixture
+def helper_env(direct_env: FakeKubeEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubeEnv]:
+    """`direct_env` with GC_K8S_TRANSPORT=helper and a short runtime dir (a unix socket
+    path must fit in 107 bytes); whatever helper ran there is stopped afterwards."""
+    import shutil
+    import tempfile
+
+    where = tempfile.mkdtemp(prefix="gck-", dir="/tmp")
+    monkeypatch.setenv("GC_K8S_TRANSPORT", "helper")
+    monkeypatch.setenv("GC_K8S_RUNTIME_DIR", where + "/run")
+    try:
+        yield direct_env
+    finally:
+        stop_helper(where + "/run")
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def stop_helper(run_dir: str) -> None:
+    """Stop the helper of ``run_dir`` (politely, then by its pid) and wait until it is gone."""
+    import signal
+    import time
+
+    from providers.kube.transport.helper_client import control
+
+    env = {"GC_K8S_RUNTIME_DIR": run_dir}
+    pid = 0
+    try:
+        state = control("status", env)
+        pid = int(state["pid"]) if state else 0
+        control("stop", env)
+    except Exception:
+        pass
+    deadline = time.monotonic() + 30
+    while pid and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
