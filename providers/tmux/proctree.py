@@ -147,7 +147,7 @@ def _script_of(argv: list[str]) -> str:
             return args[i + 1].rsplit(".", 1)[-1]
         if arg.startswith("-") or arg in RUNNER_VERBS:
             continue
-        return _stem(arg)
+        return os.path.basename(arg)
     return ""
 
 
@@ -165,7 +165,8 @@ def names_of(procs: Processes, pid: int) -> set[str]:
         if runner in SCRIPT_RUNNERS or first in SCRIPT_RUNNERS:
             script = _script_of(argv)
             if script:
-                names.add(script)
+                # Both spellings, as gc's own tmux provider: "fake-agent.py" and "fake-agent".
+                names.update((script, _stem(script)))
     return names
 
 

@@ -44,6 +44,8 @@ CASES = [
     Case("server-argv-does-not-count", 30, ["claude"], False),
     Case("substring-does-not-count", 10, ["nod"], False),
     Case("python-script-stem", 20, ["runner"], True),
+    Case("python-script-file-name-as-gc-matches-it", 20, ["runner.py"], True),
+    Case("node-script-file-name", 10, ["cli.js"], True),
     Case("interpreter-name", 20, ["python3"], True),
     Case("empty-names", 10, [], False),
 ]
