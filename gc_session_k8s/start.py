@@ -19,6 +19,7 @@ still carries this start's id (a racing start may own the name by then).
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import replace
 from typing import Any
@@ -28,6 +29,7 @@ from gc_session_k8s.pod import entrypoint, environment, staging
 from gc_session_k8s.pod.manifest import pod_manifest
 from gc_session_k8s.pod_runner import PodRunner
 from gc_session_k8s.settings import Settings
+from protocol import starts
 from protocol.config import StartConfig, parse_start_config
 from protocol.errors import ProviderError, TemporaryError
 from protocol.rollback import Rollback
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 START_ID_ANNOTATION = "gc-start-id"
+#: ``<host>/<pid>-<start time>-<nonce>`` of the start that created the pod (`protocol.starts`).
+STARTER_ANNOTATION = "gc-starter"
 
 # Waits for PID 1's box-ready marker, reports a failed pre_start, then runs
 # tmux with the remaining arguments. $1 = polls allowed (0.1 s each). The session's
@@ -100,6 +104,11 @@ class Plan:
                                      pre_start=cfg.pre_start, staging=self.staging,
                                      host_work_dir=self.host_work_dir)
         self.manifest["metadata"]["annotations"][START_ID_ANNOTATION] = self.start_id
+        self.manifest["metadata"]["annotations"][STARTER_ANNOTATION] = (
+            f"{socket.gethostname()}/{starts.new_marker()}")
+        # Also a label, so the rollback can delete exactly this start's pod with one kubectl
+        # call (a label selector) instead of importing the Kubernetes client mid-cancel.
+        self.manifest["metadata"]["labels"][START_ID_ANNOTATION] = self.start_id
 
 
 def plan_from(call: Call) -> Plan:
@@ -185,7 +194,7 @@ def create(plan: Plan, deadline: float) -> None:
             if state == "live":
                 raise ProviderError(f"session {plan.name!r} already exists (pod: {plan.pod})")
             young = age_seconds(existing) < plan.settings.init_grace_s
-            if state == "absent" and phase in ("Pending", "Running") and young:
+            if state == "absent" and phase in ("Pending", "Running") and young and not starter_gone(meta):
                 raise ProviderError(f"session {plan.name!r} already exists (initializing; "
                                     f"pod: {plan.pod})")
             _api("delete pods", plan.pod,
@@ -201,18 +210,29 @@ def wait_gone(plan: Plan, seconds: float) -> None:
          lambda: client.wait_for_deletion(plan.pod, timeout=seconds, settings=plan.settings.kube))
 
 
-def delete_if_ours(plan: Plan) -> None:
-    """Rollback: delete the pod only if it carries this start's id."""
-    from providers.kube import client
+def starter_gone(meta: Obj) -> bool:
+    """Did the start that created this pod die on this host before launching the agent?
 
-    settings = plan.settings.kube
-    pod = _api("get pods", plan.pod, lambda: client.find_pod(plan.pod, settings))
-    if pod is None:
-        return
-    if (pod.get("metadata") or {}).get("annotations", {}).get(START_ID_ANNOTATION) != plan.start_id:
-        return
-    _api("delete pods", plan.pod, lambda: client.delete_pod(plan.pod, grace_seconds=0,
-                                                           settings=settings))
+    A start SIGKILLed mid-way (gc's own timeout path) leaves a pod that is not yet running
+    tmux; without this the next start would call it "initializing" for init_grace_s and
+    refuse. A starter on another host, or still running here, is never second-guessed.
+    """
+    host, _, marker = str((meta.get("annotations") or {}).get(STARTER_ANNOTATION) or "").partition("/")
+    return bool(marker) and host == socket.gethostname() and not starts.starter_alive(marker)
+
+
+def delete_if_ours(plan: Plan) -> None:
+    """Rollback: delete the pod only if it carries this start's id.
+
+    One kubectl process selecting on the start-id label: fast enough for the 2 s gc leaves
+    between SIGTERM and SIGKILL even while the Kubernetes client is being imported (a cancel
+    can land in that import), and it can never delete a pod another start made.
+    """
+    from providers.kube.kubectl import kubectl
+
+    kubectl(["delete", "pods", "-l", f"{START_ID_ANNOTATION}={plan.start_id}", "--ignore-not-found",
+             "--grace-period=1", "--wait=false"], settings=plan.settings.kube, pod=plan.pod,
+            action=f"delete pod {plan.pod}", timeout=plan.settings.kube.request_timeout)
 
 
 def check_pod(pod: Obj | None, name: str) -> None:

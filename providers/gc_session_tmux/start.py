@@ -31,6 +31,7 @@ from protocol.config import StartConfig, parse_start_config
 from protocol.errors import ProviderError
 from protocol.locks import FileLock, session_lock
 from protocol.rollback import Rollback
+from protocol.starts import new_marker, starter_alive
 from providers.gc_session_tmux import sockets
 from providers.gc_session_tmux.local_runner import LocalRunner
 from providers.gc_session_tmux.sockets import socket_path
@@ -52,35 +53,6 @@ STARTING = "@gc-starting"
 #: rollback that a signal starts between that step and the commit.
 STARTED = "@gc-started"
 STATE_FORMAT = "#{@gc-starting} " + session.PANES_FORMAT
-
-
-def process_start_time(pid: int) -> str:
-    """Field 22 of /proc/PID/stat: with the pid, names one process for its lifetime."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return ""
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return fields[19].decode() if len(fields) > 19 else ""
-
-
-def new_marker() -> str:
-    pid = os.getpid()
-    return f"{pid}-{process_start_time(pid)}-{os.urandom(4).hex()}"
-
-
-def starter_alive(marker: str) -> bool:
-    """Is the start that wrote ``marker`` still running?"""
-    pid, _, rest = marker.partition("-")
-    started = rest.partition("-")[0]
-    if not pid.isdigit():
-        return False
-    if started:
-        return process_start_time(int(pid)) == started
-    from protocol import processes  # no /proc where that start ran (macOS): the pid alone
-
-    return not processes.gone(int(pid))
 
 
 def existing_state(r: LocalRunner, process_names: tuple[str, ...]) -> str:
