@@ -70,9 +70,29 @@ def command_line(commands: Sequence[Sequence[str]]) -> list[str]:
     return argv
 
 
+#: Characters a double-quoted token of tmux's config language must escape: the escape
+#: character, the quote, ``$`` (environment expansion) and a leading-``~`` home expansion.
+_SPECIAL = {"\\": "\\\\", '"': '\\"', "$": "\\$", "~": "\\176", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
 def quote(token: str) -> str:
-    """One token of tmux's config language (``source-file``), taken literally."""
-    return "'" + token.replace("'", "'\\''") + "'"
+    """One token of tmux's config language (``source-file``), taken literally.
+
+    Double quotes with escapes, not single quotes: inside single quotes tmux drops the
+    whitespace that follows a newline (a work dir or value ``a\\n\\tb`` lost its tab).
+    Other control characters go as octal escapes.
+    """
+    out = ['"']
+    for ch in token:
+        special = _SPECIAL.get(ch)
+        if special is not None:
+            out.append(special)
+        elif ch < " " or ch == "\x7f":
+            out.append(f"\\{ord(ch):03o}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
 
 
 def script(commands: Sequence[Sequence[str]]) -> bytes:
