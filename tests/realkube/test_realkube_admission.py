@@ -1,0 +1,46 @@
+"""What the offline server claims about admission, checked against the real kube-apiserver:
+Pod Security `restricted` and ResourceQuota, and that gc-session-k8s's pods pass both."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+import pytest
+from helpers import wait_for
+from realkube_support import ControllerNamespace
+
+pytestmark = pytest.mark.realkube
+
+VIOLATOR = {
+    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "violator"},
+    "spec": {"containers": [{"name": "c", "image": "any", "command": ["sleep", "60"]}]},
+}
+
+
+def test_restricted_namespace_rejects_a_plain_pod_with_the_real_message(
+        controller: ControllerNamespace) -> None:
+    res = controller.cluster.kubectl("-n", controller.namespace, "create", "-f", "-",
+                                     stdin=orjson.dumps(VIOLATOR).decode(),
+                                     kubeconfig=str(controller.kubeconfig))
+    assert res.returncode == 1
+    assert 'pods "violator" is forbidden: violates PodSecurity "restricted:latest": ' in res.stderr
+    for missing in ("allowPrivilegeEscalation != false", "unrestricted capabilities",
+                    "runAsNonRoot != true", "seccompProfile"):
+        assert missing in res.stderr
+
+
+def test_session_pod_is_admitted_as_restricted_and_the_session_works(
+        controller: ControllerNamespace) -> None:
+    p = controller.provider
+    name = f"s-{uuid.uuid4().hex[:6]}"
+    res = controller.start(name, {"command": "cat"})
+    assert res.rc == 0, res.err
+    assert p.ok("is-running", name) == "true"
+    p.ok("nudge", name, stdin="hello-real-apiserver")
+    assert wait_for(lambda: p.ok("peek", name, "20").count("hello-real-apiserver") >= 2, timeout=30)
+    pod = controller.agent_pods()[0]
+    assert pod["spec"]["securityContext"]["runAsUser"] == 1000
+    assert p.run("stop", name, timeout=120).rc == 0
+    assert p.ok("is-running", name) == "false"
+    assert wait_for(lambda: not controller.agent_pods(), timeout=60)
