@@ -44,3 +44,23 @@ def test_session_pod_is_admitted_as_restricted_and_the_session_works(
     assert p.run("stop", name, timeout=120).rc == 0
     assert p.ok("is-running", name) == "false"
     assert wait_for(lambda: not controller.agent_pods(), timeout=60)
+
+
+def test_start_beyond_a_resource_quota_is_retryable_with_the_real_message(
+        controller: ControllerNamespace) -> None:
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "one-pod"},
+             "spec": {"hard": {"pods": "1"}}}
+    controller.cluster.ok("-n", controller.namespace, "create", "-f", "-", stdin=orjson.dumps(quota).decode())
+
+    def tracked() -> bool:  # the quota controller has counted usage: admission now enforces it
+        out = orjson.loads(controller.cluster.ok("-n", controller.namespace, "get", "resourcequota",
+                                                 "one-pod", "-o", "json"))
+        return "pods" in (out.get("status") or {}).get("used", {})
+
+    assert wait_for(tracked, timeout=60)
+    first = f"s-{uuid.uuid4().hex[:6]}"
+    assert controller.start(first).rc == 0
+    res = controller.start(f"s-{uuid.uuid4().hex[:6]}")
+    assert res.rc == 75, res
+    assert len(res.err.strip().splitlines()) == 1, res.err
+    assert "exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1" in res.err
