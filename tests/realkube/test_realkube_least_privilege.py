@@ -74,3 +74,20 @@ def test_operation_fails_naming_the_permission_cut_from_the_role(
     # As the real server words it: the subresource joins the resource ("pods/exec").
     assert f'{cut.verb} resource "{cut.resource}"' in res.err, res.err
     assert "RBAC" in res.err, res.err
+
+
+def test_kube_1_37_needs_neither_get_pods_exec_nor_pods_log_for_a_session(
+        controller: ControllerNamespace) -> None:
+    """kube-apiserver 1.37 authorizes kubectl's WebSocket exec (a GET) as `create pods/exec`,
+    and no operation reads pod logs: the Role's `get pods/exec` (for servers that authorize
+    the GET as `get`) and `get pods/log` are unused here. Doctor still asks for both."""
+    rules = without(without(controller.role()["rules"], "pods/exec", "get"), "pods/log", "get")
+    controller.set_role_rules(rules)
+    assert wait_for(lambda: not can_i(controller, "get", "pods/exec"), timeout=30)
+    p = controller.provider
+    name = f"s-{uuid.uuid4().hex[:6]}"
+    assert controller.start(name, {"command": "cat"}).rc == 0
+    assert p.ok("is-running", name) == "true"
+    p.ok("nudge", name, stdin="no-get-exec")
+    assert wait_for(lambda: p.ok("peek", name, "20").count("no-get-exec") >= 2, timeout=30)
+    assert p.run("stop", name, timeout=120).rc == 0
