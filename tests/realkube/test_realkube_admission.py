@@ -64,3 +64,16 @@ def test_start_beyond_a_resource_quota_is_retryable_with_the_real_message(
     assert res.rc == 75, res
     assert len(res.err.strip().splitlines()) == 1, res.err
     assert "exceeded quota: one-pod, requested: pods=1, used: pods=1, limited: pods=1" in res.err
+
+
+def test_hostpath_work_dir_is_refused_by_restricted_pod_security(controller: ControllerNamespace) -> None:
+    """GC_K8S_WORKDIR_HOSTPATH (the offline suite's mode for the strict checks) needs a namespace
+    that admits hostPath volumes: `restricted` (and `baseline`) refuse it, exit 1, one line."""
+    name = f"s-{uuid.uuid4().hex[:6]}"
+    controller.started.append(name)
+    res = controller.provider.run("start", name, stdin='{"command": "sleep 300", "work_dir": "/var/tmp"}',
+                                  env={"GC_K8S_WORKDIR_HOSTPATH": "1"}, timeout=120)
+    assert res.rc == 1
+    assert len(res.err.strip().splitlines()) == 1, res.err
+    assert ('violates PodSecurity "restricted:latest": restricted volume types '
+            '(volume "workdir" uses restricted volume type "hostPath")') in res.err
