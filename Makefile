@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PACKAGES := protocol providers gc_session_k8s gc_beads_k8s
 
 .PHONY: setup demo test lint unit-tests portable-tests installed-tests smoke-plain-install benchmark \
-	conformance-transports real-gc-tests clean
+	conformance-transports real-gc-tests realkube-tests clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ setup: $(BIN)/python
 demo: setup
 	$(BIN)/python examples/demo/demo.py
 
-test: setup lint unit-tests portable-tests installed-tests smoke-plain-install
+test: setup lint unit-tests portable-tests installed-tests smoke-plain-install realkube-tests
 
 lint:
 	$(BIN)/ruff check .
@@ -32,7 +32,14 @@ lint:
 	$(BIN)/lint-imports
 
 unit-tests:
-	bash .ci/with-docker $(BIN)/pytest -p no:cacheprovider --durations=15
+	bash .ci/with-docker $(BIN)/pytest -p no:cacheprovider --durations=15 -m 'not realkube'
+
+# gc-session-k8s against a real kube-apiserver (+ etcd, kube-controller-manager and a
+# node agent that runs pods as host processes), built from tests/realkube's Go module
+# into ~/.cache/gc-providers/realkube (warm: a hash; cold: minutes, see README).
+realkube-tests: setup
+	REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
+	    $(BIN)/pytest -p no:cacheprovider --durations=10 -m realkube tests/realkube
 
 # macOS has no memfd, pidfd or /proc: gc-session-tmux then takes its portable
 # paths (ps, unlinked temp files, waitpid). With no Mac in CI, force those paths
@@ -49,7 +56,7 @@ installed-tests:
 	$(PYTHON) -m venv .venv-wheel
 	.venv-wheel/bin/pip install -q "$$(ls dist/*.whl)[test]"
 	cd /tmp && GC_TEST_INSTALLED=1 bash $(CURDIR)/.ci/with-docker $(CURDIR)/.venv-wheel/bin/pytest \
-	    -p no:cacheprovider --durations=15 --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
+	    -p no:cacheprovider --durations=15 -m 'not realkube' --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
 # What an operator gets from `pip install <wheel>` with no extras: every console
 # command's --help, -h, --version, <op> --help and a failing doctor, with no traceback.

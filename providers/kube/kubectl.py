@@ -16,6 +16,7 @@ from providers.kube.classify import classify
 from providers.kube.errors import (
     KubectlMissing,
     KubeError,
+    KubeForbidden,
     KubeNotFound,
     KubeTimeout,
     KubeUnavailable,
@@ -224,6 +225,10 @@ def exec_failure(text: str, pod: str, rc: int = 1) -> KubeError:
     """
     error = classify(text, action=f"exec in pod {pod}", rc=rc)
     low = text.lower()
+    if isinstance(error, KubeForbidden):
+        # A real kube-apiserver refuses a forbidden exec as "unable to upgrade connection:
+        # pods "p" is forbidden: ...", which the NOT_RUNNING markers would read as a gone pod.
+        return error
     if isinstance(error, KubeNotFound) or any(marker in low for marker in NOT_RUNNING):
         return PodGone(str(error))
     if isinstance(error, KubeUnavailable) and "Error from server" in text:
