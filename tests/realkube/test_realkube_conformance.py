@@ -26,3 +26,13 @@ def test_required_suites_pass_as_the_least_privilege_controller(controller: Cont
     res = kit(controller, "--only", "check", "--only", "rpp", "--only", "runtimetest")
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert " 0 failed" in res.stdout
+
+
+def test_killed_and_canceled_starts_recover_as_the_least_privilege_controller(
+    controller: ControllerNamespace,
+) -> None:
+    """A start SIGKILLed mid-way is recycled by the next one; a canceled start rolls back in time."""
+    res = kit(controller, "--only", "GC-STRICT-START-005", "--only", "GC-STRICT-CANCEL-001",
+              "--only", "GC-STRICT-CANCEL-002")
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
+    assert " 0 failed" in res.stdout
