@@ -22,7 +22,7 @@ def fast() -> bool:
     return not proc.portable() and os.path.isdir("/proc/self")
 
 
-def _read(path: str) -> bytes:
+def read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
             return handle.read()
@@ -33,7 +33,7 @@ def _read(path: str) -> bytes:
 def gone(pid: int) -> bool:
     """Has ``pid`` exited? A zombie counts as gone (it only waits to be reaped)."""
     if fast():
-        stat = _read(f"/proc/{pid}/stat")
+        stat = read_bytes(f"/proc/{pid}/stat")
         end = stat.rfind(b")")
         return end < 0 or stat[end + 2 : end + 3] in (b"Z", b"X", b"")
     try:
@@ -75,7 +75,7 @@ def environments(prefix: str) -> list[tuple[int, list[str]]]:
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
-            environ = b"\0" + _read(f"/proc/{entry}/environ")
+            environ = b"\0" + read_bytes(f"/proc/{entry}/environ")
             if needle in environ and not gone(int(entry)):
                 found.append((int(entry), environ.decode("utf-8", "replace").split("\0")[1:]))
         return found
@@ -89,6 +89,6 @@ def environments(prefix: str) -> list[tuple[int, list[str]]]:
 def command_line(pid: int) -> str:
     """The process's argv joined by spaces ('' when it is gone)."""
     if fast():
-        return _read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        return read_bytes(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode("utf-8", "replace").strip()
     res = proc.run(["ps", "-ww", "-o", "args=", "-p", str(pid)], timeout=10)
     return res.text().strip() if res.ok else ""

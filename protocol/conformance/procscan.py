@@ -10,18 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
+from protocol.processes import read_bytes
+
 
 class Process(NamedTuple):
     pid: int
     cmdline: str
-
-
-def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return b""
 
 
 def with_environment_marker(marker: str) -> list[Process]:
@@ -70,7 +64,7 @@ def with_argv_containing(needle: bytes) -> list[Process]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        raw = _read(f"/proc/{entry}/cmdline")
+        raw = read_bytes(f"/proc/{entry}/cmdline")
         if needle in raw:
             found.append(Process(int(entry), raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()))
     return found
@@ -104,7 +98,7 @@ def watching_argv(needle: bytes) -> Iterator[ArgvWatch]:
     done = threading.Event()
 
     def look(entry: str) -> None:
-        raw = _read(f"/proc/{entry}/cmdline")
+        raw = read_bytes(f"/proc/{entry}/cmdline")
         if needle in raw and int(entry) not in watch.seen:
             cmdline = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
             watch.seen[int(entry)] = Process(int(entry), cmdline)

@@ -24,8 +24,7 @@ from typing import NamedTuple
 from protocol.conformance import procscan
 from protocol.conformance.caller import join_process_names, reads_true, split_list
 from protocol.conformance.checks.strict import (
-    NudgeError,
-    literal_delivery,
+    nudge_problems,
     observable,
     recording,
     sh_command,
@@ -297,14 +296,7 @@ SEMICOLON_NUDGES = ("hello;", "first;\nsecond;", ";")
 @strict("GC-STRICT-INJECT-006", "inject", "nudge texts ending in ';' arrive byte for byte")
 def semicolon_nudge(kit: Kit) -> str:
     with recording(kit, "semi-nudge") as recorder:
-        problems = []
-        for text in SEMICOLON_NUDGES:
-            try:
-                problem = literal_delivery(text, recorder.nudge(text, settle=10))
-            except NudgeError as exc:
-                problem = str(exc)
-            if problem:
-                problems.append(f"{text!r}: {problem}")
+        problems = nudge_problems(recorder, SEMICOLON_NUDGES)
         if not running(kit, recorder.name):
             problems.append("the session did not survive")
         if problems:

@@ -189,6 +189,19 @@ def nudge_texts(pwned: Path) -> tuple[str, ...]:
     )
 
 
+def nudge_problems(recorder: Recorder, texts: Sequence[str]) -> list[str]:
+    """Nudge each text; one line for each that did not arrive literally."""
+    problems = []
+    for text in texts:
+        try:
+            problem = literal_delivery(text, recorder.nudge(text, settle=10))
+        except NudgeError as exc:
+            problem = str(exc)
+        if problem:
+            problems.append(f"{text!r}: {problem}")
+    return problems
+
+
 @strict(
     "GC-STRICT-NUDGE-001",
     "nudge",
@@ -197,14 +210,7 @@ def nudge_texts(pwned: Path) -> tuple[str, ...]:
 def nudge_literal(kit: Kit) -> str:
     with recording(kit, "nudge") as recorder:
         pwned = recorder.dir / "pwned"
-        problems = []
-        for text in nudge_texts(pwned):
-            try:
-                problem = literal_delivery(text, recorder.nudge(text, settle=10))
-            except NudgeError as exc:
-                problem = str(exc)
-            if problem:
-                problems.append(f"{text!r}: {problem}")
+        problems = nudge_problems(recorder, nudge_texts(pwned))
         if executed := traces(pwned):
             problems.append(f"nudge text was executed: {executed}")
         if problems:
