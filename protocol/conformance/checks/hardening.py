@@ -29,6 +29,7 @@ from protocol.conformance.checks.strict import (
     recording,
     sh_command,
     shares_host,
+    slow_pre_start,
     traces,
     wait_for_file,
 )
@@ -465,9 +466,7 @@ def start_after_kill(kit: Kit) -> str:
     name = kit.name("killed")
     key, first, second = "GC_CONF_MARK", secrets.token_hex(8), secrets.token_hex(8)
     workdir = kit.workdir("killed")
-    ran = workdir / "pre-start-ran"
-    pre_start = f'[ "${key}" = {first} ] && : > {shlex.quote(str(ran))}; sleep {PRE_START_SECONDS}'
-    doomed = StartConfig(work_dir=str(workdir), command="sleep 300", env={key: first}, pre_start=(pre_start,))
+    ran, doomed = slow_pre_start(workdir, key, first, PRE_START_SECONDS)
     try:
         with kit.stopping(name):
             if not killed_start(kit, name, doomed, ran):

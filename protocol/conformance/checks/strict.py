@@ -40,6 +40,13 @@ def strict(code: str, group: str, title: str, *, serial: bool = False) -> Callab
     return wrap
 
 
+def slow_pre_start(workdir: Path, key: str, value: str, seconds: int) -> tuple[Path, StartConfig]:
+    """A start whose pre_start marks a file (when the env arrived) then sleeps: a start to interrupt."""
+    ran = workdir / "pre-start-ran"
+    pre_start = f'[ "${key}" = {value} ] && : > {shlex.quote(str(ran))}; sleep {seconds}'
+    return ran, StartConfig(work_dir=str(workdir), command="sleep 300", env={key: value}, pre_start=(pre_start,))
+
+
 def sh_command(script: str) -> str:
     """A start command that runs ``script`` under ``sh -c``."""
     return "sh -c " + shlex.quote(script)
@@ -652,9 +659,7 @@ def canceled_start(kit: Kit) -> Iterator[CanceledStart]:
     name = kit.name("cancel")
     key, value = "GC_CONF_MARK", secrets.token_hex(8)
     workdir = kit.workdir("cancel")
-    ran = workdir / "pre-start-ran"
-    pre_start = f'[ "${key}" = {value} ] && : > {shlex.quote(str(ran))}; sleep {PRE_START_SECONDS}'
-    config = StartConfig(work_dir=str(workdir), command="sleep 300", env={key: value}, pre_start=(pre_start,))
+    ran, config = slow_pre_start(workdir, key, value, PRE_START_SECONDS)
     try:
         with kit.stopping(name):
             result = kit.start(name, config, cancel_after=CANCEL_AFTER)
