@@ -21,8 +21,10 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from protocol.proc import Result
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
@@ -59,11 +61,9 @@ class Pool:
             if conn is None:
                 break
             if usable(conn):
-                self.refill(t)
                 conn.settimeout(timeout)
                 return conn
             conn.close()
-        self.refill(t)
         return tls.connect(t, timeout)
 
     def refill(self, t: kubeconfig.Target) -> None:
@@ -174,13 +174,21 @@ class Helper:
         argv = [str(a) for a in request["argv"]]
         timeout = request.get("timeout")
 
-        def attempt() -> Any:
+        def attempt() -> Result:
             return direct.exec_once(settings, pod, container, argv, stdin,
                                     None if timeout is None else float(timeout), target=target,
                                     opener=self.pool.take, environ=env)
 
         try:
-            result = with_retries(attempt, idempotent=bool(request.get("retry")))
+            self.answer(conn, attempt, bool(request.get("retry")))
+        finally:
+            # Refilled only once the answer is out: a TLS handshake during the exec would
+            # compete with it for the CPU; now it overlaps the client's exit.
+            self.pool.refill(target)
+
+    def answer(self, conn: socket.socket, attempt: Callable[[], Result], idempotent: bool) -> None:
+        try:
+            result = with_retries(attempt, idempotent=idempotent)
         except Fallback as why:
             conn.sendall(pack({"fallback": why.reason}))
         except KubeError as error:
