@@ -8,6 +8,8 @@ calls, all columns in alternation so machine drift weighs on all alike):
 * direct    - ours, GC_K8S_TRANSPORT=direct (HTTPS + WebSocket exec from the executable)
 * helper    - ours, GC_K8S_TRANSPORT=helper (handed to the resident per-user helper)
 * floor     - ``kubectl exec <pod> -- true``: kubectl's own floor for one exec
+* python    - ``python -c pass`` under our executable's interpreter: the floor of any op
+              written in Python, as gc starts a fresh process per op
 
 Then the same with a kubeconfig whose exec credential plugin sleeps ``--plugin-sleep``
 seconds per run (EKS's ``aws eks get-token`` costs ~0.3 s), and a simulated gc tick:
@@ -120,7 +122,7 @@ def table(env: dict[str, str], name: str, upstream: str | None, runs: int, title
     helper_ready(envs["helper"])
     floor = [env["GC_KUBECTL"], "-n", env["GC_K8S_NAMESPACE"], "exec", name, "-c", "agent",
              "--", "true"]
-    heads = (["upstream"] if upstream else []) + [*TRANSPORTS, "floor"]
+    heads = (["upstream"] if upstream else []) + [*TRANSPORTS, "floor", "python"]
     print(f"\n{title}")
     print(f"| op | {' | '.join(h + ' ms' for h in heads)} | direct/up | helper/up |"
           if upstream else f"| op | {' | '.join(h + ' ms' for h in heads)} | helper/kubectl |")
@@ -129,6 +131,7 @@ def table(env: dict[str, str], name: str, upstream: str | None, runs: int, title
         commands = [(["bash", upstream, op, name, *args], env)] if upstream else []
         commands += [([*ours(), op, name, *args], envs[t]) for t in TRANSPORTS]
         commands.append((floor, env))
+        commands.append(([*interpreter(), "-c", "pass"], env))
         medians = alternated_medians(commands, stdin, runs)
         cells = " | ".join(f"{m:.0f}" for m in medians)
         if upstream:
@@ -140,24 +143,45 @@ def table(env: dict[str, str], name: str, upstream: str | None, runs: int, title
     print(f"median of {runs} runs each, columns in alternation")
 
 
+def interpreter() -> list[str]:
+    """The interpreter our executable starts under (its shebang), to time a bare start."""
+    exe = ours()
+    if len(exe) > 1:
+        return [exe[0]]
+    with open(exe[0], "rb") as f:
+        first = f.readline()
+    return first[2:].decode().split() if first.startswith(b"#!") else [sys.executable]
+
+
 def tick(env: dict[str, str], names: list[str], passes: int) -> None:
-    """Sessions per 30 s tick through the helper: gc's op mix, serially, fresh processes."""
+    """Sessions per 30 s tick through the helper: gc's op mix, serially, fresh processes.
+
+    Beside it, the same op mix where each op is only a bare start of the interpreter our
+    executable runs under (``python -c pass``): the ceiling for any Python executable
+    that gc starts once per op, whatever the op does."""
     helper_env = {**env, "GC_K8S_TRANSPORT": "helper"}
     helper_ready(helper_env)
+    bare = [*interpreter(), "-c", "pass"]
     per_session: list[float] = []
+    floor: list[float] = []
     for _ in range(passes):
         for name in names:
-            total = 0.0
+            total = bare_total = 0.0
             for op, stdin in TICK_MIX:
                 seconds, rc = timed([*ours(), op, name], stdin, helper_env)
                 if rc != 0:
                     raise SystemExit(f"{op} {name} exited {rc}")
                 total += seconds
+                bare_total += timed(bare, b"", helper_env)[0]
             per_session.append(total)
-    mean = statistics.fmean(per_session)
+            floor.append(bare_total)
+    mean, bare_mean = statistics.fmean(per_session), statistics.fmean(floor)
     print(f"\nsimulated gc tick through the helper ({len(names)} pods x {passes} passes, op mix "
           f"is-running x2 + process-alive + get-last-activity): {mean * 1000:.0f} ms per "
           f"session -> {30 / mean:.0f} sessions per 30 s tick")
+    print(f"the same mix of bare interpreter starts ({' '.join(bare)}): "
+          f"{bare_mean * 1000:.0f} ms per session -> {30 / bare_mean:.0f} sessions per 30 s "
+          "tick at most for any executable in Python")
 
 
 def start_sessions(env: dict[str, str], names: list[str]) -> None:

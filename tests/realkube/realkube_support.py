@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 import uuid
 from collections.abc import Iterator
@@ -137,3 +138,12 @@ def controller_namespace(cluster: Cluster, tmp: Path) -> Iterator[ControllerName
         for name in ctl.started:
             ctl.provider.run("stop", name, timeout=120)
         cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=60s")
+
+
+def run_kit(ctl: ControllerNamespace, *extra: str,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The conformance kit against the controller's gc-session-k8s (``env``: its whole env)."""
+    exe = shutil.which("gc-provider-conformance", path=sysconfig.get_path("scripts"))
+    argv = [exe] if exe else [sys.executable, "-m", "protocol.conformance"]
+    return subprocess.run([*argv, ctl.provider.argv[-1], *extra], env=env or ctl.provider.env,
+                          capture_output=True, text=True, timeout=3000, check=False)
