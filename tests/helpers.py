@@ -86,3 +86,32 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return check()
+
+
+def stop_helper(run_dir: str) -> None:
+    """Stop the helper of ``run_dir`` (politely, then by its pid) and wait until it is gone."""
+    import signal
+    import time
+
+    from providers.kube.transport.helper_client import control
+
+    env = {"GC_K8S_RUNTIME_DIR": run_dir}
+    pid = 0
+    try:
+        state = control("status", env)
+        pid = int(state["pid"]) if state else 0
+        control("stop", env)
+    except Exception:
+        pass
+    deadline = time.monotonic() + 30
+    while pid and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import K8s
+from helpers import stop_helper
 from test_conformance import kit
 
 
@@ -24,19 +25,7 @@ def transport_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     try:
         yield env
     finally:
-        from providers.kube.transport.helper_client import control
-
-        state = control("stop", env)
-        pid = int(state["pid"]) if state and "pid" in state else 0
-        import time
-
-        deadline = time.monotonic() + 30
-        while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        stop_helper(env["GC_K8S_RUNTIME_DIR"])
         shutil.rmtree(where, ignore_errors=True)
 
 

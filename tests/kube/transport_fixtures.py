@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import stop_helper
 from transport_support import ensure_pod
 
 from providers.kube.fakekube import server as fake_server
@@ -59,31 +59,3 @@ def helper_env(direct_env: FakeKubeEnv, monkeypatch: pytest.MonkeyPatch) -> Iter
         stop_helper(where + "/run")
         shutil.rmtree(where, ignore_errors=True)
 
-
-def stop_helper(run_dir: str) -> None:
-    """Stop the helper of ``run_dir`` (politely, then by its pid) and wait until it is gone."""
-    import signal
-    import time
-
-    from providers.kube.transport.helper_client import control
-
-    env = {"GC_K8S_RUNTIME_DIR": run_dir}
-    pid = 0
-    try:
-        state = control("status", env)
-        pid = int(state["pid"]) if state else 0
-        control("stop", env)
-    except Exception:
-        pass
-    deadline = time.monotonic() + 30
-    while pid and time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    if pid:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

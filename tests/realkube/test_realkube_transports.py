@@ -5,7 +5,6 @@ conformance suites as the least-privilege controller, every exec through the for
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -16,23 +15,10 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers import stop_helper
 from realkube_support import ControllerNamespace, run_kit
 
-from providers.kube.transport.helper_client import control
-
 pytestmark = [pytest.mark.realkube, pytest.mark.slow]
-
-
-def stop_helper(env: dict[str, str]) -> None:
-    state = control("stop", env)
-    pid = int(state["pid"]) if state and "pid" in state else 0
-    deadline = time.monotonic() + 30
-    while pid and time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
 
 
 @pytest.fixture(params=["direct", "helper"])
@@ -43,7 +29,7 @@ def transport_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[di
     try:
         yield env
     finally:
-        stop_helper(env)
+        stop_helper(env["GC_K8S_RUNTIME_DIR"])
         shutil.rmtree(where, ignore_errors=True)
 
 
