@@ -76,6 +76,31 @@ def validate_metadata(kind: str, obj: dict[str, Any], *, subdomain: bool = True)
         raise invalid(kind, name, causes)
 
 
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+    "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+#: ConfigMap and Secret payloads are capped at 1 MiB (keys and values together).
+MAX_DATA_BYTES = 1 << 20
+
+
+def validate_data(kind: str, obj: dict[str, Any]) -> None:
+    """ConfigMap/Secret `data` keys and total size, as the real server checks them."""
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    causes: list[tuple[str, str]] = []
+    total = 0
+    for field in ("data", "binaryData", "stringData"):
+        for key, value in (obj.get(field) or {}).items():
+            total += len(str(key).encode()) + len(str(value or "").encode())
+            if len(key) > 253 or not _CONFIG_KEY.match(key):
+                causes.append((f"{field}[{key}]", f'Invalid value: "{key}": {CONFIG_KEY_MSG}'))
+    if total > MAX_DATA_BYTES:
+        causes.append(("[]", f"Too long: may not be more than {MAX_DATA_BYTES} bytes"))
+    if causes:
+        raise invalid(kind, name, causes)
+
+
 def validate_pod(obj: dict[str, Any]) -> None:
     validate_metadata("Pod", obj)
     name = obj["metadata"]["name"]
