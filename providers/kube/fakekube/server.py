@@ -564,7 +564,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         base = resource.partition("/")[0]
         what = f'{base} "{name}"' if name else base
-        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+        # A namespace is named as the namespace it is (an object in itself, at no scope).
+        scope = namespace or (name if base == "namespaces" else "")
+        where = f' in the namespace "{scope}"' if scope else " at the cluster scope"
         # As the real apiserver words it: the subresource joins the resource ("pods/exec").
         msg = (f'{what} is forbidden: User "system:anonymous" cannot {verb} resource "{resource}"'
                f' in API group ""{where}')
