@@ -247,6 +247,17 @@ STATUS_CASES = [
          JSON, 422),
     Case("body-over-three-mebibytes", "POST", "configmaps",
          _obj("ConfigMap", "huge", data={"a": "x" * (4 << 20)}), JSON, 413),
+    Case("create-from-a-list", "POST", "configmaps", b"[1]", JSON, 400),
+    Case("create-from-a-long-string", "POST", "configmaps", b'"' + b"x" * 100 + b'"', JSON, 400),
+    Case("create-from-a-number", "POST", "configmaps", b"12", JSON, 400),
+    Case("create-from-null-is-an-empty-object", "POST", "configmaps", b"null", JSON, 422),
+    Case("create-another-core-kind", "POST", "configmaps", _obj("Secret", "s"), JSON, 400),
+    Case("create-an-unknown-kind", "POST", "configmaps", _obj("Frob", "f"), JSON, 400),
+    Case("create-from-another-group", "POST", "configmaps",
+         b'{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"g"}}', JSON, 400),
+    Case("put-another-name", "PUT", CM, _obj("ConfigMap", "other"), JSON, 400),
+    Case("put-another-name-on-a-missing-one", "PUT", "configmaps/nope", _obj("ConfigMap", "other"), JSON, 400),
+    Case("put-another-kind", "PUT", CM, _obj("Secret", "cm"), JSON, 400),
 ]
 
 
@@ -271,6 +282,43 @@ def test_patch_answers_as_the_real_server(pair: Pair, case: Case) -> None:
 @pytest.mark.parametrize("case", STATUS_CASES, ids=[c.test_id for c in STATUS_CASES])
 def test_error_status_has_the_real_shape(pair: Pair, case: Case) -> None:
     _compare(pair, case)
+
+
+TERMINATING = [
+    Case("create-named-configmap", "POST", "configmaps", _obj("ConfigMap", "new"), JSON, 403),
+    Case("create-unnamed-configmap", "POST", "configmaps", b'{"apiVersion":"v1","kind":"ConfigMap"}', JSON, 403),
+    Case("create-pod", "POST", "pods", _obj("Pod", "p", spec={"containers": [{"name": "c", "image": "i"}]}),
+         JSON, 403),
+]
+
+
+@pytest.fixture(scope="module")
+def terminating(pair: Pair) -> Iterator[str]:
+    """A namespace being deleted on both servers: the real one held by a configmap's finalizer,
+    the offline one marked Terminating in its store."""
+    ns = f"parity-term-{uuid.uuid4().hex[:6]}"
+    real, store = pair.real, pair.fake_kube.store
+    assert real.request("POST", "/api/v1/namespaces", _obj("Namespace", ns))[0] == 201
+    held = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                         "metadata": {"name": "held", "finalizers": ["parity.test/hold"]}})
+    assert real.request("POST", f"/api/v1/namespaces/{ns}/configmaps", held)[0] == 201
+    assert real.request("DELETE", f"/api/v1/namespaces/{ns}")[0] == 200
+    pair.fake_kube.create_namespace(ns)
+    with store.lock:
+        obj = store.get("namespaces", "", ns)
+        obj["status"]["phase"] = "Terminating"
+        store.replace("namespaces", "", obj)
+    try:
+        yield ns
+    finally:
+        real.request("PATCH", f"/api/v1/namespaces/{ns}/configmaps/held", b'{"metadata":{"finalizers":null}}',
+                     MERGE)
+        store.delete("namespaces", "", ns)
+
+
+@pytest.mark.parametrize("case", TERMINATING, ids=[c.test_id for c in TERMINATING])
+def test_create_in_a_terminating_namespace_has_the_real_shape(pair: Pair, terminating: str, case: Case) -> None:
+    _compare(pair._replace(namespace=terminating), case)
 
 
 class Denied(NamedTuple):

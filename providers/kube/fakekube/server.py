@@ -24,7 +24,7 @@ import orjson
 
 from providers.kube.fakekube import discovery
 from providers.kube.fakekube.backends.base import Backend
-from providers.kube.fakekube.errors import ApiError, conflict, details_of, not_found
+from providers.kube.fakekube.errors import ApiError, already_exists, conflict, details_of, not_found
 from providers.kube.fakekube.exec_stream import V5, choose_subprotocol, run_exec
 from providers.kube.fakekube.faults import Fault, Faults
 from providers.kube.fakekube.kubelet import Kubelet
@@ -634,7 +634,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._list_or_watch(res, None, query)
         elif self.command == "POST":
             self._authorize("create", res, ns)
-            obj = require_kind(self._json_body(), KINDS[res])
+            obj = require_kind(self._json_body(), KINDS[res], self._body())
             self._json(201, self._create(res, ns, obj, dry=bool(query.get("dryRun"))))
         elif self.command == "DELETE" and res != "namespaces":
             self._authorize("deletecollection", res, ns)
@@ -667,7 +667,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, self._patch(res, ns, name, query))
         elif self.command == "PUT":
             self._authorize("update", res, ns, name)
-            body = require_kind(self._json_body(), KINDS[res])
+            body = require_kind(self._json_body(), KINDS[res], self._body())
             self._json(200, self._update(res, ns, name, body, dry=bool(query.get("dryRun"))))
         else:
             raise ApiError(405, "method not allowed")
@@ -692,6 +692,8 @@ class _Handler(BaseHTTPRequestHandler):
             meta["name"] = meta["generateName"] + os.urandom(3).hex()[:5]
         for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
             meta.pop(k, None)
+        if ns:  # admission (NamespaceLifecycle) runs before validation
+            _check_namespace(store, ns, res, str(meta.get("name") or "Unknown"))
         if res == "pods":
             validate_pod(obj)
             apply_defaults(obj)
@@ -704,11 +706,9 @@ class _Handler(BaseHTTPRequestHandler):
             validate_metadata(KINDS[res], obj)
             validate_data(KINDS[res], obj)
             _normalize_data(res, obj)
-        if ns:
-            _check_namespace(store, ns)
         if dry:
             if store.find(res, ns, meta["name"]) is not None:
-                raise ApiError(409, f'{res} "{meta["name"]}" already exists')
+                raise already_exists(res, meta["name"])
             return obj
         hold = res == "pods" and self.kube.faults.hold_pending(meta["name"]) is not None
         with store.lock:
@@ -719,6 +719,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _update(self, res: str, ns: str, name: str, body: Obj, *, dry: bool = False) -> Obj:
         store = self.kube.store
+        body_name = (body.get("metadata") or {}).get("name", name)
+        if body_name != name:  # before the lookup, as the real server does
+            raise ApiError(400, f"the name of the object ({body_name}) does not match the name on the URL ({name})")
         with store.lock:
             cur = store.get(res, ns, name)
             rv = (body.get("metadata") or {}).get("resourceVersion")
@@ -727,8 +730,6 @@ class _Handler(BaseHTTPRequestHandler):
             new = copy.deepcopy(body)
             new["apiVersion"], new["kind"] = "v1", KINDS[res]
             meta = new.setdefault("metadata", {})
-            if meta.get("name", name) != name:
-                raise ApiError(400, "the name of the object does not match the name on the URL")
             for k in ("uid", "creationTimestamp", "namespace", "deletionTimestamp",
                       "deletionGracePeriodSeconds", "resourceVersion", "generation"):
                 if k in cur["metadata"]:
@@ -1059,13 +1060,16 @@ class _Handler(BaseHTTPRequestHandler):
         raise ApiError(404, f"unknown control endpoint {m} {path}")
 
 
-def _check_namespace(store: Store, ns: str) -> None:
+def _check_namespace(store: Store, ns: str, res: str, name: str) -> None:
     obj = store.find("namespaces", "", ns)
     if obj is None:
-        raise ApiError(404, f'namespaces "{ns}" not found', details={"name": ns, "kind": "namespaces"})
+        raise not_found("namespaces", ns)
     if obj["status"].get("phase") == "Terminating":
-        raise ApiError(403, f'unable to create new content in namespace {ns} because it is being '
-                            "terminated", reason="Forbidden")
+        raise ApiError(403, f'{res} "{name}" is forbidden: unable to create new content in namespace {ns} '
+                            "because it is being terminated",
+                       details={**details_of(name, res), "causes": [
+                           {"reason": "NamespaceTerminating", "message": f"namespace {ns} is being terminated",
+                            "field": "metadata.namespace"}]})
 
 
 #: The top-level fields each kind has: a patch that adds another one (a JSON patch path
