@@ -151,6 +151,7 @@ BODY_CASES = [
     BodyCase("deny", "deny", "/api/v1/namespaces/default/configmaps"),
     BodyCase("error-fault", "error", "/api/v1/namespaces/default/configmaps"),
     BodyCase("unknown-path", "", "/api/v1/namespaces/default/frobs"),
+    BodyCase("deny-a-body-over-the-limit", "deny", "/api/v1/namespaces/default/configmaps"),
 ]
 
 
@@ -166,8 +167,9 @@ def test_refused_request_body_does_not_poison_the_keep_alive_connection(
         fake_kube.server.deny("create", "configmaps", namespace="default", times=1)
     elif case.arm == "error":
         fake_kube.server.fail("POST", path=case.path, status=500, times=1)
+    size = 4 << 20 if "over-the-limit" in case.test_id else 5000
     body = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept-alive"},
-                         "data": {"k": "v" * 5000}})
+                         "data": {"k": "v" * size}})
     conn = http.client.HTTPConnection("127.0.0.1", fake_kube.server.port, timeout=30)
     try:
         conn.request("POST", case.path, body=body, headers={"Content-Type": "application/json"})

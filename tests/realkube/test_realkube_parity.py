@@ -258,6 +258,11 @@ STATUS_CASES = [
     Case("put-another-name", "PUT", CM, _obj("ConfigMap", "other"), JSON, 400),
     Case("put-another-name-on-a-missing-one", "PUT", "configmaps/nope", _obj("ConfigMap", "other"), JSON, 400),
     Case("put-another-kind", "PUT", CM, _obj("Secret", "cm"), JSON, 400),
+    Case("delete-missing-namespace", "DELETE", "/api/v1/namespaces/parity-nope", None, JSON, 404),
+    Case("log-of-missing-pod", "GET", "pods/nope/log", None, JSON, 404),
+    Case("exec-in-missing-pod", "POST", "pods/nope/exec?command=true", None, JSON, 404),
+    Case("status-of-missing-pod", "GET", "pods/nope/status", None, JSON, 404),
+    Case("list-in-missing-namespace", "GET", "/api/v1/namespaces/parity-nope/pods", None, JSON, 200),
 ]
 
 

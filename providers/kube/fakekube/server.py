@@ -453,6 +453,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self._body()
+        except ApiError:
+            pass  # over the size limit: read and dropped; the answer stays the first error
         except (ValueError, OSError):
             self.close_connection = True
 
