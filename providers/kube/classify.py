@@ -70,6 +70,22 @@ def forbidden_detail(text: str) -> tuple[str, str]:
     return verb, resource
 
 
+def forbidden(message: str, text: str = "") -> KubeForbidden:
+    """A 403 with a hint that says who refused: RBAC names a verb and resource ("User x
+    cannot create resource pods"); Pod Security admission says the pod "violates
+    PodSecurity"; a quota or a terminating namespace needs no hint (their words say it).
+    ``text`` is where to look for the verb (kubectl's error line; the message otherwise)."""
+    low = message.lower()
+    if "violates podsecurity" in low:
+        return KubeForbidden(f"{message} (Pod Security admission: the namespace's "
+                             "pod-security.kubernetes.io/enforce level refuses this pod)")
+    verb, resource = forbidden_detail(text or message)
+    if verb and resource:
+        return KubeForbidden(f"{message} (RBAC: grant {verb!r} on {resource!r} in the namespace)",
+                             verb=verb, resource=resource)
+    return KubeForbidden(message)
+
+
 def classify(stderr: str, *, action: str, rc: int = 1) -> KubeError:
     """Map a failed kubectl call to one `KubeError` subclass.
 
@@ -85,11 +101,7 @@ def classify(stderr: str, *, action: str, rc: int = 1) -> KubeError:
     if "(conflict)" in low or "the object has been modified" in low:
         return KubeConflict(message)
     if "(forbidden)" in low or " is forbidden:" in low:
-        verb, resource = forbidden_detail(line)
-        hint = (
-            f" (RBAC: grant {verb!r} on {resource!r} in the namespace)" if verb and resource else ""
-        )
-        return KubeForbidden(message + hint, verb=verb, resource=resource)
+        return forbidden(message, line)
     if "(unauthorized)" in low or "must be logged in" in low:
         return KubeForbidden(f"{message} (credentials rejected: check the kubeconfig)")
     if any(marker in low for marker in TIMEOUT_MARKERS):

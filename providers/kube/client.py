@@ -15,6 +15,7 @@ import time
 from typing import Any, NamedTuple
 
 from protocol.errors import ProviderError
+from providers.kube.classify import forbidden
 from providers.kube.errors import (
     KubeConflict,
     KubeError,
@@ -122,7 +123,7 @@ def translate(error: BaseException, action: str) -> KubeError:
         if status == 409:
             return KubeConflict(message)
         if status == 403:
-            return KubeForbidden(f"{message} (RBAC: check the role bound to this identity)")
+            return forbidden(message)
         if status == 401:
             return KubeForbidden(f"{message} (credentials rejected: check the kubeconfig)")
         if status in (400, 422):

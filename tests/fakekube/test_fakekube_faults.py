@@ -139,3 +139,46 @@ def test_http_control_endpoints_arm_faults_and_count_requests(fake_kube: FakeKub
         _control(fake_kube, "POST", "/_fake/faults", {"kind": "bogus"})
     assert err.value.code == 400
     fake_kube.kubectl("-n", ns, "delete", "pod", "ctl-held")
+
+
+class BodyCase(NamedTuple):
+    test_id: str
+    arm: str  # what refuses the first request before its handler reads the body
+    path: str
+
+
+BODY_CASES = [
+    BodyCase("deny", "deny", "/api/v1/namespaces/default/configmaps"),
+    BodyCase("error-fault", "error", "/api/v1/namespaces/default/configmaps"),
+    BodyCase("unknown-path", "", "/api/v1/namespaces/default/frobs"),
+    BodyCase("deny-a-body-over-the-limit", "deny", "/api/v1/namespaces/default/configmaps"),
+]
+
+
+@pytest.mark.parametrize("case", BODY_CASES, ids=[c.test_id for c in BODY_CASES])
+def test_refused_request_body_does_not_poison_the_keep_alive_connection(
+        fake_kube: FakeKubeEnv, case: BodyCase) -> None:
+    """A request answered without its body being read (a deny fault, an injected error, an
+    unknown path) must still consume it: left in the socket, its bytes are parsed as the next
+    request on the connection, which then fails with 400."""
+    import http.client
+
+    if case.arm == "deny":
+        fake_kube.server.deny("create", "configmaps", namespace="default", times=1)
+    elif case.arm == "error":
+        fake_kube.server.fail("POST", path=case.path, status=500, times=1)
+    size = 4 << 20 if "over-the-limit" in case.test_id else 5000
+    body = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept-alive"},
+                         "data": {"k": "v" * size}})
+    conn = http.client.HTTPConnection("127.0.0.1", fake_kube.server.port, timeout=30)
+    try:
+        conn.request("POST", case.path, body=body, headers={"Content-Type": "application/json"})
+        first = conn.getresponse()
+        first.read()
+        assert first.status in (403, 404, 500)
+        conn.request("GET", "/api/v1/namespaces/default")  # the same connection
+        second = conn.getresponse()
+        assert second.status == 200, second.read()
+        assert orjson.loads(second.read())["metadata"]["name"] == "default"
+    finally:
+        conn.close()

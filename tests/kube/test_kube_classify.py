@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import orjson
 import pytest
 
 from providers.kube.classify import classify
@@ -78,3 +79,55 @@ def test_unavailable_is_a_temporary_provider_error() -> None:
 
     error = classify("connection refused", action="x")
     assert isinstance(error, TemporaryError) and isinstance(error, ProviderError)
+
+
+PSA = ('pods "gc-x" is forbidden: violates PodSecurity "restricted:latest": restricted volume types '
+       '(volume "workdir" uses restricted volume type "hostPath")')
+
+
+class Forbidden(NamedTuple):
+    test_id: str
+    stderr: str
+    says: str  # the hint the one line must carry ("" for none)
+    verb: str
+    resource: str
+
+
+FORBIDDEN = [
+    Forbidden("rbac", 'Error from server (Forbidden): pods "x" is forbidden: User "u" cannot create '
+              'resource "pods" in API group "" in the namespace "gc"', "(RBAC: grant 'create' on 'pods'",
+              "create", "pods"),
+    Forbidden("pod-security", f"Error from server (Forbidden): error when creating \"STDIN\": {PSA}",
+              "(Pod Security admission: ", "", ""),
+    Forbidden("quota", 'Error from server (Forbidden): pods "x" is forbidden: exceeded quota: one-pod, '
+              "requested: pods=1, used: pods=1, limited: pods=1", "", "", ""),
+    Forbidden("terminating", "Error from server (Forbidden): pods \"x\" is forbidden: unable to create "
+              "new content in namespace gc because it is being terminated", "", "", ""),
+]
+
+
+@pytest.mark.parametrize("case", FORBIDDEN, ids=[c.test_id for c in FORBIDDEN])
+def test_forbidden_hint_names_who_refused(case: Forbidden) -> None:
+    """Only an RBAC denial (a user who "cannot VERB resource") gets the RBAC hint: Pod Security
+    admission, a quota and a terminating namespace are 403s that no role would fix."""
+    error = classify(case.stderr, action="create pod x")
+    assert isinstance(error, KubeForbidden)
+    assert (error.verb, error.resource) == (case.verb, case.resource)
+    if case.says:
+        assert case.says in str(error)
+    if case.test_id != "rbac":
+        assert "RBAC" not in str(error)
+
+
+def test_client_403_from_pod_security_is_not_called_rbac() -> None:
+    """The client seam (kubernetes ApiException) words a 403 the same way as kubectl's."""
+    from kubernetes.client.exceptions import ApiException
+
+    from providers.kube.client import translate
+
+    error = ApiException(status=403, reason="Forbidden")
+    error.body = orjson.dumps({"kind": "Status", "code": 403, "reason": "Forbidden", "message": PSA}).decode()
+    translated = translate(error, "create pod gc-x")
+    assert isinstance(translated, KubeForbidden)
+    assert str(translated).startswith(f"create pod gc-x: {PSA} (Pod Security admission: ")
+    assert "RBAC" not in str(translated)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import email.parser
+import io
 import os
 import queue
 import re
@@ -22,11 +24,19 @@ import orjson
 
 from providers.kube.fakekube import discovery
 from providers.kube.fakekube.backends.base import Backend
-from providers.kube.fakekube.errors import ApiError
+from providers.kube.fakekube.errors import ApiError, already_exists, conflict, details_of, not_found
 from providers.kube.fakekube.exec_stream import V5, choose_subprotocol, run_exec
 from providers.kube.fakekube.faults import Fault, Faults
 from providers.kube.fakekube.kubelet import Kubelet
-from providers.kube.fakekube.patch import json_patch, merge_patch
+from providers.kube.fakekube.limits import HeadTooLarge, check_body_size, read_head, refuse_head
+from providers.kube.fakekube.patch import (
+    PATCH_REJECTED,
+    PATCH_TYPES,
+    check_patch_syntax,
+    decode_patch,
+    json_patch,
+    merge_patch,
+)
 from providers.kube.fakekube.pods import apply_defaults
 from providers.kube.fakekube.protobuf import access_review, decode_object
 from providers.kube.fakekube.selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -34,6 +44,7 @@ from providers.kube.fakekube.store import KINDS, Event, Obj, Store, now_iso
 from providers.kube.fakekube.tls import TLSTerminator, ca_data, make_certs
 from providers.kube.fakekube.validation import (
     require_kind,
+    validate_data,
     validate_metadata,
     validate_pod,
 )
@@ -366,14 +377,86 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     #: This request's entry in the request log (empty for control requests).
     _entry: dict[str, Any] | None = None
+    #: This request's body once read (None: not read yet).
+    _raw: bytes | None = None
+    #: The header lines read with the request line (limits.read_head).
+    _head_lines: list[bytes] = []  # noqa: RUF012
+
+    def handle_one_request(self) -> None:
+        """BaseHTTPRequestHandler's loop step with the real server's head limits (limits.py)."""
+        try:
+            try:
+                head = read_head(self.rfile)
+            except HeadTooLarge:
+                self.close_connection = True
+                refuse_head(self.connection, self.wfile, self.rfile)
+                return
+            if not head:
+                self.close_connection = True
+                return
+            self.raw_requestline, self._head_lines = head[0], head[1:]
+            if not self.parse_request():
+                return
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
+                return
+            method()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+
+    def parse_request(self) -> bool:
+        """The request line by the base class; the headers (already read) by email.parser,
+        without http.client's 64 KiB-per-line and 100-header limits."""
+        rfile = self.rfile
+        self.rfile = io.BytesIO(b"\r\n")  # the base class reads an empty header block
+        try:
+            if not super().parse_request():
+                return False
+        finally:
+            self.rfile = rfile
+        text = b"".join(self._head_lines).decode("iso-8859-1")
+        self.headers = email.parser.Parser(_class=self.MessageClass).parsestr(text)
+        conntype = self.headers.get("Connection", "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        expect = self.headers.get("Expect", "").lower()
+        if expect == "100-continue" and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log (GET /_fake/requests) replaces stderr noise
 
     # -- plumbing ----------------------------------------------------------
     def _body(self) -> bytes:
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+        """The request body, read once: later calls (and `_drain`) get the same bytes."""
+        if self._raw is None:
+            n = int(self.headers.get("Content-Length") or 0)
+            self._raw = b""
+            check_body_size(n, self.rfile)
+            self._raw = self.rfile.read(n) if n > 0 else b""
+        return self._raw
+
+    def _drain(self) -> None:
+        """Read a body nobody asked for (a request denied, failed or refused before its
+        handler got to it): left unread, its bytes would be parsed as the next request on
+        this keep-alive connection, which then fails with 400. A body of unknown length
+        (chunked) cannot be skipped safely: the connection is closed instead."""
+        if self._raw is not None or self.close_connection:
+            return
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            return
+        try:
+            self._body()
+        except ApiError:
+            pass  # over the size limit: read and dropped; the answer stays the first error
+        except (ValueError, OSError):
+            self.close_connection = True
 
     def _json_body(self) -> Any:
         if "protobuf" in (self.headers.get("Content-Type") or ""):
@@ -407,6 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(code, orjson.dumps(obj), headers=headers)
 
     def _error(self, e: ApiError, headers: dict[str, str] | None = None) -> None:
+        self._drain()
         self._json(e.code, e.status(), headers)
 
     def do_GET(self) -> None:
@@ -416,6 +500,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self._status = 0
+        self._raw = None
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         query = parse_qs(url.query, keep_blank_values=True)
@@ -441,6 +526,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._apply_fault(fault, path)
                 return
             self._route(path, query)
+            self._drain()
         except ApiError as e:
             self._error(e)
         except (BrokenPipeError, ConnectionResetError):
@@ -480,11 +566,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         base = resource.partition("/")[0]
         what = f'{base} "{name}"' if name else base
-        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+        # A namespace is named as the namespace it is (an object in itself, at no scope).
+        scope = namespace or (name if base == "namespaces" else "")
+        where = f' in the namespace "{scope}"' if scope else " at the cluster scope"
         # As the real apiserver words it: the subresource joins the resource ("pods/exec").
         msg = (f'{what} is forbidden: User "system:anonymous" cannot {verb} resource "{resource}"'
                f' in API group ""{where}')
-        raise ApiError(403, msg, details={"name": name, "kind": base})
+        raise ApiError(403, msg, details=details_of(name, base))
 
     # -- routing -------------------------------------------------------------
     def _route(self, path: str, query: dict[str, list[str]]) -> None:
@@ -510,7 +598,7 @@ class _Handler(BaseHTTPRequestHandler):
             if hit:
                 getattr(self, "_r_" + name.replace("-", "_"))(hit.groupdict(), query)
                 return
-        raise ApiError(404, "the server could not find the requested resource")
+        raise ApiError(404, "the server could not find the requested resource", details={})
 
     def _r_ssar(self, _g: dict[str, str], _q: dict[str, list[str]]) -> None:
         if self.command != "POST":
@@ -548,7 +636,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._list_or_watch(res, None, query)
         elif self.command == "POST":
             self._authorize("create", res, ns)
-            obj = require_kind(self._json_body(), KINDS[res])
+            obj = require_kind(self._json_body(), KINDS[res], self._body())
             self._json(201, self._create(res, ns, obj, dry=bool(query.get("dryRun"))))
         elif self.command == "DELETE" and res != "namespaces":
             self._authorize("deletecollection", res, ns)
@@ -581,7 +669,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, self._patch(res, ns, name, query))
         elif self.command == "PUT":
             self._authorize("update", res, ns, name)
-            body = require_kind(self._json_body(), KINDS[res])
+            body = require_kind(self._json_body(), KINDS[res], self._body())
             self._json(200, self._update(res, ns, name, body, dry=bool(query.get("dryRun"))))
         else:
             raise ApiError(405, "method not allowed")
@@ -606,6 +694,8 @@ class _Handler(BaseHTTPRequestHandler):
             meta["name"] = meta["generateName"] + os.urandom(3).hex()[:5]
         for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"):
             meta.pop(k, None)
+        if ns:  # admission (NamespaceLifecycle) runs before validation
+            _check_namespace(store, ns, res, str(meta.get("name") or "Unknown"))
         if res == "pods":
             validate_pod(obj)
             apply_defaults(obj)
@@ -616,12 +706,11 @@ class _Handler(BaseHTTPRequestHandler):
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
         else:
             validate_metadata(KINDS[res], obj)
+            validate_data(KINDS[res], obj)
             _normalize_data(res, obj)
-        if ns:
-            _check_namespace(store, ns)
         if dry:
             if store.find(res, ns, meta["name"]) is not None:
-                raise ApiError(409, f'{res} "{meta["name"]}" already exists')
+                raise already_exists(res, meta["name"])
             return obj
         hold = res == "pods" and self.kube.faults.hold_pending(meta["name"]) is not None
         with store.lock:
@@ -632,18 +721,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _update(self, res: str, ns: str, name: str, body: Obj, *, dry: bool = False) -> Obj:
         store = self.kube.store
+        body_name = (body.get("metadata") or {}).get("name", name)
+        if body_name != name:  # before the lookup, as the real server does
+            raise ApiError(400, f"the name of the object ({body_name}) does not match the name on the URL ({name})")
         with store.lock:
             cur = store.get(res, ns, name)
             rv = (body.get("metadata") or {}).get("resourceVersion")
             if rv and rv != cur["metadata"]["resourceVersion"]:
-                raise ApiError(409, f'Operation cannot be fulfilled on {res} "{name}": the object '
-                                    "has been modified; please apply your changes to the latest "
-                                    "version and try again", reason="Conflict")
+                raise conflict(res, name)
             new = copy.deepcopy(body)
             new["apiVersion"], new["kind"] = "v1", KINDS[res]
             meta = new.setdefault("metadata", {})
-            if meta.get("name", name) != name:
-                raise ApiError(400, "the name of the object does not match the name on the URL")
             for k in ("uid", "creationTimestamp", "namespace", "deletionTimestamp",
                       "deletionGracePeriodSeconds", "resourceVersion", "generation"):
                 if k in cur["metadata"]:
@@ -661,6 +749,7 @@ class _Handler(BaseHTTPRequestHandler):
                 new.setdefault("spec", cur.get("spec", {}))
             else:
                 validate_metadata(KINDS[res], new)
+                validate_data(KINDS[res], new)
                 _normalize_data(res, new)
             if dry:
                 return new
@@ -668,28 +757,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _patch(self, res: str, ns: str, name: str, query: dict[str, list[str]]) -> Obj:
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-        patch = self._json_body()
+        if ctype not in PATCH_TYPES:
+            raise ApiError(415, "415: Unsupported Media Type", details={})
+        apply = ctype == "application/apply-patch+yaml"
+        if not apply:
+            check_patch_syntax(self._body())  # before the lookup, as the real server does
         store = self.kube.store
         with store.lock:
             cur = store.find(res, ns, name)
             if cur is None:
-                if ctype == "application/apply-patch+yaml":  # server-side apply may create
-                    return self._create(res, ns, patch, dry=bool(query.get("dryRun")))
-                raise ApiError(404, f'{res} "{name}" not found', details={"name": name, "kind": res})
-            if ctype == "application/json-patch+json":
-                new = json_patch(cur, patch)
-            elif ctype in ("application/merge-patch+json", "application/apply-patch+yaml"):
-                new = merge_patch(cur, patch)
-            elif ctype == "application/strategic-merge-patch+json":
-                new = merge_patch(cur, patch, strategic=res != "namespaces")
+                if apply:  # server-side apply may create
+                    return self._create(res, ns, self._json_body(), dry=bool(query.get("dryRun")))
+                raise not_found(res, name)
+            if apply:
+                new = merge_patch(cur, self._json_body())
             else:
-                raise ApiError(415, "the body of the request was in an unknown format; "
-                                    "accepted media types include: application/json-patch+json, "
-                                    "application/merge-patch+json, "
-                                    "application/apply-patch+yaml, "
-                                    "application/strategic-merge-patch+json")
+                patch = decode_patch(self._body(), ctype)
+                if ctype == "application/json-patch+json":
+                    new = json_patch(cur, patch)
+                else:
+                    new = merge_patch(cur, patch, strategic=ctype.startswith("application/strategic")
+                                      and res != "namespaces")
             if not isinstance(new, dict):
-                raise ApiError(422, "patch produced a non-object")
+                raise ApiError(422, PATCH_REJECTED, details={})
+            new = keep_fields(res, new)
             new.setdefault("metadata", {})["resourceVersion"] = cur["metadata"]["resourceVersion"]
             return self._update(res, ns, name, new, dry=bool(query.get("dryRun")))
 
@@ -971,13 +1062,30 @@ class _Handler(BaseHTTPRequestHandler):
         raise ApiError(404, f"unknown control endpoint {m} {path}")
 
 
-def _check_namespace(store: Store, ns: str) -> None:
+def _check_namespace(store: Store, ns: str, res: str, name: str) -> None:
     obj = store.find("namespaces", "", ns)
     if obj is None:
-        raise ApiError(404, f'namespaces "{ns}" not found', details={"name": ns, "kind": "namespaces"})
+        raise not_found("namespaces", ns)
     if obj["status"].get("phase") == "Terminating":
-        raise ApiError(403, f'unable to create new content in namespace {ns} because it is being '
-                            "terminated", reason="Forbidden")
+        raise ApiError(403, f'{res} "{name}" is forbidden: unable to create new content in namespace {ns} '
+                            "because it is being terminated",
+                       details={**details_of(name, res), "causes": [
+                           {"reason": "NamespaceTerminating", "message": f"namespace {ns} is being terminated",
+                            "field": "metadata.namespace"}]})
+
+
+#: The top-level fields each kind has: a patch that adds another one (a JSON patch path
+#: without its leading slash does) is decoded into the typed object, which drops it.
+_FIELDS = {
+    "pods": {"apiVersion", "kind", "metadata", "spec", "status"},
+    "namespaces": {"apiVersion", "kind", "metadata", "spec", "status"},
+    "configmaps": {"apiVersion", "kind", "metadata", "data", "binaryData", "immutable"},
+    "secrets": {"apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"},
+}
+
+
+def keep_fields(res: str, obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k in _FIELDS[res]}
 
 
 def _normalize_data(res: str, obj: Obj) -> None:
@@ -993,7 +1101,8 @@ def _normalize_data(res: str, obj: Obj) -> None:
             data[k] = base64.b64encode(str(v).encode()).decode()
         obj["data"] = data
     elif res == "configmaps":
-        obj["data"] = {k: str(v) for k, v in (obj.get("data") or {}).items()}
+        # null decodes to "" in a map of strings (a JSON patch `copy` from a missing key)
+        obj["data"] = {k: "" if v is None else str(v) for k, v in (obj.get("data") or {}).items()}
 
 
 def _check_pod_spec_change(cur: Obj, new: Obj) -> None:

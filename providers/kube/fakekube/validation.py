@@ -76,6 +76,31 @@ def validate_metadata(kind: str, obj: dict[str, Any], *, subdomain: bool = True)
         raise invalid(kind, name, causes)
 
 
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+    "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+#: ConfigMap and Secret payloads are capped at 1 MiB (keys and values together).
+MAX_DATA_BYTES = 1 << 20
+
+
+def validate_data(kind: str, obj: dict[str, Any]) -> None:
+    """ConfigMap/Secret `data` keys and total size, as the real server checks them."""
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    causes: list[tuple[str, str]] = []
+    total = 0
+    for field in ("data", "binaryData", "stringData"):
+        for key, value in (obj.get(field) or {}).items():
+            total += len(str(key).encode()) + len(str(value or "").encode())
+            if len(key) > 253 or not _CONFIG_KEY.match(key):
+                causes.append((f"{field}[{key}]", f'Invalid value: "{key}": {CONFIG_KEY_MSG}'))
+    if total > MAX_DATA_BYTES:
+        causes.append(("[]", f"Too long: may not be more than {MAX_DATA_BYTES} bytes"))
+    if causes:
+        raise invalid(kind, name, causes)
+
+
 def validate_pod(obj: dict[str, Any]) -> None:
     validate_metadata("Pod", obj)
     name = obj["metadata"]["name"]
@@ -114,10 +139,32 @@ def validate_pod(obj: dict[str, Any]) -> None:
         raise invalid("Pod", name, causes)
 
 
-def require_kind(obj: Any, kind: str) -> dict[str, Any]:
+_GO_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "bool"), (int, "number"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"),
+)
+#: The kinds the core/v1 scheme has that this server serves (others are "not registered").
+_CORE_KINDS = ("Pod", "Namespace", "ConfigMap", "Secret")
+
+
+def require_kind(obj: Any, kind: str, raw: bytes = b"") -> dict[str, Any]:
+    """A create/update body as the real server's decoder takes it: null is an empty object,
+    anything else that is not an object cannot say its kind, and an apiVersion/kind that is
+    not core/v1 `kind` cannot be converted (worded as the real server words each)."""
+    if obj is None:
+        return {}
     if not isinstance(obj, dict):
-        raise ApiError(400, "the body of the request was in an unknown format")
-    got = obj.get("kind")
-    if got and got != kind:
-        raise ApiError(400, f"the kind in the data ({got}) does not match the expected {kind}")
-    return obj
+        go = next(name for t, name in _GO_KINDS if isinstance(obj, t))
+        shown = raw.hex()[:60] + (" ..." if len(raw) > 30 else "")
+        raise ApiError(400, f"the object provided is unrecognized (must be of type {kind}): couldn't get "
+                            f"version/kind; json parse error: json: cannot unmarshal {go} into Go value of "
+                            'type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string '
+                            f'"json:\\"kind,omitempty\\"" }} ({shown})')
+    got = str(obj.get("kind") or kind)
+    version = str(obj.get("apiVersion") or "v1")
+    if (got, version) == (kind, "v1"):
+        return obj
+    head = f'{got} in version "{version.rpartition("/")[2]}" cannot be handled as a {kind}'
+    if version == "v1" and got in _CORE_KINDS:
+        raise ApiError(400, f"{head}: converting (v1.{got}) to (core.{kind}): unknown conversion")
+    raise ApiError(400, f'{head}: no kind "{got}" is registered for version "{version}" in scheme '
+                        '"pkg/runtime/scheme.go:111"')
