@@ -21,6 +21,7 @@ import orjson
 import pytest
 from helpers import Completed, Provider, executable, wait_for
 from realkube_support import Cluster, ControllerNamespace, controller_namespace, provider_env
+from test_realkube_least_privilege import can_i, without
 
 from gc_beads_k8s.naming import runner_pod
 from gc_beads_k8s.scope_init import registry_name
@@ -176,3 +177,75 @@ def test_operator_init_starts_the_runner_pod_and_stop_removes_it(
         assert wait_for(lambda: not pod_exists(beads_ns, made.pod), timeout=60)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_city(controller: ControllerNamespace, tmp_path: Path) -> Iterator[City]:
+    """A city with no runner pod yet, in a namespace of its own (a test may cut its Role)."""
+    base = Path(tempfile.mkdtemp(prefix="gc-rk-beads-", dir=SHARED))
+    made = make_city(controller, base, tmp_path)
+    try:
+        yield made
+    finally:
+        controller.cluster.apply(controller.rbac())
+        made.run("stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def new_scope(city: City, prefix: str) -> Path:
+    scope = city.root / f"{prefix}-{uuid.uuid4().hex[:6]}"
+    scope.mkdir()
+    assert city.run("init", str(scope), prefix).rc == 0
+    return scope
+
+
+def test_recover_replaces_the_runner_pod_and_scopes_reinit_from_the_configmap(fresh_city: City) -> None:
+    """The new pod's /workspace is empty: the first store op re-inits its scope as recorded."""
+    scope = new_scope(fresh_city, "rv")
+    bead = orjson.loads(fresh_city.run("create", scope=scope, prefix="rv", stdin=b'{"title":"kept"}').out)
+    old_uid = fresh_city.ctl.admin("get", "pod", fresh_city.pod, "-o", "jsonpath={.metadata.uid}").stdout
+    assert fresh_city.run("recover", timeout=180).rc == 0
+    assert fresh_city.ctl.admin("get", "pod", fresh_city.pod, "-o", "jsonpath={.metadata.uid}").stdout != old_uid
+    got = fresh_city.run("get", bead["id"], scope=scope, prefix="rv")
+    assert got.rc == 0, got
+    assert orjson.loads(got.out)["title"] == "kept"
+
+
+class Cut(NamedTuple):
+    verb: str
+    resource: str
+    op: str  # what fails without the pair
+    prepare: str  # "" (no runner pod yet), "scope" (a scope recorded), "recovered"
+
+
+CUTS = [
+    Cut("get", "configmaps", "init", prepare=""),
+    Cut("create", "configmaps", "init", prepare=""),
+    Cut("patch", "configmaps", "init", prepare="scope"),
+    Cut("get", "configmaps", "get", prepare="recovered"),
+    Cut("create", "pods", "start", prepare=""),
+    Cut("create", "pods/exec", "list", prepare="scope"),
+    Cut("delete", "pods", "recover", prepare="scope"),
+]
+
+
+@pytest.mark.parametrize("cut", CUTS, ids=lambda c: f"{c.op}-{c.prepare or 'fresh'}-without-{c.verb}-{c.resource}")
+def test_beads_operation_fails_naming_the_permission_cut_from_the_role(fresh_city: City, cut: Cut) -> None:
+    ctl = fresh_city.ctl
+    scope = new_scope(fresh_city, "lp") if cut.prepare else fresh_city.root
+    if cut.prepare == "recovered":
+        assert fresh_city.run("recover", timeout=180).rc == 0
+    ctl.set_role_rules(without(ctl.role()["rules"], cut.resource, cut.verb))
+    assert wait_for(lambda: not can_i(ctl, cut.verb, cut.resource), timeout=30)
+    if cut.op == "init":
+        res = fresh_city.run("init", str(fresh_city.root / f"s-{uuid.uuid4().hex[:6]}"), "cut")
+    elif cut.op == "get":
+        res = fresh_city.run("get", "lp-1", scope=scope, prefix="lp")
+    elif cut.op == "list":
+        res = fresh_city.run("list", scope=scope, prefix="lp")
+    else:
+        res = fresh_city.run(cut.op, timeout=180)
+    assert res.rc == 1, res
+    assert len(res.err.strip().splitlines()) == 1, res.err
+    assert f'{cut.verb} resource "{cut.resource}"' in res.err, res.err
+    assert "RBAC" in res.err, res.err
