@@ -156,6 +156,15 @@ def test_init_records_the_scope_in_a_configmap_the_role_allows(city: City) -> No
     assert any(orjson.loads(v)["prefix"] == "rec" for v in data.values())
 
 
+def test_doctor_passes_as_the_controller_with_the_example_role(city: City) -> None:
+    """Every permission doctor asks the real authorizer about is granted by rbac.yaml."""
+    res = city.run("doctor", "--json")
+    assert res.rc == 0, res.out + res.err
+    checks = {c["name"]: c for c in orjson.loads(res.out)["checks"]}
+    assert checks["RBAC"]["status"] == "ok", checks["RBAC"]
+    assert checks["bd"]["status"] == "ok", checks["bd"]
+
+
 def pod_exists(ctl: ControllerNamespace, pod: str) -> bool:
     return ctl.admin("get", "pod", pod, "-o", "name").returncode == 0
 
