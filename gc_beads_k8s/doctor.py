@@ -11,11 +11,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from protocol.human import Doctor
 
-#: What gc-beads-k8s needs in its namespace (kubectl ≥1.31 execs with ``get``).
+#: What gc-beads-k8s needs in its namespace (kubectl ≥1.31 execs with ``get``); the
+#: configmaps verbs keep the scope registry `init` writes (`scope_init.record_scope`).
 REQUIRED_ACCESS = (
     AccessCheck("get", "pods"), AccessCheck("list", "pods"), AccessCheck("watch", "pods"),
     AccessCheck("create", "pods"), AccessCheck("delete", "pods"),
     AccessCheck("create", "pods", "exec"), AccessCheck("get", "pods", "exec"),
+    AccessCheck("get", "configmaps"), AccessCheck("create", "configmaps"),
+    AccessCheck("patch", "configmaps"),
 )
 
 

@@ -159,11 +159,14 @@ def record_scope(target: Target, scope_prefix: str, db: str, host: str, port: st
 
 def heal(target: Target) -> bool:
     """Re-init a scope whose directory vanished with its pod; True when it did."""
-    from providers.kube.errors import KubeError
+    from providers.kube.errors import KubeError, KubeForbidden
     from providers.kube.kubectl import get_json
 
     try:
         data = get_json("configmap", registry_name(target.pod), settings=target.settings)
+    except KubeForbidden as error:
+        # Say why the scope stays uninitialized: the Role lacks `get configmaps`.
+        raise ProviderError(f"cannot re-init scope {target.workdir}: {error}") from None
     except KubeError:
         return False
     raw = (data.get("data") or {}).get(_scope_key(target.workdir))

@@ -7,18 +7,27 @@ from pathlib import Path
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from helpers import REPO
 
+from gc_beads_k8s.doctor import REQUIRED_ACCESS
 from gc_session_k8s.doctor import VERBS
 
 EXAMPLES = REPO / "examples" / "k8s"
 
 
-def test_the_example_role_grants_every_verb_doctor_checks() -> None:
+def granted() -> set[tuple[str, str]]:
     docs = list(yaml.safe_load_all((EXAMPLES / "rbac.yaml").read_text()))
     role = next(d for d in docs if d and d["kind"] == "Role")
-    granted = {(verb, resource) for rule in role["rules"] for resource in rule["resources"]
-               for verb in rule["verbs"]}
+    return {(verb, resource) for rule in role["rules"] for resource in rule["resources"]
+            for verb in rule["verbs"]}
+
+
+def test_the_example_role_grants_every_verb_doctor_checks() -> None:
     for verb, resource, sub in VERBS:
-        assert (verb, f"{resource}/{sub}" if sub else resource) in granted
+        assert (verb, f"{resource}/{sub}" if sub else resource) in granted()
+
+
+def test_the_example_role_grants_every_verb_beads_doctor_checks() -> None:
+    for check in REQUIRED_ACCESS:
+        assert (check.verb, check.describe().split(" ", 1)[1]) in granted()
 
 
 def test_the_example_image_has_what_pods_need() -> None:
