@@ -303,9 +303,13 @@ def test_a_kubeconfig_only_kubectl_can_use_goes_straight_to_kubectl(
     assert transports(tmp_path) == ["kubectl"]
 
 
+@pytest.mark.parametrize("setting", ["auto", ""], ids=["auto", "unset (the default)"])
 def test_auto_starts_the_helper_and_uses_it(helper_env: FakeKubeEnv, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GC_K8S_TRANSPORT", "auto")
+                                            monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    if setting:
+        monkeypatch.setenv("GC_K8S_TRANSPORT", setting)
+    else:
+        monkeypatch.delenv("GC_K8S_TRANSPORT")
     assert run(["echo", "a"]).out == b"a\n"
     wait_for(lambda: status() is not None, "the helper auto started")
     assert run(["echo", "b"]).out == b"b\n"
