@@ -156,7 +156,9 @@ def main() -> int:
     os.symlink(opts.kubectl, os.path.join(bindir, "kubectl"))
     env.update(PATH=f"{bindir}:{env.get('PATH', '')}", GC_KUBECTL=opts.kubectl,
                GC_K8S_IMAGE=opts.image, GC_K8S_NAMESPACE=env.get("GC_K8S_NAMESPACE") or "gc",
-               GC_NUDGE_DEBOUNCE_MS="0")
+               GC_NUDGE_DEBOUNCE_MS="0",
+               # one kubectl exec per op, as upstream: k8s_transports.py compares the doors
+               GC_K8S_TRANSPORT=env.get("GC_K8S_TRANSPORT") or "kubectl")
     env.pop("GC_K8S_AUDIT_LOG", None)
     # An installed wheel has compiled bytecode; a sandbox with PYTHONDONTWRITEBYTECODE=1
     # would recompile every module on every call. Cache it outside the checkout.

@@ -29,7 +29,7 @@ settings (environment; empty means unset):
   GC_K8S_NAMESPACE              namespace of the runner pod (default: gc)
   GC_K8S_CONTEXT                kubeconfig context (default: the current context)
   GC_KUBECTL                    kubectl binary (default: kubectl)
-  GC_K8S_TRANSPORT              how store ops reach the runner pod: kubectl, direct, helper or auto (default: kubectl)
+  GC_K8S_TRANSPORT              how store ops reach the runner pod: kubectl, direct, helper or auto (default: auto)
   GC_K8S_REQUEST_TIMEOUT        seconds per API request (default: 15)
   GC_K8S_IMAGE_PULL_SECRET      image pull secret (default: none)
   GC_BEADS_BD                   the bd command inside the pod (default: bd)

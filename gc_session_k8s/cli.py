@@ -213,7 +213,7 @@ settings (environment; empty means unset):
   GC_K8S_SESSION_BRANCH     1: put each agent on its own branch gc/<session> (default: off)
   GC_K8S_INIT_GRACE_S       seconds a pod may take coming up before it is replaced (default: 240)
   GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call (default: none)
-  GC_K8S_TRANSPORT          how ops reach pods: kubectl, direct, helper or auto (default: kubectl)
+  GC_K8S_TRANSPORT          how ops reach pods: kubectl, direct, helper or auto (default: auto)
   GC_NUDGE_DEBOUNCE_MS      pause between typing a nudge and pressing Enter (default: 500)
   GC_START_TIMEOUT_S        start's own time budget, under gc's startup_timeout (default: 50)
   GC_EXEC_STATE_DIR         directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)

@@ -13,6 +13,13 @@ from helpers import Provider, executable
 
 pytest_plugins = ["providers.kube.fakekube.fixtures"]
 
+# The bulk of the suite drives the kubectl door, so its kubectl fakes and fault injection
+# mean what they say and no test starts a helper in the user's runtime dir. The default
+# (auto) and the fast doors have their own tests: tests/kube/test_transport_*.py, every
+# conformance suite with each transport (tests/k8s/test_conformance_transports.py) and
+# against the real kube-apiserver (tests/realkube/test_realkube_transports.py).
+os.environ.setdefault("GC_K8S_TRANSPORT", "kubectl")
+
 #: Names this test session's tmux sockets, so its leak check never counts another run's.
 SESSION_TAG = f"{os.getpid():x}"
 

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 EXIT_MARKER = "command terminated with exit code "
+#: The resident helper when it runs or can be started, else direct, else kubectl: each op
+#: takes the fastest door its kubeconfig allows and falls back silently (audited).
+DEFAULT_TRANSPORT = "auto"
 
 
 def base_argv(settings: KubeSettings, *, request_timeout: bool = True) -> list[str]:
@@ -197,8 +200,8 @@ def exec_in_pod(
     before the command started (`providers.kube.retry`).
     """
     settings = settings or KubeSettings.from_env()
-    mode = os.environ.get("GC_K8S_TRANSPORT")
-    if mode and mode != "kubectl":
+    mode = os.environ.get("GC_K8S_TRANSPORT") or DEFAULT_TRANSPORT
+    if mode != "kubectl":
         # A faster door (providers.kube.transport); None: it handed the call back to us.
         from providers.kube.transport.route import exec_fast
 

@@ -303,10 +303,27 @@ def test_a_kubeconfig_only_kubectl_can_use_goes_straight_to_kubectl(
     assert transports(tmp_path) == ["kubectl"]
 
 
+@pytest.mark.parametrize("setting", ["auto", ""], ids=["auto", "unset (the default)"])
 def test_auto_starts_the_helper_and_uses_it(helper_env: FakeKubeEnv, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GC_K8S_TRANSPORT", "auto")
+                                            monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    if setting:
+        monkeypatch.setenv("GC_K8S_TRANSPORT", setting)
+    else:
+        monkeypatch.delenv("GC_K8S_TRANSPORT")
     assert run(["echo", "a"]).out == b"a\n"
     wait_for(lambda: status() is not None, "the helper auto started")
     assert run(["echo", "b"]).out == b"b\n"
     assert transports(tmp_path) == ["direct", "helper"]
+
+
+def test_the_op_that_starts_the_helper_leaves_no_pipe_of_its_caller_open(
+        helper_env: FakeKubeEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gc reads an op's stdout and stderr to EOF: the helper that op starts (by default)
+    must hold neither, or every first op would hang until the helper exits."""
+    monkeypatch.delenv("GC_K8S_TRANSPORT")
+    assert status() is None
+    op = subprocess.run([sys.executable, "-c", WORKER, POD, "1", "first-"], env=dict(os.environ),
+                        capture_output=True, timeout=120, check=False)
+    assert op.returncode == 0, op.stderr.decode()[-800:]
+    wait_for(lambda: status() is not None, "the helper started by the first op")
+    assert transports(tmp_path) == ["direct"]

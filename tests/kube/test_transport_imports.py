@@ -27,19 +27,22 @@ def imported(argv: list[str], env: dict[str, str]) -> set[str]:
             if line.startswith("import time:") and "|" in line}
 
 
-@pytest.mark.parametrize("transport", ["direct", "helper"])
+@pytest.mark.parametrize("transport", ["direct", "helper", ""],
+                         ids=["direct", "helper", "default (auto)"])
 def test_a_hot_op_imports_nothing_heavy(helper_env: FakeKubeEnv, tmp_path: Path,
                                         transport: str) -> None:
     import os
 
     env = {**os.environ, "GC_K8S_TRANSPORT": transport, "GC_K8S_NAMESPACE": "gc",
            "GC_KUBECTL": "/usr/bin/kubectl"}
+    if not transport:
+        del env["GC_K8S_TRANSPORT"]
     env.pop("GC_K8S_AUDIT_LOG", None)  # the audit log is opt-in and may import more
     script = executable("gc-session-k8s")[-1]
     argv = [script, "is-running", "transport-pod"]
     subprocess.run([sys.executable, *argv], env=env, capture_output=True, timeout=120,
                    check=False)  # resolves the kubeconfig; starts the helper
-    if transport == "helper":
+    if transport != "direct":
         import time
 
         from providers.kube.transport.helper_client import control
@@ -50,5 +53,5 @@ def test_a_hot_op_imports_nothing_heavy(helper_env: FakeKubeEnv, tmp_path: Path,
             time.sleep(0.05)
     modules = imported(argv, env)
     assert not modules & HEAVY, sorted(modules & HEAVY)
-    if transport == "helper":
+    if transport != "direct":
         assert "providers.kube.transport.direct" not in modules  # it went through the helper

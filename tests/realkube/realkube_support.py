@@ -116,7 +116,10 @@ def provider_env(kubeconfig: Path, namespace: str, tmp: Path) -> dict[str, str]:
                NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
                GC_KUBECTL=KUBECTL, GC_K8S_IMAGE=IMAGE, GC_K8S_NAMESPACE=namespace,
                GC_K8S_RUN_AS_USER=RUN_AS_USER, GC_EXEC_STATE_DIR=str(state),
-               GC_NUDGE_DEBOUNCE_MS="100")
+               GC_NUDGE_DEBOUNCE_MS="100",
+               # the kubectl door, as the rest of the suite (tests/conftest.py); the fast
+               # doors: test_realkube_transports.py
+               GC_K8S_TRANSPORT="kubectl")
     return env
 
 
