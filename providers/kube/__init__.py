@@ -11,8 +11,8 @@ Two doors, one error tree (`providers.kube.errors`):
   module level.
 
 Execs take one of three doors (`providers.kube.transport`, ``GC_K8S_TRANSPORT``):
-kubectl (the default), a direct HTTPS + WebSocket exec, or a resident per-user helper;
-the fast ones hand anything they cannot do back to kubectl.
+kubectl, a direct HTTPS + WebSocket exec, or a resident per-user helper (by default the
+fastest that works: ``auto``); the fast ones hand anything they cannot do back to kubectl.
 
 Settings come from the environment: ``GC_K8S_NAMESPACE`` (default ``gc``),
 ``GC_K8S_CONTEXT``, ``GC_KUBECTL`` (default ``kubectl``),

@@ -2,14 +2,15 @@
 
 Three transports, chosen per call by ``GC_K8S_TRANSPORT`` (`route.exec_fast`):
 
-* ``kubectl`` (the default): one kubectl process per exec, always available.
+* ``kubectl``: one kubectl process per exec, always available.
 * ``direct``: this process speaks HTTPS + the WebSocket v5 exec protocol itself
   (`providers.kube.transport.direct`), with the kubeconfig resolved once through kubectl
   and cached (`providers.kube.transport.kubeconfig`). No kubectl start-up, no Go runtime.
 * ``helper``: the op is handed over a unix socket to a resident per-user process that
   keeps the resolved config, TLS contexts, pre-opened connections and exec-plugin
   tokens in memory (`providers.kube.transport.helper`).
-* ``auto``: helper when running or startable, else direct, else kubectl.
+* ``auto`` (the default, `providers.kube.kubectl.DEFAULT_TRANSPORT`): helper when running
+  or startable, else direct, else kubectl.
 
 Whatever the kubeconfig needs that direct cannot do (auth-provider, certificate-returning
 or interactive exec plugins, impersonation, proxies, a server without v5 exec when stdin
