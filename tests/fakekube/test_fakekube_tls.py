@@ -232,7 +232,8 @@ def k8s_tls(fake_kube_tls: FakeKubeEnv, tmp_path: Path) -> Iterator[SessionProvi
     state = tmp_path / "state"
     state.mkdir()
     env.update(GC_KUBECTL=kubectl, GC_K8S_IMAGE="gc-test/agent:latest", GC_K8S_NAMESPACE="gc",
-               GC_EXEC_STATE_DIR=str(state), GC_NUDGE_DEBOUNCE_MS="100")
+               GC_EXEC_STATE_DIR=str(state), GC_NUDGE_DEBOUNCE_MS="100",
+               GC_K8S_TRANSPORT="kubectl")  # kubectl over TLS is the point here
     provider = SessionProvider(executable("gc-session-k8s"), env)
     yield provider
     for name in provider.started:

@@ -61,7 +61,10 @@ def provider_env(kube_env: dict[str, str], state: Path, audit: Path) -> dict[str
         del env[key]
     env.update(GC_KUBECTL=KUBECTL, GC_K8S_IMAGE=IMAGE, GC_K8S_NAMESPACE=NAMESPACE,
                GC_EXEC_STATE_DIR=str(state), GC_K8S_AUDIT_LOG=str(audit),
-               GC_NUDGE_DEBOUNCE_MS="100")
+               GC_NUDGE_DEBOUNCE_MS="100",
+               # the kubectl door, as tests/conftest.py pins for the bulk of the suite;
+               # test_conformance_transports.py forces the others
+               GC_K8S_TRANSPORT="kubectl")
     env.pop("TMUX", None)
     return env
 
