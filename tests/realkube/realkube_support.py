@@ -123,11 +123,13 @@ def provider_env(kubeconfig: Path, namespace: str, tmp: Path) -> dict[str, str]:
     return env
 
 
-def controller_namespace(cluster: Cluster, tmp: Path) -> Iterator[ControllerNamespace]:
+def controller_namespace(cluster: Cluster, tmp: Path, *,
+                         enforce: str = "restricted") -> Iterator[ControllerNamespace]:
+    """The namespace enforces Pod Security `enforce` (`privileged` admits hostPath work dirs)."""
     namespace = f"gc-{uuid.uuid4().hex[:8]}"
     ns_obj = cluster.manifests(EXAMPLES / "namespace.yaml", namespace)
     for obj in ns_obj:
-        obj["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "restricted"
+        obj["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = enforce
     cluster.apply(ns_obj)
     cluster.apply(cluster.manifests(EXAMPLES / "rbac.yaml", namespace))
     kubeconfig = token_kubeconfig(cluster, namespace, tmp / "controller.kubeconfig")
