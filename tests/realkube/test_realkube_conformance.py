@@ -12,17 +12,13 @@ Those checks then run, and pass, on a work dir shared with the host (hostPath, w
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 import pytest
-from realkube_support import Cluster, ControllerNamespace, controller_namespace
+from realkube_support import Cluster, ControllerNamespace, controller_namespace, run_kit
 
 from protocol.conformance.catalog import all_specs
 from protocol.conformance.runner import SESSION_SUITES
@@ -70,10 +66,7 @@ NARROWED = (
 
 def kit(ctl: ControllerNamespace, *extra: str) -> dict[str, Any]:
     """The kit's JSON report of a run against `ctl`'s provider (exit 1 on a FAIL is in the report)."""
-    exe = shutil.which("gc-provider-conformance", path=sysconfig.get_path("scripts"))
-    argv = [exe] if exe else [sys.executable, "-m", "protocol.conformance"]
-    res = subprocess.run([*argv, ctl.provider.argv[-1], "--json", *extra], env=ctl.provider.env,
-                         capture_output=True, text=True, timeout=3000, check=False)
+    res = run_kit(ctl, "--json", *extra)
     assert res.returncode in (0, 1), res.stdout[-6000:] + res.stderr[-2000:]
     report: dict[str, Any] = orjson.loads(res.stdout)
     return report
