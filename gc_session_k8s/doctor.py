@@ -16,12 +16,12 @@ if TYPE_CHECKING:
     from protocol.human import Doctor
 
 #: Every permission gc-session-k8s uses (examples/k8s/rbac.yaml grants exactly these).
-#: kubectl >= 1.30 opens exec over a WebSocket, which the API server authorizes as
-#: ``get pods/exec``; older kubectl POSTs (``create``): both are needed.
+#: kubectl >= 1.30 opens exec over a WebSocket GET, which API servers before the
+#: create-for-WebSocket-exec check authorize as ``get pods/exec`` (1.37 as ``create``);
+#: older kubectl POSTs (``create``): both are needed. No operation reads pod logs.
 VERBS: tuple[tuple[str, str, str], ...] = (
     ("get", "pods", ""), ("list", "pods", ""), ("watch", "pods", ""), ("create", "pods", ""),
     ("delete", "pods", ""), ("create", "pods", "exec"), ("get", "pods", "exec"),
-    ("get", "pods", "log"),
 )
 
 
