@@ -68,7 +68,9 @@ def test_start_beyond_a_resource_quota_is_retryable_with_the_real_message(
 
 def test_hostpath_work_dir_is_refused_by_restricted_pod_security(controller: ControllerNamespace) -> None:
     """GC_K8S_WORKDIR_HOSTPATH (the offline suite's mode for the strict checks) needs a namespace
-    that admits hostPath volumes: `restricted` (and `baseline`) refuse it, exit 1, one line."""
+    that admits hostPath volumes: `restricted` (and `baseline`) refuse it, exit 1, one line. The
+    refusal is a 403 like an RBAC denial, but no role would fix it: the line names Pod Security
+    and not RBAC."""
     name = f"s-{uuid.uuid4().hex[:6]}"
     controller.started.append(name)
     res = controller.provider.run("start", name, stdin='{"command": "sleep 300", "work_dir": "/var/tmp"}',
@@ -77,3 +79,5 @@ def test_hostpath_work_dir_is_refused_by_restricted_pod_security(controller: Con
     assert len(res.err.strip().splitlines()) == 1, res.err
     assert ('violates PodSecurity "restricted:latest": restricted volume types '
             '(volume "workdir" uses restricted volume type "hostPath")') in res.err
+    assert "Pod Security admission" in res.err
+    assert "RBAC" not in res.err

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import orjson
 import pytest
 from helpers import wait_for
-from realkube_support import Cluster, ControllerNamespace
+from realkube_support import Cluster
 
 from providers.kube.fakekube.server import FakeKube
 
@@ -387,17 +387,3 @@ def test_request_head_limits_are_the_real_ones(pair: Pair, head: Head) -> None:
     assert fake.split(b"\r\n", 1)[0] == head.status_line
     if head.status_line.endswith(b"Too Large"):
         assert fake == real
-
-
-def test_pod_security_refusal_says_pod_security_not_rbac(controller: ControllerNamespace) -> None:
-    """A pod that `restricted` refuses is a 403 like an RBAC denial, but no role would fix it:
-    gc-session-k8s's one line names Pod Security and not RBAC."""
-    name = f"s-{uuid.uuid4().hex[:6]}"
-    controller.started.append(name)
-    res = controller.provider.run("start", name, stdin='{"command": "sleep 300", "work_dir": "/var/tmp"}',
-                                  env={"GC_K8S_WORKDIR_HOSTPATH": "1"}, timeout=120)
-    assert res.rc == 1
-    assert len(res.err.strip().splitlines()) == 1, res.err
-    assert 'violates PodSecurity "restricted:latest"' in res.err
-    assert "Pod Security admission" in res.err
-    assert "RBAC" not in res.err
