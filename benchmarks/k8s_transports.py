@@ -39,27 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from k8s_hot_ops import ours, timed  # noqa: E402
-
-
-def alternated_medians(commands: list[tuple[list[str], dict[str, str]]], stdin: bytes,
-                       runs: int) -> list[float]:
-    """`k8s_hot_ops.alternated_medians`, except that a failed call (the offline server's
-    sandbox can fail to start an exec on an overloaded machine) is reported and left out
-    of the median instead of ending the run."""
-    for argv, env in commands:
-        timed(argv, stdin, env)
-    samples: list[list[float]] = [[] for _ in commands]
-    for i in range(runs):
-        order = range(len(commands)) if i % 2 == 0 else reversed(range(len(commands)))
-        for k in order:
-            argv, env = commands[k]
-            seconds, rc = timed(argv, stdin, env)
-            if rc != 0:
-                print(f"  (left out: {' '.join(argv[-4:])} exited {rc})", file=sys.stderr)
-                continue
-            samples[k].append(seconds * 1000)
-    return [statistics.median(s) if s else float("nan") for s in samples]
+from k8s_hot_ops import alternated_medians, ours, timed  # noqa: E402
 
 #: The ops that exec into the pod (list-running is one `kubectl get`, not an exec).
 HOT_OPS: list[tuple[str, list[str], bytes]] = [
@@ -132,7 +112,7 @@ def table(env: dict[str, str], name: str, upstream: str | None, runs: int, title
         commands += [([*ours(), op, name, *args], envs[t]) for t in TRANSPORTS]
         commands.append((floor, env))
         commands.append(([*interpreter(), "-c", "pass"], env))
-        medians = alternated_medians(commands, stdin, runs)
+        medians = alternated_medians(commands, stdin, runs, leave_out_failures=True)
         cells = " | ".join(f"{m:.0f}" for m in medians)
         if upstream:
             up, _kc, dr, hp = medians[:4]
