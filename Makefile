@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PACKAGES := protocol providers gc_session_k8s gc_beads_k8s
 
 .PHONY: setup demo test lint unit-tests portable-tests installed-tests smoke-plain-install benchmark \
-	conformance-transports real-gc-tests realkube-tests clean
+	conformance-transports real-gc-tests realkube-tests realkube-all-suites clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ unit-tests:
 realkube-tests: setup
 	REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
 	    $(BIN)/pytest -p no:cacheprovider --durations=10 -m realkube tests/realkube
+
+# Every session suite of the kit against the real API server as the least-privilege
+# controller (the realkube-tests target runs the required suites, START-005 and CANCEL-*).
+realkube-all-suites: setup
+	REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
+	    GC_TEST_REALKUBE_ALL_SUITES=1 $(BIN)/pytest -p no:cacheprovider -m realkube \
+	    tests/realkube/test_realkube_conformance.py
 
 # macOS has no memfd, pidfd or /proc: gc-session-tmux then takes its portable
 # paths (ps, unlinked temp files, waitpid). With no Mac in CI, force those paths
