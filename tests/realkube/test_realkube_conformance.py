@@ -95,8 +95,8 @@ def test_killed_and_canceled_starts_recover_as_the_least_privilege_controller(
 
 
 @pytest.mark.skipif(not os.environ.get("GC_TEST_REALKUBE_ALL_SUITES"),
-                    reason="every suite (4-8 min): `make realkube-all-suites`; a fresh start in it "
-                           "can still meet the node agent's shared host mountpoints (see README)")
+                    reason="every suite (4-8 min): `make realkube-all-suites`; not yet reliable on "
+                           "the test bed's node agent (see README)")
 def test_every_session_suite_passes_as_the_least_privilege_controller(
     controller: ControllerNamespace,
 ) -> None:
