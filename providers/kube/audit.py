@@ -72,11 +72,12 @@ def redact(argv: list[str]) -> list[str]:
 
 
 def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str = "kubectl",
-           fallback: str = "") -> None:
+           fallback: str = "", helper: str = "") -> None:
     """Append one line when auditing is on; never fails the operation.
 
     ``transport`` says which door the call took (kubectl, direct, helper); ``fallback``
-    why a faster transport handed the call to kubectl (that line has ``exit`` -1).
+    why a faster transport handed the call to kubectl (that line has ``exit`` -1);
+    ``helper`` why the helper did not serve a call that went direct instead.
     """
     path = os.environ.get("GC_K8S_AUDIT_LOG")
     if not path:
@@ -93,6 +94,7 @@ def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str
         "exit": rc,
         "transport": transport,
         **({"fallback": fallback} if fallback else {}),
+        **({"helper": helper} if helper else {}),
     }) + b"\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)

@@ -21,6 +21,7 @@ from transport_support import (
     audit_lines,
     ca_b64,
     fallbacks,
+    helper_misses,
     plugin,
     runs,
     transports,
@@ -77,6 +78,7 @@ def test_the_first_op_starts_the_helper_and_later_ops_go_through_it(helper_env: 
     assert (two.rc, two.out, two.err) == (4, b"two\n", b"e\n")
     assert run(["cat"], stdin=b"through the helper").out == b"through the helper"
     assert transports(tmp_path) == ["direct", "helper", "helper"]
+    assert helper_misses(tmp_path) == ["not running (starting one)"]
     where = run_dir()
     assert where.stat().st_mode & 0o777 == 0o700
     assert (where / "helper.sock").stat().st_mode & 0o777 == 0o600
@@ -142,6 +144,7 @@ def test_a_helper_killed_mid_read_never_fails_the_op(helper_env: FakeKubeEnv, tm
     killer.join()
     assert result.out == b"done\n"
     assert transports(tmp_path)[-1] == "direct"
+    assert helper_misses(tmp_path) == ["no answer mid-exec: helper closed the connection"]
 
 
 def test_a_helper_killed_mid_write_is_a_clear_error_not_a_second_write(
@@ -153,6 +156,68 @@ def test_a_helper_killed_mid_write_is_a_clear_error_not_a_second_write(
     killer.join()
 
 
+def test_a_failure_inside_the_helper_is_logged_and_answered_and_it_serves_on(
+        helper_env: FakeKubeEnv, tmp_path: Path) -> None:
+    helper_up()
+    # argv null reaches `[str(a) for a in None]`: a TypeError standing in for any bug of
+    # ours inside the helper.
+    request = {"op": "exec", "version": helper_client.code_version(), "env": dict(os.environ),
+               "settings": {"namespace": "gc"}, "pod": POD, "container": "agent",
+               "argv": None, "timeout": 5, "retry": True, "stdin": None}
+    sock = helper_client.connect(start=False)
+    try:
+        sock.sendall(helper_client.pack(request))
+        assert sock.recv(1) == b"S"
+        assert "TypeError" in helper_client.recv_header(sock)["helper_failed"]
+    finally:
+        sock.close()
+    log = (run_dir() / "helper.log").read_text()
+    assert "an exec failed inside the helper" in log and "TypeError" in log
+    assert status() is not None  # the helper itself goes on serving
+
+
+@pytest.fixture
+def failing_helper(helper_env: FakeKubeEnv) -> Iterator[None]:
+    """A stand-in helper that starts every exec and then reports a failure of its own."""
+    where = run_dir()
+    where.mkdir(mode=0o700)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(where / "helper.sock"))
+    os.chmod(where / "helper.sock", 0o600)
+    listener.listen(8)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                helper_client.recv_header(conn)
+                conn.sendall(b"S" + helper_client.pack({"helper_failed": "RuntimeError('x')"}))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield
+    listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
+    thread.join(10)
+
+
+@pytest.mark.usefixtures("failing_helper")
+def test_a_read_the_helper_fails_goes_direct_and_its_audit_line_says_why(tmp_path: Path) -> None:
+    assert run(["echo", "ok"], retry=True).out == b"ok\n"
+    assert transports(tmp_path) == ["direct"]
+    assert helper_misses(tmp_path) == ["no answer mid-exec: it failed: RuntimeError('x')"]
+
+
+@pytest.mark.usefixtures("failing_helper")
+def test_a_write_the_helper_fails_is_a_clear_error_not_a_second_write(tmp_path: Path) -> None:
+    with pytest.raises(KubeUnavailable, match="a write is not repeated"):
+        run(["echo", "typed"], retry=False)
+    assert transports(tmp_path) == ["helper"]
+
+
 def test_a_dead_helper_with_a_stale_socket_costs_only_a_fallback(helper_env: FakeKubeEnv,
                                                                  tmp_path: Path) -> None:
     state = helper_up()
@@ -161,6 +226,7 @@ def test_a_dead_helper_with_a_stale_socket_costs_only_a_fallback(helper_env: Fak
     assert (run_dir() / "helper.sock").exists()  # left behind by SIGKILL
     assert run(["echo", "ok"]).out == b"ok\n"
     assert transports(tmp_path) == ["direct"]
+    assert helper_misses(tmp_path) == ["connect: Connection refused"]
     wait_for(lambda: status() is not None, "a new helper started by that op")
 
 
@@ -261,6 +327,8 @@ def test_a_client_of_another_code_version_makes_the_helper_exit(
     monkeypatch.setattr(helper_client, "code_version", lambda: "0:another-build")
     assert run(["echo", "ok"]).out == b"ok\n"
     assert transports(tmp_path) == ["direct"]
+    assert helper_misses(tmp_path) == [
+        "its code version differs (it exits; the next op starts a new one)"]
     wait_for(lambda: status() is None, "the outdated helper to exit")
 
 

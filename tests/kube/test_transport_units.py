@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 
-from providers.kube.transport import Fallback, jsonlite
+from providers.kube.transport import Fallback, jsonlite, rundir
 from providers.kube.transport.credentials import parse_rfc3339
 from providers.kube.transport.kubeconfig import split_server
 from providers.kube.transport.websocket import exec_path, exit_code, frame, quote
@@ -119,3 +121,29 @@ STATUSES = [
 @pytest.mark.parametrize("case", STATUSES, ids=["success", "exit 42"])
 def test_the_status_channel_gives_the_exit_code(case: Status) -> None:
     assert exit_code(case.body) == case.code
+
+
+def test_private_files_written_by_many_threads_at_once_end_whole_and_leave_no_temp(
+        tmp_path: Path) -> None:
+    # The helper's threads resolve one kubeconfig at once and all write its cache file.
+    target = str(tmp_path / "cache.json")
+    payloads = [bytes([65 + n]) * (64 << 10) for n in range(16)]
+    barrier = threading.Barrier(len(payloads))
+    failures: list[BaseException] = []
+
+    def write(data: bytes) -> None:
+        barrier.wait()
+        try:
+            rundir.write_private(target, data)
+        except BaseException as error:  # collected for the assertion
+            failures.append(error)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert Path(target).read_bytes() in payloads
+    assert Path(target).stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.json"]

@@ -92,6 +92,11 @@ def transports(tmp_path: Path) -> list[str]:
     return [line["transport"] for line in audit_lines(tmp_path) if "fallback" not in line]
 
 
+def helper_misses(tmp_path: Path) -> list[str]:
+    """Why the helper did not serve each call that went direct instead (audit ``helper``)."""
+    return [line["helper"] for line in audit_lines(tmp_path) if "helper" in line]
+
+
 def use(monkeypatch: pytest.MonkeyPatch, kubeconfig: str) -> None:
     monkeypatch.setenv("KUBECONFIG", kubeconfig)
 

@@ -38,6 +38,18 @@ CODE = ("helper.py", "helper_client.py", "direct.py", "websocket.py", "tls.py", 
 SOCKET_NAME = "helper.sock"
 
 
+class Away(Exception):
+    """The helper did not serve this call and nothing ran: the caller goes direct.
+
+    ``reason`` lands in the audit line of the direct call, so a helper that keeps
+    missing is visible, not just slower.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def code_version() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
     stamps = []
@@ -85,8 +97,8 @@ def peer_uid(sock: _socket.socket) -> int:
     return int.from_bytes(creds[4:8], sys.byteorder)
 
 
-def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _socket.socket | None:
-    """A checked connection to our helper, or None (not running; started if ``start``)."""
+def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _socket.socket:
+    """A connection to our helper; `Away` when none answers (one is started if ``start``)."""
     where = rundir.path(environ)
     path = os.path.join(where, SOCKET_NAME)
     try:
@@ -94,7 +106,7 @@ def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _so
     except FileNotFoundError:
         if start:
             launch(environ)
-        return None
+        raise Away("not running (starting one)" if start else "not running") from None
     rundir.check(where)
     if (st.st_mode & 0o170000) != 0o140000:
         raise Fallback(f"helper socket {path} is not a socket")
@@ -105,11 +117,11 @@ def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _so
     try:
         sock.settimeout(CONNECT_TIMEOUT)
         sock.connect(path)
-    except OSError:
+    except OSError as error:
         sock.close()
-        if start:  # a stale socket: its helper is gone
-            launch(environ)
-        return None
+        if start and not isinstance(error, (BlockingIOError, TimeoutError)):
+            launch(environ)  # a stale socket: its helper is gone
+        raise Away(f"connect: {error.strerror or error}") from None
     uid = peer_uid(sock)
     if uid != os.getuid():
         sock.close()
@@ -166,11 +178,9 @@ def rebuild(header: dict[str, Any]) -> errors.KubeError:
 
 
 def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list[str],
-                    stdin: bytes | None, timeout: float | None, retry: bool) -> Result | None:
-    """The command's `Result` through the helper; None: go direct (helper absent or gone)."""
+                    stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
+    """The command's `Result` through the helper; `Away`: go direct (helper absent or gone)."""
     sock = connect()
-    if sock is None:
-        return None
     try:
         request = {"op": "exec", "version": code_version(), "env": dict(os.environ),
                    "settings": {"namespace": settings.namespace, "context": settings.context,
@@ -182,27 +192,31 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
             sock.settimeout(None if timeout is None else timeout + 30)
             sock.sendall(pack(request, stdin or b""))
             first = sock.recv(1)
-        except OSError:
-            return None
+        except OSError as error:
+            raise Away(f"request: {error.strerror or error}") from None
         if first == b"F":
             try:
                 reason = str(recv_header(sock).get("reason"))
-            except (OSError, EOFError, ValueError):
-                return None  # it died before starting anything
+            except (OSError, EOFError, ValueError) as error:
+                raise Away(f"it died before starting the exec: {error}") from None
             raise KubectlOnly(reason)
-        if first != b"S":  # "V" (it exits; the next op starts a new one) or the helper died
-            return None
+        if first == b"V":
+            raise Away("its code version differs (it exits; the next op starts a new one)")
+        if first != b"S":
+            raise Away("it hung up before starting the exec")
         try:
             header = recv_header(sock)
             if "fallback" in header:
                 raise KubectlOnly(str(header["fallback"]))
             if "error" in header:
                 raise rebuild(header)
+            if "helper_failed" in header:
+                raise EOFError(f"it failed: {header['helper_failed']}")
             out = recv_exact(sock, int(header["out"]))
             err = recv_exact(sock, int(header["err"]))
-        except (OSError, EOFError, ValueError):
+        except (OSError, EOFError, ValueError) as error:
             if retry:
-                return None
+                raise Away(f"no answer mid-exec: {error}") from None
             raise errors.KubeUnavailable(f"exec in pod {pod}: the helper died mid-exec; a "
                                          "write is not repeated") from None
         return Result(int(header["rc"]), out, err)
@@ -216,7 +230,7 @@ def control(op: str, environ: dict[str, str] | None = None) -> dict[str, Any] | 
         sock = connect(environ, start=False)
     except Fallback as why:
         return {"refused": why.reason}
-    if sock is None:
+    except Away:
         return None
     try:
         sock.settimeout(5)

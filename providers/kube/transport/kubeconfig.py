@@ -147,7 +147,10 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[s
         raise Fallback("kubectl config view printed no JSON") from None
     if not isinstance(view, dict):
         raise Fallback("kubectl config view printed no object")
-    rundir.write_private(name, jsonlite.dumps({"key": key, "view": view}))
+    try:
+        rundir.write_private(name, jsonlite.dumps({"key": key, "view": view}))
+    except OSError:
+        pass  # a cache: the next call resolves the kubeconfig again
     return view
 
 

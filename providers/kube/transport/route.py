@@ -26,6 +26,7 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
               stdin: bytes | None, timeout: float | None, retry: bool) -> Result | None:
     """The op's `Result` through a faster transport, or None: run it with kubectl."""
     shown = audit_argv(pod, container, argv)
+    away = ""
     if mode in ("helper", "auto"):
         from providers.kube.transport import helper_client
 
@@ -33,6 +34,8 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
         try:
             result = helper_client.exec_via_helper(settings, pod, container, argv, stdin,
                                                    timeout, retry)
+        except helper_client.Away as why:
+            away = why.reason
         except Fallback as why:
             audit.record(shown, pod=pod, started=started, rc=-1, transport="helper",
                          fallback=why.reason)
@@ -42,17 +45,17 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
             audit.record(shown, pod=pod, started=started, rc=-1, transport="helper")
             raise
         else:
-            if result is not None:
-                audit.record(shown, pod=pod, started=started, rc=result.rc, transport="helper")
-                return result
+            audit.record(shown, pod=pod, started=started, rc=result.rc, transport="helper")
+            return result
     elif mode != "direct":
         return None
-    return exec_direct(settings, pod, container, argv, stdin, timeout, retry, shown)
+    return exec_direct(settings, pod, container, argv, stdin, timeout, retry, shown, away)
 
 
 def exec_direct(settings: KubeSettings, pod: str, container: str, argv: list[str],
                 stdin: bytes | None, timeout: float | None, retry: bool,
-                shown: list[str]) -> Result | None:
+                shown: list[str], away: str = "") -> Result | None:
+    """``away``: why the helper did not serve this call (kept on its audit lines)."""
     from providers.kube.transport import direct
 
     def attempt() -> Result:
@@ -62,9 +65,11 @@ def exec_direct(settings: KubeSettings, pod: str, container: str, argv: list[str
         except Fallback:
             raise  # recorded once, below, with its reason
         except BaseException:
-            audit.record(shown, pod=pod, started=started, rc=-1, transport="direct")
+            audit.record(shown, pod=pod, started=started, rc=-1, transport="direct",
+                         helper=away)
             raise
-        audit.record(shown, pod=pod, started=started, rc=result.rc, transport="direct")
+        audit.record(shown, pod=pod, started=started, rc=result.rc, transport="direct",
+                     helper=away)
         return result
 
     started = time.monotonic()
@@ -72,5 +77,5 @@ def exec_direct(settings: KubeSettings, pod: str, container: str, argv: list[str
         return with_retries(attempt, idempotent=retry)
     except Fallback as why:
         audit.record(shown, pod=pod, started=started, rc=-1, transport="direct",
-                     fallback=why.reason)
+                     fallback=why.reason, helper=away)
         return None

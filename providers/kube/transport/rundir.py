@@ -50,13 +50,25 @@ def check(where: str) -> None:
 
 
 def write_private(target: str, data: bytes) -> None:
-    """Write a 0600 file atomically (temp name + rename), never readable by others."""
-    tmp = f"{target}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    """Write a 0600 file atomically (temp name + rename), never readable by others.
+
+    The temp name is unique per call, not per process: the helper's threads write the
+    same cache file at once (a shared name let one rename the other's half-written file
+    away, and the loser's rename failed its client's call).
+    """
+    tmp = f"{target}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
