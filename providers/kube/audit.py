@@ -29,6 +29,11 @@ def set_operation(op: str) -> None:
     _op = op
 
 
+def operation() -> str:
+    """The provider op this process runs (``is-running``, ...), or ""."""
+    return _op
+
+
 def correlation_id() -> str:
     global _correlation
     if not _correlation:
@@ -72,12 +77,13 @@ def redact(argv: list[str]) -> list[str]:
 
 
 def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str = "kubectl",
-           fallback: str = "", helper: str = "") -> None:
+           fallback: str = "", helper: str = "", resident: bool = False) -> None:
     """Append one line when auditing is on; never fails the operation.
 
     ``transport`` says which door the call took (kubectl, direct, helper); ``fallback``
     why a faster transport handed the call to kubectl (that line has ``exit`` -1);
-    ``helper`` why the helper did not serve a call that went direct instead.
+    ``helper`` why the helper did not serve a call that went direct instead;
+    ``resident`` that the helper ran it through the pod's resident stream.
     """
     path = os.environ.get("GC_K8S_AUDIT_LOG")
     if not path:
@@ -95,6 +101,7 @@ def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str
         "transport": transport,
         **({"fallback": fallback} if fallback else {}),
         **({"helper": helper} if helper else {}),
+        **({"resident": True} if resident else {}),
     }) + b"\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)

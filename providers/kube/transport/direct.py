@@ -76,11 +76,28 @@ def exec_once(settings: KubeSettings, pod: str, container: str, argv: list[str],
     ``opener`` may hand out pre-opened connections (the helper's pool); one the server
     dropped while idle is replaced by a fresh one, once.
     """
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    conn, reader, proto = open_exec(settings, pod, container, argv, stdin is not None, timeout,
+                                    target=target, opener=opener, environ=environ)
+    try:
+        code, out, err = run_stream(conn, reader, proto, stdin, deadline)
+    except STREAM_ERRORS as error:
+        raise stream_error(error, pod, timeout) from None
+    finally:
+        conn.close()
+    return Result(code, out, err)
+
+
+def open_exec(settings: KubeSettings, pod: str, container: str, argv: list[str],
+              stdin: bool, timeout: float | None, *, target: Target | None = None,
+              opener: Opener = open_fresh,
+              environ: dict[str, str] | None = None) -> tuple[Conn, Reader, str]:
+    """An upgraded exec stream (the command has started): its connection, reader and
+    subprotocol. Raises `Fallback` or a `KubeError` as `exec_once` does."""
     from providers.kube.kubectl import exec_failure
 
     t = target or kubeconfig.target(settings, environ)
-    deadline = time.monotonic() + timeout if timeout is not None else None
-    path = exec_path(t.path_prefix, settings.namespace, pod, container, argv, stdin is not None)
+    path = exec_path(t.path_prefix, settings.namespace, pod, container, argv, stdin)
     new_token = False  # set after a 401: the cached plugin token was revoked
     pooled = opener is not open_fresh  # cleared after a pooled connection proved dropped
     while True:
@@ -98,33 +115,42 @@ def exec_once(settings: KubeSettings, pod: str, container: str, argv: list[str],
         except OSError as error:
             raise KubeUnavailable(f"exec in pod {pod}: Unable to connect to the server: "
                                   f"{error.strerror or error}", not_started=True) from None
+        reader = Reader(conn)
         try:
-            reader = Reader(conn)
-            try:
-                proto = upgrade(conn, reader, host=hostport(t), path=path, token=token,
-                                stdin=stdin is not None)
-            except NoResponse:
-                if pooled:
-                    pooled = False
-                    continue
-                raise
-            except HttpError as error:
-                if error.code == 401 and t.exec_spec is not None and not new_token:
-                    new_token = True
-                    continue
+            return conn, reader, upgrade(conn, reader, host=hostport(t), path=path,
+                                         token=token, stdin=stdin)
+        except NoResponse as error:
+            conn.close()
+            if not pooled:
+                raise stream_error(error, pod, timeout) from None
+            pooled = False  # once more, on a fresh connection
+        except HttpError as error:
+            conn.close()
+            if error.code != 401 or t.exec_spec is None or new_token:
                 fallback = refuses_v5(error)
                 if fallback is not None:
                     raise fallback from None
                 raise exec_failure(http_error_text(error), pod, 1) from None
-            code, out, err = run_stream(conn, reader, proto, stdin, deadline)
-            return Result(code, out, err)
-        except StatusFailure as error:
-            raise exec_failure(f"error: {error}", pod, 1) from None
-        except StreamLost as error:
-            raise KubeUnavailable(f"exec in pod {pod}: unexpected EOF: {error}") from None
-        except TimeoutError:
-            raise KubeTimeout(f"exec in pod {pod}: timed out after {timeout:g}s") from None
-        except OSError as error:
-            raise KubeUnavailable(f"exec in pod {pod}: connection reset: {error}") from None
-        finally:
+            new_token = True  # once more, with a fresh token
+        except STREAM_ERRORS as error:
             conn.close()
+            raise stream_error(error, pod, timeout) from None
+        except BaseException:
+            conn.close()
+            raise
+
+
+STREAM_ERRORS = (StatusFailure, StreamLost, TimeoutError, OSError)
+
+
+def stream_error(error: BaseException, pod: str, timeout: float | None) -> KubeError:
+    """A stream's failure (one of `STREAM_ERRORS`) as kubectl's would be classified."""
+    from providers.kube.kubectl import exec_failure
+
+    if isinstance(error, StatusFailure):
+        return exec_failure(f"error: {error}", pod, 1)
+    if isinstance(error, StreamLost):
+        return KubeUnavailable(f"exec in pod {pod}: unexpected EOF: {error}")
+    if isinstance(error, TimeoutError):
+        return KubeTimeout(f"exec in pod {pod}: timed out after {timeout:g}s")
+    return KubeUnavailable(f"exec in pod {pod}: connection reset: {error}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import select
 import socket
 import struct
 import sys
@@ -29,7 +28,15 @@ from protocol.proc import Result
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
-from providers.kube.transport import Fallback, credentials, direct, kubeconfig, rundir, tls
+from providers.kube.transport import (
+    Fallback,
+    credentials,
+    direct,
+    kubeconfig,
+    resident,
+    rundir,
+    tls,
+)
 from providers.kube.transport.helper_client import (
     SOCKET_NAME,
     code_version,
@@ -43,6 +50,11 @@ POOL_SIZE = 2
 #: drop idle connections, and a fresh one costs less than a failed first try.
 MAX_IDLE = 20.0
 DEFAULT_IDLE_EXIT = 300.0
+#: The ops gc sends for every session every tick: they run through a resident stream of
+#: their pod (`providers.kube.transport.resident`). Others (start, stop, copies, store
+#: ops) get an exec of their own: what they start in the background must not share one.
+STREAM_OPS = frozenset({"is-running", "process-alive", "get-meta", "get-last-activity", "peek",
+                        "nudge"})
 
 
 class Pool:
@@ -102,11 +114,7 @@ class Pool:
 
 def usable(conn: tls.Conn) -> bool:
     """Young enough, and the server has neither closed it nor sent anything on it."""
-    if time.monotonic() - conn.opened > MAX_IDLE:
-        return False
-    poller = select.poll()
-    poller.register(conn.sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
-    return not poller.poll(0)
+    return time.monotonic() - conn.opened <= MAX_IDLE and conn.quiet()
 
 
 class Helper:
@@ -115,6 +123,7 @@ class Helper:
         self.idle_exit = idle_exit
         self.version = code_version()
         self.pool = Pool()
+        self.streams = resident.Streams()
         self.started = time.time()
         self.last = time.monotonic()
         self.active = 0
@@ -171,23 +180,38 @@ class Helper:
             conn.sendall(b"F" + pack({"reason": why.reason}))
             return
         conn.sendall(b"S")
+        marks: dict[str, Any] = {}
 
         def attempt() -> Result:  # the request is read in here: any flaw is answered
             pod, container = str(request["pod"]), str(request.get("container") or "")
             argv = [str(a) for a in request["argv"]]
-            timeout = request.get("timeout")
-            return direct.exec_once(settings, pod, container, argv, stdin,
-                                    None if timeout is None else float(timeout), target=target,
-                                    opener=self.pool.take, environ=env)
+            timeout = None if request.get("timeout") is None else float(request["timeout"])
+            text = None
+            if request.get("gc_op") in STREAM_OPS and env.get("GC_K8S_HELPER_STREAMS") != "0":
+                text = resident.command_text(argv, stdin)
+            if text is not None:
+                try:
+                    result = self.streams.run(settings, target, pod, container, text, timeout,
+                                              write=not request.get("retry"),
+                                              opener=self.pool.take, environ=env)
+                    marks["resident"] = True
+                    return result
+                except Fallback:
+                    pass  # a server without v5 serves a read as a plain exec (v4)
+            return direct.exec_once(settings, pod, container, argv, stdin, timeout,
+                                    target=target, opener=self.pool.take, environ=env)
 
         try:
-            self.answer(conn, attempt, bool(request.get("retry")))
+            self.answer(conn, attempt, bool(request.get("retry")), marks)
         finally:
             # Refilled only once the answer is out: a TLS handshake during the exec would
             # compete with it for the CPU; now it overlaps the client's exit.
             self.pool.refill(target)
 
-    def answer(self, conn: socket.socket, attempt: Callable[[], Result], idempotent: bool) -> None:
+    def answer(self, conn: socket.socket, attempt: Callable[[], Result], idempotent: bool,
+               marks: dict[str, Any] | None = None) -> None:
+        """Run ``attempt`` under the one retry policy and send its outcome; ``marks``
+        (filled by the attempt) go into a success's header."""
         try:
             result = with_retries(attempt, idempotent=idempotent)
         except Fallback as why:
@@ -203,13 +227,14 @@ class Helper:
             log("an exec failed inside the helper:\n" + traceback.format_exc())
             conn.sendall(pack({"helper_failed": repr(error)}))
         else:
-            conn.sendall(pack({"rc": result.rc, "out": len(result.out), "err": len(result.err)},
-                              result.out, result.err))
+            conn.sendall(pack({"rc": result.rc, "out": len(result.out), "err": len(result.err),
+                               **(marks or {})}, result.out, result.err))
 
     def status(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "version": self.version,
                 "uptime_s": round(time.time() - self.started, 1), "served": self.served,
                 "active": self.active, "pooled_connections": self.pool.count(),
+                "resident_streams": self.streams.count(),
                 "plugin_runs": credentials.runs, "idle_exit_s": self.idle_exit,
                 "socket": os.path.join(self.where, SOCKET_NAME)}
 
@@ -228,6 +253,7 @@ class Helper:
             if now - checked >= 1.0:  # housekeeping, at most once a second
                 checked = now
                 self.pool.reap()
+                self.streams.reap()
                 with self.lock:
                     if self.active == 0 and now - self.last > self.idle_exit:
                         return
@@ -291,6 +317,7 @@ def serve() -> int:
             pass
         listener.close()  # connections still queued are reset: their clients go direct
         helper.drain()
+        helper.streams.close_all()  # each pod's resident shell reads EOF and exits
         os.close(lock)
     return 0
 

@@ -20,7 +20,7 @@ import os
 import sys
 
 from protocol.proc import Result
-from providers.kube import errors
+from providers.kube import audit, errors
 from providers.kube.transport import Fallback, KubectlOnly, rundir
 
 TYPE_CHECKING = False
@@ -33,7 +33,7 @@ PROTOCOL = "1"
 CONNECT_TIMEOUT = 0.5
 #: The modules whose code the helper runs for us: a change to any restarts it.
 CODE = ("helper.py", "helper_client.py", "direct.py", "websocket.py", "tls.py", "kubeconfig.py",
-        "credentials.py")
+        "credentials.py", "resident.py")
 #: Environment the helper must see as the caller does (kubeconfig, proxies, plugins' env).
 SOCKET_NAME = "helper.sock"
 
@@ -178,11 +178,13 @@ def rebuild(header: dict[str, Any]) -> errors.KubeError:
 
 
 def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list[str],
-                    stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
-    """The command's `Result` through the helper; `Away`: go direct (helper absent or gone)."""
+                    stdin: bytes | None, timeout: float | None, retry: bool) -> tuple[Result, bool]:
+    """The command's `Result` through the helper, and whether a resident stream of the pod
+    ran it; `Away`: go direct (helper absent or gone)."""
     sock = connect()
     try:
         request = {"op": "exec", "version": code_version(), "env": dict(os.environ),
+                   "gc_op": audit.operation(),
                    "settings": {"namespace": settings.namespace, "context": settings.context,
                                 "kubectl": settings.kubectl,
                                 "request_timeout": settings.request_timeout},
@@ -219,7 +221,7 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
                 raise Away(f"no answer mid-exec: {error}") from None
             raise errors.KubeUnavailable(f"exec in pod {pod}: the helper died mid-exec; a "
                                          "write is not repeated") from None
-        return Result(int(header["rc"]), out, err)
+        return Result(int(header["rc"]), out, err), bool(header.get("resident"))
     finally:
         sock.close()
 

@@ -32,8 +32,8 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
 
         started = time.monotonic()
         try:
-            result = helper_client.exec_via_helper(settings, pod, container, argv, stdin,
-                                                   timeout, retry)
+            result, resident = helper_client.exec_via_helper(settings, pod, container, argv,
+                                                             stdin, timeout, retry)
         except helper_client.Away as why:
             away = why.reason
         except Fallback as why:
@@ -45,7 +45,8 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
             audit.record(shown, pod=pod, started=started, rc=-1, transport="helper")
             raise
         else:
-            audit.record(shown, pod=pod, started=started, rc=result.rc, transport="helper")
+            audit.record(shown, pod=pod, started=started, rc=result.rc, transport="helper",
+                         resident=resident)
             return result
     elif mode != "direct":
         return None

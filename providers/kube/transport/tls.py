@@ -122,6 +122,14 @@ class Conn:
         except (_ssl.SSLZeroReturnError, _ssl.SSLEOFError):
             return b""
 
+    def quiet(self) -> bool:
+        """Neither closed by the server nor sent anything on since (an idle one's check)."""
+        import select
+
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+        return not poller.poll(0)
+
     def close(self) -> None:
         try:
             self.sock.close()

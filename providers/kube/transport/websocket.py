@@ -212,24 +212,12 @@ def run_stream(conn: Conn, reader: Reader, proto: str, stdin: bytes | None,
                 raise TimeoutError("exec ran out of time")
             conn.settimeout(left)
         try:
-            b0, b1 = reader.exact(2)
+            got = read_message(conn, reader)
         except StreamLost:
             break
-        opcode = b0 & 0x0F
-        n = b1 & 0x7F
-        if n == 126:
-            n = int.from_bytes(reader.exact(2), "big")
-        elif n == 127:
-            n = int.from_bytes(reader.exact(8), "big")
-        payload = reader.exact(n) if n else b""  # server frames are never masked
-        if opcode == 0x8:  # close
+        if got is None:  # close
             break
-        if opcode == 0x9:  # ping
-            conn.send(frame(0xA, payload))
-            continue
-        if opcode not in (0x0, 0x1, 0x2) or not payload:
-            continue
-        channel, data = payload[0], payload[1:]
+        channel, data = got
         if channel == STDOUT:
             out += data
         elif channel == STDERR:
@@ -239,6 +227,28 @@ def run_stream(conn: Conn, reader: Reader, proto: str, stdin: bytes | None,
     if status is None:
         raise StreamLost("the stream ended before the command's status")
     return exit_code(status), bytes(out), bytes(err)
+
+
+def read_message(conn: Conn, reader: Reader) -> tuple[int, bytes] | None:
+    """The next channel message (channel, data); None: the server closed the stream.
+
+    Pings are answered and control or empty frames skipped on the way.
+    """
+    while True:
+        b0, b1 = reader.exact(2)
+        opcode = b0 & 0x0F
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(reader.exact(2), "big")
+        elif n == 127:
+            n = int.from_bytes(reader.exact(8), "big")
+        payload = reader.exact(n) if n else b""  # server frames are never masked
+        if opcode == 0x8:  # close
+            return None
+        if opcode == 0x9:  # ping
+            conn.send(frame(0xA, payload))
+        elif opcode in (0x0, 0x1, 0x2) and payload:
+            return payload[0], payload[1:]
 
 
 def exit_code(status: bytes) -> int:
