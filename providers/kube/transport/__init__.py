@@ -8,7 +8,8 @@ Three transports, chosen per call by ``GC_K8S_TRANSPORT`` (`route.exec_fast`):
   and cached (`providers.kube.transport.kubeconfig`). No kubectl start-up, no Go runtime.
 * ``helper``: the op is handed over a unix socket to a resident per-user process that
   keeps the resolved config, TLS contexts, pre-opened connections and exec-plugin
-  tokens in memory (`providers.kube.transport.helper`).
+  tokens in memory (`providers.kube.transport.helper`), and runs the per-tick ops through
+  one resident exec stream per pod (`providers.kube.transport.resident`).
 * ``auto`` (the default, `providers.kube.kubectl.DEFAULT_TRANSPORT`): helper when running
   or startable, else direct, else kubectl.
 

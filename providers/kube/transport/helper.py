@@ -6,8 +6,9 @@ unix socket there, never on TCP. Every connection's peer uid is checked
 memory what a one-shot executable pays for on every op: the resolved kubeconfig, the SSL
 context, a small pool of pre-opened TLS connections per cluster (an exec upgrade consumes
 one; a thread refills it), and exec-plugin tokens until they expire (a 401 runs the
-plugin once more). It runs each exec with the direct transport's code and the one retry
-policy, and exits when idle for ``GC_K8S_HELPER_IDLE`` seconds (default 300), when asked
+plugin once more), and for the ops gc sends every tick one resident exec stream per pod
+(`providers.kube.transport.resident`). It runs each exec with the direct transport's code
+and the one retry policy, and exits when idle for ``GC_K8S_HELPER_IDLE`` seconds (default 300), when asked
 (``stop``), or after serving a client whose code version differs from its own.
 """
 
@@ -271,6 +272,18 @@ def log(text: str) -> None:
           flush=True)
 
 
+def raise_open_files() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
+                                                        else max(soft, 65536), hard))
+        except (OSError, ValueError):
+            pass  # the default limit still serves a few hundred pods
+
+
 def idle_exit_seconds(env: dict[str, str]) -> float:
     try:
         value = float(env.get("GC_K8S_HELPER_IDLE") or DEFAULT_IDLE_EXIT)
@@ -290,6 +303,7 @@ def serve() -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another helper of ours runs (or is starting): it serves
+    raise_open_files()  # an idle stream per pod: a controller of hundreds holds hundreds
     path = os.path.join(where, SOCKET_NAME)
     try:
         os.unlink(path)
