@@ -5,7 +5,9 @@ On the offline API server over HTTPS (local backend), one session pod, its helpe
 
 * ``python -c pass``            - wall and CPU of a bare start of our executable's interpreter
 * ``is-running`` (helper)       - wall and CPU of the op as gc runs it (CPU: the client only)
-* helper round trip             - in this process: one exec handed to the helper, answered
+* helper round trip, own exec   - in this process: one exec handed to the helper, which opens
+                                  an exec of its own for it (an op that is not a hot op)
+* helper round trip, stream     - the same for a hot op: run through the pod's resident stream
 * direct exec, pooled           - in this process: one WebSocket exec on an already open TLS
                                   connection (the server's exec with no hand-off)
 * TLS connect                   - what the pool saves per exec
@@ -68,9 +70,9 @@ def measure(env: dict[str, str], runs: int) -> None:
     try:
         helper_ready(helper_env)
         wall, cpu = child_costs([*interpreter(), "-c", "pass"], helper_env, runs)
-        print(f"python -c pass           wall {wall:5.1f} ms  cpu {cpu:5.1f} ms")
+        print(f"python -c pass               wall {wall:5.1f} ms  cpu {cpu:5.1f} ms")
         wall, cpu = child_costs([*ours(), "is-running", name], helper_env, runs)
-        print(f"is-running via helper    wall {wall:5.1f} ms  cpu {cpu:5.1f} ms (client)")
+        print(f"is-running via helper        wall {wall:5.1f} ms  cpu {cpu:5.1f} ms (client)")
 
         os.environ.update(helper_env)
         from providers.kube.settings import KubeSettings
@@ -79,9 +81,14 @@ def measure(env: dict[str, str], runs: int) -> None:
         settings = KubeSettings.from_env(dict(os.environ))
         target = kubeconfig.target(settings, dict(os.environ))
         argv = ["tmux", "-u", "list-panes", "-s", "-t", "=main:", "-F", "#{pane_dead}"]
-        round_trip = in_process(lambda: helper_client.exec_via_helper(
-            settings, name, "agent", argv, None, 10, True), runs)
-        print(f"helper round trip        {round_trip:5.1f} ms")
+        from providers.kube import audit
+
+        for op, title in (("", "helper round trip, own exec"),
+                          ("is-running", "helper round trip, stream")):
+            audit.set_operation(op)  # a hot op's name is what makes the helper use a stream
+            round_trip = in_process(lambda: helper_client.exec_via_helper(
+                settings, name, "agent", argv, None, 10, True), runs)
+            print(f"{title:28s} {round_trip:5.1f} ms")
         samples = []
         for _ in range(runs):
             conn = tls.connect(target, 10)  # opened outside the timing, as the pool does
@@ -89,8 +96,8 @@ def measure(env: dict[str, str], runs: int) -> None:
             direct.exec_once(settings, name, "agent", argv, None, 10, target=target,
                              opener=lambda _t, _timeout, c=conn: c)  # type: ignore[misc]
             samples.append((time.perf_counter() - t0) * 1000)
-        print(f"direct exec, pooled      {statistics.median(samples):5.1f} ms")
-        print(f"TLS connect              {in_process(lambda: tls.connect(target, 10).close(), runs):5.1f} ms")
+        print(f"direct exec, pooled          {statistics.median(samples):5.1f} ms")
+        print(f"TLS connect                  {in_process(lambda: tls.connect(target, 10).close(), runs):5.1f} ms")
     finally:
         helper_stop(helper_env)
         subprocess.run([*ours(), "stop", name], env=env, capture_output=True, timeout=120,
