@@ -294,8 +294,10 @@ def test_a_runtime_dir_open_to_others_is_refused(helper_env: FakeKubeEnv, tmp_pa
 
 WORKER = """
 import sys
+from providers.kube import audit
 from providers.kube.kubectl import exec_in_pod
 from providers.kube.settings import KubeSettings
+audit.set_operation(sys.argv[4])
 settings = KubeSettings(namespace="gc", kubectl="/usr/bin/kubectl")
 for i in range(int(sys.argv[2])):
     r = exec_in_pod(sys.argv[1], ["sh", "-c", "cat; echo -n :$0", sys.argv[3] + str(i)],
@@ -304,10 +306,11 @@ for i in range(int(sys.argv[2])):
 """
 
 
+@pytest.mark.parametrize("op", ["", "is-running"], ids=["own-execs", "resident-streams"])
 def test_concurrent_ops_from_many_processes_through_one_helper(helper_env: FakeKubeEnv,
-                                                               tmp_path: Path) -> None:
+                                                               tmp_path: Path, op: str) -> None:
     before = helper_up()
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, POD, "5", f"w{n}-"],
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, POD, "5", f"w{n}-", op],
                                 env=dict(os.environ), stderr=subprocess.PIPE)
                for n in range(8)]
     for w in workers:
@@ -316,6 +319,7 @@ def test_concurrent_ops_from_many_processes_through_one_helper(helper_env: FakeK
     lines = audit_lines(tmp_path)
     assert len(lines) == 40
     assert [line for line in lines if line["transport"] != "helper"] == []
+    assert {bool(line.get("resident")) for line in lines} == {bool(op)}
     after = status()
     assert after is not None and after["pid"] == before["pid"]
     assert after["served"] - before["served"] >= 40
