@@ -56,6 +56,8 @@ def test_required_suites_pass_through_each_fast_transport_as_the_least_privilege
     assert {line["transport"] for line in lines} <= allowed
     assert mode in {line["transport"] for line in lines}
     assert not [line for line in lines if "fallback" in line]
+    if mode == "helper":  # the hot ops ran through resident streams of their pods
+        assert any(line.get("resident") for line in lines)
 
 
 def test_exec_refused_by_rbac_names_the_permission_through_each_fast_transport(

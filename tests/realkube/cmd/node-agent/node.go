@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/component-base/version"
 	"k8s.io/klog/v2"
@@ -138,14 +140,23 @@ func (a *agent) registerNode(ctx context.Context) error {
 	return nil
 }
 
+// updateNodeStatus patches the status subresource, as the kubelet does. A whole-object
+// UpdateStatus carries the spec as read: when the node lifecycle controller taints the
+// node between our read and our write, NodeRestriction refuses it ("not allowed to
+// modify taints"), which failed the bed's start. A merge patch of the status alone is
+// applied to the object as it is then.
 func (a *agent) updateNodeStatus(ctx context.Context) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		n, err := a.client.CoreV1().Nodes().Get(ctx, a.cfg.nodeName, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		n.Status = a.nodeStatus(&n.Status)
-		_, err = a.client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		patch, err := json.Marshal(map[string]any{"status": a.nodeStatus(&n.Status)})
+		if err != nil {
+			return err
+		}
+		_, err = a.client.CoreV1().Nodes().Patch(ctx, a.cfg.nodeName, types.MergePatchType, patch,
+			metav1.PatchOptions{}, "status")
 		return err
 	})
 }
