@@ -27,14 +27,13 @@ import (
 )
 
 type agent struct {
-	cfg      config
-	client   kubernetes.Interface
-	sched    kubernetes.Interface
-	useNS    bool
-	self     string
-	bootID   string
-	hostDirs hostDirs
-	ctx      context.Context
+	cfg    config
+	client kubernetes.Interface
+	sched  kubernetes.Interface
+	useNS  bool
+	self   string
+	bootID string
+	ctx    context.Context
 
 	mu   sync.Mutex
 	pods map[types.UID]*podRun
@@ -149,7 +148,6 @@ func (a *agent) shutdown() {
 	for _, pr := range prs {
 		pr.kill()
 	}
-	a.hostDirs.cleanup()
 }
 
 // ---------------------------------------------------------------------------
