@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -145,9 +146,14 @@ func (a *agent) shutdown() {
 		prs = append(prs, pr)
 	}
 	a.mu.Unlock()
+	// All at once: one by one, a few slow pods outlast the bed's patience (it then
+	// SIGKILLs the agent, and whatever was not killed yet outlives it).
+	var wg sync.WaitGroup
 	for _, pr := range prs {
-		pr.kill()
+		wg.Add(1)
+		go func(pr *podRun) { defer wg.Done(); pr.kill() }(pr)
 	}
+	wg.Wait()
 }
 
 // ---------------------------------------------------------------------------
@@ -260,6 +266,9 @@ func (pr *podRun) run() {
 		err := pr.prepare()
 		if err == nil {
 			break
+		}
+		if errors.Is(err, errStopped) {
+			return
 		}
 		klog.ErrorS(err, "pod sandbox setup failed", "pod", pr.ns+"/"+pr.name)
 		pr.mu.Lock()

@@ -132,7 +132,9 @@ func (s *sandbox) startNamespaces(workDirs []string) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
-	args := []string{"--mount", "--pid", "--uts", "--fork", "--mount-proc", "--propagation", "private",
+	// --kill-child: unshare dying (killed with the agent's bed) takes pod-init, PID 1 of
+	// the pod's PID namespace, and so every process of the pod, with it.
+	args := []string{"--mount", "--pid", "--uts", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
 		s.a.self, "pod-init", s.hostname, root}
 	for _, m := range s.mounts {
 		mk, err := s.ensureDir(m.dst, m.dst)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,11 +64,23 @@ func (pr *podRun) prepare() error {
 	if err != nil {
 		return err
 	}
+	// kill() destroys the sandbox it finds in pr.sb; a pod deleted (or an agent shut
+	// down) while this one was being built found none, so it is destroyed here, under
+	// the same lock kill() takes after closing pr.stop: either kill() sees it or we see
+	// the stop. Before this, such a pod-init outlived its pod, and the bed.
 	pr.mu.Lock()
+	if pr.stopping() {
+		pr.mu.Unlock()
+		sb.destroy()
+		return errStopped
+	}
 	pr.sb = sb
 	pr.mu.Unlock()
 	return nil
 }
+
+// errStopped: the pod was stopped while its sandbox was being set up.
+var errStopped = errors.New("pod stopped during sandbox setup")
 
 func podHostname(pod *v1.Pod) string {
 	h := pod.Name
