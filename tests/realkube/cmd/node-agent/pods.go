@@ -77,15 +77,32 @@ func (a *agent) runPodInformer(ctx context.Context) {
 	<-ctx.Done()
 }
 
-func (a *agent) podByName(ns, name string) *podRun {
+// podByName is the pod ns/name now means (uid, when given, must match): a pod deleted
+// and recreated under its name (a start recycling a half-made session) has two runs
+// here until the old one's teardown is done, and an exec or log request for the name
+// is for the new one. Picking either at random sent the new session's execs to the
+// dying pod half the time (START-005's recycle failed at once).
+func (a *agent) podByName(ns, name, uid string) *podRun {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var best *podRun
 	for _, pr := range a.pods {
-		if pr.ns == ns && pr.name == name {
-			return pr
+		if pr.ns != ns || pr.name != name || (uid != "" && string(pr.uid) != uid) {
+			continue
+		}
+		if best == nil || newer(pr, best) {
+			best = pr
 		}
 	}
-	return nil
+	return best
+}
+
+// newer: a pod not being stopped beats one that is; else the later started.
+func newer(pr, than *podRun) bool {
+	if pr.stopping() != than.stopping() {
+		return !pr.stopping()
+	}
+	return than.startTime.Before(&pr.startTime)
 }
 
 func (a *agent) syncPod(pod *v1.Pod) {
