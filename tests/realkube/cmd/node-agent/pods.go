@@ -288,10 +288,16 @@ func (pr *podRun) run() {
 			return
 		}
 		klog.ErrorS(err, "pod sandbox setup failed", "pod", pr.ns+"/"+pr.name)
+		// As the kubelet: a volume or sandbox that can't be set up yet leaves the pod
+		// ContainerCreating (its waiting reason unchanged) and is retried; it is not the
+		// CreateContainerConfigError of a bad container config, which callers rightly take
+		// as final. The usual cause is transient: the API server's Node authorizer learns
+		// of a pod's binding from its own watch, so right after the bind the node may
+		// still be refused the pod's secret ("no relationship found between node").
 		pr.mu.Lock()
 		pr.sandboxErr = err.Error()
 		for _, c := range append(append([]*ctr{}, pr.inits...), pr.ctrs...) {
-			c.waitReason, c.waitMessage = "CreateContainerConfigError", err.Error()
+			c.waitMessage = "pod sandbox setup failed (retrying): " + err.Error()
 		}
 		pr.mu.Unlock()
 		pr.markDirty()

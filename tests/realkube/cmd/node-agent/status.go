@@ -404,45 +404,55 @@ func (pr *podRun) procSpec(pod *v1.Pod, c *v1.Container, cmd []string) (procSpec
 // ---------------------------------------------------------------------------
 // Status
 
+// statusLoop pushes the pod's status whenever it changed, and again after a push
+// that did not land: as the kubelet's status manager, a status is never dropped. Right
+// after the bind the Node authorizer may still refuse the node the pod ("no relationship
+// found between node"); a refused push was dropped, and the pod's change went
+// unreported until the next one.
 func (pr *podRun) statusLoop() {
+	retry := make(<-chan time.Time)
 	for {
 		select {
 		case <-pr.statusCtx.Done():
 			return
 		case <-pr.dirty:
+		case <-retry:
 		}
-		pr.pushStatus(false)
+		retry = make(<-chan time.Time)
+		if !pr.pushStatus(false) {
+			retry = time.After(time.Second)
+		}
 	}
 }
 
-func (pr *podRun) pushStatus(final bool) {
+// pushStatus reports whether it is done: the status landed, or the pod is gone.
+func (pr *podRun) pushStatus(final bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := 0; i < 5; i++ {
 		cur, err := pr.a.client.CoreV1().Pods(pr.ns).Get(ctx, pr.name, metav1.GetOptions{})
 		if err != nil {
-			if !apierrors.IsNotFound(err) {
-				klog.ErrorS(err, "get pod for status")
+			if apierrors.IsNotFound(err) {
+				return true
 			}
-			return
+			klog.ErrorS(err, "get pod for status")
+			return false
 		}
 		if cur.UID != pr.uid {
-			return
+			return true
 		}
 		st := pr.computeStatus(cur, final)
 		cur.Status = st
 		_, err = pr.a.client.CoreV1().Pods(pr.ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		if err == nil {
-			return
-		}
-		if apierrors.IsNotFound(err) {
-			return
+		if err == nil || apierrors.IsNotFound(err) {
+			return true
 		}
 		if !apierrors.IsConflict(err) {
 			klog.ErrorS(err, "pod status update failed", "pod", pr.ns+"/"+pr.name)
-			time.Sleep(time.Second)
+			return false
 		}
 	}
+	return false
 }
 
 func (pr *podRun) containerStatus(c *ctr, final bool) v1.ContainerStatus {
