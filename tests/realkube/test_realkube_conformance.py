@@ -12,7 +12,6 @@ Those checks then run, and pass, on a work dir shared with the host (hostPath, w
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -100,9 +99,6 @@ def test_killed_and_canceled_starts_recover_as_the_least_privilege_controller(
         "GC-STRICT-CANCEL-001", "GC-STRICT-CANCEL-002", "GC-STRICT-START-005"]
 
 
-@pytest.mark.skipif(not os.environ.get("GC_TEST_REALKUBE_ALL_SUITES"),
-                    reason="every suite (4-8 min): `make realkube-all-suites`; not yet reliable on "
-                           "the test bed's node agent (see README)")
 def test_every_session_suite_passes_as_the_least_privilege_controller(
     controller: ControllerNamespace,
 ) -> None:
