@@ -39,14 +39,14 @@ unit-tests:
 # into ~/.cache/gc-providers/realkube (warm: a hash; cold: minutes, see README).
 realkube-tests: setup
 	REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
+	    { ! command -v go >/dev/null || (cd tests/realkube && go test ./cmd/node-agent); } && \
 	    $(BIN)/pytest -p no:cacheprovider --durations=10 -m realkube tests/realkube
 
-# Every session suite of the kit against the real API server as the least-privilege
-# controller (the realkube-tests target runs the required suites, START-005 and CANCEL-*).
+# Only the conformance tests against the real API server as the least-privilege
+# controller: every session suite of the kit, START-005 and CANCEL-* (realkube-tests runs them too).
 realkube-all-suites: setup
 	REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
-	    GC_TEST_REALKUBE_ALL_SUITES=1 $(BIN)/pytest -p no:cacheprovider -m realkube \
-	    tests/realkube/test_realkube_conformance.py
+	    $(BIN)/pytest -p no:cacheprovider -m realkube tests/realkube/test_realkube_conformance.py
 
 # macOS has no memfd, pidfd or /proc: gc-session-tmux then takes its portable
 # paths (ps, unlinked temp files, waitpid). With no Mac in CI, force those paths

@@ -119,6 +119,15 @@ def kubeconfig(path: Path, server: str, ca: str, *, cert: str | None = None, key
     path.chmod(0o600)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether pid is still a process (a zombie is not: it holds nothing but its entry)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 class RealKube:
     def __init__(self, workdir: str | os.PathLike[str] | None = None, *,
                  bindir: str | os.PathLike[str] | None = None,
@@ -136,6 +145,8 @@ class RealKube:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.agent_port = 0
         self.timings: dict[str, float] = {}
+        #: The pod processes stop() had to kill itself (the agent left them running).
+        self.leftovers: list[int] = []
         self.logs = self.dir / "logs"
         self.certs = Certs(self.dir / "pki")
         self.server = ""
@@ -301,19 +312,64 @@ class RealKube:
         if r.returncode and "AlreadyExists" not in r.stderr:
             raise RuntimeError(r.stderr)
 
+    def pod_processes(self) -> list[int]:
+        """Every live process of the node agent's pods: a pod's processes run in sessions of
+        their own, out of reach of the agent's process group. They are found by name: the
+        pod's `unshare` and `pod-init` carry its dir (under this bed's dir) on their command
+        line (a pod's other processes live in pod-init's PID namespace and die with it);
+        without namespaces, every process of a pod carries its marker (GC_LOCAL_POD=uid)."""
+        pods = self.dir / "agent" / "pods"
+        mine = str(pods).encode() + b"/"
+        markers = {b"GC_LOCAL_POD=" + uid.encode() for uid in (os.listdir(pods) if pods.is_dir() else [])}
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    env = set(f.read().split(b"\0"))
+            except OSError:
+                continue  # gone, or not ours to read (then not the bed's: it runs as us)
+            if any(a.startswith(mine) for a in argv) or env & markers:
+                found.append(int(entry))
+        return found
+
+    def reap_pods(self, timeout: float = 20) -> list[int]:
+        """SIGKILL whatever of the pods outlived the agent and wait until it is gone; returns
+        the pids it had to kill (none when the agent tore its pods down itself)."""
+        killed = self.pod_processes()
+        for pid in killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        end = time.monotonic() + timeout
+        while (left := [pid for pid in killed if process_alive(pid)]) and time.monotonic() < end:
+            time.sleep(0.05)
+        if left:
+            raise RuntimeError(f"pod processes {left} survive SIGKILL")
+        return killed
+
     def stop(self) -> None:
         # Reverse order: agent first (it kills its pods), apiserver, etcd last.
-        for _name, p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
-        self.procs.clear()
-        if self.owned_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            for _name, p in reversed(self.procs):
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                    try:
+                        p.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(p.pid, signal.SIGKILL)
+                        p.wait()
+            self.procs.clear()
+            # No pod outlives its bed, whatever became of the agent (SIGKILLed above,
+            # crashed, or shut down while a pod's sandbox was being built).
+            self.leftovers = self.reap_pods()
+        finally:
+            if self.owned_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> RealKube:
         try:

@@ -3,13 +3,15 @@
 // It registers one Node (default gc-local-node, InternalIP 127.0.0.1), keeps it
 // Ready (node status + kube-node-lease Lease), binds Pending pods that have no
 // node to itself (there is no kube-scheduler), runs each bound pod's containers
-// as local processes (optionally in their own mount/PID/UTS namespaces, like
-// the project's fakekube "local" backend), reports pod status, and serves the
+// as local processes (optionally in their own mount/PID/UTS namespaces and
+// their own root, a tmpfs mirroring the host's / by bind mounts, like the
+// project's fakekube "local" backend: nothing is created on the host's
+// filesystem for a pod), reports pod status, and serves the
 // kubelet API paths the apiserver proxies to — /exec, /attach, /portForward and
 // /containerLogs — with k8s.io/kubelet/pkg/cri/streaming, over TLS that
 // requires the apiserver's kubelet client certificate.
 //
-//	node-agent pod-init ...   (internal: PID 1 of a pod's namespaces)
+//	node-agent pod-init ...   (internal: PID 1 of a pod's namespaces, builds its root)
 package main
 
 import (

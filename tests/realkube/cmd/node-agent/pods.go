@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,14 +28,13 @@ import (
 )
 
 type agent struct {
-	cfg      config
-	client   kubernetes.Interface
-	sched    kubernetes.Interface
-	useNS    bool
-	self     string
-	bootID   string
-	hostDirs hostDirs
-	ctx      context.Context
+	cfg    config
+	client kubernetes.Interface
+	sched  kubernetes.Interface
+	useNS  bool
+	self   string
+	bootID string
+	ctx    context.Context
 
 	mu   sync.Mutex
 	pods map[types.UID]*podRun
@@ -77,15 +77,32 @@ func (a *agent) runPodInformer(ctx context.Context) {
 	<-ctx.Done()
 }
 
-func (a *agent) podByName(ns, name string) *podRun {
+// podByName is the pod ns/name now means (uid, when given, must match): a pod deleted
+// and recreated under its name (a start recycling a half-made session) has two runs
+// here until the old one's teardown is done, and an exec or log request for the name
+// is for the new one. Picking either at random sent the new session's execs to the
+// dying pod half the time (START-005's recycle failed at once).
+func (a *agent) podByName(ns, name, uid string) *podRun {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	var best *podRun
 	for _, pr := range a.pods {
-		if pr.ns == ns && pr.name == name {
-			return pr
+		if pr.ns != ns || pr.name != name || (uid != "" && string(pr.uid) != uid) {
+			continue
+		}
+		if best == nil || newer(pr, best) {
+			best = pr
 		}
 	}
-	return nil
+	return best
+}
+
+// newer: a pod not being stopped beats one that is; else the later started.
+func newer(pr, than *podRun) bool {
+	if pr.stopping() != than.stopping() {
+		return !pr.stopping()
+	}
+	return than.startTime.Before(&pr.startTime)
 }
 
 func (a *agent) syncPod(pod *v1.Pod) {
@@ -146,10 +163,14 @@ func (a *agent) shutdown() {
 		prs = append(prs, pr)
 	}
 	a.mu.Unlock()
+	// All at once: one by one, a few slow pods outlast the bed's patience (it then
+	// SIGKILLs the agent, and whatever was not killed yet outlives it).
+	var wg sync.WaitGroup
 	for _, pr := range prs {
-		pr.kill()
+		wg.Add(1)
+		go func(pr *podRun) { defer wg.Done(); pr.kill() }(pr)
 	}
-	a.hostDirs.cleanup()
+	wg.Wait()
 }
 
 // ---------------------------------------------------------------------------
@@ -263,11 +284,20 @@ func (pr *podRun) run() {
 		if err == nil {
 			break
 		}
+		if errors.Is(err, errStopped) {
+			return
+		}
 		klog.ErrorS(err, "pod sandbox setup failed", "pod", pr.ns+"/"+pr.name)
+		// As the kubelet: a volume or sandbox that can't be set up yet leaves the pod
+		// ContainerCreating (its waiting reason unchanged) and is retried; it is not the
+		// CreateContainerConfigError of a bad container config, which callers rightly take
+		// as final. The usual cause is transient: the API server's Node authorizer learns
+		// of a pod's binding from its own watch, so right after the bind the node may
+		// still be refused the pod's secret ("no relationship found between node").
 		pr.mu.Lock()
 		pr.sandboxErr = err.Error()
 		for _, c := range append(append([]*ctr{}, pr.inits...), pr.ctrs...) {
-			c.waitReason, c.waitMessage = "CreateContainerConfigError", err.Error()
+			c.waitMessage = "pod sandbox setup failed (retrying): " + err.Error()
 		}
 		pr.mu.Unlock()
 		pr.markDirty()

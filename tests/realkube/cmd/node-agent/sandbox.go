@@ -5,16 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 )
 
@@ -45,7 +42,8 @@ type mount struct {
 }
 
 // sandbox is one pod's shared environment: its dirs, and (with namespaces) the
-// mount+PID+UTS namespaces whose PID 1 is `node-agent pod-init`.
+// mount+PID+UTS namespaces whose PID 1 is `node-agent pod-init`, with the pod's
+// own root (see podRoot): the host's filesystem is never written for a pod.
 type sandbox struct {
 	a        *agent
 	uid      string
@@ -117,33 +115,45 @@ func (s *sandbox) hostPath(p string) string {
 }
 
 // ensureDir makes p exist where the pod will see it: inside an enclosing
-// mount's host dir, or on the host (remembered, removed at shutdown).
-func (s *sandbox) ensureDir(p, exclude string) error {
+// mount's dir (a dir of the pod, or a hostPath the pod asked for), or else in
+// the pod's own root, by a `mkdir` directive for pod-init: never on the host.
+func (s *sandbox) ensureDir(p, exclude string) ([]string, error) {
 	if m, ok := s.source(p, exclude); ok {
 		rel, _ := filepath.Rel(m.dst, filepath.Clean(p))
-		return os.MkdirAll(filepath.Join(m.src, rel), 0o755)
+		return nil, os.MkdirAll(filepath.Join(m.src, rel), 0o755)
 	}
-	return s.a.hostDirs.ensure(p)
+	return []string{"mkdir", p}, nil
 }
 
 func (s *sandbox) startNamespaces(workDirs []string) error {
-	args := []string{"--mount", "--pid", "--uts", "--fork", "--mount-proc", "--propagation", "private",
-		s.a.self, "pod-init", s.hostname}
+	// The pod's root: an empty dir on the host; pod-init mounts its tmpfs there
+	// inside the pod's private mount namespace only.
+	root := filepath.Join(s.dir, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	// --kill-child: unshare dying (killed with the agent's bed) takes pod-init, PID 1 of
+	// the pod's PID namespace, and so every process of the pod, with it.
+	args := []string{"--mount", "--pid", "--uts", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
+		s.a.self, "pod-init", s.hostname, root}
 	for _, m := range s.mounts {
-		if err := s.ensureDir(m.dst, m.dst); err != nil {
+		mk, err := s.ensureDir(m.dst, m.dst)
+		if err != nil {
 			return fmt.Errorf("mountpoint %s: %w", m.dst, err)
 		}
 		ro := "0"
 		if m.ro {
 			ro = "1"
 		}
-		args = append(args, "bind", m.src, m.dst, ro)
+		args = append(append(args, mk...), "bind", m.src, m.dst, ro)
 	}
 	for _, wd := range workDirs {
 		if wd != "" {
-			if err := s.ensureDir(wd, ""); err != nil {
+			mk, err := s.ensureDir(wd, "")
+			if err != nil {
 				return err
 			}
+			args = append(args, mk...)
 		}
 	}
 	cmd := exec.Command("unshare", args...)
@@ -231,7 +241,8 @@ func (s *sandbox) command(p procSpec) *exec.Cmd {
 	var argv []string
 	attr := &syscall.SysProcAttr{Setpgid: !p.tty, Setsid: p.tty}
 	if s.useNS {
-		argv = []string{"nsenter", "--target", strconv.Itoa(s.initPid), "--mount", "--pid", "--uts"}
+		// --root: the pod's own root (pod-init chroots into it), as a container's rootfs.
+		argv = []string{"nsenter", "--target", strconv.Itoa(s.initPid), "--mount", "--pid", "--uts", "--root"}
 		if p.gid != nil {
 			argv = append(argv, "--setgid", strconv.FormatInt(*p.gid, 10))
 		}
@@ -303,118 +314,6 @@ func (s *sandbox) destroy() {
 		case <-s.initDone:
 		case <-time.After(10 * time.Second):
 			_ = s.init.Process.Kill()
-		}
-	}
-}
-
-// hostDirs remembers mountpoints created on the host for pods, to remove them
-// (only if empty) at shutdown.
-type hostDirs struct {
-	mu      sync.Mutex
-	created []string
-}
-
-func (h *hostDirs) ensure(p string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var missing []string
-	for q := filepath.Clean(p); q != "/"; q = filepath.Dir(q) {
-		if _, err := os.Stat(q); err == nil {
-			break
-		}
-		missing = append(missing, q)
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], 0o755); err != nil && !os.IsExist(err) {
-			return err
-		}
-		h.created = append(h.created, missing[i])
-	}
-	return nil
-}
-
-func (h *hostDirs) cleanup() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	sort.Slice(h.created, func(i, j int) bool { return len(h.created[i]) > len(h.created[j]) })
-	for _, d := range h.created {
-		_ = os.Remove(d)
-	}
-	h.created = nil
-}
-
-// podInit is PID 1 of a pod's namespaces (run by unshare): set the hostname,
-// apply the binds, say "ready", then reap orphans and fan SIGTERM out to the
-// pod, as a runtime's pause process would.
-func podInit(args []string) int {
-	if len(args) < 1 {
-		fmt.Fprintln(os.Stderr, "pod-init HOSTNAME [bind SRC DST RO]...")
-		return 2
-	}
-	if err := syscall.Sethostname([]byte(args[0])); err != nil {
-		fmt.Fprintln(os.Stderr, "sethostname:", err)
-		return 1
-	}
-	// Open every bind source first: a bind over /tmp would otherwise hide
-	// sources that live under /tmp (the pod dirs themselves, often).
-	rest := args[1:]
-	srcFDs := map[int]int{}
-	for i := 0; i+3 < len(rest); i += 4 {
-		if rest[i] != "bind" {
-			break
-		}
-		fd, err := unix.Open(rest[i+1], unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "open %s: %v\n", rest[i+1], err)
-			return 1
-		}
-		srcFDs[i] = fd
-	}
-	idx := 0
-	for len(rest) > 0 {
-		switch rest[0] {
-		case "bind":
-			if len(rest) < 4 {
-				fmt.Fprintln(os.Stderr, "bind needs SRC DST RO")
-				return 2
-			}
-			src, dst, ro := rest[1], rest[2], rest[3]
-			rest = rest[4:]
-			if fd, ok := srcFDs[idx]; ok {
-				src = fmt.Sprintf("/proc/self/fd/%d", fd)
-			}
-			idx += 4
-			if err := syscall.Mount(src, dst, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
-				fmt.Fprintf(os.Stderr, "bind %s %s: %v\n", src, dst, err)
-				return 1
-			}
-			if ro == "1" {
-				if err := syscall.Mount("", dst, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
-					fmt.Fprintf(os.Stderr, "remount ro %s: %v\n", dst, err)
-					return 1
-				}
-			}
-		default:
-			fmt.Fprintln(os.Stderr, "unknown directive", rest[0])
-			return 2
-		}
-	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	go func() {
-		for s := range sigs {
-			_ = syscall.Kill(-1, s.(syscall.Signal))
-		}
-	}()
-	fmt.Println("ready")
-	if dn, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
-		_ = syscall.Dup2(int(dn.Fd()), 1)
-	}
-	for {
-		var ws syscall.WaitStatus
-		_, err := syscall.Wait4(-1, &ws, 0, nil)
-		if err == syscall.ECHILD {
-			time.Sleep(200 * time.Millisecond)
 		}
 	}
 }

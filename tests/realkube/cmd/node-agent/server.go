@@ -77,8 +77,8 @@ func (a *agent) target(w http.ResponseWriter, path, prefix string, wantContainer
 		http.Error(w, "bad path", http.StatusBadRequest)
 		return nil, "", false
 	}
-	pr := a.podByName(ns, name)
-	if pr == nil || (uid != "" && string(pr.uid) != uid) {
+	pr := a.podByName(ns, name, uid)
+	if pr == nil {
 		http.Error(w, fmt.Sprintf("pod %s/%s not found on this node", ns, name), http.StatusNotFound)
 		return nil, "", false
 	}

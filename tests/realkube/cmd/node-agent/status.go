@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,11 +64,23 @@ func (pr *podRun) prepare() error {
 	if err != nil {
 		return err
 	}
+	// kill() destroys the sandbox it finds in pr.sb; a pod deleted (or an agent shut
+	// down) while this one was being built found none, so it is destroyed here, under
+	// the same lock kill() takes after closing pr.stop: either kill() sees it or we see
+	// the stop. Before this, such a pod-init outlived its pod, and the bed.
 	pr.mu.Lock()
+	if pr.stopping() {
+		pr.mu.Unlock()
+		sb.destroy()
+		return errStopped
+	}
 	pr.sb = sb
 	pr.mu.Unlock()
 	return nil
 }
+
+// errStopped: the pod was stopped while its sandbox was being set up.
+var errStopped = errors.New("pod stopped during sandbox setup")
 
 func podHostname(pod *v1.Pod) string {
 	h := pod.Name
@@ -391,45 +404,55 @@ func (pr *podRun) procSpec(pod *v1.Pod, c *v1.Container, cmd []string) (procSpec
 // ---------------------------------------------------------------------------
 // Status
 
+// statusLoop pushes the pod's status whenever it changed, and again after a push
+// that did not land: as the kubelet's status manager, a status is never dropped. Right
+// after the bind the Node authorizer may still refuse the node the pod ("no relationship
+// found between node"); a refused push was dropped, and the pod's change went
+// unreported until the next one.
 func (pr *podRun) statusLoop() {
+	retry := make(<-chan time.Time)
 	for {
 		select {
 		case <-pr.statusCtx.Done():
 			return
 		case <-pr.dirty:
+		case <-retry:
 		}
-		pr.pushStatus(false)
+		retry = make(<-chan time.Time)
+		if !pr.pushStatus(false) {
+			retry = time.After(time.Second)
+		}
 	}
 }
 
-func (pr *podRun) pushStatus(final bool) {
+// pushStatus reports whether it is done: the status landed, or the pod is gone.
+func (pr *podRun) pushStatus(final bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := 0; i < 5; i++ {
 		cur, err := pr.a.client.CoreV1().Pods(pr.ns).Get(ctx, pr.name, metav1.GetOptions{})
 		if err != nil {
-			if !apierrors.IsNotFound(err) {
-				klog.ErrorS(err, "get pod for status")
+			if apierrors.IsNotFound(err) {
+				return true
 			}
-			return
+			klog.ErrorS(err, "get pod for status")
+			return false
 		}
 		if cur.UID != pr.uid {
-			return
+			return true
 		}
 		st := pr.computeStatus(cur, final)
 		cur.Status = st
 		_, err = pr.a.client.CoreV1().Pods(pr.ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		if err == nil {
-			return
-		}
-		if apierrors.IsNotFound(err) {
-			return
+		if err == nil || apierrors.IsNotFound(err) {
+			return true
 		}
 		if !apierrors.IsConflict(err) {
 			klog.ErrorS(err, "pod status update failed", "pod", pr.ns+"/"+pr.name)
-			time.Sleep(time.Second)
+			return false
 		}
 	}
+	return false
 }
 
 func (pr *podRun) containerStatus(c *ctr, final bool) v1.ContainerStatus {
