@@ -157,6 +157,15 @@ def test_a_write_takes_only_a_stream_used_just_now(streams: resident.Streams,
     assert streams.count() == 2
 
 
+def test_a_stream_serves_no_longer_than_its_age_limit(streams: resident.Streams,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # An exec is authorized when it opens: a revoked permission must stop streams too.
+    monkeypatch.setattr(resident, "MAX_AGE", 0.0)
+    first = resident_shell(streams)
+    assert streams.count() == 0  # not kept: already past its age
+    assert resident_shell(streams) != first
+
+
 def test_idle_streams_are_closed_and_their_shell_ends(streams: resident.Streams,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     pid = resident_shell(streams)

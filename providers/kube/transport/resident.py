@@ -62,6 +62,9 @@ done
 #: Idle streams are closed after this: longer than gc's 30 s tick, so a session's stream
 #: lives from one tick to the next, and short enough for proxies that drop idle streams.
 MAX_IDLE = 45.0
+#: No stream serves past this age: the API server authorizes an exec when it opens, so a
+#: revoked ``pods/exec`` or an expired credential must stop a stream as it stops a new exec.
+MAX_AGE = 60.0
 #: A write (whose loss cannot be retried) only takes a stream used this recently.
 FRESH_FOR_WRITES = 10.0
 MAX_REQUEST = 16 * 1024
@@ -87,12 +90,16 @@ def command_text(argv: list[str], stdin: bytes | None) -> bytes | None:
 class Stream:
     """One upgraded exec running `LOOP`; used by one request at a time."""
 
-    __slots__ = ("conn", "last", "reader")
+    __slots__ = ("conn", "last", "opened", "reader")
 
     def __init__(self, conn: Conn, reader: Reader) -> None:
         self.conn = conn
         self.reader = reader
-        self.last = time.monotonic()
+        self.opened = self.last = time.monotonic()
+
+    def spent(self, now: float) -> bool:
+        """Too long idle or too old to serve again (see `MAX_IDLE`, `MAX_AGE`)."""
+        return now - self.last > MAX_IDLE or now - self.opened > MAX_AGE
 
     def run(self, text: bytes, deadline: float | None) -> Result:
         """Send one command and read its answer; raises `direct.STREAM_ERRORS`."""
@@ -179,8 +186,8 @@ class Streams:
         now = time.monotonic()
         with self.lock:
             streams = self.idle.get(key) or []
-            for stream in [s for s in streams if now - s.last > MAX_IDLE or not s.conn.quiet()]:
-                streams.remove(stream)  # too old, or the server closed it (or spoke)
+            for stream in [s for s in streams if s.spent(now) or not s.conn.quiet()]:
+                streams.remove(stream)  # spent, or the server closed it (or spoke)
                 stream.close()
             for stream in reversed(streams):
                 if now - stream.last <= fresh:
@@ -191,7 +198,7 @@ class Streams:
     def give(self, key: tuple[str, str, str, str], stream: Stream) -> None:
         with self.lock:
             streams = self.idle.setdefault(key, [])
-            if len(streams) < PER_POD:
+            if len(streams) < PER_POD and not stream.spent(time.monotonic()):
                 streams.append(stream)
                 return
         stream.close()
@@ -200,7 +207,7 @@ class Streams:
         now = time.monotonic()
         with self.lock:
             for key, streams in list(self.idle.items()):
-                for stream in [s for s in streams if now - s.last > MAX_IDLE]:
+                for stream in [s for s in streams if s.spent(now)]:
                     streams.remove(stream)
                     stream.close()
                 if not streams:
