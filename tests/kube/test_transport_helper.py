@@ -297,7 +297,7 @@ import sys
 from providers.kube import audit
 from providers.kube.kubectl import exec_in_pod
 from providers.kube.settings import KubeSettings
-audit.set_operation(sys.argv[4])
+audit.set_operation(sys.argv[4] if len(sys.argv) > 4 else "")
 settings = KubeSettings(namespace="gc", kubectl="/usr/bin/kubectl")
 for i in range(int(sys.argv[2])):
     r = exec_in_pod(sys.argv[1], ["sh", "-c", "cat; echo -n :$0", sys.argv[3] + str(i)],
