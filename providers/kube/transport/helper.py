@@ -276,12 +276,11 @@ def raise_open_files() -> None:
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY
-                                                        else max(soft, 65536), hard))
-        except (OSError, ValueError):
-            pass  # the default limit still serves a few hundred pods
+    wanted = max(soft, 65536) if hard == resource.RLIM_INFINITY else hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (OSError, ValueError):
+        pass  # the default limit still serves a few hundred pods
 
 
 def idle_exit_seconds(env: dict[str, str]) -> float:

@@ -34,9 +34,9 @@ import threading
 import time
 
 from protocol.proc import Result
-from providers.kube.errors import KubeTimeout, KubeUnavailable
+from providers.kube.errors import KubeUnavailable
 from providers.kube.transport import direct
-from providers.kube.transport.websocket import STDERR, STDIN, STDOUT, StreamLost, frame, read_message
+from providers.kube.transport.websocket import STDERR, STDOUT, StreamLost, read_message, send_stdin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -104,9 +104,7 @@ class Stream:
     def run(self, text: bytes, deadline: float | None) -> Result:
         """Send one command and read its answer; raises `direct.STREAM_ERRORS`."""
         token = os.urandom(12).hex().encode()
-        request = token + b"\n" + text + b"\n" + token + b"\n"
-        for at in range(0, len(request), 32 * 1024):
-            self.conn.send(frame(0x2, bytes((STDIN,)) + request[at:at + 32 * 1024]))
+        send_stdin(self.conn, token + b"\n" + text + b"\n" + token + b"\n")
         out, err = bytearray(), bytearray()
         out_end, err_end = b"\n" + token + b" ", b"\n" + token + b"\n"
         while True:
@@ -166,14 +164,13 @@ class Streams:
                 result = stream.run(text, deadline)
             except direct.STREAM_ERRORS as error:
                 stream.close()
-                if isinstance(error, TimeoutError):
-                    raise KubeTimeout(f"exec in pod {pod}: timed out after {timeout:g}s") from None
-                if reused and not write:
-                    stream = None  # it died while idle: a read runs once more, on a new one
-                    continue
-                if write:
-                    raise KubeUnavailable(f"exec in pod {pod}: the stream was lost mid-exec; "
-                                          "a write is not repeated") from None
+                if not isinstance(error, TimeoutError):  # a timeout is a KubeTimeout, below
+                    if reused and not write:
+                        stream = None  # it died while idle: a read runs once more, on a new one
+                        continue
+                    if write:
+                        raise KubeUnavailable(f"exec in pod {pod}: the stream was lost "
+                                              "mid-exec; a write is not repeated") from None
                 raise direct.stream_error(error, pod, timeout) from None
             except BaseException:
                 stream.close()

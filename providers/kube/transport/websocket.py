@@ -198,8 +198,7 @@ def run_stream(conn: Conn, reader: Reader, proto: str, stdin: bytes | None,
     import time
 
     if stdin is not None:
-        for at in range(0, len(stdin), _CHUNK):
-            conn.send(frame(0x2, bytes((STDIN,)) + stdin[at:at + _CHUNK]))
+        send_stdin(conn, stdin)
         if proto == V5:
             conn.send(frame(0x2, bytes((CLOSE, STDIN))))
     out = bytearray()
@@ -227,6 +226,12 @@ def run_stream(conn: Conn, reader: Reader, proto: str, stdin: bytes | None,
     if status is None:
         raise StreamLost("the stream ended before the command's status")
     return exit_code(status), bytes(out), bytes(err)
+
+
+def send_stdin(conn: Conn, data: bytes) -> None:
+    """``data`` on the stdin channel, in messages of at most `_CHUNK` bytes."""
+    for at in range(0, len(data), _CHUNK):
+        conn.send(frame(0x2, bytes((STDIN,)) + data[at:at + _CHUNK]))
 
 
 def read_message(conn: Conn, reader: Reader) -> tuple[int, bytes] | None:
