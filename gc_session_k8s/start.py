@@ -221,18 +221,21 @@ def starter_gone(meta: Obj) -> bool:
     return bool(marker) and host == socket.gethostname() and not starts.starter_alive(marker)
 
 
-def delete_if_ours(plan: Plan) -> None:
+def delete_if_ours(plan: Plan, grace: float | None = None) -> None:
     """Rollback: delete the pod only if it carries this start's id.
 
-    One kubectl process selecting on the start-id label: fast enough for the 2 s gc leaves
-    between SIGTERM and SIGKILL even while the Kubernetes client is being imported (a cancel
-    can land in that import), and it can never delete a pod another start made.
+    One kubectl process selecting on the start-id label: it can never delete a pod another
+    start made, and needs no Kubernetes client (a cancel can land in its import). After a
+    signal (``grace``: `Rollback.grace_left`) it is waited for only while gc's 2 s before
+    SIGKILL allow; a kubectl slower than that (a loaded machine) is left to finish the
+    delete on its own, in its own process group, where that SIGKILL does not reach.
     """
     from providers.kube.kubectl import kubectl
 
     kubectl(["delete", "pods", "-l", f"{START_ID_ANNOTATION}={plan.start_id}", "--ignore-not-found",
              "--grace-period=1", "--wait=false"], settings=plan.settings.kube, pod=plan.pod,
-            action=f"delete pod {plan.pod}", timeout=plan.settings.kube.request_timeout)
+            action=f"delete pod {plan.pod}", timeout=plan.settings.kube.request_timeout,
+            detach_after=grace)
 
 
 def check_pod(pod: Obj | None, name: str) -> None:
@@ -341,7 +344,7 @@ def run(call: Call, *, agent: bool = True) -> None:
     r = PodRunner(plan.settings.kube, plan.pod)
     with Rollback() as rollback:
         # Registered before the create call: a signal during the request still cleans up.
-        rollback.add("delete the new pod", lambda: delete_if_ours(plan))
+        rollback.add("delete the new pod", lambda: delete_if_ours(plan, rollback.grace_left()))
         if plan.host_work_dir:
             from providers.tmux import overlay
 

@@ -48,6 +48,14 @@ class Timeout(Exception):
     """The child outlived its deadline and was killed."""
 
 
+class Detached(Exception):
+    """The child outlived ``detach_after`` and was left running on its own."""
+
+    def __init__(self, pid: int, seconds: float) -> None:
+        super().__init__(f"still running after {seconds:g}s; left to finish on its own (pid {pid})")
+        self.pid = pid
+
+
 def portable() -> bool:
     """Use the portable paths: forced by ``GC_PORTABLE=1``, or no memfd here (not Linux)."""
     return os.environ.get("GC_PORTABLE") == "1" or not hasattr(os, "memfd_create")
@@ -160,13 +168,17 @@ def run(
     timeout: float | None = None,
     capture: bool = True,
     new_group: bool = False,
+    detach_after: float | None = None,
 ) -> Result:
     """Run ``argv`` (looked up on PATH) and wait for it.
 
     ``cwd`` goes through a tiny ``sh`` trampoline (posix_spawn has no chdir in
     3.11); the directory travels as an argument, never inside the script.
     ``new_group`` puts the child in its own process group, so a deadline or a
-    rollback can kill everything it started.
+    rollback can kill everything it started. ``detach_after`` (instead of ``timeout``)
+    waits that long at most, then raises `Detached` and leaves the child running: for
+    work that must finish even though this process cannot wait (a rollback's delete in
+    the grace period before SIGKILL; with ``new_group`` that SIGKILL cannot reach it).
     """
     if not hasattr(os, "posix_spawnp"):  # Windows: say so in one line, not an AttributeError
         from protocol.errors import ProviderError
@@ -195,6 +207,14 @@ def run(
             os.close(fd)
         return Result(127, b"", f"{argv[0]}: {error.strerror}".encode())
     os.close(in_fd)
+    if detach_after is not None:
+        rc_or_none = _poll_exit(pid, detach_after)
+        if rc_or_none is None:
+            for fd in (out_fd, err_fd) if capture else ():
+                os.close(fd)
+            raise Detached(pid, detach_after)
+        return Result(rc_or_none, _drain(out_fd), _drain(err_fd)) if capture else \
+            Result(rc_or_none, b"", b"")
     try:
         rc = _wait(pid, timeout)
     except BaseException:

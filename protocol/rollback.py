@@ -4,13 +4,16 @@ Gas City cancels an operation by signalling its process group (SIGINT in some
 versions, SIGTERM in newer ones) and SIGKILLs it two seconds later. A `start`
 that created a session, a pod or a child process must remove them inside that
 window, so both signals raise `Interrupted` in the main thread and the
-registered undo actions run newest first.
+registered undo actions run newest first. An undo action that can finish on its own
+(a delete handed to the API server) waits only until `Rollback.grace_left` runs out,
+then leaves it running and lets the process exit: SIGKILL must find nothing to cut.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import time
 
 from protocol.errors import ProviderError
 
@@ -28,11 +31,22 @@ class Rollback:
     """A stack of undo actions, run on any exception unless `commit` was called."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    #: Of the 2 s gc leaves between its first signal and SIGKILL, what undo actions may
+    #: spend waiting; the rest is the process's own exit, on a loaded machine too.
+    GRACE = 1.2
 
     def __init__(self) -> None:
         self._undo: list[tuple[str, Callable[[], object]]] = []
         self._previous: dict[int, object] = {}
         self._committed = False
+        self._signalled_at: float | None = None
+
+    def grace_left(self) -> float | None:
+        """Seconds an undo action may still wait for work that finishes on its own (0 when
+        none is left); None when no signal started the undo: then there is no limit."""
+        if self._signalled_at is None:
+            return None
+        return max(0.0, self._signalled_at + self.GRACE - time.monotonic())
 
     def add(self, what: str, action: Callable[[], object]) -> None:
         self._undo.append((what, action))
@@ -41,6 +55,7 @@ class Rollback:
         self._committed = True
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signalled_at = time.monotonic()
         # Ignore repeats while undoing; the first signal already started it.
         for sig in self.SIGNALS:
             signal.signal(sig, signal.SIG_IGN)

@@ -77,13 +77,15 @@ def redact(argv: list[str]) -> list[str]:
 
 
 def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str = "kubectl",
-           fallback: str = "", helper: str = "", resident: bool = False) -> None:
+           fallback: str = "", helper: str = "", resident: bool = False,
+           detached: bool = False) -> None:
     """Append one line when auditing is on; never fails the operation.
 
     ``transport`` says which door the call took (kubectl, direct, helper); ``fallback``
     why a faster transport handed the call to kubectl (that line has ``exit`` -1);
     ``helper`` why the helper did not serve a call that went direct instead;
-    ``resident`` that the helper ran it through the pod's resident stream.
+    ``resident`` that the helper ran it through the pod's resident stream; ``detached``
+    that the process was left to finish on its own (a rollback out of time).
     """
     path = os.environ.get("GC_K8S_AUDIT_LOG")
     if not path:
@@ -102,6 +104,7 @@ def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str
         **({"fallback": fallback} if fallback else {}),
         **({"helper": helper} if helper else {}),
         **({"resident": True} if resident else {}),
+        **({"detached": True} if detached else {}),
     }) + b"\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from protocol.proc import Result, Timeout, run
+from protocol.proc import Detached, Result, Timeout, run
 from providers.kube import audit
 from providers.kube.classify import classify
 from providers.kube.errors import (
@@ -65,23 +65,30 @@ def kubectl_env() -> dict[str, str] | None:
 
 
 def spawn(argv: list[str], stdin: bytes | None = None, timeout: float | None = None, *,
-          pod: str = "") -> Result:
+          pod: str = "", detach_after: float | None = None) -> Result:
     """One kubectl process, recorded in the audit log whatever the outcome.
 
     `KubeTimeout` past ``timeout``; `KubectlMissing` only when kubectl itself could
     not be started (an exec whose *remote* command exits 127 is the command's result).
+    With ``detach_after``, `protocol.proc.Detached` when kubectl outlives it: it runs
+    on, in its own process group, and its audit line says ``"detached": true``.
     """
     started = time.monotonic()
     rc = -1
+    detached = False
     try:
         try:
-            result = run(argv, stdin=stdin, env=kubectl_env(), timeout=timeout, new_group=True)
+            result = run(argv, stdin=stdin, env=kubectl_env(), timeout=timeout, new_group=True,
+                         detach_after=detach_after)
         except Timeout as error:
             raise KubeTimeout(f"kubectl {' '.join(a for a in argv[1:6] if not a.startswith('-'))}: "
                               f"{error}") from None
+        except Detached:
+            detached = True
+            raise
         rc = result.rc
     finally:
-        audit.record(argv, pod=pod, started=started, rc=rc)
+        audit.record(argv, pod=pod, started=started, rc=rc, detached=detached)
     if result.rc == 127 and not result.out and result.err.startswith(argv[0].encode() + b": "):
         raise KubectlMissing(
             f"cannot run {argv[0]!r}: {result.error_text().partition(': ')[2] or 'not found on PATH'}"
@@ -100,24 +107,32 @@ def kubectl(
     timeout: float | None = None,
     deadline: float | None = None,
     pod: str = "",
+    detach_after: float | None = None,
 ) -> Result:
     """Run ``kubectl <args>`` and return the result, or raise a `KubeError`.
 
     Retried under the one policy (`providers.kube.retry`) as long as ``deadline``
     (a `time.monotonic` value) allows. ``timeout`` bounds each process (default:
     request timeout + 5 s). ``pod`` names the pod concerned in the audit log.
+    ``detach_after``: the time all attempts together may be waited for (see `spawn`); a
+    kubectl left running is not retried, and no retry starts after it.
     """
     settings = settings or KubeSettings.from_env()
     argv = [*base_argv(settings), *args]
     what = action or " ".join(args[:3])
     per_call = timeout if timeout is not None else settings.request_timeout + 5
 
+    until = None if detach_after is None else time.monotonic() + detach_after
+
     def attempt() -> Result:
-        result = spawn(argv, stdin, per_call, pod=pod)
+        left = None if until is None else max(0.0, until - time.monotonic())
+        result = spawn(argv, stdin, per_call, pod=pod, detach_after=left)
         if result.ok:
             return result
         raise classify(result.err.decode("utf-8", "replace"), action=what, rc=result.rc)
 
+    if until is not None:  # no retry starts past the time we may wait
+        deadline = until if deadline is None else min(deadline, until)
     return with_retries(attempt, idempotent=idempotent, deadline=deadline)
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
-from conftest import K8s
+from conftest import KUBECTL, K8s
 from helpers import wait_for
 
 
@@ -200,6 +200,40 @@ def test_start_interrupted_by_sigterm_leaves_no_pod(k8s: K8s) -> None:
         assert wait_for(lambda: k8s.pod(name) is None, timeout=10)
         # No orphaned kubectl children of the interrupted start.
         assert not [p for p in os.listdir("/proc") if p.isdigit() and _is_child_of(int(p), proc.pid)]
+    finally:
+        k8s.server.faults.remove(fault.id)
+
+
+def test_a_canceled_start_leaves_a_slow_rollback_delete_running_and_exits_in_time(
+        k8s: K8s, tmp_path: Path) -> None:
+    """gc SIGKILLs a canceled start 2 s after SIGTERM: a delete kubectl is slow to finish
+    (a loaded machine) is left to finish on its own, and the start exits by itself."""
+    slow = tmp_path / "slow-kubectl"
+    slow.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && sleep 10; done\n'
+                    f'exec {KUBECTL} "$@"\n')
+    slow.chmod(0o755)
+    name = k8s.name()
+    fault = k8s.server.hold_pending(pod=name)
+    try:
+        proc = k8s.spawn("start", name, stdin=b'{"command":"sleep 300"}', new_session=True,
+                         env={"GC_KUBECTL": str(slow)})
+        assert wait_for(lambda: k8s.pod(name) is not None, timeout=30)
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+        still_there = k8s.pod(name) is not None  # the delete is still in its 10 s sleep
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # gc's SIGKILL finds nothing to cut
+        except ProcessLookupError:
+            pass
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert rc == 1, (rc, err)  # exited by itself, not SIGKILLed
+        assert still_there and "left to finish on its own" in err, err
+        assert wait_for(lambda: k8s.pod(name) is None, timeout=60)  # and the delete did finish
+        deletes = [line for line in k8s.audit_lines() if line["argv"][1:2] == ["delete"]
+                   or "delete" in line["argv"]]
+        assert any(line.get("detached") for line in deletes), deletes
     finally:
         k8s.server.faults.remove(fault.id)
 
