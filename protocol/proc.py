@@ -208,21 +208,21 @@ def run(
         return Result(127, b"", f"{argv[0]}: {error.strerror}".encode())
     os.close(in_fd)
     if detach_after is not None:
-        rc_or_none = _poll_exit(pid, detach_after)
-        if rc_or_none is None:
+        exited = _poll_exit(pid, detach_after)
+        if exited is None:
             for fd in (out_fd, err_fd) if capture else ():
                 os.close(fd)
             raise Detached(pid, detach_after)
-        return Result(rc_or_none, _drain(out_fd), _drain(err_fd)) if capture else \
-            Result(rc_or_none, b"", b"")
-    try:
-        rc = _wait(pid, timeout)
-    except BaseException:
-        _kill(pid, new_group)  # interrupted (rollback) or timed out: leave no child behind
-        if capture:
-            os.close(out_fd)
-            os.close(err_fd)
-        raise
+        rc = exited
+    else:
+        try:
+            rc = _wait(pid, timeout)
+        except BaseException:
+            _kill(pid, new_group)  # interrupted (rollback) or timed out: leave no child behind
+            if capture:
+                os.close(out_fd)
+                os.close(err_fd)
+            raise
     if not capture:
         return Result(rc, b"", b"")
     return Result(rc, _drain(out_fd), _drain(err_fd))
