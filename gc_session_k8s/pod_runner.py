@@ -15,7 +15,7 @@ from __future__ import annotations
 from gc_session_k8s.naming import AGENT_CONTAINER, TMUX_SESSION
 from protocol.proc import Result
 from providers.kube.errors import PodGone
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.kubectl import exec_in_pod, transport
 from providers.tmux import proctree
 from providers.tmux.runner import Missing, command_line
 
@@ -29,14 +29,13 @@ if TYPE_CHECKING:
 PREAMBLE = 't() { tmux -u "$@"; }\n'
 #: Separates the tmux output from the two ps listings in `tmux_and_processes`.
 SEP = "\x1egc-sep\x1e"
-PROCESSES_SCRIPT = (
-    't "$@"; rc=$?\n'
-    f"printf '\\n{SEP}%s\\n' \"$rc\"\n"
-    "ps -A -o pid= -o ppid= -o comm= 2>/dev/null\n"
-    f"printf '{SEP}\\n'\n"
-    "ps -A -o pid= -o args= 2>/dev/null\n"
-    "exit 0\n"
-)
+#: The pod's process table as two ps listings (names, then argv), split by `SEP`.
+PS_SCRIPT = ("ps -A -o pid= -o ppid= -o comm= 2>/dev/null\n"
+             f"printf '{SEP}\\n'\n"
+             "ps -A -o pid= -o args= 2>/dev/null\n"
+             "exit 0\n")
+#: A tmux command and the process table in one exec.
+PROCESSES_SCRIPT = f't "$@"; rc=$?\nprintf \'\\n{SEP}%s\\n\' "$rc"\n' + PS_SCRIPT
 #: Reads ``KEY base64(value)`` lines from stdin up to a ``.`` line and exports them;
 #: the rest of stdin is left to the script (sh reads a pipe a byte at a time).
 ENV_FROM_STDIN = ('while read -r k v && [ "$k" != . ]; do '
@@ -91,8 +90,21 @@ class PodRunner:
         return self._exec(argv, stdin, timeout)
 
     def tmux_and_processes(self, args: Sequence[str]) -> tuple[Result, proctree.Processes]:
+        """One exec for both, where each exec is a kubectl process. Through the helper the
+        tmux command runs alone and the process table only if it is read: that tmux
+        command is the one is-running just ran, so the helper answers it from what it
+        kept (`providers.kube.transport.answers`), and a pane whose own command answers
+        never pays for ``ps``."""
+        if kept_answers():
+            return self.tmux(args), proctree.Deferred(self.processes)
         argv = ["sh", "-c", PREAMBLE + PROCESSES_SCRIPT, "sh", *command_line([args])]
         return split_processes(self._exec(argv, None, None, retry=args[0] in READ_ONLY))
+
+    def processes(self) -> proctree.ListedProcesses:
+        """The pod's process table (empty when it cannot be read: then nothing matches)."""
+        res = self._exec(["sh", "-c", PS_SCRIPT], None, None, retry=True)
+        comm, _, args = res.out.decode("utf-8", "replace").partition(SEP + "\n")
+        return proctree.ListedProcesses(comm, args)
 
     def script_file(self, path: str, *, env: dict[str, str] | None = None,
                     cwd: str | None = None, timeout: float | None = None) -> Result:
@@ -115,6 +127,11 @@ def env_block(env: dict[str, str]) -> bytes:
             raise ValueError(f"not an environment variable name: {key!r}")
         lines.append(f"{key} {base64.b64encode(value.encode()).decode()}\n")
     return "".join(lines).encode() + b".\n"
+
+
+def kept_answers() -> bool:
+    """Whether execs may go through the helper, which keeps answers for a moment."""
+    return transport() in ("helper", "auto")
 
 
 def split_processes(res: Result) -> tuple[Result, proctree.Processes]:

@@ -340,6 +340,16 @@ def launch_args(plan: Plan) -> tuple[list[str], bytes | None]:
 
 def run(call: Call, *, agent: bool = True) -> None:
     plan = plan_from(call)
+    try:
+        _run(call, plan, agent)
+    finally:
+        from providers.kube.transport.answers import mark
+
+        mark(plan.settings.kube.namespace, plan.pod)  # the pod is new (or gone): nothing
+        # a helper kept of it from before serves an is-running after this start
+
+
+def _run(call: Call, plan: Plan, agent: bool) -> None:
     deadline = time.monotonic() + launch.start_budget()
     r = PodRunner(plan.settings.kube, plan.pod)
     with Rollback() as rollback:

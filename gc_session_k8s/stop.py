@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from providers.kube.errors import KubeTimeout
 from providers.kube.kubectl import kubectl
+from providers.kube.transport.answers import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,3 +29,5 @@ def stop(settings: KubeSettings, pod: str) -> None:
         kubectl(["delete", "pod", pod, "--ignore-not-found", "--grace-period=0", "--force",
                  "--wait=true", "--timeout=5s"], settings=settings, pod=pod,
                 action=f"force-delete pod {pod}")
+    finally:
+        mark(settings.namespace, pod)  # an is-running after the stop must not be answered from before it

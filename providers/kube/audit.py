@@ -78,13 +78,14 @@ def redact(argv: list[str]) -> list[str]:
 
 def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str = "kubectl",
            fallback: str = "", helper: str = "", resident: bool = False,
-           detached: bool = False) -> None:
+           cached: bool = False, detached: bool = False) -> None:
     """Append one line when auditing is on; never fails the operation.
 
     ``transport`` says which door the call took (kubectl, direct, helper); ``fallback``
     why a faster transport handed the call to kubectl (that line has ``exit`` -1);
     ``helper`` why the helper did not serve a call that went direct instead;
-    ``resident`` that the helper ran it through the pod's resident stream; ``detached``
+    ``resident`` that the helper ran it through the pod's resident stream; ``cached`` that
+    it answered with what it had read of the pod a moment before; ``detached``
     that the process was left to finish on its own (a rollback out of time).
     """
     path = os.environ.get("GC_K8S_AUDIT_LOG")
@@ -104,6 +105,7 @@ def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str
         **({"fallback": fallback} if fallback else {}),
         **({"helper": helper} if helper else {}),
         **({"resident": True} if resident else {}),
+        **({"cached": True} if cached else {}),
         **({"detached": True} if detached else {}),
     }) + b"\n"
     try:

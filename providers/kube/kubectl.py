@@ -215,7 +215,24 @@ def exec_in_pod(
     before the command started (`providers.kube.retry`).
     """
     settings = settings or KubeSettings.from_env()
-    mode = os.environ.get("GC_K8S_TRANSPORT") or DEFAULT_TRANSPORT
+    if retry:
+        return _exec(settings, pod, argv, container, stdin, timeout, retry)
+    try:
+        return _exec(settings, pod, argv, container, stdin, timeout, retry)
+    finally:
+        from providers.kube.transport.answers import mark
+
+        mark(settings.namespace, pod)  # a write: what a helper kept of the pod is old
+
+
+def transport() -> str:
+    """``GC_K8S_TRANSPORT``: kubectl, direct, helper or auto (`providers.kube.transport`)."""
+    return os.environ.get("GC_K8S_TRANSPORT") or DEFAULT_TRANSPORT
+
+
+def _exec(settings: KubeSettings, pod: str, argv: Sequence[str], container: str,
+          stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
+    mode = transport()
     if mode != "kubectl":
         # A faster door (providers.kube.transport); None: it handed the call back to us.
         from providers.kube.transport.route import exec_fast

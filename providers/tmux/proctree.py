@@ -6,7 +6,7 @@ walks down from the pane's process and compares exact names: the process name
 (comm), argv[0]'s basename, and for interpreters the script they run. This
 module does the same over a `Processes` snapshot: the local /proc (or, where
 there is none, a local ``ps`` listing), or a ``ps`` listing taken inside a
-pod in the same exec as the tmux query.
+pod; either only when a pane's own command does not answer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 #: Interpreters whose first positional argument names the agent (`node cli.js`).
 SCRIPT_RUNNERS = frozenset({"node", "bun", "npx", "deno", "python", "python3", "bunx", "tsx"})
@@ -51,13 +51,11 @@ class LocalProcesses(Processes):
         from protocol.processes import fast
 
         self.portable = not fast()
-        self._listed: ListedProcesses | None = None
+        self._listed = Deferred(_local_listing) if self.portable else None
 
     @property
-    def listed(self) -> ListedProcesses | None:
+    def listed(self) -> Deferred | None:
         """The ``ps`` snapshot on the portable path (taken on first use), else None."""
-        if self.portable and self._listed is None:
-            self._listed = _local_listing()
         return self._listed
 
     def children(self, pid: int) -> list[int]:
@@ -120,6 +118,30 @@ class ListedProcesses(Processes):
 
     def argv(self, pid: int) -> list[str]:
         return self._args.get(pid, [])
+
+
+class Deferred(Processes):
+    """A listing taken on first use (``fetch``): a pane whose own command answers never
+    pays for reading the process table."""
+
+    def __init__(self, fetch: Callable[[], ListedProcesses]) -> None:
+        self._fetch = fetch
+        self._table: ListedProcesses | None = None
+
+    @property
+    def table(self) -> ListedProcesses:
+        if self._table is None:
+            self._table = self._fetch()
+        return self._table
+
+    def children(self, pid: int) -> list[int]:
+        return self.table.children(pid)
+
+    def comm(self, pid: int) -> str:
+        return self.table.comm(pid)
+
+    def argv(self, pid: int) -> list[str]:
+        return self.table.argv(pid)
 
 
 def _local_listing() -> ListedProcesses:

@@ -61,8 +61,8 @@ def is_missing(result: Result) -> bool:
 
 def is_running(r: Runner) -> bool:
     """True while at least one of the session's panes is alive."""
-    res = r.tmux(["list-panes", "-s", "-t", target(r), "-F", "#{pane_dead}"])
-    return res.ok and b"0" in res.out.split()
+    res = r.tmux(probe(r))
+    return res.ok and any(not pane.dead for pane in panes(res.out))
 
 
 def is_attached(r: Runner) -> bool:
@@ -121,8 +121,8 @@ def last_activity(r: Runner) -> str:
     ``session_activity`` does not advance for detached sessions (verified on
     tmux 3.3a), so the newest ``window_activity`` is used, as Gas City does.
     """
-    res = r.tmux(["list-windows", "-t", target(r), "-F", "#{window_activity}"])
-    stamps = [int(s) for s in res.out.split() if s.isdigit()] if res.ok else []
+    res = r.tmux(probe(r))
+    stamps = [pane.activity for pane in panes(res.out)] if res.ok else []
     if not stamps:
         return ""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(max(stamps)))
@@ -212,17 +212,48 @@ def nudge(r: Runner, message: bytes, *, debounce: str = "0.500", wake: bool = Tr
         raise ProviderError(_why(r, res, "nudge"))
 
 
-PANES_FORMAT = "#{pane_pid} #{pane_dead} #{pane_current_command}"
+#: One line per pane; the command is last because it may hold spaces.
+PANES_FORMAT = "#{pane_pid} #{pane_dead} #{window_activity} #{pane_current_command}"
+
+
+class Pane:
+    """One pane of a `PANES_FORMAT` listing (a plain class: `typing` is too heavy to
+    import in a hot op); ``activity`` is the Unix time of its window's latest output."""
+
+    __slots__ = ("activity", "command", "dead", "pid")
+
+    def __init__(self, pid: int, dead: bool, activity: int, command: str) -> None:
+        self.pid = pid
+        self.dead = dead
+        self.activity = activity
+        self.command = command
+
+
+def panes(out: bytes) -> list[Pane]:
+    """The panes of a `PANES_FORMAT` listing (lines that do not parse are skipped)."""
+    found = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) >= 3 and parts[0].isdigit() and parts[1] in ("0", "1") and parts[2].isdigit():
+            found.append(Pane(int(parts[0]), parts[1] == "1", int(parts[2]),
+                              parts[3] if len(parts) > 3 else ""))
+    return found
 
 
 def live_panes(out: bytes) -> list[tuple[int, str]]:
     """(pid, current command) of each live pane in a `PANES_FORMAT` listing."""
-    panes = []
-    for line in out.decode("utf-8", "replace").splitlines():
-        parts = line.split(" ", 2)
-        if len(parts) >= 2 and parts[0].isdigit() and parts[1] == "0":
-            panes.append((int(parts[0]), parts[2] if len(parts) > 2 else ""))
-    return panes
+    return [(pane.pid, pane.command) for pane in panes(out) if not pane.dead]
+
+
+def probe(r: Runner) -> list[str]:
+    """The tmux command listing the session's panes (`PANES_FORMAT`).
+
+    is-running, process-alive and get-last-activity all read this one listing, so the
+    three questions gc asks of a session each tick are one command: a helper that keeps
+    an answer for a moment (`providers.kube.transport.answers`) serves them all with one
+    exec into the pod.
+    """
+    return ["list-panes", "-s", "-t", target(r), "-F", PANES_FORMAT]
 
 
 def process_alive(r: Runner, names: Sequence[str]) -> bool:
@@ -230,7 +261,7 @@ def process_alive(r: Runner, names: Sequence[str]) -> bool:
     wanted = [n for n in names if n]
     if not wanted:
         return True  # gc never asks with no names; an empty ask is trivially true
-    res, procs = r.tmux_and_processes(["list-panes", "-s", "-t", target(r), "-F", PANES_FORMAT])
+    res, procs = r.tmux_and_processes(probe(r))
     if not res.ok:
         return False
     return any(command in wanted or proctree.tree_has(procs, pid, wanted)

@@ -201,6 +201,7 @@ def test_hot_ops_go_through_the_pods_stream_and_other_ops_get_their_own_exec(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from test_transport_helper import helper_up
 
+    monkeypatch.setenv("GC_K8S_HELPER_CACHE_MS", "0")  # every read runs (see test_transport_answers)
     helper_up()
     for op in ("is-running", "get-meta", "start", "is-running"):
         run_as(op, monkeypatch)

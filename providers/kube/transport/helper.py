@@ -31,6 +31,7 @@ from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
 from providers.kube.transport import (
     Fallback,
+    answers,
     credentials,
     direct,
     kubeconfig,
@@ -125,6 +126,7 @@ class Helper:
         self.version = code_version()
         self.pool = Pool()
         self.streams = resident.Streams()
+        self.answers = answers.Answers()
         self.started = time.time()
         self.last = time.monotonic()
         self.active = 0
@@ -182,11 +184,31 @@ class Helper:
             return
         conn.sendall(b"S")
         marks: dict[str, Any] = {}
+        pod_key = (target.key, settings.namespace, str(request.get("pod")))
+        ask = (str(request.get("container") or ""), tuple(str(a) for a in request.get("argv") or ()),
+               b"" if stdin is None else b"<" + stdin)
+        generation = request.get("generation")
+        ttl = answers.ttl_seconds(env)
+        keep = (request.get("gc_op") in answers.CACHED_OPS and bool(request.get("retry"))
+                and isinstance(generation, int) and ttl > 0)
+        if keep:
+            kept = self.answers.get(pod_key, ask, int(generation or 0), ttl)
+            if kept is not None:
+                conn.sendall(pack({"rc": kept.rc, "out": len(kept.out), "err": len(kept.err),
+                                   "cached": True}, kept.out, kept.err))
+                return
 
         def attempt() -> Result:  # the request is read in here: any flaw is answered
+            timeout = None if request.get("timeout") is None else float(request["timeout"])
+            sent = time.monotonic()
+            result = run(timeout)
+            if keep:
+                self.answers.put(pod_key, ask, int(generation or 0), result, sent)
+            return result
+
+        def run(timeout: float | None) -> Result:
             pod, container = str(request["pod"]), str(request.get("container") or "")
             argv = [str(a) for a in request["argv"]]
-            timeout = None if request.get("timeout") is None else float(request["timeout"])
             text = None
             if request.get("gc_op") in STREAM_OPS and env.get("GC_K8S_HELPER_STREAMS") != "0":
                 text = resident.command_text(argv, stdin)
@@ -205,6 +227,8 @@ class Helper:
         try:
             self.answer(conn, attempt, bool(request.get("retry")), marks)
         finally:
+            if not request.get("retry"):
+                self.answers.forget(pod_key)  # a write: what we kept of the pod is old
             # Refilled only once the answer is out: a TLS handshake during the exec would
             # compete with it for the CPU; now it overlaps the client's exit.
             self.pool.refill(target)
@@ -236,6 +260,7 @@ class Helper:
                 "uptime_s": round(time.time() - self.started, 1), "served": self.served,
                 "active": self.active, "pooled_connections": self.pool.count(),
                 "resident_streams": self.streams.count(),
+                "kept_answers": self.answers.count(), "kept_answer_hits": self.answers.hits,
                 "plugin_runs": credentials.runs, "idle_exit_s": self.idle_exit,
                 "socket": os.path.join(self.where, SOCKET_NAME)}
 
@@ -255,6 +280,7 @@ class Helper:
                 checked = now
                 self.pool.reap()
                 self.streams.reap()
+                self.answers.reap(answers.MAX_TTL_MS / 1000)
                 with self.lock:
                     if self.active == 0 and now - self.last > self.idle_exit:
                         return

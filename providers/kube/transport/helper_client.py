@@ -21,7 +21,7 @@ import sys
 
 from protocol.proc import Result
 from providers.kube import audit, errors
-from providers.kube.transport import Fallback, KubectlOnly, rundir
+from providers.kube.transport import Fallback, KubectlOnly, answers, rundir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ PROTOCOL = "1"
 CONNECT_TIMEOUT = 0.5
 #: The modules whose code the helper runs for us: a change to any restarts it.
 CODE = ("helper.py", "helper_client.py", "direct.py", "websocket.py", "tls.py", "kubeconfig.py",
-        "credentials.py", "resident.py")
+        "credentials.py", "resident.py", "answers.py")
 #: Environment the helper must see as the caller does (kubeconfig, proxies, plugins' env).
 SOCKET_NAME = "helper.sock"
 
@@ -177,14 +177,30 @@ def rebuild(header: dict[str, Any]) -> errors.KubeError:
     return cls(message)
 
 
+class Served:
+    """How the helper served an exec: through the pod's resident stream, or with an
+    answer it kept (`providers.kube.transport.answers`)."""
+
+    __slots__ = ("cached", "resident")
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.resident = bool(header.get("resident"))
+        self.cached = bool(header.get("cached"))
+
+
 def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list[str],
-                    stdin: bytes | None, timeout: float | None, retry: bool) -> tuple[Result, bool]:
-    """The command's `Result` through the helper, and whether a resident stream of the pod
-    ran it; `Away`: go direct (helper absent or gone)."""
+                    stdin: bytes | None, timeout: float | None,
+                    retry: bool) -> tuple[Result, Served]:
+    """The command's `Result` through the helper, and how it served it; `Away`: go direct
+    (helper absent or gone)."""
     sock = connect()
     try:
+        op = audit.operation()
+        generation = None
+        if retry and op in answers.CACHED_OPS:
+            generation = answers.generation(settings.namespace, pod)
         request = {"op": "exec", "version": code_version(), "env": dict(os.environ),
-                   "gc_op": audit.operation(),
+                   "gc_op": op, "generation": generation,
                    "settings": {"namespace": settings.namespace, "context": settings.context,
                                 "kubectl": settings.kubectl,
                                 "request_timeout": settings.request_timeout},
@@ -221,7 +237,7 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
                 raise Away(f"no answer mid-exec: {error}") from None
             raise errors.KubeUnavailable(f"exec in pod {pod}: the helper died mid-exec; a "
                                          "write is not repeated") from None
-        return Result(int(header["rc"]), out, err), bool(header.get("resident"))
+        return Result(int(header["rc"]), out, err), Served(header)
     finally:
         sock.close()
 

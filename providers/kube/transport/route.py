@@ -32,8 +32,8 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
 
         started = time.monotonic()
         try:
-            result, resident = helper_client.exec_via_helper(settings, pod, container, argv,
-                                                             stdin, timeout, retry)
+            result, served = helper_client.exec_via_helper(settings, pod, container, argv,
+                                                           stdin, timeout, retry)
         except helper_client.Away as why:
             away = why.reason
         except Fallback as why:
@@ -46,7 +46,7 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
             raise
         else:
             audit.record(shown, pod=pod, started=started, rc=result.rc, transport="helper",
-                         resident=resident)
+                         resident=served.resident, cached=served.cached)
             return result
     elif mode != "direct":
         return None
