@@ -133,12 +133,14 @@ def interpreter() -> list[str]:
     return first[2:].decode().split() if first.startswith(b"#!") else [sys.executable]
 
 
-def tick(env: dict[str, str], names: list[str], passes: int) -> None:
+def tick(env: dict[str, str], names: list[str], passes: int, every: float = 0.0) -> None:
     """Sessions per 30 s tick through the helper: gc's op mix, serially, fresh processes.
 
     Beside it, the same op mix where each op is only a bare start of the interpreter our
     executable runs under (``python -c pass``): the ceiling for any Python executable
-    that gc starts once per op, whatever the op does."""
+    that gc starts once per op, whatever the op does. ``every``: seconds from one pass's
+    start to the next (gc ticks every 30 s: what the helper keeps between ticks, its pod
+    streams, ages as it does under gc); 0 runs the passes back to back."""
     from providers.kube.transport import helper_client
 
     helper_env = {**env, "GC_K8S_TRANSPORT": "helper"}
@@ -148,7 +150,9 @@ def tick(env: dict[str, str], names: list[str], passes: int) -> None:
     bare = [*interpreter(), "-c", "pass"]
     per_session: list[float] = []
     floor: list[float] = []
-    for _ in range(passes):
+    for number in range(passes):
+        began = time.monotonic()
+        mark = len(per_session)
         for name in names:
             total = bare_total = 0.0
             for op, stdin in TICK_MIX:
@@ -159,9 +163,14 @@ def tick(env: dict[str, str], names: list[str], passes: int) -> None:
                 bare_total += timed(bare, b"", helper_env)[0]
             per_session.append(total)
             floor.append(bare_total)
+        print(f"pass {number + 1}: {statistics.fmean(per_session[mark:]) * 1000:.0f} ms per "
+              f"session (bare starts {statistics.fmean(floor[mark:]) * 1000:.0f} ms)", flush=True)
+        if every and number + 1 < passes:
+            time.sleep(max(0.0, began + every - time.monotonic()))
     hits = int((helper_client.control("status", runtime) or {}).get("kept_answer_hits", 0))
     mean, bare_mean = statistics.fmean(per_session), statistics.fmean(floor)
-    print(f"\nsimulated gc tick through the helper ({len(names)} pods x {passes} passes, op mix "
+    spacing = f", a pass every {every:g} s" if every else ""
+    print(f"\nsimulated gc tick through the helper ({len(names)} pods x {passes} passes{spacing}, op mix "
           f"is-running x2 + process-alive + get-last-activity): {mean * 1000:.0f} ms per "
           f"session -> {30 / mean:.0f} sessions per 30 s tick; {hits - hits_before} of "
           f"{len(per_session) * len(TICK_MIX)} ops answered from what the helper kept")
@@ -187,7 +196,7 @@ def bench(env: dict[str, str], opts: argparse.Namespace, base: str) -> int:
     start_sessions(env, names)
     try:
         if opts.tick_only:
-            tick(env, names, opts.tick_passes)
+            tick(env, names, opts.tick_passes, opts.tick_every)
             return 0
         table(env, names[0], opts.upstream, opts.runs,
               "hot ops by transport (offline server over TLS; kubeconfig token)")
@@ -200,7 +209,7 @@ def bench(env: dict[str, str], opts: argparse.Namespace, base: str) -> int:
                   opts.runs, f"the same with an exec credential plugin sleeping "
                   f"{opts.plugin_sleep * 1000:.0f} ms per run")
             helper_stop(penv)
-        tick(env, names, opts.tick_passes)
+        tick(env, names, opts.tick_passes, opts.tick_every)
     finally:
         helper_stop(env)
         for name in names:
@@ -221,6 +230,8 @@ def main() -> int:
     parser.add_argument("--plugin-sleep", type=float, default=0.3)
     parser.add_argument("--tick-pods", type=int, default=10)
     parser.add_argument("--tick-passes", type=int, default=3)
+    parser.add_argument("--tick-every", type=float, default=0.0,
+                        help="seconds between the starts of tick passes (gc: 30)")
     parser.add_argument("--tick-only", action="store_true", help="skip the per-op tables")
     opts = parser.parse_args()
     env = dict(os.environ)

@@ -22,8 +22,16 @@ from providers.tmux.runner import Missing, command_line
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Protocol
 
     from providers.kube.settings import KubeSettings
+
+    class Exec(Protocol):
+        """`providers.kube.kubectl.exec_in_pod`'s signature."""
+
+        def __call__(self, pod: str, argv: Sequence[str], *, container: str,
+                     settings: KubeSettings, stdin: bytes | None, timeout: float | None,
+                     retry: bool) -> Result: ...
 
 #: `t` in scripts is the pod's tmux, as in the local runner.
 PREAMBLE = 't() { tmux -u "$@"; }\n'
@@ -54,18 +62,22 @@ def missing(error: PodGone) -> Result:
 class PodRunner:
     """Runs tmux and sh in the ``agent`` container of one pod."""
 
-    def __init__(self, settings: KubeSettings, pod: str, container: str = AGENT_CONTAINER) -> None:
+    def __init__(self, settings: KubeSettings, pod: str, container: str = AGENT_CONTAINER, *,
+                 execute: Exec | None = None) -> None:
+        """``execute``: how an exec runs (default `providers.kube.kubectl.exec_in_pod`; the
+        helper passes its own when it answers a read itself, `gc_session_k8s.answer`)."""
         self.settings = settings
         self.pod = pod
         self.container = container
         self.target = TMUX_SESSION
+        self.execute = execute
 
     def _exec(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
               retry: bool = False) -> Result:
         try:
-            return exec_in_pod(self.pod, argv, container=self.container, settings=self.settings,
-                               stdin=stdin, retry=retry,
-                               timeout=timeout if timeout is not None else DEFAULT_TIMEOUT)
+            return (self.execute or exec_in_pod)(
+                self.pod, argv, container=self.container, settings=self.settings, stdin=stdin,
+                retry=retry, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT)
         except PodGone as error:
             return missing(error)
 
@@ -95,7 +107,7 @@ class PodRunner:
         command is the one is-running just ran, so the helper answers it from what it
         kept (`providers.kube.transport.answers`), and a pane whose own command answers
         never pays for ``ps``."""
-        if kept_answers():
+        if self.execute is not None or kept_answers():
             return self.tmux(args), proctree.Deferred(self.processes)
         argv = ["sh", "-c", PREAMBLE + PROCESSES_SCRIPT, "sh", *command_line([args])]
         return split_processes(self._exec(argv, None, None, retry=args[0] in READ_ONLY))

@@ -59,7 +59,7 @@ class Call:
         self.op = op
         self.args = args
         self.rest = rest
-        self.environ = os.environ
+        self.environ: Mapping[str, str] = os.environ
 
     def __getitem__(self, name: str) -> str:
         return self.args[name]
@@ -146,13 +146,21 @@ def bind(op: str, spec: Operation, argv: Sequence[str], validators: Mapping[str,
     return Call("", op, bound, rest)
 
 
-def write_out(result: str | bytes | None) -> None:
-    """Write an operation's stdout; text gets one trailing newline."""
+def output(result: str | bytes | None) -> bytes:
+    """An operation's stdout for what its handler returned; text gets one trailing newline."""
     if result is None:
-        return
+        return b""
     data = result.encode() if isinstance(result, str) else result
     if isinstance(result, str) and data and not data.endswith(b"\n"):
         data += b"\n"
+    return data
+
+
+def write_out(result: str | bytes | None) -> None:
+    """Write an operation's stdout (`output`)."""
+    data = output(result)
+    if not data:
+        return
     out = sys.stdout.buffer
     out.write(data)
     out.flush()

@@ -20,13 +20,17 @@ import time
 from protocol.errors import UsageError
 from protocol.names import KEY_CHARS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 DEFAULT_NAME = "gc"
 SIGUSR1 = 10
 #: How long a revived server may take to bind its socket again.
 REVIVE_WAIT = 2.0
 
 
-def socket_path(environ: os._Environ[str] | dict[str, str]) -> str:
+def socket_path(environ: Mapping[str, str]) -> str:
     value = environ.get("GC_TMUX_SOCKET", "")
     if "/" in value:
         if not value.startswith("/"):

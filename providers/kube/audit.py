@@ -78,7 +78,8 @@ def redact(argv: list[str]) -> list[str]:
 
 def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str = "kubectl",
            fallback: str = "", helper: str = "", resident: bool = False,
-           cached: bool = False, detached: bool = False) -> None:
+           cached: bool = False, detached: bool = False, environ: dict[str, str] | None = None,
+           op: str | None = None, correlation: str = "") -> None:
     """Append one line when auditing is on; never fails the operation.
 
     ``transport`` says which door the call took (kubectl, direct, helper); ``fallback``
@@ -87,16 +88,18 @@ def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str
     ``resident`` that the helper ran it through the pod's resident stream; ``cached`` that
     it answered with what it had read of the pod a moment before; ``detached``
     that the process was left to finish on its own (a rollback out of time).
+    The helper, recording a call it ran for a client, passes that client's ``environ``,
+    ``op`` and ``correlation`` id instead of its own.
     """
-    path = os.environ.get("GC_K8S_AUDIT_LOG")
+    path = (os.environ if environ is None else environ).get("GC_K8S_AUDIT_LOG")
     if not path:
         return
     import orjson
 
     line = orjson.dumps({
         "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "id": correlation_id(),
-        "op": _op,
+        "id": correlation or correlation_id(),
+        "op": _op if op is None else op,
         "pod": pod,
         "argv": redact(argv),
         "duration_ms": round((time.monotonic() - started) * 1000, 1),

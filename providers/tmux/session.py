@@ -27,7 +27,7 @@ from providers.tmux.runner import Missing, script
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from protocol.proc import Result
     from providers.tmux.runner import Runner
@@ -191,7 +191,7 @@ fi
 exit 0
 """
 
-def debounce_seconds(environ: dict[str, str] | os._Environ[str]) -> str:
+def debounce_seconds(environ: Mapping[str, str]) -> str:
     raw = environ.get("GC_NUDGE_DEBOUNCE_MS", "")
     ms = int(raw) if raw.isdigit() else DEFAULT_DEBOUNCE_MS
     return f"{ms / 1000:.3f}"

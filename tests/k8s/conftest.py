@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import Completed, Provider, executable
+from helpers import Completed, Provider, executable, stop_helper
 
 KUBECTL = "/usr/bin/kubectl"
 IMAGE = "gc-test/agent:latest"
@@ -89,3 +92,21 @@ def provider_on(fake: Any, tmp_path: Path) -> Iterator[K8s]:
 @pytest.fixture
 def k8s(fake_kube: Any, tmp_path: Path) -> Iterator[K8s]:
     yield from provider_on(fake_kube, tmp_path)
+
+
+@pytest.fixture
+def helper(k8s: K8s) -> Iterator[dict[str, str]]:
+    """The helper transport with a private runtime dir; the helper is up before the test."""
+    where = tempfile.mkdtemp(prefix="gck-", dir="/tmp")  # short: the helper's socket lives here
+    env = {"GC_K8S_TRANSPORT": "helper", "GC_K8S_RUNTIME_DIR": where + "/run"}
+    k8s.env.update(env)
+    k8s.run("is-running", "warm-up")  # starts the helper (this op goes direct)
+    deadline = time.monotonic() + 30
+    while k8s.run("helper", "status").value == "helper: not running":
+        assert time.monotonic() < deadline, "the helper did not start"
+        time.sleep(0.05)
+    try:
+        yield env
+    finally:
+        stop_helper(env["GC_K8S_RUNTIME_DIR"])
+        shutil.rmtree(where, ignore_errors=True)

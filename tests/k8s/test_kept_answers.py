@@ -5,15 +5,11 @@ made it; what changes on its own shows within the kept time."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import K8s
-from helpers import stop_helper
 
 from gc_session_k8s.naming import session_pod
 
@@ -21,24 +17,6 @@ TICK = [("is-running", b""), ("is-running", b""), ("process-alive", b"sleep"),
         ("get-last-activity", b"")]
 #: Long enough that only an invalidation, never the clock, can explain a fresh answer.
 FOREVER = {"GC_K8S_HELPER_CACHE_MS": "10000"}
-
-
-@pytest.fixture
-def helper(k8s: K8s) -> Iterator[dict[str, str]]:
-    """The helper transport with a private runtime dir; the helper is up before the test."""
-    where = tempfile.mkdtemp(prefix="gck-", dir="/tmp")  # short: the helper's socket lives here
-    env = {"GC_K8S_TRANSPORT": "helper", "GC_K8S_RUNTIME_DIR": where + "/run"}
-    k8s.env.update(env)
-    k8s.run("is-running", "warm-up")  # starts the helper (this op goes direct)
-    deadline = time.monotonic() + 30
-    while k8s.run("helper", "status").value == "helper: not running":
-        assert time.monotonic() < deadline, "the helper did not start"
-        time.sleep(0.05)
-    try:
-        yield env
-    finally:
-        stop_helper(env["GC_K8S_RUNTIME_DIR"])
-        shutil.rmtree(where, ignore_errors=True)
 
 
 def execs(k8s: K8s, since: int = 0) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ and the one retry policy, and exits when idle for ``GC_K8S_HELPER_IDLE`` seconds
 from __future__ import annotations
 
 import fcntl
+import importlib
 import os
 import socket
 import struct
@@ -22,10 +23,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from protocol.errors import ProviderError
 from protocol.proc import Result
+from providers.kube import audit
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
@@ -39,7 +42,8 @@ from providers.kube.transport import (
     rundir,
     tls,
 )
-from providers.kube.transport.helper_client import (
+from providers.kube.transport.route import audit_argv
+from providers.kube.transport.wire import (
     SOCKET_NAME,
     code_version,
     pack,
@@ -47,6 +51,9 @@ from providers.kube.transport.helper_client import (
     recv_header,
 )
 
+#: Modules whose ``serve(argv, env, stdin, execute)`` answers a client's whole read op
+#: (`answer_read`); the client names one, nothing else is imported by name.
+ANSWERERS = frozenset({"gc_session_k8s.answer"})
 POOL_SIZE = 2
 #: An idle connection older than this is closed, not used: servers and load balancers
 #: drop idle connections, and a fresh one costs less than a failed first try.
@@ -119,6 +126,31 @@ def usable(conn: tls.Conn) -> bool:
     return time.monotonic() - conn.opened <= MAX_IDLE and conn.quiet()
 
 
+class Ask:
+    """One exec a client wants run: where, what, and what may answer it."""
+
+    __slots__ = ("argv", "container", "env", "gc_op", "generation", "pod", "retry", "settings",
+                 "stdin", "target", "timeout")
+
+    def __init__(self, settings: KubeSettings, target: kubeconfig.Target, env: dict[str, str],
+                 gc_op: str, pod: str, container: str, argv: list[str], stdin: bytes | None,
+                 timeout: float | None, retry: bool, generation: object) -> None:
+        self.settings = settings
+        self.target = target
+        #: The client's environment: its kubeconfig, proxies and settings, as it sees them.
+        self.env = env
+        self.gc_op = gc_op
+        self.pod = pod
+        self.container = container
+        self.argv = argv
+        self.stdin = stdin
+        self.timeout = timeout
+        #: A read (safe to run again), not a write.
+        self.retry = retry
+        #: The pod's generation as the client saw it (`answers`); None: keep nothing.
+        self.generation = generation
+
+
 class Helper:
     def __init__(self, where: str, idle_exit: float) -> None:
         self.where = where
@@ -149,13 +181,17 @@ class Helper:
             elif op == "stop":
                 conn.sendall(pack({"stopping": True, "pid": os.getpid()}))
                 self.stopping.set()
-            elif op == "exec":
-                stdin = recv_exact(conn, int(request["stdin"])) if request.get("stdin") is not None else None
+            elif op in ("answer", "exec"):
+                size = request.get("stdin")
+                stdin = recv_exact(conn, int(size)) if size is not None else None
                 conn.settimeout(None)
                 with self.lock:
-                    self.active += 1  # only execs count: asking for the status is not activity
+                    self.active += 1  # only ops count: asking for the status is not activity
                 try:
-                    self.exec(conn, request, stdin)
+                    if op == "answer":
+                        self.answer_read(conn, request, stdin or b"")
+                    else:
+                        self.exec(conn, request, stdin)
                 finally:
                     with self.lock:
                         self.active -= 1
@@ -184,54 +220,114 @@ class Helper:
             return
         conn.sendall(b"S")
         marks: dict[str, Any] = {}
-        pod_key = (target.key, settings.namespace, str(request.get("pod")))
-        ask = (str(request.get("container") or ""), tuple(str(a) for a in request.get("argv") or ()),
-               b"" if stdin is None else b"<" + stdin)
-        generation = request.get("generation")
-        ttl = answers.ttl_seconds(env)
-        keep = (request.get("gc_op") in answers.CACHED_OPS and bool(request.get("retry"))
-                and isinstance(generation, int) and ttl > 0)
-        if keep:
-            kept = self.answers.get(pod_key, ask, int(generation or 0), ttl)
-            if kept is not None:
-                conn.sendall(pack({"rc": kept.rc, "out": len(kept.out), "err": len(kept.err),
-                                   "cached": True}, kept.out, kept.err))
-                return
+        parsed: list[Ask] = []
 
         def attempt() -> Result:  # the request is read in here: any flaw is answered
-            timeout = None if request.get("timeout") is None else float(request["timeout"])
-            sent = time.monotonic()
-            result = run(timeout)
-            if keep:
-                self.answers.put(pod_key, ask, int(generation or 0), result, sent)
-            return result
-
-        def run(timeout: float | None) -> Result:
-            pod, container = str(request["pod"]), str(request.get("container") or "")
-            argv = [str(a) for a in request["argv"]]
-            text = None
-            if request.get("gc_op") in STREAM_OPS and env.get("GC_K8S_HELPER_STREAMS") != "0":
-                text = resident.command_text(argv, stdin)
-            if text is not None:
-                try:
-                    result = self.streams.run(settings, target, pod, container, text, timeout,
-                                              write=not request.get("retry"),
-                                              opener=self.pool.take, environ=env)
-                    marks["resident"] = True
-                    return result
-                except Fallback:
-                    pass  # a server without v5 serves a read as a plain exec (v4)
-            return direct.exec_once(settings, pod, container, argv, stdin, timeout,
-                                    target=target, opener=self.pool.take, environ=env)
+            if not parsed:
+                parsed.append(Ask(settings, target, env, str(request.get("gc_op") or ""),
+                                  str(request["pod"]), str(request.get("container") or ""),
+                                  [str(a) for a in request["argv"]], stdin,
+                                  None if request.get("timeout") is None
+                                  else float(request["timeout"]),
+                                  bool(request.get("retry")), request.get("generation")))
+            return self.run(parsed[0], marks)
 
         try:
             self.answer(conn, attempt, bool(request.get("retry")), marks)
         finally:
-            if not request.get("retry"):
-                self.answers.forget(pod_key)  # a write: what we kept of the pod is old
+            if not request.get("retry"):  # a write: what we kept of the pod is old
+                self.answers.forget((target.key, settings.namespace, str(request.get("pod"))))
             # Refilled only once the answer is out: a TLS handshake during the exec would
             # compete with it for the CPU; now it overlaps the client's exit.
             self.pool.refill(target)
+
+    def answer_read(self, conn: socket.socket, request: dict[str, Any], data: bytes) -> None:
+        """A whole read op for `gc_session_k8s.hot`: its stdout, or ``unserved`` (the client
+        then runs the op itself). The answerer runs the op's own code with this helper's
+        execs; each exec gets the audit line the client would have written."""
+        if request.get("version") != self.version:
+            conn.sendall(pack({"unserved": "its code version differs (it exits)"}))
+            self.stopping.set()
+            return
+        name = str(request.get("answerer"))
+        if name not in ANSWERERS:
+            conn.sendall(pack({"unserved": f"no answerer {name!r} here"}))
+            return
+        env = {str(k): str(v) for k, v in (request.get("env") or {}).items()}
+        argv = [str(a) for a in request.get("argv") or ()]
+        op = argv[0] if argv else ""
+        correlation = os.urandom(6).hex()
+        used: dict[str, kubeconfig.Target] = {}
+
+        def execute(pod: str, argv: Sequence[str], *, container: str, settings: KubeSettings,
+                    stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
+            target = kubeconfig.target(settings, env)
+            used[target.key] = target
+            generation = None
+            if retry and op in answers.CACHED_OPS:
+                generation = answers.generation(settings.namespace, pod, env)
+            ask = Ask(settings, target, env, op, pod, container, list(argv), stdin, timeout, retry,
+                      generation)
+            marks: dict[str, Any] = {}
+            started, rc = time.monotonic(), -1
+            try:
+                result = with_retries(lambda: self.run(ask, marks), idempotent=retry)
+                rc = result.rc
+                return result
+            finally:
+                audit.record(audit_argv(pod, container, list(argv)), pod=pod, started=started,
+                             rc=rc, transport="helper", resident=bool(marks.get("resident")),
+                             cached=bool(marks.get("cached")), environ=env, op=op,
+                             correlation=correlation)
+
+        try:
+            out = importlib.import_module(name).serve(argv, env, data, execute)
+        except (Fallback, KubeError, ProviderError, LookupError) as why:
+            conn.sendall(pack({"unserved": str(why) or type(why).__name__}))
+        except Exception:  # a bug of ours: logged whole; the client runs the op itself
+            log("an answer failed inside the helper:\n" + traceback.format_exc())
+            conn.sendall(pack({"unserved": "failed inside the helper"}))
+        else:
+            conn.sendall(pack({"rc": 0, "out": len(out)}, out))
+        finally:
+            for target in used.values():
+                self.pool.refill(target)
+
+    def run(self, ask: Ask, marks: dict[str, Any]) -> Result:
+        """One attempt at ``ask``: a kept answer, else the pod's resident stream, else an
+        exec of its own; raises what `direct.exec_once` raises."""
+        ttl = answers.ttl_seconds(ask.env)
+        generation = ask.generation if isinstance(ask.generation, int) else None
+        keep = ask.gc_op in answers.CACHED_OPS and ask.retry and generation is not None and ttl > 0
+        pod_key = (ask.target.key, ask.settings.namespace, ask.pod)
+        question = (ask.container, tuple(ask.argv), b"" if ask.stdin is None else b"<" + ask.stdin)
+        if keep:
+            kept = self.answers.get(pod_key, question, generation or 0, ttl)
+            if kept is not None:
+                marks["cached"] = True
+                return kept
+        sent = time.monotonic()
+        result = self.run_in_pod(ask, marks)
+        if keep:
+            self.answers.put(pod_key, question, generation or 0, result, sent)
+        return result
+
+    def run_in_pod(self, ask: Ask, marks: dict[str, Any]) -> Result:
+        text = None
+        if ask.gc_op in STREAM_OPS and ask.env.get("GC_K8S_HELPER_STREAMS") != "0":
+            text = resident.command_text(ask.argv, ask.stdin)
+        if text is not None:
+            try:
+                result = self.streams.run(ask.settings, ask.target, ask.pod, ask.container, text,
+                                          ask.timeout, write=not ask.retry,
+                                          opener=self.pool.take, environ=ask.env)
+                marks["resident"] = True
+                return result
+            except Fallback:
+                pass  # a server without v5 serves a read as a plain exec (v4)
+        return direct.exec_once(ask.settings, ask.pod, ask.container, ask.argv, ask.stdin,
+                                ask.timeout, target=ask.target, opener=self.pool.take,
+                                environ=ask.env)
 
     def answer(self, conn: socket.socket, attempt: Callable[[], Result], idempotent: bool,
                marks: dict[str, Any] | None = None) -> None:

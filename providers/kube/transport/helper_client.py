@@ -1,16 +1,14 @@
 """The executable's side of the helper: hand one exec to the resident per-user process.
 
-Hot path: `_socket` only (no `socket`, `selectors`, `enum`). The helper is trusted only
-when its socket sits in our 0700 runtime dir, is owned by us with mode 0600, and the
-process listening on it runs as our uid (``SO_PEERCRED``); anything else is a `Fallback`.
+Hot path: `_socket` only (no `socket`, `selectors`, `enum`). Where the socket is, how a
+connection is checked (our uid only) and the framing are `providers.kube.transport.wire`.
 A helper that is not running is started detached (this op then goes direct); one that
 dies before it starts the exec costs nothing but a fallback; one that dies mid-exec is
 a fallback for a read and a clear `KubeUnavailable` for a write (running a write twice
 is worse than one error, as in `providers.kube.retry`).
 
-Wire format (both ways): a 4-byte big-endian length, a JSON header, then raw bytes whose
-lengths the header gives. The helper answers an exec with one byte first: ``S`` (the exec
-starts), ``F`` (fallback, header follows), ``V`` (code version differs: it exits).
+The helper answers an exec with one byte first: ``S`` (the exec starts), ``F`` (fallback,
+header follows), ``V`` (code version differs: it exits).
 """
 
 from __future__ import annotations
@@ -21,22 +19,14 @@ import sys
 
 from protocol.proc import Result
 from providers.kube import audit, errors
-from providers.kube.transport import Fallback, KubectlOnly, answers, rundir
+from providers.kube.transport import Fallback, KubectlOnly, answers, rundir, wire
+from providers.kube.transport.wire import code_version, pack, recv_exact, recv_header
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from providers.kube.settings import KubeSettings
-
-PROTOCOL = "1"
-CONNECT_TIMEOUT = 0.5
-#: The modules whose code the helper runs for us: a change to any restarts it.
-CODE = ("helper.py", "helper_client.py", "direct.py", "websocket.py", "tls.py", "kubeconfig.py",
-        "credentials.py", "resident.py", "answers.py")
-#: Environment the helper must see as the caller does (kubeconfig, proxies, plugins' env).
-SOCKET_NAME = "helper.sock"
-
 
 class Away(Exception):
     """The helper did not serve this call and nothing ran: the caller goes direct.
@@ -50,83 +40,16 @@ class Away(Exception):
         self.reason = reason
 
 
-def code_version() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    stamps = []
-    for name in CODE:
-        try:
-            st = os.stat(os.path.join(here, name))
-            stamps.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
-        except OSError:
-            stamps.append("-")
-    return PROTOCOL + ":" + ",".join(stamps)
-
-
-def socket_path(environ: dict[str, str] | None = None) -> str:
-    return os.path.join(rundir.path(environ), SOCKET_NAME)
-
-
-def pack(header: dict[str, Any], *blobs: bytes) -> bytes:
-    from providers.kube.transport import jsonlite
-
-    head = jsonlite.dumps(header)
-    return len(head).to_bytes(4, "big") + head + b"".join(blobs)
-
-
-def recv_exact(sock: _socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 20))
-        if not chunk:
-            raise EOFError("helper closed the connection")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def recv_header(sock: _socket.socket) -> dict[str, Any]:
-    from providers.kube.transport import jsonlite
-
-    size = int.from_bytes(recv_exact(sock, 4), "big")
-    header: dict[str, Any] = jsonlite.loads(recv_exact(sock, size))
-    return header
-
-
-def peer_uid(sock: _socket.socket) -> int:
-    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
-    return int.from_bytes(creds[4:8], sys.byteorder)
-
-
 def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _socket.socket:
     """A connection to our helper; `Away` when none answers (one is started if ``start``)."""
-    where = rundir.path(environ)
-    path = os.path.join(where, SOCKET_NAME)
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        if start:
-            launch(environ)
-        raise Away("not running (starting one)" if start else "not running") from None
-    rundir.check(where)
-    if (st.st_mode & 0o170000) != 0o140000:
-        raise Fallback(f"helper socket {path} is not a socket")
-    if st.st_uid != os.getuid() or st.st_mode & 0o077:
-        raise Fallback(f"helper socket {path} is owned by uid {st.st_uid} "
-                       f"(mode {st.st_mode & 0o777:o}): refused")
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        sock.settimeout(CONNECT_TIMEOUT)
-        sock.connect(path)
-    except OSError as error:
-        sock.close()
-        if start and not isinstance(error, (BlockingIOError, TimeoutError)):
-            launch(environ)  # a stale socket: its helper is gone
-        raise Away(f"connect: {error.strerror or error}") from None
-    uid = peer_uid(sock)
-    if uid != os.getuid():
-        sock.close()
-        raise Fallback(f"the helper listening on {path} runs as uid {uid}: refused")
-    return sock
+        return wire.connect(environ)
+    except wire.Absent as why:
+        if start and (why.stale or why.reason == "not running"):
+            launch(environ)  # none runs, or a stale socket: its helper is gone
+            if why.reason == "not running":
+                raise Away("not running (starting one)") from None
+        raise Away(why.reason) from None
 
 
 def launch(environ: dict[str, str] | None = None) -> None:

@@ -1,0 +1,61 @@
+"""The reads the helper answers whole for `gc_session_k8s.hot`, run in the warm helper.
+
+`serve` runs the op's own code (the `providers.tmux.ops` table, through a `PodRunner` whose
+execs are the helper's: its kept answers, resident streams and pooled connections), so
+what it prints is what the executable would print. Anything but a plain answer (usage
+errors, a failing cluster, a transport that hands back to kubectl) raises, and the
+executable then runs the op the full way: a read may run twice, never differently.
+"""
+
+from __future__ import annotations
+
+from gc_session_k8s.naming import session_pod
+from gc_session_k8s.pod_runner import PodRunner
+from protocol.dispatch import Call, bind, output
+from providers.kube.settings import KubeSettings
+from providers.tmux.ops import VALIDATORS, session_operations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gc_session_k8s.pod_runner import Exec
+    from protocol.locks import FileLock
+
+#: The ops answered here: reads only (a write must never run twice), the ones gc sends
+#: every tick first. `gc_session_k8s.hot.READS` is the same set.
+READS = frozenset({"is-running", "process-alive", "get-last-activity", "get-meta", "peek",
+                   "is-attached"})
+
+
+class ClientCall(Call):
+    """A `Call` with the client's environment and stdin, not the helper's."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, call: Call, environ: dict[str, str], data: bytes) -> None:
+        super().__init__(call.exe, call.op, call.args, call.rest)
+        self.environ = environ
+        self.data = data
+
+    def stdin_bytes(self) -> bytes:
+        return self.data
+
+
+def no_lock(call: Call, runner: PodRunner) -> FileLock:
+    raise RuntimeError("the helper answers reads only")  # nudge is not in READS
+
+
+def serve(argv: list[str], environ: dict[str, str], data: bytes, execute: Exec) -> bytes:
+    """The stdout of ``gc-session-k8s <argv>`` for a client with ``environ`` and stdin
+    ``data``; raises for anything that is not a plain answer."""
+    op = argv[0] if argv else ""
+    if op not in READS:
+        raise LookupError(f"not answered by the helper: {op!r}")
+
+    def runner_for(call: Call) -> PodRunner:
+        return PodRunner(KubeSettings.from_env(call.environ),
+                         session_pod(call["name"], call.environ.get("GC_K8S_CITY") or ""),
+                         execute=execute)
+
+    spec = session_operations(runner_for, no_lock)[op]
+    call = ClientCall(bind(op, spec, argv[1:], VALIDATORS), environ, data)
+    return output(spec.handler(call))

@@ -1,0 +1,121 @@
+"""The helper's wire, shared by all who talk to it: where its socket is, which code it
+runs, how a connection is checked, and the framing.
+
+Imports `_socket` and (through `jsonlite`) `_json` only, so the executable's quickest
+path (`gc_session_k8s.hot`) loads little more than this module.
+
+The helper is trusted only when its socket sits in our 0700 runtime dir, is owned by us
+with mode 0600, and the process listening on it runs as our uid (``SO_PEERCRED``);
+anything else is a `Fallback`. Framing (both ways): a 4-byte big-endian length, a JSON
+header, then raw bytes whose lengths the header gives.
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+import sys
+
+from providers.kube.transport import Fallback, jsonlite, rundir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PROTOCOL = "2"
+CONNECT_TIMEOUT = 0.5
+SOCKET_NAME = "helper.sock"
+#: The modules whose code the helper runs for its clients, from the directory holding our
+#: packages: a change to any makes it exit for a helper of the new code
+#: (tests/k8s/test_hot_path.py checks the list against what the helper imports).
+CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
+    "__init__", "helper", "helper_client", "wire", "direct", "websocket", "tls", "kubeconfig",
+    "credentials", "resident", "answers", "jsonlite", "rundir", "route")) + tuple(
+    f"providers/kube/{m}.py" for m in ("audit", "errors", "retry", "settings", "classify",
+                                        "kubectl")) + tuple(
+    f"providers/tmux/{m}.py" for m in ("session", "proctree", "runner", "ops")) + (
+    "gc_session_k8s/pod_runner.py", "gc_session_k8s/naming.py", "gc_session_k8s/answer.py",
+    "gc_session_k8s/hot.py", "protocol/dispatch.py",
+    "protocol/names.py", "protocol/errors.py", "protocol/proc.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+class Absent(Exception):
+    """No helper answers on our socket (none runs, or its socket is stale)."""
+
+    def __init__(self, reason: str, *, stale: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stale = stale
+
+
+def code_version() -> str:
+    stamps = []
+    for name in CODE:
+        try:
+            st = os.stat(os.path.join(ROOT, name))
+            stamps.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
+        except OSError:
+            stamps.append("-")
+    return PROTOCOL + ":" + ",".join(stamps)
+
+
+def socket_path(environ: dict[str, str] | None = None) -> str:
+    return os.path.join(rundir.path(environ), SOCKET_NAME)
+
+
+def pack(header: dict[str, Any], *blobs: bytes) -> bytes:
+    head = jsonlite.dumps(header)
+    return len(head).to_bytes(4, "big") + head + b"".join(blobs)
+
+
+def recv_exact(sock: _socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("helper closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv_header(sock: _socket.socket) -> dict[str, Any]:
+    size = int.from_bytes(recv_exact(sock, 4), "big")
+    header: dict[str, Any] = jsonlite.loads(recv_exact(sock, size))
+    return header
+
+
+def peer_uid(sock: _socket.socket) -> int:
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
+    return int.from_bytes(creds[4:8], sys.byteorder)
+
+
+def connect(environ: dict[str, str] | None = None) -> _socket.socket:
+    """A checked connection to our helper: `Absent` when none answers, `Fallback` when
+    what answers is not safely ours."""
+    where = rundir.path(environ)
+    path = os.path.join(where, SOCKET_NAME)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise Absent("not running") from None
+    rundir.check(where)
+    if (st.st_mode & 0o170000) != 0o140000:
+        raise Fallback(f"helper socket {path} is not a socket")
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise Fallback(f"helper socket {path} is owned by uid {st.st_uid} "
+                       f"(mode {st.st_mode & 0o777:o}): refused")
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(CONNECT_TIMEOUT)
+        sock.connect(path)
+    except OSError as error:
+        sock.close()
+        raise Absent(f"connect: {error.strerror or error}",
+                     stale=not isinstance(error, (BlockingIOError, TimeoutError))) from None
+    uid = peer_uid(sock)
+    if uid != os.getuid():
+        sock.close()
+        raise Fallback(f"the helper listening on {path} runs as uid {uid}: refused")
+    return sock

@@ -1,0 +1,184 @@
+"""The quickest path: with the helper running, a read op is handed to it whole
+(`gc_session_k8s.hot` -> `gc_session_k8s.answer` in the helper). It must answer exactly
+as the full path does, import next to nothing, and whatever goes wrong with the helper,
+the op still answers the full way, with its stdin intact."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from conftest import K8s
+from helpers import Completed, stop_helper
+
+from gc_session_k8s import answer, hot
+from providers.kube.transport import wire
+
+#: Modules of ours the full path loads that the quick path must not.
+FULL_PATH_ONLY = ("gc_session_k8s.cli", "protocol.dispatch", "providers.tmux.session",
+                  "providers.kube.kubectl", "gc_session_k8s.pod_runner")
+
+
+def test_the_executable_and_the_helper_agree_on_which_ops_are_answered_whole() -> None:
+    assert hot.READS == answer.READS
+    assert not hot.READS & {"nudge", "set-meta", "remove-meta", "send-keys", "interrupt",
+                            "clear-scrollback", "start", "stop"}
+
+
+def test_every_module_of_ours_the_helper_runs_is_in_its_code_version() -> None:
+    """A changed module the list missed would go on answering with the old code."""
+    probe = ("import sys, providers.kube.transport.helper, gc_session_k8s.answer\n"
+             "print('\\n'.join(m for m in sys.modules "
+             "if m.split('.')[0] in ('protocol', 'providers', 'gc_session_k8s')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout.split()
+    listed = set(wire.CODE)
+    missing = []
+    for module in loaded:
+        path = module.replace(".", "/")
+        if f"{path}.py" not in listed and f"{path}/__init__.py" not in listed \
+                and not os.path.isdir(os.path.join(wire.ROOT, path)):
+            missing.append(module)
+    assert not missing, f"add to wire.CODE: {missing}"
+    assert all(os.path.exists(os.path.join(wire.ROOT, p)) for p in wire.CODE)
+
+
+def started(k8s: K8s) -> str:
+    name = k8s.name()
+    res = k8s.start(name, {"command": "sleep 300", "env": {"GC_SESSION_ID": "sid-1"}})
+    assert res.rc == 0, res.err
+    return name
+
+
+def test_a_tick_op_through_the_helper_loads_none_of_the_full_path(k8s: K8s,
+                                                                  helper: dict[str, str]) -> None:
+    name = started(k8s)
+    res = subprocess.run([sys.executable, "-X", "importtime", *k8s.argv, "is-running", name],
+                         env=k8s.env, capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0 and res.stdout == "true\n", res.stderr[-2000:]
+    loaded = {line.split("|")[-1].strip() for line in res.stderr.splitlines() if "|" in line}
+    assert "gc_session_k8s.hot" in loaded
+    assert not loaded & set(FULL_PATH_ONLY), loaded & set(FULL_PATH_ONLY)
+
+
+class Read(NamedTuple):
+    op: str
+    args: tuple[str, ...] = ()
+    stdin: bytes = b""
+
+
+READS = [Read("is-running"), Read("process-alive", stdin=b"sleep"),
+         Read("process-alive", stdin=b"claude\nnode"), Read("process-alive"),
+         Read("get-meta", ("GC_SESSION_ID",)), Read("get-meta", ("UNSET_KEY",)),
+         Read("get-meta", ("bad;key",)), Read("peek", ("5",)), Read("peek", ("x",)),
+         Read("is-attached"), Read("is-running", ("extra",))]
+
+
+def seen(res: Completed) -> tuple[int, str, str]:
+    return res.rc, res.out, res.err
+
+
+@pytest.mark.parametrize("read", READS, ids=[f"{r.op}{list(r.args)}{r.stdin!r}" for r in READS])
+def test_each_read_answers_through_the_helper_exactly_as_the_full_path(
+        k8s: K8s, helper: dict[str, str], read: Read) -> None:
+    name = started(k8s)
+    for target in (name, "no-such-session", "Bad Name", "a;b"):
+        quick = k8s.run(read.op, target, *read.args, stdin=read.stdin)
+        full = k8s.run(read.op, target, *read.args, stdin=read.stdin,
+                       env={"GC_K8S_TRANSPORT": "kubectl"})
+        assert seen(quick) == seen(full), (target, seen(quick), seen(full))
+
+
+def test_the_answer_writes_the_audit_line_the_client_would(k8s: K8s,
+                                                           helper: dict[str, str]) -> None:
+    name = started(k8s)
+    mark = len(k8s.audit_lines())
+    assert k8s.run("get-meta", name, "GC_SESSION_ID").value == "sid-1"
+    assert k8s.run("is-running", name).value == "true"
+    assert k8s.run("is-running", name).value == "true"
+    lines = [line for line in k8s.audit_lines()[mark:] if line["argv"][0] == "exec"]
+    assert [(line["op"], line["transport"], line["exit"]) for line in lines] == [
+        ("get-meta", "helper", 0), ("is-running", "helper", 0), ("is-running", "helper", 0)]
+    assert lines[-1].get("cached") is True
+    assert len({line["id"] for line in lines}) == 3  # one correlation id per invocation
+    assert all(line["pod"] == name for line in lines)
+
+
+@pytest.fixture
+def fake_helper(k8s: K8s, tmp_path: Path) -> Iterator[list[bytes]]:
+    """A listener on the helper's socket (ours, 0600) that reads each request and hangs up
+    without an answer: a helper that died mid-answer."""
+    where = Path(os.environ.get("TMPDIR", "/tmp")) / f"gckf-{os.getpid()}"
+    run = where / "run"
+    run.mkdir(parents=True, mode=0o700, exist_ok=True)
+    k8s.env.update(GC_K8S_TRANSPORT="helper", GC_K8S_RUNTIME_DIR=str(run))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        listener.bind(str(run / wire.SOCKET_NAME))
+    finally:
+        os.umask(old)
+    listener.listen(16)
+    got: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    got.append(conn.recv(1 << 16))
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield got
+    finally:
+        listener.close()
+        stop_helper(str(run))
+        import shutil
+
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def test_a_helper_that_hangs_up_mid_answer_costs_the_op_nothing(k8s: K8s,
+                                                                fake_helper: list[bytes]) -> None:
+    name = k8s.name()
+    assert k8s.start(name, {"command": "sleep 300"}, env={"GC_K8S_TRANSPORT": "kubectl"}).rc == 0
+    assert k8s.run("is-running", name).value == "true"
+    # stdin read for the helper is given back to the full path, byte for byte
+    assert k8s.run("process-alive", name, stdin=b"nothing-like-it\nsleep").value == "true"
+    assert k8s.run("process-alive", name, stdin=b"nothing-like-it").value == "false"
+    assert any(b'"answer"' in request for request in fake_helper)
+    execs = [line for line in k8s.audit_lines() if line["argv"][0] == "exec"
+             and line["op"] in ("is-running", "process-alive")]
+    assert execs and all(line["transport"] == "direct" for line in execs)
+
+
+def test_a_helper_of_other_code_makes_way_and_the_op_still_answers(
+        k8s: K8s, helper: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    name = started(k8s)
+    pid = int(k8s.run("helper", "status").out.split('"pid": ')[1].split(",")[0])
+    # Another installation's code: the same files, another version string.
+    hot_py = Path(hot.__file__)
+    stat = hot_py.stat()
+    os.utime(hot_py, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    try:
+        assert k8s.run("is-running", name).value == "true"
+        deadline = __import__("time").monotonic() + 30
+        while os.path.exists(f"/proc/{pid}"):
+            assert __import__("time").monotonic() < deadline, "the old helper did not exit"
+            __import__("time").sleep(0.05)
+    finally:
+        os.utime(hot_py, ns=(stat.st_atime_ns, stat.st_mtime_ns))
