@@ -27,21 +27,32 @@ READS = frozenset({"is-running", "process-alive", "get-last-activity", "get-meta
 
 
 class ClientCall(Call):
-    """A `Call` with the client's environment and stdin, not the helper's."""
+    """A `Call` with the client's environment and stdin, and the helper's way to exec."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "execute")
 
-    def __init__(self, call: Call, environ: dict[str, str], data: bytes) -> None:
+    def __init__(self, call: Call, environ: dict[str, str], data: bytes, execute: Exec) -> None:
         super().__init__(call.exe, call.op, call.args, call.rest)
         self.environ = environ
         self.data = data
+        self.execute = execute
 
     def stdin_bytes(self) -> bytes:
         return self.data
 
 
+def runner_for(call: Call) -> PodRunner:
+    assert isinstance(call, ClientCall)
+    return PodRunner(KubeSettings.from_env(call.environ),
+                     session_pod(call["name"], call.environ.get("GC_K8S_CITY") or ""),
+                     execute=call.execute)
+
+
 def no_lock(call: Call, runner: PodRunner) -> FileLock:
     raise RuntimeError("the helper answers reads only")  # nudge is not in READS
+
+
+TABLE = session_operations(runner_for, no_lock)
 
 
 def serve(argv: list[str], environ: dict[str, str], data: bytes, execute: Exec) -> bytes:
@@ -50,12 +61,6 @@ def serve(argv: list[str], environ: dict[str, str], data: bytes, execute: Exec) 
     op = argv[0] if argv else ""
     if op not in READS:
         raise LookupError(f"not answered by the helper: {op!r}")
-
-    def runner_for(call: Call) -> PodRunner:
-        return PodRunner(KubeSettings.from_env(call.environ),
-                         session_pod(call["name"], call.environ.get("GC_K8S_CITY") or ""),
-                         execute=execute)
-
-    spec = session_operations(runner_for, no_lock)[op]
-    call = ClientCall(bind(op, spec, argv[1:], VALIDATORS), environ, data)
+    spec = TABLE[op]
+    call = ClientCall(bind(op, spec, argv[1:], VALIDATORS), environ, data, execute)
     return output(spec.handler(call))

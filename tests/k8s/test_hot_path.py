@@ -6,17 +6,19 @@ the op still answers the full way, with its stdin intact."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 from conftest import K8s
-from helpers import Completed, stop_helper
+from helpers import Completed, stand_in_helper, stop_helper
 
 from gc_session_k8s import answer, hot
 from providers.kube.transport import wire
@@ -112,43 +114,22 @@ def test_the_answer_writes_the_audit_line_the_client_would(k8s: K8s,
 
 
 @pytest.fixture
-def fake_helper(k8s: K8s, tmp_path: Path) -> Iterator[list[bytes]]:
-    """A listener on the helper's socket (ours, 0600) that reads each request and hangs up
-    without an answer: a helper that died mid-answer."""
-    where = Path(os.environ.get("TMPDIR", "/tmp")) / f"gckf-{os.getpid()}"
-    run = where / "run"
-    run.mkdir(parents=True, mode=0o700, exist_ok=True)
-    k8s.env.update(GC_K8S_TRANSPORT="helper", GC_K8S_RUNTIME_DIR=str(run))
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o177)
-    try:
-        listener.bind(str(run / wire.SOCKET_NAME))
-    finally:
-        os.umask(old)
-    listener.listen(16)
+def fake_helper(k8s: K8s) -> Iterator[list[bytes]]:
+    """A stand-in on the helper's socket that reads each request and hangs up without an
+    answer: a helper that died mid-answer."""
+    where = tempfile.mkdtemp(prefix="gckf-", dir="/tmp")  # short: a unix socket lives here
+    k8s.env.update(GC_K8S_TRANSPORT="helper", GC_K8S_RUNTIME_DIR=where + "/run")
     got: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                try:
-                    got.append(conn.recv(1 << 16))
-                except OSError:
-                    pass
+    def reply(conn: socket.socket) -> None:
+        conn.settimeout(2)
+        got.append(conn.recv(1 << 16))
 
-    threading.Thread(target=serve, daemon=True).start()
     try:
-        yield got
+        with stand_in_helper(Path(where) / "run", reply):
+            yield got
     finally:
-        listener.close()
-        stop_helper(str(run))
-        import shutil
-
+        stop_helper(where + "/run")
         shutil.rmtree(where, ignore_errors=True)
 
 
@@ -167,7 +148,7 @@ def test_a_helper_that_hangs_up_mid_answer_costs_the_op_nothing(k8s: K8s,
 
 
 def test_a_helper_of_other_code_makes_way_and_the_op_still_answers(
-        k8s: K8s, helper: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+        k8s: K8s, helper: dict[str, str]) -> None:
     name = started(k8s)
     pid = int(k8s.run("helper", "status").out.split('"pid": ')[1].split(",")[0])
     # Another installation's code: the same files, another version string.
@@ -176,9 +157,9 @@ def test_a_helper_of_other_code_makes_way_and_the_op_still_answers(
     os.utime(hot_py, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
     try:
         assert k8s.run("is-running", name).value == "true"
-        deadline = __import__("time").monotonic() + 30
+        deadline = time.monotonic() + 30
         while os.path.exists(f"/proc/{pid}"):
-            assert __import__("time").monotonic() < deadline, "the old helper did not exit"
-            __import__("time").sleep(0.05)
+            assert time.monotonic() < deadline, "the old helper did not exit"
+            time.sleep(0.05)
     finally:
         os.utime(hot_py, ns=(stat.st_atime_ns, stat.st_mtime_ns))

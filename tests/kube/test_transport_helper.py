@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import stand_in_helper
 from transport_support import (
     POD,
     SETTINGS,
@@ -179,29 +180,13 @@ def test_a_failure_inside_the_helper_is_logged_and_answered_and_it_serves_on(
 @pytest.fixture
 def failing_helper(helper_env: FakeKubeEnv) -> Iterator[None]:
     """A stand-in helper that starts every exec and then reports a failure of its own."""
-    where = run_dir()
-    where.mkdir(mode=0o700)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(where / "helper.sock"))
-    os.chmod(where / "helper.sock", 0o600)
-    listener.listen(8)
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                helper_client.recv_header(conn)
-                conn.sendall(b"S" + helper_client.pack({"helper_failed": "RuntimeError('x')"}))
+    def reply(conn: socket.socket) -> None:
+        helper_client.recv_header(conn)
+        conn.sendall(b"S" + helper_client.pack({"helper_failed": "RuntimeError('x')"}))
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield
-    listener.shutdown(socket.SHUT_RDWR)
-    listener.close()
-    thread.join(10)
+    with stand_in_helper(run_dir(), reply):
+        yield
 
 
 @pytest.mark.usefixtures("failing_helper")

@@ -210,3 +210,19 @@ def test_hot_ops_go_through_the_pods_stream_and_other_ops_get_their_own_exec(
     lines = [(line["op"], bool(line.get("resident"))) for line in audit_lines(tmp_path)]
     assert lines == [("is-running", True), ("get-meta", True), ("start", False),
                      ("is-running", True), ("is-running", False)]
+
+
+def test_a_stream_past_renew_age_gets_a_successor_opened_off_the_ops_path(
+        direct_env: FakeKubeEnv, streams: resident.Streams,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    first = through(streams, SHELL_PID).out
+    assert streams.renewed == 0  # a young stream is simply reused
+    assert through(streams, SHELL_PID).out == first
+    monkeypatch.setattr(resident, "RENEW_AFTER", 0.0)
+    assert through(streams, SHELL_PID).out == first  # this op is served by the old stream
+    deadline = time.monotonic() + 20
+    while streams.renewed < 1:
+        assert time.monotonic() < deadline, "no successor was opened"
+        time.sleep(0.02)
+    assert streams.count() == 1  # the old stream was closed once its successor was up
+    assert through(streams, SHELL_PID).out != first  # the next op finds the successor

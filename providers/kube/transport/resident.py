@@ -40,6 +40,8 @@ from providers.kube.transport.websocket import STDERR, STDOUT, StreamLost, read_
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from providers.kube.settings import KubeSettings
     from providers.kube.transport.direct import Opener
     from providers.kube.transport.kubeconfig import Target
@@ -65,9 +67,13 @@ MAX_IDLE = 45.0
 #: No stream serves past this age: the API server authorizes an exec when it opens, so a
 #: revoked ``pods/exec`` or an expired credential must stop a stream as it stops a new exec.
 MAX_AGE = 60.0
+#: A stream used at this age gets a successor opened in the background, so the next tick
+#: (gc's is 30 s) finds a stream young enough to serve instead of opening one on its path.
+RENEW_AFTER = MAX_AGE - 35.0
 #: A write (whose loss cannot be retried) only takes a stream used this recently.
 FRESH_FOR_WRITES = 10.0
 MAX_REQUEST = 16 * 1024
+RENEW_TIMEOUT = 10.0
 #: Idle streams kept per pod container (concurrent ops open more; the rest are closed).
 PER_POD = 2
 
@@ -141,6 +147,9 @@ class Streams:
     def __init__(self) -> None:
         self.idle: dict[tuple[str, str, str, str], list[Stream]] = {}
         self.lock = threading.Lock()
+        self.renewing: set[tuple[str, str, str, str]] = set()
+        self.renewed = 0
+        self.closed = False
 
     def run(self, settings: KubeSettings, t: Target, pod: str, container: str, text: bytes,
             timeout: float | None, *, write: bool, opener: Opener,
@@ -176,7 +185,44 @@ class Streams:
                 stream.close()
                 raise
             self.give(key, stream)
+            if time.monotonic() - stream.opened > RENEW_AFTER:
+                self.renew(key, lambda: direct.open_exec(
+                    settings, pod, container, ["sh", "-c", LOOP], True, RENEW_TIMEOUT, target=t,
+                    opener=opener, environ=environ))
             return result
+
+    def renew(self, key: tuple[str, str, str, str],
+              open_exec: Callable[[], tuple[Conn, Reader, str]]) -> None:
+        """Open a successor for the pod's streams in the background; once it is up, the
+        ones as old as `RENEW_AFTER` are closed (none is in use: only idle ones are)."""
+        with self.lock:
+            if key in self.renewing:
+                return
+            self.renewing.add(key)
+
+        def work() -> None:
+            try:
+                conn, reader, _proto = open_exec()
+            except Exception:  # the next op opens one itself, and reports what fails
+                return
+            finally:
+                with self.lock:
+                    self.renewing.discard(key)
+            fresh = Stream(conn, reader)
+            now = time.monotonic()
+            with self.lock:
+                if self.closed:
+                    fresh.close()
+                    return
+                streams = self.idle.setdefault(key, [])
+                for old in [s for s in streams if now - s.opened > RENEW_AFTER]:
+                    streams.remove(old)
+                    old.close()
+            self.give(key, fresh)
+            with self.lock:
+                self.renewed += 1
+
+        threading.Thread(target=work, daemon=True).start()
 
     def take(self, key: tuple[str, str, str, str], fresh: float) -> Stream | None:
         """An idle stream of this pod used within ``fresh`` seconds, or None."""
@@ -216,6 +262,7 @@ class Streams:
 
     def close_all(self) -> None:
         with self.lock:
+            self.closed = True  # a successor still being opened is closed when it is up
             for streams in self.idle.values():
                 for stream in streams:
                     stream.close()
