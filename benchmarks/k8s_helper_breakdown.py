@@ -4,10 +4,14 @@ hand-off to the helper, and the offline server's exec underneath it.
 On the offline API server over HTTPS (local backend), one session pod, its helper running:
 
 * ``python -c pass``            - wall and CPU of a bare start of our executable's interpreter
-* ``is-running`` (helper)       - wall and CPU of the op as gc runs it (CPU: the client only)
+* ``is-running`` (helper)       - wall and CPU of the op as gc runs it (CPU: the client only),
+                                  once with its answer kept by the helper (the quickest path:
+                                  `gc_session_k8s.hot`) and once with nothing kept
 * helper round trip, own exec   - in this process: one exec handed to the helper, which opens
                                   an exec of its own for it (an op that is not a hot op)
 * helper round trip, stream     - the same for a hot op: run through the pod's resident stream
+* helper round trip, kept       - the same answered from what the helper keeps for a second
+                                  (`providers.kube.transport.answers`)
 * direct exec, pooled           - in this process: one WebSocket exec on an already open TLS
                                   connection (the server's exec with no hand-off)
 * TLS connect                   - what the pool saves per exec
@@ -71,8 +75,10 @@ def measure(env: dict[str, str], runs: int) -> None:
         helper_ready(helper_env)
         wall, cpu = child_costs([*interpreter(), "-c", "pass"], helper_env, runs)
         print(f"python -c pass               wall {wall:5.1f} ms  cpu {cpu:5.1f} ms")
-        wall, cpu = child_costs([*ours(), "is-running", name], helper_env, runs)
-        print(f"is-running via helper        wall {wall:5.1f} ms  cpu {cpu:5.1f} ms (client)")
+        for keep, title in (("100000", "is-running, kept answer"), ("0", "is-running, none kept")):
+            wall, cpu = child_costs([*ours(), "is-running", name],
+                                    {**helper_env, "GC_K8S_HELPER_CACHE_MS": keep}, runs)
+            print(f"{title:28s} wall {wall:5.1f} ms  cpu {cpu:5.1f} ms (client)")
 
         os.environ.update(helper_env)
         from providers.kube.settings import KubeSettings
@@ -83,9 +89,11 @@ def measure(env: dict[str, str], runs: int) -> None:
         argv = ["tmux", "-u", "list-panes", "-s", "-t", "=main:", "-F", "#{pane_dead}"]
         from providers.kube import audit
 
-        for op, title in (("", "helper round trip, own exec"),
-                          ("is-running", "helper round trip, stream")):
+        for op, keep, title in (("", "0", "helper round trip, own exec"),
+                                ("is-running", "0", "helper round trip, stream"),
+                                ("is-running", "1000", "helper round trip, kept")):
             audit.set_operation(op)  # a hot op's name is what makes the helper use a stream
+            os.environ["GC_K8S_HELPER_CACHE_MS"] = keep  # sent with each request
             round_trip = in_process(lambda: helper_client.exec_via_helper(
                 settings, name, "agent", argv, None, 10, True), runs)
             print(f"{title:28s} {round_trip:5.1f} ms")

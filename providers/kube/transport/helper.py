@@ -63,7 +63,7 @@ DEFAULT_IDLE_EXIT = 300.0
 #: their pod (`providers.kube.transport.resident`). Others (start, stop, copies, store
 #: ops) get an exec of their own: what they start in the background must not share one.
 STREAM_OPS = frozenset({"is-running", "process-alive", "get-meta", "get-last-activity", "peek",
-                        "nudge"})
+                        "is-attached", "nudge"})
 
 
 class Pool:
