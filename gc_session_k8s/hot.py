@@ -34,20 +34,26 @@ def answer(argv: list[str]) -> int | None:
         return None
     if (os.environ.get("GC_K8S_TRANSPORT") or "auto") not in ("auto", "helper"):
         return None
-    data = read_stdin() if argv[1] == "process-alive" else b""
     try:
-        out = ask(argv[1:], data)
-    except Exception:  # the helper's trouble is never the op's: the full way answers
-        out = None
-    if out is None:
-        if data:
-            import io
+        data = read_stdin() if argv[1] == "process-alive" else b""
+        try:
+            out = ask(argv[1:], data)
+        except Exception:  # the helper's trouble is never the op's: the full way answers
+            out = None
+        if out is None:
+            if data:
+                import io
 
-            sys.stdin = io.TextIOWrapper(io.BytesIO(data))
-        return None
-    view = memoryview(out)
-    while view:
-        view = view[os.write(1, view):]
+                sys.stdin = io.TextIOWrapper(io.BytesIO(data))
+            return None
+        view = memoryview(out)
+        while view:
+            view = view[os.write(1, view):]
+    except BrokenPipeError:
+        return 1  # gc stopped reading: exit 1, quietly, as `protocol.dispatch.fail` maps it
+    except KeyboardInterrupt:
+        sys.stderr.write(f"gc-session-k8s {argv[1]}: interrupted\n")
+        return 1
     return 0
 
 

@@ -163,3 +163,19 @@ def test_a_helper_of_other_code_makes_way_and_the_op_still_answers(
             time.sleep(0.05)
     finally:
         os.utime(hot_py, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_reader_that_went_away_is_exit_1_without_a_traceback_on_both_paths(
+        k8s: K8s, helper: dict[str, str]) -> None:
+    name = started(k8s)
+    for env in ({}, {"GC_K8S_TRANSPORT": "kubectl"}):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # gc stopped reading before the answer came
+        try:
+            res = subprocess.run([*k8s.argv, "is-running", name], stdout=write_end,
+                                 stderr=subprocess.PIPE, env={**k8s.env, **env}, timeout=60,
+                                 check=False)
+        finally:
+            os.close(write_end)
+        assert res.returncode == 1, (env, res.stderr)
+        assert b"Traceback" not in res.stderr, res.stderr
