@@ -32,10 +32,12 @@ def test_a_pod_never_marked_has_generation_zero(run_dir: Path) -> None:
 
 
 def test_every_mark_moves_the_generation_even_within_one_clock_tick(run_dir: Path) -> None:
-    seen = [answers.generation("gc", "p")]
-    for _ in range(50):  # far faster than a file system's timestamp granularity
+    seen: list[int] = []
+    for _ in range(51):  # far faster than a file system's timestamp granularity
+        generation = answers.generation("gc", "p")
+        assert generation is not None
+        seen.append(generation)
         answers.mark("gc", "p")
-        seen.append(answers.generation("gc", "p"))
     assert all(a < b for a, b in itertools.pairwise(seen)), seen
 
 

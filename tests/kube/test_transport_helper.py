@@ -35,7 +35,7 @@ from providers.kube.errors import KubeForbidden, KubeUnavailable, PodGone
 from providers.kube.fakekube import server as fake_server
 from providers.kube.fakekube.fixtures import FakeKubeEnv
 from providers.kube.kubectl import exec_in_pod
-from providers.kube.transport import helper_client
+from providers.kube.transport import helper_client, wire
 
 pytest_plugins = ["transport_fixtures"]
 
@@ -162,14 +162,14 @@ def test_a_failure_inside_the_helper_is_logged_and_answered_and_it_serves_on(
     helper_up()
     # argv null reaches `[str(a) for a in None]`: a TypeError standing in for any bug of
     # ours inside the helper.
-    request = {"op": "exec", "version": helper_client.code_version(), "env": dict(os.environ),
+    request = {"op": "exec", "version": wire.code_version(), "env": dict(os.environ),
                "settings": {"namespace": "gc"}, "pod": POD, "container": "agent",
                "argv": None, "timeout": 5, "retry": True, "stdin": None}
     sock = helper_client.connect(start=False)
     try:
-        sock.sendall(helper_client.pack(request))
+        sock.sendall(wire.pack(request))
         assert sock.recv(1) == b"S"
-        assert "TypeError" in helper_client.recv_header(sock)["helper_failed"]
+        assert "TypeError" in wire.recv_header(sock)["helper_failed"]
     finally:
         sock.close()
     log = (run_dir() / "helper.log").read_text()
@@ -182,8 +182,8 @@ def failing_helper(helper_env: FakeKubeEnv) -> Iterator[None]:
     """A stand-in helper that starts every exec and then reports a failure of its own."""
 
     def reply(conn: socket.socket) -> None:
-        helper_client.recv_header(conn)
-        conn.sendall(b"S" + helper_client.pack({"helper_failed": "RuntimeError('x')"}))
+        wire.recv_header(conn)
+        conn.sendall(b"S" + wire.pack({"helper_failed": "RuntimeError('x')"}))
 
     with stand_in_helper(run_dir(), reply):
         yield
