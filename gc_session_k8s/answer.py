@@ -9,6 +9,7 @@ executable then runs the op the full way: a read may run twice, never differentl
 
 from __future__ import annotations
 
+from gc_session_k8s import hot
 from gc_session_k8s.naming import session_pod
 from gc_session_k8s.pod_runner import PodRunner
 from protocol.dispatch import Call, bind, output
@@ -20,10 +21,8 @@ if TYPE_CHECKING:
     from gc_session_k8s.pod_runner import Exec
     from protocol.locks import FileLock
 
-#: The ops answered here: reads only (a write must never run twice), the ones gc sends
-#: every tick first. `gc_session_k8s.hot.READS` is the same set.
-READS = frozenset({"is-running", "process-alive", "get-last-activity", "get-meta", "peek",
-                   "is-attached"})
+#: The ops answered here: `gc_session_k8s.hot.READS`, the ones the executable hands over.
+READS = hot.READS
 
 
 class ClientCall(Call):

@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import sys
 
-#: `gc_session_k8s.answer.READS` (tests/k8s/test_hot_path.py keeps them equal).
+#: The ops handed to the helper whole: reads only (a read may run twice, a write never),
+#: the ones gc sends every tick first. `gc_session_k8s.answer` answers these.
 READS = frozenset({"is-running", "process-alive", "get-last-activity", "get-meta", "peek",
                    "is-attached"})
 ANSWERER = "gc_session_k8s.answer"

@@ -215,14 +215,13 @@ def exec_in_pod(
     before the command started (`providers.kube.retry`).
     """
     settings = settings or KubeSettings.from_env()
-    if retry:
-        return _exec(settings, pod, argv, container, stdin, timeout, retry)
     try:
         return _exec(settings, pod, argv, container, stdin, timeout, retry)
     finally:
-        from providers.kube.transport.answers import mark
+        if not retry:
+            from providers.kube.transport.answers import mark
 
-        mark(settings.namespace, pod)  # a write: what a helper kept of the pod is old
+            mark(settings.namespace, pod)  # a write: what a helper kept of the pod is old
 
 
 def transport() -> str:

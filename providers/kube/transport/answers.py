@@ -58,6 +58,13 @@ def generation(namespace: str, pod: str, environ: dict[str, str] | None = None) 
         return None
 
 
+def generation_for(op: str, read: bool, namespace: str, pod: str,
+                   environ: dict[str, str] | None = None) -> int | None:
+    """The generation an exec of ``op`` carries to the helper: a read of one of
+    `CACHED_OPS` may be answered from what it keeps; None: anything else never is."""
+    return generation(namespace, pod, environ) if read and op in CACHED_OPS else None
+
+
 def mark(namespace: str, pod: str, environ: dict[str, str] | None = None) -> None:
     """We changed the pod: answers kept before now no longer serve (best effort).
 

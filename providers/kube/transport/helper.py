@@ -263,9 +263,7 @@ class Helper:
                     stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
             target = kubeconfig.target(settings, env)
             used[target.key] = target
-            generation = None
-            if retry and op in answers.CACHED_OPS:
-                generation = answers.generation(settings.namespace, pod, env)
+            generation = answers.generation_for(op, retry, settings.namespace, pod, env)
             ask = Ask(settings, target, env, op, pod, container, list(argv), stdin, timeout, retry,
                       generation)
             marks: dict[str, Any] = {}

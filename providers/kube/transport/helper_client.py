@@ -119,9 +119,7 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
     sock = connect()
     try:
         op = audit.operation()
-        generation = None
-        if retry and op in answers.CACHED_OPS:
-            generation = answers.generation(settings.namespace, pod)
+        generation = answers.generation_for(op, retry, settings.namespace, pod)
         request = {"op": "exec", "version": code_version(), "env": dict(os.environ),
                    "gc_op": op, "generation": generation,
                    "settings": {"namespace": settings.namespace, "context": settings.context,
