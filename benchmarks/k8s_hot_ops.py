@@ -50,7 +50,8 @@ ONE_CALL_UPSTREAM = frozenset({"list-running"})
 
 def ours() -> list[str]:
     found = shutil.which("gc-session-k8s", path=sysconfig.get_path("scripts"))
-    return [found] if found else [sys.executable, str(REPO / "providers" / "bin" / "gc-session-k8s")]
+    # Not installed: the program itself (the launcher needs the installer's first line).
+    return [found] if found else [sys.executable, str(REPO / "providers" / "bin" / "gc-session-k8s.py")]
 
 
 def timed(argv: list[str], stdin: bytes, env: dict[str, str]) -> tuple[float, int]:

@@ -124,11 +124,13 @@ def table(env: dict[str, str], name: str, upstream: str | None, runs: int, title
 
 
 def interpreter() -> list[str]:
-    """The interpreter our executable starts under (its shebang), to time a bare start."""
+    """The interpreter our executable starts under (its program's shebang), to time a bare
+    start (without the launcher's ``-S``: the floor of a script started as any is)."""
     exe = ours()
     if len(exe) > 1:
         return [exe[0]]
-    with open(exe[0], "rb") as f:
+    program = exe[0] + ".py" if os.path.exists(exe[0] + ".py") else exe[0]
+    with open(program, "rb") as f:
         first = f.readline()
     return first[2:].decode().split() if first.startswith(b"#!") else [sys.executable]
 

@@ -12,11 +12,13 @@ Anything else returns None and the executable runs the op the full way
 (``GC_K8S_TRANSPORT=kubectl|direct``), no helper yet (the full way starts one), a helper
 of other code, arguments the op rejects, any failure. These ops only read, so one that
 the helper began and did not finish may run again; it never runs differently.
+
+The executable starts Python without its site setup for this (`providers/bin`), so this
+module and the ones it loads use `posix` where `os` would be the habit: `os` alone would
+cost the op a tenth of its time.
 """
 
-from __future__ import annotations
-
-import os
+import posix
 import sys
 
 #: The ops handed to the helper whole: reads only (a read may run twice, a write never),
@@ -28,17 +30,38 @@ ANSWERER = "gc_session_k8s.answer"
 ANSWER_TIMEOUT = 40.0
 
 
+def main(argv: list[str], site_pending: str | None) -> None:
+    """The executable's run: the helper's answer, else the op the full way.
+
+    ``site_pending``: the directory of our packages, put on sys.path by the executable,
+    which started without Python's site setup; it is set up here before the full way runs
+    (which may import anything installed). None: site is set up."""
+    code = answer(argv)
+    if code is None:
+        if site_pending:
+            sys.path.remove(site_pending)
+            import site
+
+            site.main()
+        from gc_session_k8s.cli import main as full_way
+
+        full_way()  # exits
+        return
+    posix._exit(code)  # as dispatch does on success: no interpreter teardown
+
+
 def answer(argv: list[str]) -> int | None:
     """The exit code once the helper answered and its stdout is written; None: run the op
     the full way (stdin, if read here, is put back for it)."""
     if len(argv) < 3 or argv[1] not in READS or argv[2].startswith("-"):
         return None
-    if (os.environ.get("GC_K8S_TRANSPORT") or "auto") not in ("auto", "helper"):
+    env = environ()
+    if (env.get("GC_K8S_TRANSPORT") or "auto") not in ("auto", "helper"):
         return None
     try:
         data = read_stdin() if argv[1] == "process-alive" else b""
         try:
-            out = ask(argv[1:], data)
+            out = ask(argv[1:], data, env)
         except Exception:  # the helper's trouble is never the op's: the full way answers
             out = None
         if out is None:
@@ -49,7 +72,7 @@ def answer(argv: list[str]) -> int | None:
             return None
         view = memoryview(out)
         while view:
-            view = view[os.write(1, view):]
+            view = view[posix.write(1, view):]
     except BrokenPipeError:
         return 1  # gc stopped reading: exit 1, quietly, as `protocol.dispatch.fail` maps it
     except KeyboardInterrupt:
@@ -58,25 +81,30 @@ def answer(argv: list[str]) -> int | None:
     return 0
 
 
+def environ() -> dict[str, str]:
+    """The environment as `os.environ` decodes it."""
+    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+    return {key.decode(enc, errors): value.decode(enc, errors)
+            for key, value in posix.environ.items()}
+
+
 def read_stdin() -> bytes:
     chunks = []
-    while chunk := os.read(0, 1 << 16):
+    while chunk := posix.read(0, 1 << 16):
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def ask(argv: list[str], data: bytes) -> bytes | None:
+def ask(argv: list[str], data: bytes, env: dict[str, str]) -> bytes | None:
     from providers.kube.transport import wire
 
-    sock = wire.connect()
+    if any("\0" in arg for arg in argv):
+        return None  # no process gets such an argv; the full way says what is wrong
+    sock = wire.connect(env)
     try:
         sock.settimeout(ANSWER_TIMEOUT)
-        sock.sendall(wire.pack({"op": "answer", "answerer": ANSWERER,
-                                "version": wire.code_version(), "env": dict(os.environ),
-                                "argv": argv, "stdin": len(data)}, data))
-        header = wire.recv_header(sock)
-        if header.get("rc") != 0 or not isinstance(header.get("out"), int):
-            return None
-        return wire.recv_exact(sock, header["out"])
+        environ = b"\0".join(key + b"=" + value for key, value in posix.environ.items())
+        sock.sendall(wire.answer_request(ANSWERER, argv, environ, data))
+        return wire.recv_answer(sock)
     finally:
         sock.close()

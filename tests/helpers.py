@@ -11,7 +11,7 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,7 +37,22 @@ def executable(name: str) -> list[str]:
         return [found]
     if os.environ.get("GC_TEST_INSTALLED"):
         raise RuntimeError(f"{name} is not installed in {scripts}")
-    return [sys.executable, str(REPO / "providers" / "bin" / name)]
+    program = REPO / "providers" / "bin" / name
+    if program.with_name(f"{name}.py").exists():  # a launcher: its program, started as any script
+        program = program.with_name(f"{name}.py")
+    return [sys.executable, str(program)]
+
+
+def imported(argv: list[str], env: Mapping[str, str], stdin: bytes = b"",
+             timeout: float = 120) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
+    """Run an executable as gc does, with Python's import profile on (through the environment:
+    it reaches the interpreter past a launcher too): the result and every module imported."""
+    proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, check=False,
+                          env={**env, "PYTHONPROFILEIMPORTTIME": "1"})
+    names = {line.rsplit("|", 1)[1].strip()
+             for line in proc.stderr.decode(errors="replace").splitlines()
+             if line.startswith("import time:") and "|" in line}
+    return proc, names
 
 
 class Provider:

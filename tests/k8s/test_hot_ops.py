@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import KUBECTL, K8s
+from helpers import imported
 
 HOT = [("is-running",), ("process-alive", b"sleep"), ("get-meta", "GC_SESSION_ID"),
        ("get-last-activity",), ("peek", "5"), ("nudge", b"hi"), ("send-keys", "Escape"),
@@ -54,9 +53,7 @@ def test_each_hot_op_runs_exactly_one_kubectl(counted: tuple[K8s, Path]) -> None
 @pytest.mark.parametrize("op", HOT, ids=lambda op: str(op[0]))
 def test_hot_ops_import_no_heavy_modules(k8s: K8s, op: tuple[object, ...]) -> None:
     args, stdin = split(op)
-    proc = subprocess.run([sys.executable, "-X", "importtime", k8s.argv[-1], str(op[0]),
-                           "no-such-session", *args],
-                          input=stdin, capture_output=True, env=k8s.env, timeout=60)
-    modules = {line.split("|")[-1].strip().split(".")[0]
-               for line in proc.stderr.decode().splitlines() if line.startswith("import time:")}
+    _, loaded = imported([*k8s.argv, str(op[0]), "no-such-session", *args], k8s.env,
+                         stdin=stdin, timeout=60)
+    modules = {name.split(".")[0] for name in loaded}
     assert not modules & set(HEAVY), modules & set(HEAVY)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import executable
+from helpers import executable, imported
 
 from providers.kube.fakekube.fixtures import FakeKubeEnv
 
@@ -19,12 +18,10 @@ HEAVY = {"re", "enum", "socket", "ssl", "selectors", "orjson", "json", "typing",
          "encodings.idna", "kubernetes", "typer", "rich", "libtmux"}
 
 
-def imported(argv: list[str], env: dict[str, str]) -> set[str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True,
-                          env=env, timeout=120, check=False)
+def modules_of(argv: list[str], env: dict[str, str]) -> set[str]:
+    proc, names = imported(argv, env)
     assert proc.returncode == 0, proc.stderr.decode()[-800:]
-    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.decode().splitlines()
-            if line.startswith("import time:") and "|" in line}
+    return names
 
 
 @pytest.mark.parametrize("transport", ["direct", "helper", ""],
@@ -38,9 +35,8 @@ def test_a_hot_op_imports_nothing_heavy(helper_env: FakeKubeEnv, tmp_path: Path,
     if not transport:
         del env["GC_K8S_TRANSPORT"]
     env.pop("GC_K8S_AUDIT_LOG", None)  # the audit log is opt-in and may import more
-    script = executable("gc-session-k8s")[-1]
-    argv = [script, "is-running", "transport-pod"]
-    subprocess.run([sys.executable, *argv], env=env, capture_output=True, timeout=120,
+    argv = [*executable("gc-session-k8s"), "is-running", "transport-pod"]
+    subprocess.run(argv, env=env, capture_output=True, timeout=120,
                    check=False)  # resolves the kubeconfig; starts the helper
     if transport != "direct":
         import time
@@ -51,7 +47,7 @@ def test_a_hot_op_imports_nothing_heavy(helper_env: FakeKubeEnv, tmp_path: Path,
         while control("status") is None:
             assert time.monotonic() < deadline, "the helper did not start"
             time.sleep(0.05)
-    modules = imported(argv, env)
+    modules = modules_of(argv, env)
     assert not modules & HEAVY, sorted(modules & HEAVY)
     if transport != "direct":
         assert "providers.kube.transport.direct" not in modules  # it went through the helper

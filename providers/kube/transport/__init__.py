@@ -19,10 +19,11 @@ must be closed) raises `Fallback` *before* any command could have started; the c
 runs kubectl and the audit log records why. Every module an executable loads imports only
 the standard library (C modules `_socket`/`_ssl` rather than `socket`/`ssl`: those pull in `enum`,
 `re`, `selectors`); JSON goes through `_json` (`jsonlite`), not `orjson`. The helper
-daemon itself (`helper`) may use `socket` and `threading`: it starts once.
+daemon itself (`helper`) may use `socket` and `threading`: it starts once. The modules of
+the quickest path (`gc_session_k8s.hot`: this one, `wire`, `rundir`, `jsonlite`) import
+neither `os` nor `__future__`: that path starts Python without its site setup, which
+would otherwise have loaded both.
 """
-
-from __future__ import annotations
 
 
 class Fallback(Exception):

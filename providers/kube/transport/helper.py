@@ -45,6 +45,8 @@ from providers.kube.transport import (
 from providers.kube.transport.route import audit_argv
 from providers.kube.transport.wire import (
     SOCKET_NAME,
+    answer_call,
+    answered,
     code_version,
     pack,
     recv_exact,
@@ -183,6 +185,8 @@ class Helper:
                 self.stopping.set()
             elif op in ("answer", "exec"):
                 size = request.get("stdin")
+                if op == "answer":  # argv, environment and stdin: `wire.answer_request`
+                    size = int(request["argv"]) + int(request["environ"]) + int(size or 0)
                 stdin = recv_exact(conn, int(size)) if size is not None else None
                 conn.settimeout(None)
                 with self.lock:
@@ -241,7 +245,7 @@ class Helper:
             # compete with it for the CPU; now it overlaps the client's exit.
             self.pool.refill(target)
 
-    def answer_read(self, conn: socket.socket, request: dict[str, Any], data: bytes) -> None:
+    def answer_read(self, conn: socket.socket, request: dict[str, Any], blobs: bytes) -> None:
         """A whole read op for `gc_session_k8s.hot`: its stdout, or ``unserved`` (the client
         then runs the op itself). The answerer runs the op's own code with this helper's
         execs; each exec gets the audit line the client would have written."""
@@ -253,9 +257,8 @@ class Helper:
         if name not in ANSWERERS:
             conn.sendall(pack({"unserved": f"no answerer {name!r} here"}))
             return
-        env = {str(k): str(v) for k, v in (request.get("env") or {}).items()}
-        argv = [str(a) for a in request.get("argv") or ()]
-        op = argv[0] if argv else ""
+        argv, env, data = answer_call(request, blobs)
+        op = argv[0]
         correlation = os.urandom(6).hex()
         used: dict[str, kubeconfig.Target] = {}
 
@@ -286,7 +289,7 @@ class Helper:
             log("an answer failed inside the helper:\n" + traceback.format_exc())
             conn.sendall(pack({"unserved": "failed inside the helper"}))
         else:
-            conn.sendall(pack({"rc": 0, "out": len(out)}, out))
+            conn.sendall(answered(out))
         finally:
             for target in used.values():
                 self.pool.refill(target)

@@ -6,8 +6,6 @@ through the helper. `_json`'s scanner and encoder are the same C code `json` use
 with the settings `json.loads`/`json.dumps` pass by default.
 """
 
-from __future__ import annotations
-
 import _json
 
 TYPE_CHECKING = False
@@ -39,7 +37,7 @@ _encode = _json.make_encoder(None, _unserializable, _json.encode_basestring_asci
                              ",", False, False, True)
 
 
-def loads(data: bytes | str) -> Any:
+def loads(data: bytes | str) -> "Any":
     """Parse one JSON document (`ValueError` when it is not one)."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     start = len(text) - len(text.lstrip())
@@ -53,5 +51,5 @@ def loads(data: bytes | str) -> Any:
     return value
 
 
-def dumps(obj: Any) -> bytes:
+def dumps(obj: "Any") -> bytes:
     return "".join(_encode(obj, 0)).encode("ascii")

@@ -3,31 +3,47 @@
 It holds the resolved-kubeconfig cache (0600 files) and the helper's socket. A directory
 that another uid owns, or that others can enter, is refused: whoever controls it could
 plant a kubeconfig or a socket that answers in the helper's name.
+
+`posix` rather than `os` (Linux and macOS, the platforms we support, both have it): the
+executable's quickest path (`gc_session_k8s.hot`) starts without Python's site setup, and
+importing `os` alone would cost it a tenth of its time.
 """
 
-from __future__ import annotations
-
-import os
+import posix
 
 from providers.kube.transport import Fallback
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
-def path(environ: dict[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    override = env.get("GC_K8S_RUNTIME_DIR")
+
+def path(environ: "Mapping[str, str] | None" = None) -> str:
+    if environ is None:
+        import os
+
+        environ = os.environ
+    override = environ.get("GC_K8S_RUNTIME_DIR")
     if override:
         return override
-    base = env.get("XDG_RUNTIME_DIR") or ""
-    if base and os.path.isdir(base):
-        return os.path.join(base, "gc-k8s")
-    return f"/tmp/gc-k8s-{os.getuid()}"
+    base = environ.get("XDG_RUNTIME_DIR") or ""
+    if base and is_dir(base):
+        return f"{base.rstrip('/')}/gc-k8s"
+    return f"/tmp/gc-k8s-{posix.getuid()}"
 
 
-def ensure(environ: dict[str, str] | None = None) -> str:
+def is_dir(where: str) -> bool:
+    try:
+        return (posix.stat(where).st_mode & 0o170000) == 0o040000
+    except (OSError, ValueError):
+        return False
+
+
+def ensure(environ: "Mapping[str, str] | None" = None) -> str:
     """Create (0700) or check the directory; `Fallback` when it is not safely ours."""
     where = path(environ)
     try:
-        os.mkdir(where, 0o700)
+        posix.mkdir(where, 0o700)
     except FileExistsError:
         pass
     except OSError as error:
@@ -38,12 +54,12 @@ def ensure(environ: dict[str, str] | None = None) -> str:
 
 def check(where: str) -> None:
     try:
-        st = os.lstat(where)
+        st = posix.lstat(where)
     except OSError as error:
         raise Fallback(f"runtime dir {where}: {error.strerror}") from None
     if (st.st_mode & 0o170000) != 0o040000:
         raise Fallback(f"runtime dir {where} is not a directory")
-    if st.st_uid != os.getuid():
+    if st.st_uid != posix.getuid():
         raise Fallback(f"runtime dir {where} is owned by uid {st.st_uid}, not us")
     if st.st_mode & 0o077:
         raise Fallback(f"runtime dir {where} is open to others (mode {st.st_mode & 0o777:o})")
@@ -56,19 +72,20 @@ def write_private(target: str, data: bytes) -> None:
     same cache file at once (a shared name let one rename the other's half-written file
     away, and the loser's rename failed its client's call).
     """
-    tmp = f"{target}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    tmp = f"{target}.{posix.getpid()}.{posix.urandom(6).hex()}.tmp"
+    flags = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC | posix.O_NOFOLLOW
+    fd = posix.open(tmp, flags, 0o600)
     try:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[posix.write(fd, view):]
         finally:
-            os.close(fd)
-        os.replace(tmp, target)
+            posix.close(fd)
+        posix.replace(tmp, target)
     except BaseException:
         try:
-            os.unlink(tmp)
+            posix.unlink(tmp)
         except OSError:
             pass
         raise

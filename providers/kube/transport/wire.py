@@ -1,28 +1,32 @@
 """The helper's wire, shared by all who talk to it: where its socket is, which code it
 runs, how a connection is checked, and the framing.
 
-Imports `_socket` and (through `jsonlite`) `_json` only, so the executable's quickest
-path (`gc_session_k8s.hot`) loads little more than this module.
+Imports `_socket` only (JSON, through `jsonlite`, when a header is packed or read), so the
+executable's quickest path (`gc_session_k8s.hot`) loads little more than this module: its
+`answer` op is framed here without JSON on the client's side.
 
 The helper is trusted only when its socket sits in our 0700 runtime dir, is owned by us
 with mode 0600, and the process listening on it runs as our uid (``SO_PEERCRED``);
 anything else is a `Fallback`. Framing (both ways): a 4-byte big-endian length, a JSON
-header, then raw bytes whose lengths the header gives.
+header, then raw bytes whose lengths the header gives. The `answer` op's request carries
+every caller-supplied string (argv, environment) in such bytes, and its reply is ``A``, a
+4-byte length and the op's stdout, or a framed JSON header saying why it was not answered.
+
+`posix`, not `os`, for the reason `rundir` gives.
 """
 
-from __future__ import annotations
-
 import _socket
-import os
+import posix
 import sys
 
-from providers.kube.transport import Fallback, jsonlite, rundir
+from providers.kube.transport import Fallback, rundir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
-PROTOCOL = "2"
+PROTOCOL = "3"
 CONNECT_TIMEOUT = 0.5
 SOCKET_NAME = "helper.sock"
 #: The modules whose code the helper runs for its clients, from the directory holding our
@@ -37,7 +41,8 @@ CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
     "gc_session_k8s/pod_runner.py", "gc_session_k8s/naming.py", "gc_session_k8s/answer.py",
     "gc_session_k8s/hot.py", "protocol/dispatch.py",
     "protocol/names.py", "protocol/errors.py", "protocol/proc.py")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+#: The directory holding our packages (this file is <ROOT>/providers/kube/transport/wire.py).
+ROOT = (__file__ if __file__.startswith("/") else f"{posix.getcwd()}/{__file__}").rsplit("/", 4)[0]
 
 
 class Absent(Exception):
@@ -53,18 +58,20 @@ def code_version() -> str:
     stamps = []
     for name in CODE:
         try:
-            st = os.stat(os.path.join(ROOT, name))
+            st = posix.stat(f"{ROOT}/{name}")
             stamps.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
         except OSError:
             stamps.append("-")
     return PROTOCOL + ":" + ",".join(stamps)
 
 
-def socket_path(environ: dict[str, str] | None = None) -> str:
-    return os.path.join(rundir.path(environ), SOCKET_NAME)
+def socket_path(environ: "Mapping[str, str] | None" = None) -> str:
+    return f"{rundir.path(environ)}/{SOCKET_NAME}"
 
 
-def pack(header: dict[str, Any], *blobs: bytes) -> bytes:
+def pack(header: "dict[str, Any]", *blobs: bytes) -> bytes:
+    from providers.kube.transport import jsonlite
+
     head = jsonlite.dumps(header)
     return len(head).to_bytes(4, "big") + head + b"".join(blobs)
 
@@ -80,10 +87,42 @@ def recv_exact(sock: _socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_header(sock: _socket.socket) -> dict[str, Any]:
+def recv_header(sock: _socket.socket) -> "dict[str, Any]":
+    from providers.kube.transport import jsonlite
+
     size = int.from_bytes(recv_exact(sock, 4), "big")
     header: dict[str, Any] = jsonlite.loads(recv_exact(sock, size))
     return header
+
+
+def answer_request(answerer: str, argv: "list[str]", environ: bytes, stdin: bytes) -> bytes:
+    """The `answer` op's request: a JSON header of our own names and lengths only (written
+    here, so the client loads no JSON code), then argv and the environment NUL-separated
+    (``key=value``, as the process got it) and stdin."""
+    args = "\0".join(argv).encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    head = (f'{{"op":"answer","answerer":"{answerer}","version":"{code_version()}",'
+            f'"argv":{len(args)},"environ":{len(environ)},"stdin":{len(stdin)}}}').encode()
+    return len(head).to_bytes(4, "big") + head + args + environ + stdin
+
+
+def answer_call(header: "dict[str, Any]", blobs: bytes) -> "tuple[list[str], dict[str, str], bytes]":
+    """The helper's reading of `answer_request`'s blobs: argv, environment, stdin."""
+    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+    n_args, n_env = int(header["argv"]), int(header["environ"])
+    argv = blobs[:n_args].decode(enc, errors).split("\0")
+    pairs = (item.partition("=") for item in blobs[n_args:n_args + n_env].decode(enc, errors).split("\0"))
+    return argv, {key: value for key, sep, value in pairs if sep}, blobs[n_args + n_env:]
+
+
+def answered(out: bytes) -> bytes:
+    return b"A" + len(out).to_bytes(4, "big") + out
+
+
+def recv_answer(sock: _socket.socket) -> "bytes | None":
+    """The op's stdout, or None when the helper did not answer it (the client runs it)."""
+    if recv_exact(sock, 1) != b"A":
+        return None  # a framed header saying why follows: the length's first byte is 0
+    return recv_exact(sock, int.from_bytes(recv_exact(sock, 4), "big"))
 
 
 def peer_uid(sock: _socket.socket) -> int:
@@ -91,19 +130,19 @@ def peer_uid(sock: _socket.socket) -> int:
     return int.from_bytes(creds[4:8], sys.byteorder)
 
 
-def connect(environ: dict[str, str] | None = None) -> _socket.socket:
+def connect(environ: "Mapping[str, str] | None" = None) -> _socket.socket:
     """A checked connection to our helper: `Absent` when none answers, `Fallback` when
     what answers is not safely ours."""
     where = rundir.path(environ)
-    path = os.path.join(where, SOCKET_NAME)
+    path = f"{where}/{SOCKET_NAME}"
     try:
-        st = os.lstat(path)
+        st = posix.lstat(path)
     except FileNotFoundError:
         raise Absent("not running") from None
     rundir.check(where)
     if (st.st_mode & 0o170000) != 0o140000:
         raise Fallback(f"helper socket {path} is not a socket")
-    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+    if st.st_uid != posix.getuid() or st.st_mode & 0o077:
         raise Fallback(f"helper socket {path} is owned by uid {st.st_uid} "
                        f"(mode {st.st_mode & 0o777:o}): refused")
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -115,7 +154,7 @@ def connect(environ: dict[str, str] | None = None) -> _socket.socket:
         raise Absent(f"connect: {error.strerror or error}",
                      stale=not isinstance(error, (BlockingIOError, TimeoutError))) from None
     uid = peer_uid(sock)
-    if uid != os.getuid():
+    if uid != posix.getuid():
         sock.close()
         raise Fallback(f"the helper listening on {path} runs as uid {uid}: refused")
     return sock

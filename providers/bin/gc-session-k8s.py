@@ -1,0 +1,42 @@
+#!python
+"""gc-session-k8s, the program (`gc_session_k8s.hot.main`). `gc-session-k8s` beside this file
+starts it without Python's site setup (-S): gc starts a fresh process for every op of every
+session, and a tick's read needs only our packages and the standard library. Run directly,
+it starts as any script does."""
+import sys
+
+ours = None  # where our packages were found without site: site is still to be set up
+if sys.flags.no_site:
+    # A venv, pipx or uv tool holds us in its own site-packages (found from the interpreter's
+    # path: without site, sys.prefix names the base installation); an editable install, in a
+    # directory a .pth file there names. Other layouts are left to site.
+    import posix
+
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    lib = f"{sys.executable.rsplit('/', 2)[0]}/lib/{version}/site-packages"
+    places = [lib]
+    try:
+        posix.stat(f"{lib}/gc_session_k8s/hot.py")
+    except OSError:
+        try:
+            for pth in sorted(name for name in posix.listdir(lib) if name.endswith(".pth")):
+                with open(f"{lib}/{pth}", encoding="utf-8") as lines:
+                    places += [line.strip() for line in lines if line.startswith("/")]
+        except (OSError, ValueError):
+            pass
+    for place in places:
+        try:
+            posix.stat(f"{place}/gc_session_k8s/hot.py")
+        except (OSError, ValueError):
+            continue
+        ours = place
+        sys.path.append(ours)
+        break
+    else:
+        import site
+
+        site.main()
+
+from gc_session_k8s.hot import main  # noqa: E402
+
+main(sys.argv, ours)

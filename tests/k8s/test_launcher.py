@@ -1,0 +1,125 @@
+"""`gc-session-k8s` is a /bin/sh launcher: it starts `gc-session-k8s.py`, installed beside it,
+with the interpreter named on that file's first line and without Python's site setup, and
+runs it as any script whenever that cannot be done.
+
+These pin the launcher alone, with a stand-in program that reports how it was started; the
+real program goes through it in every other k8s test (and `test_hot_path` checks that a
+tick's read loads neither site nor os).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import REPO, executable
+
+LAUNCHER = REPO / "providers" / "bin" / "gc-session-k8s"
+#: Reports what the launcher handed it: how Python started, its argv and its stdin.
+REPORTER = """import json, sys
+print(json.dumps({"no_site": sys.flags.no_site, "argv": sys.argv[1:],
+                  "stdin": sys.stdin.read(), "program": sys.argv[0]}))
+"""
+
+
+def install(where: Path, first_line: str | None = None) -> Path:
+    """The launcher and a stand-in program, as an installer lays them out."""
+    where.mkdir(parents=True, exist_ok=True)
+    launcher = where / "gc-session-k8s"
+    shutil.copy(LAUNCHER, launcher)
+    program = where / "gc-session-k8s.py"
+    program.write_text(f"{first_line or '#!' + sys.executable}\n{REPORTER}")
+    program.chmod(0o755)
+    return launcher
+
+
+def run(argv: list[str], stdin: str = "", cwd: Path | None = None) -> dict[str, object]:
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60,
+                          cwd=cwd, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report: dict[str, object] = json.loads(proc.stdout)
+    return report
+
+
+ARGS = ["is-running", "a b", "", "x;", "-S", "$(touch pwned)", "line\nbreak", "*"]
+
+
+def test_the_program_starts_without_site_with_every_argument_and_stdin_intact(
+        tmp_path: Path) -> None:
+    report = run([str(install(tmp_path / "bin")), *ARGS], stdin="claude\nnode\n",
+                 cwd=tmp_path)
+    assert report == {"no_site": 1, "argv": ARGS, "stdin": "claude\nnode\n",
+                      "program": str(tmp_path / "bin" / "gc-session-k8s.py")}
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_directory_with_spaces_and_a_relative_invocation(tmp_path: Path) -> None:
+    where = tmp_path / "my tools" / "bin"
+    install(where)
+    assert run([str(where / "gc-session-k8s"), "get-meta", "s", "k"])["no_site"] == 1
+    assert run(["sh", "gc-session-k8s", "peek", "s"], cwd=where)["argv"] == ["peek", "s"]
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute link", "relative link"])
+def test_a_launcher_linked_alone_elsewhere_finds_its_program(tmp_path: Path,
+                                                              relative: bool) -> None:
+    launcher = install(tmp_path / "venv" / "bin")
+    link = tmp_path / "local" / "bin" / "gc-session-k8s"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(os.path.relpath(launcher, link.parent) if relative else launcher)
+    report = run([str(link), "is-running", "s"])
+    assert report["no_site"] == 1
+    assert Path(str(report["program"])).resolve() == launcher.with_name("gc-session-k8s.py")
+
+
+def test_another_first_line_runs_the_program_as_any_script(tmp_path: Path) -> None:
+    interpreter = shutil.which("python3") or sys.executable
+    launcher = install(tmp_path, first_line=f"#!/usr/bin/env {Path(interpreter).name}")
+    env_path = f"{Path(interpreter).parent}:{os.environ.get('PATH', '')}"
+    proc = subprocess.run([str(launcher), "is-running", "s"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PATH": env_path}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["no_site"] == 0
+
+
+def test_a_missing_program_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    launcher = install(tmp_path)
+    (tmp_path / "gc-session-k8s.py").unlink()
+    proc = subprocess.run([str(launcher), "is-running", "s"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "gc-session-k8s.py" in proc.stderr
+
+
+def test_the_installed_program_run_directly_answers_as_the_launcher_does() -> None:
+    launcher = executable("gc-session-k8s")
+    if len(launcher) > 1:
+        pytest.skip("not installed: the program is already run directly")
+    for argv in (["bogus", "x"], ["is-running"], ["is-running", "bad;name"]):
+        through = subprocess.run([*launcher, *argv], capture_output=True, timeout=60,
+                                 check=False)
+        direct = subprocess.run([launcher[0] + ".py", *argv], capture_output=True, timeout=60,
+                                check=False)
+        assert (through.returncode, through.stdout, through.stderr) == (
+            direct.returncode, direct.stdout, direct.stderr), argv
+
+
+def test_a_layout_only_site_knows_still_runs_the_op(tmp_path: Path) -> None:
+    """An interpreter whose own site-packages does not hold us (a --user install, here
+    PYTHONPATH): the program sets site up and goes on."""
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    if not base.exists():
+        pytest.skip(f"no base interpreter at {base}")
+    launcher = install(tmp_path)
+    program = REPO / "providers" / "bin" / "gc-session-k8s.py"
+    body = program.read_text().split("\n", 1)[1]
+    (tmp_path / "gc-session-k8s.py").write_text(f"#!{base}\n{body}")
+    proc = subprocess.run([str(launcher), "no-such-op", "x"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert (proc.returncode, proc.stderr) == (
+        2, "gc-session-k8s: unknown operation 'no-such-op' (not implemented)\n")
