@@ -59,7 +59,10 @@ def answer(argv: list[str]) -> int | None:
     if (env.get("GC_K8S_TRANSPORT") or "auto") not in ("auto", "helper"):
         return None
     try:
-        data = read_stdin() if argv[1] == "process-alive" else b""
+        try:
+            data = read_stdin() if argv[1] == "process-alive" else b""
+        except OSError:
+            return None  # no readable stdin: the full way says so in its own words
         try:
             out = ask(argv[1:], data, env)
         except Exception:  # the helper's trouble is never the op's: the full way answers

@@ -69,9 +69,11 @@ def test_a_directory_with_spaces_and_a_relative_invocation(tmp_path: Path) -> No
 def test_a_launcher_linked_alone_elsewhere_finds_its_program(tmp_path: Path,
                                                               relative: bool) -> None:
     launcher = install(tmp_path / "venv" / "bin")
+    hop = tmp_path / "opt" / "gc-session-k8s"  # a link to a link: followed to the end
     link = tmp_path / "local" / "bin" / "gc-session-k8s"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(os.path.relpath(launcher, link.parent) if relative else launcher)
+    for made, to in ((hop, launcher), (link, hop)):
+        made.parent.mkdir(parents=True)
+        made.symlink_to(os.path.relpath(to, made.parent) if relative else to)
     report = run([str(link), "is-running", "s"])
     assert report["no_site"] == 1
     assert Path(str(report["program"])).resolve() == launcher.with_name("gc-session-k8s.py")
@@ -90,10 +92,14 @@ def test_another_first_line_runs_the_program_as_any_script(tmp_path: Path) -> No
 def test_a_missing_program_is_one_line_and_exit_1(tmp_path: Path) -> None:
     launcher = install(tmp_path)
     (tmp_path / "gc-session-k8s.py").unlink()
-    proc = subprocess.run([str(launcher), "is-running", "s"], capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert proc.returncode == 1
-    assert proc.stderr.count("\n") == 1 and "gc-session-k8s.py" in proc.stderr
+    alone = tmp_path / "elsewhere" / "gc-session-k8s"  # and a link to the launcher alone
+    alone.parent.mkdir()
+    alone.symlink_to(launcher)
+    for argv in ([str(launcher)], [str(alone)]):
+        proc = subprocess.run([*argv, "is-running", "s"], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 1
+        assert proc.stderr.count("\n") == 1 and "gc-session-k8s.py" in proc.stderr
 
 
 def test_the_installed_program_run_directly_answers_as_the_launcher_does() -> None:
