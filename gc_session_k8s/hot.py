@@ -106,8 +106,7 @@ def ask(argv: list[str], data: bytes, env: dict[str, str]) -> bytes | None:
     sock = wire.connect(env)
     try:
         sock.settimeout(ANSWER_TIMEOUT)
-        environ = b"\0".join(key + b"=" + value for key, value in posix.environ.items())
-        sock.sendall(wire.answer_request(ANSWERER, argv, environ, data))
+        sock.sendall(wire.answer_request(ANSWERER, argv, data))
         return wire.recv_answer(sock)
     finally:
         sock.close()

@@ -12,26 +12,29 @@ if sys.flags.no_site:
     # directory a .pth file there names. Other layouts are left to site.
     import posix
 
-    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    lib = f"{sys.executable.rsplit('/', 2)[0]}/lib/{version}/site-packages"
-    places = [lib]
-    try:
-        posix.stat(f"{lib}/gc_session_k8s/hot.py")
-    except OSError:
-        try:
-            for pth in sorted(name for name in posix.listdir(lib) if name.endswith(".pth")):
-                with open(f"{lib}/{pth}", encoding="utf-8") as lines:
-                    places += [line.strip() for line in lines if line.startswith("/")]
-        except (OSError, ValueError):
-            pass
-    for place in places:
+    def holds_us(place: str) -> bool:
         try:
             posix.stat(f"{place}/gc_session_k8s/hot.py")
         except (OSError, ValueError):
-            continue
-        ours = place
+            return False
+        return True
+
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    lib = f"{sys.executable.rsplit('/', 2)[0]}/lib/{version}/site-packages"
+    if holds_us(lib):
+        ours = lib
+    else:
+        try:
+            for pth in sorted(name for name in posix.listdir(lib) if name.endswith(".pth")):
+                with open(f"{lib}/{pth}", encoding="utf-8") as lines:
+                    ours = next((line.strip() for line in lines
+                                 if line.startswith("/") and holds_us(line.strip())), None)
+                if ours:
+                    break
+        except (OSError, ValueError):
+            pass
+    if ours:
         sys.path.append(ours)
-        break
     else:
         import site
 

@@ -95,11 +95,12 @@ def recv_header(sock: _socket.socket) -> "dict[str, Any]":
     return header
 
 
-def answer_request(answerer: str, argv: "list[str]", environ: bytes, stdin: bytes) -> bytes:
+def answer_request(answerer: str, argv: "list[str]", stdin: bytes) -> bytes:
     """The `answer` op's request: a JSON header of our own names and lengths only (written
-    here, so the client loads no JSON code), then argv and the environment NUL-separated
-    (``key=value``, as the process got it) and stdin."""
+    here, so the client loads no JSON code), then argv and this process's environment
+    NUL-separated (``key=value``, as the process got it) and stdin."""
     args = "\0".join(argv).encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    environ = b"\0".join(key + b"=" + value for key, value in posix.environ.items())
     head = (f'{{"op":"answer","answerer":"{answerer}","version":"{code_version()}",'
             f'"argv":{len(args)},"environ":{len(environ)},"stdin":{len(stdin)}}}').encode()
     return len(head).to_bytes(4, "big") + head + args + environ + stdin
