@@ -27,7 +27,7 @@ from protocol.conformance.checks.strict import observable, sh_command, wait_for_
 from protocol.conformance.context import Kit
 from protocol.conformance.driver import OpResult
 from protocol.conformance.gojson import StartConfig, encode_start_config
-from protocol.conformance.model import fail, required, skip
+from protocol.conformance.model import fail, skip
 from protocol.conformance.registry import Spec, Unit, UnitBody, single
 
 UNITS: list[Unit] = []
@@ -213,7 +213,9 @@ def relative_callers(kit: Kit) -> str:
     name = kit.name("caller")
     value = secrets.token_hex(6)
     try:
-        required(first.start(name, kit.default_config()), "start from the first caller's directory")
+        started = first.start(name, kit.default_config())
+        if not started.ok:
+            return refused_relative(kit, started)
         if not first.running(name):
             raise fail("the first caller does not see the session it started")
         has_meta = first.run("set-meta", name, CALLER_KEY, stdin=value.encode()).ok
@@ -224,6 +226,16 @@ def relative_callers(kit: Kit) -> str:
         for caller in (second, first):
             caller.run("stop", name)
     return f"{' '.join(f'{k}={v}' for k, v in env.items())} from two directories"
+
+
+def refused_relative(kit: Kit, started: OpResult) -> str:
+    """A relative setting refused with one line passes, if the provider starts without it."""
+    if not one_line_error(started):
+        raise fail(f"start from the first caller's directory: {started.describe()}")
+    plain = kit.name("caller-plain")
+    with kit.started(plain, what="start without the relative settings"):
+        pass
+    return f"relative settings refused: {started.error_text}"
 
 
 def second_caller_problems(first: Caller, second: Caller, name: str, value: str) -> list[str]:
