@@ -60,7 +60,7 @@ WHERE = "gc-conf-where:"
 def related(owner: str, token: str) -> bool:
     """Does ``token`` look derived from ``owner`` (its folded spelling, maybe plus a suffix)?"""
     stem = fold(owner)[:40]
-    return token != owner and fold(token).startswith(stem)
+    return bool(stem) and token != owner and fold(token).startswith(stem)
 
 
 def exposed_names(kit: Kit, owner: str) -> list[str]:
