@@ -277,13 +277,17 @@ def closed(kit: Kit, op: str, *args: str) -> OpResult:
     return kit.provider.run(op, *args, close_stdin=True)
 
 
+#: What a crash says, never bad input's one clear line.
+CRASH = re.compile(r"Traceback \(most recent call last\)|internal error", re.IGNORECASE)
+
+
 def sloppy(result: OpResult) -> str:
-    """ "" when ``result`` is exit 0, or exit 1 with one line; no traceback either way."""
+    """ "" when ``result`` is exit 0, or exit 1 with one line; no crash (a traceback, an internal error) either way."""
     said = result.stderr.decode("utf-8", "replace")
     if result.timed_out:
         return result.describe()
-    if "Traceback (most recent call last)" in said:
-        return f"{result.describe()} (a traceback)"
+    if CRASH.search(said):
+        return f"{result.describe()} (a crash, not a clear line)"
     if result.exit_code == 0 or one_line_error(result):
         return ""
     lines = len([line for line in said.splitlines() if line.strip()])
@@ -325,8 +329,8 @@ def closed_stdin(kit: Kit) -> str:
         if checks[0][1].ok and not reads_true(checks[0][1].output):
             problems.append(f"is-running of a live session with stdin closed: {checks[0][1].describe()}")
         alive = closed(kit, "process-alive", name)
-        if alive.ok and alive.output != "false":
-            problems.append(f"process-alive read names from a closed stdin: {alive.describe()}")
+        if not alive.ok or alive.output != "false":
+            problems.append(f"process-alive with stdin closed (no names to find) must print false: {alive.describe()}")
         checks.append(("process-alive", alive))
         meta = closed(kit, "set-meta", name, ALIAS_KEY)
         if has_meta and (got := kit.run("get-meta", name, ALIAS_KEY).output) != value:
