@@ -18,7 +18,7 @@ from protocol.conformance.registry import Spec, Unit
 
 
 def all_units() -> list[Unit]:
-    from protocol.conformance.checks import beads, hardening, rpp, runtimetest, strict
+    from protocol.conformance.checks import beads, callers, hardening, rpp, runtimetest, strict
 
     # The serial cold-start measurement stays last of the strict checks.
     return [
@@ -27,6 +27,7 @@ def all_units() -> list[Unit]:
         *runtimetest.UNITS,
         *(unit for unit in strict.UNITS if not unit.serial),
         *hardening.UNITS,
+        *callers.UNITS,
         *(unit for unit in strict.UNITS if unit.serial),
         *beads.UNITS,
     ]

@@ -102,6 +102,29 @@ def conformance(
         str, typer.Option("--session-prefix", help="Prefix of every session name the kit creates.")
     ] = "",
     workers: Annotated[int, typer.Option("--workers", help="Checks run in parallel.")] = 4,
+    backing_name_command: Annotated[
+        str,
+        typer.Option(
+            "--backing-name-command",
+            help="Shell command printing the backing object's name(s) of session $1 (a pod): "
+            "GC-STRICT-ISOLATION-003 tries each as a session name.",
+        ),
+    ] = "",
+    relative_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--relative-env",
+            help="KEY=VALUE whose value is a path relative to the caller's directory: "
+            "GC-STRICT-ISOLATION-004 runs ops with it from two directories (repeatable).",
+        ),
+    ] = None,
+    caller_dir: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--caller-dir",
+            help="Give twice: the two directories of GC-STRICT-ISOLATION-004 (default: two fresh ones).",
+        ),
+    ] = None,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Live lines on stderr (default: when stderr is a terminal)."),
@@ -117,13 +140,15 @@ def conformance(
     """
     try:
         extra_env = parse_env(env or [])
+        relative = tuple(parse_env(relative_env or []).items())
         shown = resolve(executable)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     selected = select(only or [], beads)
     total = sum(len(unit.specs) for unit in selected)
     live = Progress(total, sys.stderr.isatty() if progress is None else progress)
-    options = Options(session_prefix, cold_start_threshold_ms, workers)
+    options = Options(session_prefix, cold_start_threshold_ms, workers, backing_name_command, relative,
+                      tuple(caller_dir or ()))
     try:
         with terminate_as_interrupt():
             outcome = run(executable, extra_env, only or [], beads, options, on_result=live)

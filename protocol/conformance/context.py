@@ -29,6 +29,14 @@ class Options(NamedTuple):
     session_prefix: str = ""
     cold_start_threshold_ms: float | None = None
     workers: int = 4
+    #: A shell command printing the name(s) of session ``$1``'s backing object
+    #: (a pod, a container): GC-STRICT-ISOLATION-003 tries each as a session name.
+    backing_name_command: str = ""
+    #: Env entries whose values are paths relative to the caller's directory:
+    #: GC-STRICT-ISOLATION-004 runs ops with them from two directories.
+    relative_env: tuple[tuple[str, str], ...] = ()
+    #: The two caller directories of GC-STRICT-ISOLATION-004 (empty: two fresh ones).
+    caller_dirs: tuple[str, ...] = ()
 
 
 class Handshake(NamedTuple):

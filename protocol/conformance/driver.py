@@ -103,21 +103,41 @@ class Provider:
         stdin: bytes | None = None,
         timeout: float | None = None,
         env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        close_stdin: bool = False,
     ) -> OpResult:
-        """Run one op and return what the caller would see."""
+        """Run one op and return what the caller would see.
+
+        ``cwd`` runs it from another directory (a second caller); ``close_stdin``
+        runs it with descriptor 0 closed, not ``/dev/null`` (a careless caller).
+        """
         if timeout is None:
             timeout = self.start_timeout if op in LONG_OPS else self.op_timeout
         argv = (*self.command, op, *args)
-        return run_process(argv, stdin, timeout, {**self.env, **(env or {})})
+        return run_process(argv, stdin, timeout, {**self.env, **(env or {})}, cwd=cwd, close_stdin=close_stdin)
 
 
-def run_process(argv: Sequence[str], stdin: bytes | None, timeout: float, env: Mapping[str, str]) -> OpResult:
+#: Closes descriptor 0, then becomes the op (same pid, same process group, same argv).
+CLOSED_STDIN = ("/bin/sh", "-c", 'exec "$@" <&-', "sh")
+
+
+def run_process(
+    argv: Sequence[str],
+    stdin: bytes | None,
+    timeout: float,
+    env: Mapping[str, str],
+    *,
+    cwd: str | None = None,
+    close_stdin: bool = False,
+) -> OpResult:
     """Run ``argv`` in its own process group with Go's cancellation semantics."""
     began = time.monotonic()
+    spawned = [*CLOSED_STDIN, *argv] if close_stdin else list(argv)
     try:
         proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            spawned,
+            cwd=cwd,
+            stdin=subprocess.PIPE if stdin is not None and not close_stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env),
@@ -132,7 +152,7 @@ def run_process(argv: Sequence[str], stdin: bytes | None, timeout: float, env: M
         threading.Thread(target=_drain, args=(os.dup(proc.stdout.fileno()), chunks["out"]), daemon=True),
         threading.Thread(target=_drain, args=(os.dup(proc.stderr.fileno()), chunks["err"]), daemon=True),
     ]
-    if stdin is not None:
+    if stdin is not None and not close_stdin:
         readers.append(threading.Thread(target=_feed, args=(proc, stdin), daemon=True))
     for reader in readers:
         reader.start()

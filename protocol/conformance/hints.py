@@ -51,6 +51,16 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("GC-STRICT-INJECT-006", SEMICOLON),
     ("GC-STRICT-ISOLATION", ("target exact names (tmux -t '=name' and '=name:'), never a prefix; a dead pane is "
                             "still that session's")),
+    ("GC-STRICT-ISOLATION-003", ("map names to backing objects injectively (a hash of the exact name), and have "
+                                "every op check the object's recorded session name, not only start")),
+    ("GC-STRICT-ISOLATION-004", ("resolve relative paths (kubeconfig, sockets, state dirs) in the caller's own "
+                                "directory, and key anything shared by what they resolve to")),
+    ("GC-STRICT-USAGE-005", ("a closed stdin is bad input: one line, exit 1 (process-alive prints false); an op "
+                            "that reads no stdin works as usual")),
+    ("GC-STRICT-INJECT-007", ("tmux expands formats in -c: start the client in work_dir (no -c) or otherwise "
+                             "pass it so nothing is expanded")),
+    ("GC-STRICT-CANCEL-004", ("a signal at any point of start (readiness, the config's nudge, setup) rolls the "
+                             "session back and exits non-zero")),
     ("GC-STRICT-COPY", ("copy without following links inside the destination (resolve it, refuse symlinks); "
                        "a link loop is one line, exit 1")),
     ("GC-STRICT-START-005", ("a start killed mid-way must not block the name: recycle a half-made session on the "

@@ -54,6 +54,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Suite or check-ID prefix to collect (repeatable); -k narrows further.",
     )
     group.addoption(
+        "--gc-provider-relative-env",
+        metavar="KEY=PATH",
+        action="append",
+        default=[],
+        help="A setting holding a path relative to the caller (GC-STRICT-ISOLATION-004; repeatable).",
+    )
+    group.addoption(
+        "--gc-provider-caller-dir",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="Give twice: GC-STRICT-ISOLATION-004's two caller directories (default: two fresh ones).",
+    )
+    group.addoption(
+        "--gc-provider-backing-name-command",
+        metavar="CMD",
+        default="",
+        help="Shell command printing session $1's backing object name(s) (GC-STRICT-ISOLATION-003).",
+    )
+    group.addoption(
         "--gc-beads",
         metavar="PATH",
         help="Run the exec beads store checks against this executable.",
@@ -140,7 +160,7 @@ class Background:
     """Runs the selected checks in a thread; each verdict is waited for by code."""
 
     def __init__(self, config: pytest.Config, path: Path, beads: bool, codes: list[str]) -> None:
-        from protocol.conformance.context import Kit
+        from protocol.conformance.context import Kit, Options
         from protocol.conformance.driver import Provider
         from protocol.conformance.runner import select
         from protocol.conformance.session import parse_env
@@ -149,7 +169,12 @@ class Background:
         self.arrived = threading.Condition()
         self.finished = False
         self.error = ""
-        self.kit: Kit = Kit(Provider([str(path)], parse_env(config.getoption("--gc-provider-env"))))
+        options = Options(
+            backing_name_command=config.getoption("--gc-provider-backing-name-command"),
+            relative_env=tuple(parse_env(config.getoption("--gc-provider-relative-env")).items()),
+            caller_dirs=tuple(config.getoption("--gc-provider-caller-dir")),
+        )
+        self.kit: Kit = Kit(Provider([str(path)], parse_env(config.getoption("--gc-provider-env"))), options)
         self.thread = threading.Thread(target=self._run, args=(select(codes, beads),), daemon=True)
         self.thread.start()
 

@@ -24,7 +24,11 @@ class Breakage(NamedTuple):
     mode: str
     fails: tuple[str, ...]
     threshold_ms: float | None = None
+    relative_env: tuple[tuple[str, str], ...] = ()
 
+
+#: A socket path relative to the caller's directory (minimal-sh takes a path with a "/").
+RELATIVE_SOCKET = (("GC_MINIMAL_TMUX_SOCKET", "./s"),)
 
 RT_L = "RT-LIFECYCLE-"
 RT_S = "RT-SESSION-"
@@ -144,6 +148,11 @@ BREAKAGES = (
     Breakage("start-stale-lock", ("GC-STRICT-START-005",)),
     Breakage("secret-in-argv", ("GC-STRICT-SECRET-001",)),
     Breakage("slow-hot-ops", ("GC-STRICT-COLD-START-001",), threshold_ms=150),
+    Breakage("alias-lowercase", ("GC-STRICT-ISOLATION-003",)),
+    Breakage("relative-elsewhere", ("GC-STRICT-ISOLATION-004",), relative_env=RELATIVE_SOCKET),
+    Breakage("closed-stdin-traceback", ("GC-STRICT-USAGE-005",)),
+    Breakage("workdir-format", ("GC-STRICT-INJECT-007",)),
+    Breakage("start-nudge-ignores-term", ("GC-STRICT-CANCEL-004",)),
 )
 
 #: Checks no provider can fail: the Go caller answers them without calling it.
@@ -153,7 +162,9 @@ CALLER_SIDE = {"RT-LIFECYCLE-PROCESS-ALIVE-EMPTY-NAMES-RETURNS-TRUE"}
 def run_broken(breakage: Breakage) -> Run:
     isolation = new_isolation()
     try:
-        options = Options(cold_start_threshold_ms=breakage.threshold_ms, workers=2)
+        options = Options(
+            cold_start_threshold_ms=breakage.threshold_ms, workers=2, relative_env=breakage.relative_env
+        )
         env = isolation.env(BREAK=breakage.mode)
         return run(str(BROKEN), env, breakage.fails, options=options)
     finally:
@@ -198,6 +209,8 @@ HOST_OBSERVED = {
     "GC-STRICT-CANCEL-003",
     "GC-STRICT-INJECT-006",
     "GC-STRICT-COPY-001",
+    "GC-STRICT-INJECT-007",
+    "GC-STRICT-CANCEL-004",
 }
 
 

@@ -62,3 +62,18 @@ def test_a_grandchild_holding_stdout_cannot_hang_the_caller(tmp_path: Path) -> N
     result = run_process([str(script(tmp_path, body))], None, 10, dict(os.environ))
     assert result.ok and result.output == "done"
     assert time.monotonic() - began < 5
+
+
+def test_an_op_with_stdin_closed_has_no_descriptor_0_and_keeps_its_argv(tmp_path: Path) -> None:
+    body = 'if { true 3<&0; } 2>/dev/null; then s=open; else s=closed; fi; printf "%s %s %s" "$s" "$1" "$2"\n'
+    provider = Provider([str(script(tmp_path, body))])
+    assert provider.run("nudge", "s", close_stdin=True).output == "closed nudge s"
+    assert provider.run("nudge", "s", stdin=b"x", close_stdin=True).output == "closed nudge s"
+    assert provider.run("nudge", "s").output == "open nudge s"
+
+
+def test_an_op_runs_from_the_callers_directory(tmp_path: Path) -> None:
+    provider = Provider([str(script(tmp_path, "pwd\n"))])
+    there = tmp_path / "caller"
+    there.mkdir()
+    assert provider.run("is-running", "s", cwd=str(there)).output == str(there)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from kit_helpers import MINIMAL, TmuxIsolation, needs_tmux
 
+from protocol.conformance.context import Options
 from protocol.conformance.model import Status
 from protocol.conformance.session import run
 
@@ -15,7 +16,9 @@ EXPECTED_SKIPS = {"RPP-CONN-001", "RPP-PROVISION-001"}
 @needs_tmux
 @pytest.mark.slow
 def test_minimal_provider_passes_every_check(tmux_isolation: TmuxIsolation) -> None:
-    outcome = run(str(MINIMAL), tmux_isolation.env())
+    # A socket path relative to the caller's directory: GC-STRICT-ISOLATION-004 runs.
+    relative = Options(relative_env=(("GC_MINIMAL_TMUX_SOCKET", "./s"),))
+    outcome = run(str(MINIMAL), tmux_isolation.env(), options=relative)
     verdicts = {row.result.code: row.result for row in outcome.rows}
     failed = [r for r in verdicts.values() if r.status is Status.FAIL]
     skipped = {code for code, r in verdicts.items() if r.status is Status.SKIP}

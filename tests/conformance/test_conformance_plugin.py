@@ -58,3 +58,21 @@ def test_the_gc_provider_fixture_drives_the_given_executable(pytester: pytest.Py
         f"--gc-provider={MINIMAL}", "--gc-provider-only=GC-STRICT-USAGE-004", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=2)
+
+
+@needs_tmux
+@pytest.mark.slow
+def test_the_relative_env_option_reaches_the_two_callers_check(
+    pytester: pytest.Pytester, tmux_isolation: TmuxIsolation
+) -> None:
+    env_args = [f"--gc-provider-env={k}={v}" for k, v in tmux_isolation.env().items()]
+    result = pytester.runpytest_subprocess(
+        f"--gc-provider={MINIMAL}",
+        *env_args,
+        "--gc-provider-relative-env=GC_MINIMAL_TMUX_SOCKET=./s",
+        "--gc-provider-only=GC-STRICT-ISOLATION-004",
+        "-v",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=1)

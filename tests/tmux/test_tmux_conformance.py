@@ -11,11 +11,21 @@ from pathlib import Path
 import pytest
 from helpers import executable
 
+from protocol.conformance.context import Options
 from protocol.conformance.model import Status
-from protocol.conformance.session import run
+from protocol.conformance.session import Run, run
 
 #: Optional RPP ops gc-session-tmux leaves unimplemented on purpose (exit 2).
 EXPECTED_SKIPS = {"RPP-CONN-001", "RPP-PROVISION-001"}
+#: GC-STRICT-ISOLATION-004 with the socket as a path relative to the caller (refused or kept apart).
+RELATIVE = Options(relative_env=(("GC_TMUX_SOCKET", "./s"), ("GC_EXEC_STATE_DIR", "./state")))
+#: The checks for what a hostile caller found (issue 23).
+HOSTILE = ("GC-STRICT-ISOLATION-003", "GC-STRICT-ISOLATION-004", "GC-STRICT-USAGE-005",
+           "GC-STRICT-INJECT-007", "GC-STRICT-CANCEL-004")
+
+
+def failures(outcome: Run) -> list[str]:
+    return [f"{row.result.code}: {row.result.detail}" for row in outcome.rows if row.result.status is Status.FAIL]
 
 
 @pytest.mark.slow
@@ -23,9 +33,20 @@ def test_gc_session_tmux_passes_every_check(tmux_socket: Path, state_dir: Path) 
     argv = executable("gc-session-tmux")
     if len(argv) != 1:
         pytest.skip("gc-session-tmux is not installed as a script")
-    outcome = run(argv[0], {"GC_TMUX_SOCKET": str(tmux_socket), "GC_EXEC_STATE_DIR": str(state_dir)})
-    failed = [f"{row.result.code}: {row.result.detail}" for row in outcome.rows
-              if row.result.status is Status.FAIL]
+    outcome = run(argv[0], {"GC_TMUX_SOCKET": str(tmux_socket), "GC_EXEC_STATE_DIR": str(state_dir)},
+                  options=RELATIVE)
+    failed = failures(outcome)
     skipped = {row.result.code for row in outcome.rows if row.result.status is Status.SKIP}
     assert failed == []
     assert skipped == EXPECTED_SKIPS
+
+
+@pytest.mark.slow
+def test_gc_session_tmux_passes_the_hostile_caller_checks(tmux_socket: Path, state_dir: Path) -> None:
+    argv = executable("gc-session-tmux")
+    if len(argv) != 1:
+        pytest.skip("gc-session-tmux is not installed as a script")
+    env = {"GC_TMUX_SOCKET": str(tmux_socket), "GC_EXEC_STATE_DIR": str(state_dir)}
+    outcome = run(argv[0], env, HOSTILE, options=RELATIVE)
+    assert failures(outcome) == []
+    assert {row.result.status for row in outcome.rows} == {Status.PASS}
