@@ -186,3 +186,4 @@ def test_a_relative_kubectl_means_the_callers_working_directory(
     runs = (tmp_path / "kubectl.runs").read_text().split()
     assert "city-b" in runs  # city B's kubeconfig was resolved by city B's kubectl
     assert set(runs) <= {"city-a", "city-b"}
+    assert set(transports(tmp_path)) == {"helper"}  # and by the helper, not handed back
