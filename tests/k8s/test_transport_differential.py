@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import K8s
 from helpers import Completed, stop_helper, wait_for
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 TRANSPORTS = ("kubectl", "direct", "helper")
@@ -103,6 +103,7 @@ def test_every_op_agrees_across_kubectl_direct_and_helper(k8s: K8s, helper_dir: 
     assert wait_for(lambda: helper_client.control(
         "status", {"GC_K8S_RUNTIME_DIR": helper_dir}) is not None, 30)
     k8s.server.create_namespace("nope")
+    outcomes: list[tuple[str, str]] = []
 
     @settings(max_examples=80, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -123,10 +124,13 @@ def test_every_op_agrees_across_kubectl_direct_and_helper(k8s: K8s, helper_dir: 
             finally:
                 k8s.server.faults.clear()
             seen[transport] = (res.rc, res.out, error_class(res), res.err)
-        event(f"{argv[0]} -> {seen['kubectl'][2]}")
+        outcomes.append((argv[0], seen["kubectl"][2]))
         shapes = {t: v[:3] for t, v in seen.items()}
         assert len(set(shapes.values())) == 1, f"{argv} ns={namespace!r} fault={fault}: {seen}"
         for _rc, _out, _kind, err in seen.values():
             assert len(err.strip().splitlines()) <= 1, err  # one clear line, at most
 
     agree()
+    # the corpus reached every kind of outcome, and most ops ran in the pod
+    assert {kind for _op, kind in outcomes} >= {"ok", "usage", "missing", "forbidden"}, outcomes
+    assert len({op for op, kind in outcomes if kind == "ok"}) >= 8, outcomes
