@@ -134,3 +134,16 @@ def test_every_op_agrees_across_kubectl_direct_and_helper(k8s: K8s, helper_dir: 
     # the corpus reached every kind of outcome, and most ops ran in the pod
     assert {kind for _op, kind in outcomes} >= {"ok", "usage", "missing", "forbidden"}, outcomes
     assert len({op for op, kind in outcomes if kind == "ok"}) >= 8, outcomes
+
+
+@pytest.mark.parametrize("namespace", ["ns2/../gc", "GC", "-gc", "a" * 64, "g.c"])
+def test_an_invalid_namespace_is_one_line_and_exit_1_on_every_transport(
+        k8s: K8s, helper_dir: str, namespace: str) -> None:
+    k8s.env["GC_K8S_RUNTIME_DIR"] = helper_dir
+    for transport in TRANSPORTS:
+        for op, stdin in (("is-running", b""), ("set-meta", b"v"), ("nudge", b"hi")):
+            args = [op, "diff-ns", *(["k"] if op == "set-meta" else [])]
+            res = k8s.run(*args, stdin=stdin,
+                          env={"GC_K8S_NAMESPACE": namespace, "GC_K8S_TRANSPORT": transport})
+            assert (res.rc, res.out) == (1, ""), (transport, op, res)
+            assert res.err.count("\n") == 1 and "not a valid namespace" in res.err, res.err
