@@ -117,7 +117,7 @@ def test_every_op_agrees_across_kubectl_direct_and_helper(k8s: K8s, helper_dir: 
         seen = {}
         for transport in TRANSPORTS:
             if fault is not None:
-                kind, arg = fault
+                _kind, arg = fault
                 k8s.server.deny(str(arg), "pods/exec" if arg == "create" else "pods")
             try:
                 res = k8s.run(*argv, stdin=stdin, env={**env, "GC_K8S_TRANSPORT": transport})
