@@ -25,6 +25,7 @@ MARGIN = 5.0
 PLUGIN_TIMEOUT = 60.0
 
 _tokens: dict[str, tuple[str, float | None]] = {}
+MAX_TOKENS = 1024
 runs = 0  # plugin runs in this process (the helper reports it; tests read it)
 
 
@@ -38,6 +39,8 @@ def bearer(t: Target, *, fresh: bool = False) -> str:
     if cached is not None and (cached[1] is None or cached[1] - MARGIN > time.time()):
         return cached[0]
     token, expiry = run_plugin(t.exec_spec, t.env, t.cwd)
+    if len(_tokens) >= MAX_TOKENS:  # one per caller identity: bounded, dropped whole
+        _tokens.clear()
     _tokens[t.key] = (token, expiry)
     return token
 
@@ -65,7 +68,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None,
             "certificate-authority-data": cluster.get("certificate-authority-data", ""),
             "config": (cluster.get("extensions") or {}),
         }}
-    env = dict(base_env or os.environ)
+    env = dict(os.environ if base_env is None else base_env)
     for item in spec.get("env") or []:  # type: ignore[attr-defined]
         if isinstance(item, dict) and item.get("name"):
             env[str(item["name"])] = str(item.get("value", ""))

@@ -55,7 +55,9 @@ def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _so
 def launch(environ: dict[str, str] | None = None) -> None:
     """Start the helper detached (its own session, stdio to its log); never waits for it."""
     env = dict(os.environ if environ is None else environ)
-    for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG"):
+    # What the helper reads from its own environment must not be one caller's: the trust
+    # store each caller's own (`tls.context`), the rest from each request.
+    for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         env.pop(key, None)
     try:
         where = rundir.ensure(env)

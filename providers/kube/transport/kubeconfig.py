@@ -93,7 +93,11 @@ def config_files(environ: dict[str, str]) -> list[str]:
     raw = environ.get("KUBECONFIG")
     if raw:
         return [os.path.abspath(p) for p in raw.split(":") if p]
-    home = environ.get("HOME") or os.path.expanduser("~")
+    home = environ.get("HOME")
+    if not home:  # not `~`: in the helper, HOME is another caller's
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
     return [os.path.abspath(os.path.join(home, ".kube", "config"))]
 
 
@@ -176,13 +180,20 @@ def cache_key(files: list[str], settings: KubeSettings, env: dict[str, str] | No
     return "\n".join([*parts, f"context={settings.context}", f"kubectl={kubectl}"])
 
 
-def deps_identity(t: Target) -> str:
+def deps_identity(t: Target, env: dict[str, str]) -> str:
     """The identity of the files a view names (CA, client certificate and key, an exec
-    plugin given by path): a change to any makes a new target."""
+    plugin given by path) and, with no CA of its own, the caller's trust store
+    (SSL_CERT_FILE, SSL_CERT_DIR): a change to any makes a new target."""
     names = [t.ca_file, t.cert_file, t.key_file]
     if t.exec_spec is not None and "/" in str(t.exec_spec.get("command") or ""):
         names.append(str(t.exec_spec["command"]))
-    return "\n".join(file_identity(name) for name in names if name)
+    parts = [file_identity(name) for name in names if name]
+    if t.secure and not (t.insecure or t.ca_data or t.ca_file):
+        for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            value = env.get(var) or ""
+            parts.append(f"{var}={value}")
+            parts += [file_identity(p, content=False) for p in value.split(":") if p]
+    return "\n".join(parts)
 
 
 def env_digest(env: dict[str, str], cwd: str | None) -> str:
@@ -211,24 +222,16 @@ def target(settings: KubeSettings, environ: dict[str, str] | None = None,
             memo_key = (f"in-cluster|{env.get('KUBERNETES_SERVICE_HOST')}|"
                         f"{env.get('KUBERNETES_SERVICE_PORT')}|{os.path.abspath(sa)}")
             found = _memo.get(memo_key)
-            if found is None or deps_identity(found) != found.deps:
-                found = in_cluster(env)
-                found.deps = deps_identity(found)
-                found.key = memo_key + "\n" + found.deps
-                found.env = env
-                _memo[memo_key] = found
+            if found is None or deps_identity(found, env) != found.deps:
+                found = remember(memo_key, in_cluster(env), env, cwd)
             return found
         raise Fallback("no kubeconfig file")
     key = cache_key(files, settings, env)
     found = _memo.get(key)
-    if found is None or deps_identity(found) != found.deps:
+    if found is None or deps_identity(found, env) != found.deps:
         view = cached_view(key, settings, env, files, cwd)
         base = os.path.dirname(files[0]) if len(files) == 1 else ""
-        found = from_view(view, key, base)
-        found.deps = deps_identity(found)
-        found.key = key + "\n" + found.deps
-        found.env, found.cwd = env, cwd
-        _memo[key] = found
+        found = remember(key, from_view(view, key, base), env, cwd)
     if found.exec_spec is not None:  # its token is the plugin's answer to this caller
         caller_key = found.key + "\nenv=" + env_digest(env, cwd)
         mine = _callers.get(caller_key)
@@ -239,6 +242,27 @@ def target(settings: KubeSettings, environ: dict[str, str] | None = None,
         found = mine
     check_proxy(found, env)
     return found
+
+
+def remember(key: str, t: Target, env: dict[str, str], cwd: str | None) -> Target:
+    """Keep ``t`` under ``key`` with the identity of the files it names in its own key.
+
+    Its TLS context is built here, from what those files hold now, and the identity read
+    once more: a file changed meanwhile is refused (`Fallback`), never kept under a key
+    that names other content."""
+    t.env, t.cwd = env, cwd
+    t.deps = deps_identity(t, env)
+    t.key = key + "\n" + t.deps
+    if t.secure:
+        from providers.kube.transport import tls
+
+        tls.context(t)
+        if deps_identity(t, env) != t.deps:
+            raise Fallback("a certificate file changed while it was read")
+    if len(_memo) >= MAX_CALLERS:
+        _memo.clear()
+    _memo[key] = t
+    return t
 
 
 def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: list[str],
