@@ -187,3 +187,21 @@ def test_a_relative_kubectl_means_the_callers_working_directory(
     assert "city-b" in runs  # city B's kubeconfig was resolved by city B's kubectl
     assert set(runs) <= {"city-a", "city-b"}
     assert set(transports(tmp_path)) == {"helper"}  # and by the helper, not handed back
+
+
+def test_a_callers_trust_store_is_its_own(helper_up: FakeKubeEnv, seen_auth: list[str],
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transport_support import client_cert
+
+    other_ca, _key = client_cert(tmp_path, "other-ca")
+    monkeypatch.setenv("KUBECONFIG", write_kubeconfig(
+        tmp_path / "cfg", cluster={"server": helper_up.url}, user={"token": "tok-trust"}))
+    assert helper_up.server.ca_file
+    monkeypatch.setenv("SSL_CERT_FILE", helper_up.server.ca_file)
+    run()
+    assert seen_auth[-1:] == ["Bearer tok-trust"]
+    monkeypatch.setenv("SSL_CERT_FILE", str(other_ca))  # this caller does not trust the server
+    with pytest.raises(Exception):  # noqa: B017 - whatever the class, it must not be served
+        run()
+    assert seen_auth.count("Bearer tok-trust") == 1
+    assert "helper" in transports(tmp_path)
