@@ -11,11 +11,11 @@ plugin once more), and for the ops gc sends every tick one resident exec stream 
 request (`providers.kube.transport.kubeconfig`: the kubeconfig files and their content,
 the files they name, context, namespace, and for an exec plugin the caller's environment
 and working directory); a caller's relative paths mean the caller's working directory,
-which each request carries, never the helper's (which is ``/``). What it cannot key
-(an unknown working directory with a relative path) goes direct.
-It runs each exec with the direct transport's code
-and the one retry policy, and exits when idle for ``GC_K8S_HELPER_IDLE`` seconds (default 300), when asked
-(``stop``), or after serving a client whose code version differs from its own.
+which each request carries, never the helper's (which is ``/``). A request whose identity
+it cannot establish (no working directory) goes direct. It runs each exec with the direct
+transport's code and the one retry policy, and exits when idle for ``GC_K8S_HELPER_IDLE``
+seconds (default 300), when asked (``stop``), or after serving a client whose code version
+differs from its own.
 """
 
 from __future__ import annotations
