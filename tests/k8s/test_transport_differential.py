@@ -23,12 +23,19 @@ from hypothesis import strategies as st
 
 TRANSPORTS = ("kubectl", "direct", "helper")
 RUNNING = "diff-alpha"  # started once, runs throughout
-NAMES = st.sampled_from([RUNNING, RUNNING, RUNNING, "diff-ghost", "Diff-Alpha", "ns2/../gc",
-                         "-dash", "a" * 80, "x y", "tab\tname", "Ünï", ""])
-NAMESPACES = st.sampled_from(["", "gc", "gc", "gc", "gc", "nope", "ns2/../gc", "GC", "-gc",
-                              "gc-", "a" * 64, "g.c", "gc/x", " gc"])
-KEYS = st.sampled_from(["k", "diff-key", "GC_SESSION_ID", "a=b", "", "sp ace", "ключ", "x" * 300,
-                        "semi;colon", "#{pane_id}"])
+
+
+def mostly(good: list[str], bad: list[str]) -> st.SearchStrategy[str]:
+    """Four draws in five from ``good``: most of the corpus reaches the pod."""
+    return st.integers(0, 4).flatmap(lambda n: st.sampled_from(good if n else bad))
+
+
+NAMES = mostly([RUNNING, RUNNING, "diff-ghost"],
+               ["Diff-Alpha", "ns2/../gc", "-dash", "a" * 80, "x y", "tab\tname", "Ünï", ""])
+NAMESPACES = mostly(["gc", "gc", "", "nope"],
+                    ["ns2/../gc", "GC", "-gc", "gc-", "a" * 64, "g.c", "gc/x", " gc"])
+KEYS = mostly(["k", "diff-key", "GC_SESSION_ID", "ключ"],
+              ["a=b", "", "sp ace", "x" * 300, "semi;colon", "#{pane_id}"])
 VALUES = st.one_of(st.sampled_from([b"", b"v", b"line\nline", b"#{pane_id}", b"$(id)",
                                     "ünï".encode(), b"\xff\xfe", b"x" * 5000]),
                    st.binary(max_size=40).filter(lambda b: b"\0" not in b))
@@ -105,7 +112,7 @@ def test_every_op_agrees_across_kubectl_direct_and_helper(k8s: K8s, helper_dir: 
     k8s.server.create_namespace("nope")
     outcomes: list[tuple[str, str]] = []
 
-    @settings(max_examples=80, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(call=calls(), namespace=NAMESPACES, fault=FAULTS)
     def agree(call: tuple[list[str], bytes], namespace: str,
