@@ -205,3 +205,18 @@ def test_a_callers_trust_store_is_its_own(helper_up: FakeKubeEnv, seen_auth: lis
         run()
     assert seen_auth.count("Bearer tok-trust") == 1
     assert "helper" in transports(tmp_path)
+
+
+def test_a_caller_whose_working_directory_is_gone_goes_direct(
+        helper_up: FakeKubeEnv, seen_auth: list[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from transport_support import helper_misses
+
+    monkeypatch.setenv("KUBECONFIG", token_config(helper_up, tmp_path / "cfg", "tok-gone"))
+    (tmp_path / "gone").mkdir()
+    monkeypatch.chdir(tmp_path / "gone")
+    (tmp_path / "gone").rmdir()
+    assert run().rc == 0
+    assert seen_auth[-1:] == ["Bearer tok-gone"]
+    assert transports(tmp_path) == ["direct"]
+    assert helper_misses(tmp_path) == ["the caller's working directory is unknown"]
