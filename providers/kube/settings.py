@@ -9,6 +9,24 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
+#: What a namespace may be: a DNS-1123 label (Kubernetes' own rule for namespace names).
+LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def check_namespace(namespace: str) -> str:
+    """``namespace`` when it is a DNS-1123 label; else `UsageError` (one line, exit 1).
+
+    Checked before any transport is chosen, so kubectl, direct and the helper refuse the
+    same names the same way (a ``/`` or ``..`` would otherwise reach a URL path)."""
+    if (0 < len(namespace) <= 63 and set(namespace) <= LABEL_CHARS
+            and namespace[0] != "-" and namespace[-1] != "-"):
+        return namespace
+    from protocol.errors import UsageError
+
+    raise UsageError(f"GC_K8S_NAMESPACE {namespace!r} is not a valid namespace (a DNS-1123 "
+                     "label: at most 63 of a-z, 0-9 and '-', starting and ending alphanumeric)")
+
+
 class KubeSettings:
     """Namespace, context, kubectl binary and request timeout.
 
@@ -41,7 +59,7 @@ class KubeSettings:
         except ValueError:
             timeout = 15.0
         return cls(
-            namespace=env.get("GC_K8S_NAMESPACE") or "gc",
+            namespace=check_namespace(env.get("GC_K8S_NAMESPACE") or "gc"),
             context=env.get("GC_K8S_CONTEXT") or "",
             kubectl=env.get("GC_KUBECTL") or "kubectl",
             request_timeout=timeout if timeout > 0 else 15.0,

@@ -162,7 +162,7 @@ def test_a_failure_inside_the_helper_is_logged_and_answered_and_it_serves_on(
     helper_up()
     # argv null reaches `[str(a) for a in None]`: a TypeError standing in for any bug of
     # ours inside the helper.
-    request = {"op": "exec", "version": wire.code_version(), "env": dict(os.environ),
+    request = {"op": "exec", "version": wire.code_version(), "env": dict(os.environ), "cwd": os.getcwd(),
                "settings": {"namespace": "gc"}, "pod": POD, "container": "agent",
                "argv": None, "timeout": 5, "retry": True, "stdin": None}
     sock = helper_client.connect(start=False)

@@ -1,7 +1,9 @@
 """Bearer tokens: static, from a file, or from an exec credential plugin.
 
-A plugin's token is kept in memory until its ``expirationTimestamp`` (a token with no
-expiry: until the server answers 401), as client-go does. In a one-shot executable that
+A plugin's token is kept in memory per target (for a plugin, a target's key holds the
+caller's whole environment and working directory: `providers.kube.transport.kubeconfig`)
+until its ``expirationTimestamp`` (a token with no expiry: until the server answers 401),
+as client-go does. In a one-shot executable that
 means one plugin run per op (what kubectl does too); in the helper, one run per expiry.
 A plugin that returns a client certificate, or fails, is kubectl's to run (`Fallback`).
 """
@@ -23,6 +25,7 @@ MARGIN = 5.0
 PLUGIN_TIMEOUT = 60.0
 
 _tokens: dict[str, tuple[str, float | None]] = {}
+MAX_TOKENS = 1024
 runs = 0  # plugin runs in this process (the helper reports it; tests read it)
 
 
@@ -35,7 +38,9 @@ def bearer(t: Target, *, fresh: bool = False) -> str:
     cached = _tokens.get(t.key)
     if cached is not None and (cached[1] is None or cached[1] - MARGIN > time.time()):
         return cached[0]
-    token, expiry = run_plugin(t.exec_spec, t.env)
+    token, expiry = run_plugin(t.exec_spec, t.env, t.cwd)
+    if len(_tokens) >= MAX_TOKENS:  # one per caller identity: bounded, dropped whole
+        _tokens.clear()
     _tokens[t.key] = (token, expiry)
     return token
 
@@ -44,7 +49,10 @@ def forget(t: Target) -> None:
     _tokens.pop(t.key, None)
 
 
-def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) -> tuple[str, float | None]:
+def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None,
+               cwd: str | None = None) -> tuple[str, float | None]:
+    """One run of the plugin with ``base_env`` (a caller's whole environment) in ``cwd``
+    (that caller's working directory), as kubectl would run it for that caller."""
     from providers.kube.transport import jsonlite
 
     global runs
@@ -60,7 +68,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) 
             "certificate-authority-data": cluster.get("certificate-authority-data", ""),
             "config": (cluster.get("extensions") or {}),
         }}
-    env = dict(base_env or os.environ)
+    env = dict(os.environ if base_env is None else base_env)
     for item in spec.get("env") or []:  # type: ignore[attr-defined]
         if isinstance(item, dict) and item.get("name"):
             env[str(item["name"])] = str(item.get("value", ""))
@@ -68,7 +76,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None) 
     argv = [str(spec["command"]), *(str(a) for a in spec.get("args") or [])]  # type: ignore[attr-defined]
     runs += 1
     try:
-        result = run(argv, env=env, timeout=PLUGIN_TIMEOUT, new_group=True)
+        result = run(argv, env=env, cwd=cwd, timeout=PLUGIN_TIMEOUT, new_group=True)
     except (OSError, Timeout) as error:  # never a signal's Interrupted: that must unwind
         raise Fallback(f"exec credential plugin: {error}") from None
     if not result.ok:

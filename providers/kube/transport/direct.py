@@ -130,6 +130,11 @@ def open_exec(settings: KubeSettings, pod: str, container: str, argv: list[str],
                 fallback = refuses_v5(error)
                 if fallback is not None:
                     raise fallback from None
+                if error.code == 403 and pod_missing(t, settings.namespace, pod, token, timeout):
+                    # kubectl reads the pod before its exec: a missing one is "not found"
+                    # to it, not a refused exec; so it is here (the transports agree).
+                    raise exec_failure(f'Error from server (NotFound): pods "{pod}" not found',
+                                       pod, 1) from None
                 raise exec_failure(http_error_text(error), pod, 1) from None
             new_token = True  # once more, with a fresh token
         except STREAM_ERRORS as error:
@@ -141,6 +146,30 @@ def open_exec(settings: KubeSettings, pod: str, container: str, argv: list[str],
 
 
 STREAM_ERRORS = (StatusFailure, StreamLost, TimeoutError, OSError)
+
+
+def pod_missing(t: Target, namespace: str, pod: str, token: str, timeout: float | None) -> bool:
+    """Whether the server says the pod does not exist (a GET, as kubectl's before an exec);
+    False when it cannot tell (refused, unreachable)."""
+    from providers.kube.transport.websocket import quote
+
+    lines = [f"GET {t.path_prefix}/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)} HTTP/1.1",
+             f"Host: {hostport(t)}", "User-Agent: gc-session-k8s/direct", "Accept: application/json",
+             "Connection: close"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    try:
+        conn = open_fresh(t, timeout)
+    except (OSError, tls.TLSRefused):
+        return False
+    try:
+        conn.send(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status = Reader(conn).head().decode("latin-1").split("\r\n", 1)[0].split(" ", 2)
+        return len(status) > 1 and status[1] == "404"
+    except (OSError, StreamLost):
+        return False
+    finally:
+        conn.close()
 
 
 def stream_error(error: BaseException, pod: str, timeout: float | None) -> KubeError:

@@ -7,9 +7,15 @@ memory what a one-shot executable pays for on every op: the resolved kubeconfig,
 context, a small pool of pre-opened TLS connections per cluster (an exec upgrade consumes
 one; a thread refills it), and exec-plugin tokens until they expire (a 401 runs the
 plugin once more), and for the ops gc sends every tick one resident exec stream per pod
-(`providers.kube.transport.resident`). It runs each exec with the direct transport's code
-and the one retry policy, and exits when idle for ``GC_K8S_HELPER_IDLE`` seconds (default 300), when asked
-(``stop``), or after serving a client whose code version differs from its own.
+(`providers.kube.transport.resident`). All it keeps is keyed by the whole identity of a
+request (`providers.kube.transport.kubeconfig`: the kubeconfig files and their content,
+the files they name, context, namespace, and for an exec plugin the caller's environment
+and working directory); a caller's relative paths mean the caller's working directory,
+which each request carries, never the helper's (which is ``/``). A request whose identity
+it cannot establish (no working directory) goes direct. It runs each exec with the direct
+transport's code and the one retry policy, and exits when idle for ``GC_K8S_HELPER_IDLE``
+seconds (default 300), when asked (``stop``), or after serving a client whose code version
+differs from its own.
 """
 
 from __future__ import annotations
@@ -186,7 +192,8 @@ class Helper:
             elif op in ("answer", "exec"):
                 size = request.get("stdin")
                 if op == "answer":  # argv, environment and stdin: `wire.answer_request`
-                    size = int(request["argv"]) + int(request["environ"]) + int(size or 0)
+                    size = (int(request["argv"]) + int(request["environ"]) + int(request["cwd"])
+                            + int(size or 0))
                 stdin = recv_exact(conn, int(size)) if size is not None else None
                 conn.settimeout(None)
                 with self.lock:
@@ -211,14 +218,20 @@ class Helper:
             conn.sendall(b"V")
             self.stopping.set()  # a newer (or older) client: make way for its helper
             return
-        env = {str(k): str(v) for k, v in (request.get("env") or {}).items()}
+        cwd = str(request.get("cwd") or "")
         s = request.get("settings") or {}
+        try:  # the caller's relative paths mean its working directory, never ours
+            env = kubeconfig.caller_env(
+                {str(k): str(v) for k, v in (request.get("env") or {}).items()}, cwd)
+            kubectl = kubeconfig.caller_kubectl(str(s.get("kubectl") or "kubectl"), cwd)
+        except Fallback as why:  # not provably one identity: the client goes direct
+            conn.sendall(b"F" + pack({"reason": why.reason, "direct": True}))
+            return
         settings = KubeSettings(namespace=str(s.get("namespace") or "gc"),
-                                context=str(s.get("context") or ""),
-                                kubectl=str(s.get("kubectl") or "kubectl"),
+                                context=str(s.get("context") or ""), kubectl=kubectl,
                                 request_timeout=float(s.get("request_timeout") or 15.0))
         try:
-            target = kubeconfig.target(settings, env)
+            target = kubeconfig.target(settings, env, cwd)
         except Fallback as why:
             conn.sendall(b"F" + pack({"reason": why.reason}))
             return
@@ -257,14 +270,19 @@ class Helper:
         if name not in ANSWERERS:
             conn.sendall(pack({"unserved": f"no answerer {name!r} here"}))
             return
-        argv, env, data = answer_call(request, blobs)
+        argv, env, cwd, data = answer_call(request, blobs)
+        try:  # the caller's relative paths (kubeconfig, audit log, kubectl) mean its cwd
+            env = kubeconfig.caller_env(env, cwd)
+        except Fallback as why:
+            conn.sendall(pack({"unserved": why.reason}))
+            return
         op = argv[0]
         correlation = os.urandom(6).hex()
         used: dict[str, kubeconfig.Target] = {}
 
         def execute(pod: str, argv: Sequence[str], *, container: str, settings: KubeSettings,
                     stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
-            target = kubeconfig.target(settings, env)
+            target = kubeconfig.target(settings, env, cwd)
             used[target.key] = target
             generation = answers.generation_for(op, retry, settings.namespace, pod, env)
             ask = Ask(settings, target, env, op, pod, container, list(argv), stdin, timeout, retry,
@@ -415,6 +433,7 @@ def idle_exit_seconds(env: dict[str, str]) -> float:
 
 
 def serve() -> int:
+    os.chdir("/")  # nothing relative may mean the first caller's directory
     try:
         where = rundir.ensure()
     except Fallback as why:

@@ -55,7 +55,9 @@ def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _so
 def launch(environ: dict[str, str] | None = None) -> None:
     """Start the helper detached (its own session, stdio to its log); never waits for it."""
     env = dict(os.environ if environ is None else environ)
-    for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG"):
+    # What the helper reads from its own environment must not be one caller's: the trust
+    # store each caller's own (`tls.context`), the rest from each request.
+    for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         env.pop(key, None)
     try:
         where = rundir.ensure(env)
@@ -69,6 +71,7 @@ def launch(environ: dict[str, str] | None = None) -> None:
     if pid == 0:  # the intermediate child: a new session, then the helper, then gone
         try:
             os.setsid()
+            os.chdir("/")  # not the caller's directory: -m puts the cwd on sys.path
             null = os.open("/dev/null", os.O_RDONLY)
             log = os.open(os.path.join(where, "helper.log"),
                           os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -116,11 +119,16 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
                     retry: bool) -> tuple[Result, Served]:
     """The command's `Result` through the helper, and how it served it; `Away`: go direct
     (helper absent or gone)."""
+    try:
+        cwd = os.getcwd()  # the helper resolves our relative paths against it
+    except OSError:
+        cwd = ""  # gone: the helper cannot tell what they mean, and sends us direct
     sock = connect()
     try:
         op = audit.operation()
         generation = answers.generation_for(op, retry, settings.namespace, pod)
         request = {"op": "exec", "version": code_version(), "env": dict(os.environ),
+                   "cwd": cwd,
                    "gc_op": op, "generation": generation,
                    "settings": {"namespace": settings.namespace, "context": settings.context,
                                 "kubectl": settings.kubectl,
@@ -135,10 +143,12 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
             raise Away(f"request: {error.strerror or error}") from None
         if first == b"F":
             try:
-                reason = str(recv_header(sock).get("reason"))
+                refusal = recv_header(sock)
             except (OSError, EOFError, ValueError) as error:
                 raise Away(f"it died before starting the exec: {error}") from None
-            raise KubectlOnly(reason)
+            if refusal.get("direct"):  # the helper cannot key it: direct from this process
+                raise Away(str(refusal.get("reason")))
+            raise KubectlOnly(str(refusal.get("reason")))
         if first == b"V":
             raise Away("its code version differs (it exits; the next op starts a new one)")
         if first != b"S":

@@ -2,12 +2,20 @@
 
 kubectl's merge rules (KUBECONFIG lists, current-context, ``--context``) are kubectl's:
 we ask it once (``kubectl config view --raw --minify -o json``) and cache the answer in a
-0600 file of the 0700 runtime dir, keyed by every kubeconfig file's path, mtime, size and
-inode, the context and the kubectl binary. Any of those changing re-resolves. The cache
-holds what the kubeconfig holds (inline data included) and nothing more: certificate and
-key *files* stay paths, they are never inlined.
+0600 file of the 0700 runtime dir, keyed by every kubeconfig file's absolute path, its
+device, inode, mtime, size and a digest of its content, the context and the kubectl binary.
+Any of those changing re-resolves. The cache holds what the kubeconfig holds (inline data
+included) and nothing more: certificate and key *files* stay paths, they are never inlined.
 
 `target` turns the view into a `Target`, or raises `Fallback` for what only kubectl can do.
+
+The helper serves many callers, so a `Target` is keyed by the whole identity of what it
+means (`Target.key`): the files above, the certificate, key and plugin files the view
+names (their identity too: a changed CA file is a new context), and for an exec credential
+plugin the caller's whole environment and working directory, the plugin's world (one
+caller's token never serves another whose plugin could answer otherwise). A caller's
+relative paths mean its own working directory: `caller_env` makes them absolute before
+anything is looked up.
 """
 
 from __future__ import annotations
@@ -34,9 +42,9 @@ UNSUPPORTED_USER = (("auth-provider", "auth-provider credentials"),
 class Target:
     """Where to connect and how to authenticate (one cluster + user)."""
 
-    __slots__ = ("ca_data", "ca_file", "cert_data", "cert_file", "env", "exec_spec", "host", "insecure",
-                 "key", "key_data", "key_file", "path_prefix", "port", "secure", "server_name",
-                 "ssl_context", "token", "token_file")
+    __slots__ = ("ca_data", "ca_file", "cert_data", "cert_file", "cwd", "deps", "env", "exec_spec",
+                 "host", "insecure", "key", "key_data", "key_file", "path_prefix", "port",
+                 "secure", "server_name", "ssl_context", "token", "token_file")
 
     def __init__(self, *, host: str, port: int, secure: bool, key: str) -> None:
         self.host = host
@@ -57,6 +65,18 @@ class Target:
         self.exec_spec: dict[str, Any] | None = None
         self.ssl_context: Any = None  # built once by `providers.kube.transport.tls`
         self.env: dict[str, str] = {}  # the caller's environment (an exec plugin's base)
+        self.cwd: str | None = None  # the caller's working directory (where a plugin runs)
+        self.deps = ""  # the identity of the files the view names (`deps_identity`)
+
+    def for_caller(self, key: str, env: dict[str, str], cwd: str | None) -> Target:
+        """A copy of this target for one caller identity (``key``): what it keeps
+        (TLS context, tokens, connections, streams) is its own from here on."""
+        t = Target(host=self.host, port=self.port, secure=self.secure, key=key)
+        for name in self.__slots__:
+            if name != "key":
+                setattr(t, name, getattr(self, name))
+        t.env, t.cwd = env, cwd
+        return t
 
     def bearer(self) -> str:
         """A static token (a tokenFile is re-read each time: it may be rotated)."""
@@ -72,51 +92,181 @@ class Target:
 def config_files(environ: dict[str, str]) -> list[str]:
     raw = environ.get("KUBECONFIG")
     if raw:
-        return [p for p in raw.split(":") if p]
-    home = environ.get("HOME") or os.path.expanduser("~")
-    return [os.path.join(home, ".kube", "config")]
+        return [os.path.abspath(p) for p in raw.split(":") if p]
+    home = environ.get("HOME")
+    if not home:  # not `~`: in the helper, HOME is another caller's
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    return [os.path.abspath(os.path.join(home, ".kube", "config"))]
 
 
-def cache_key(files: list[str], settings: KubeSettings) -> str:
-    parts = []
-    for name in files:
-        try:
-            st = os.stat(name)
-            parts.append(f"{os.path.abspath(name)}|{st.st_mtime_ns}|{st.st_size}|{st.st_ino}")
-        except OSError:
-            parts.append(f"{os.path.abspath(name)}|-")
-    return "\n".join([*parts, f"context={settings.context}", f"kubectl={settings.kubectl}"])
+#: Settings that name a file or directory: relative, they mean the caller's working
+#: directory (`caller_env`). GC_KUBECTL without a ``/`` is looked up on PATH (from there).
+PATH_SETTINGS = ("KUBECONFIG", "GC_K8S_AUDIT_LOG", "GC_KUBECTL", "HOME", "KUBECACHEDIR",
+                 "GC_K8S_SERVICEACCOUNT_DIR", "GC_K8S_RUNTIME_DIR", "XDG_RUNTIME_DIR",
+                 "GC_EXEC_STATE_DIR")
+#: Never read more of a file than this to know who it is (kubeconfigs, certificates).
+MAX_IDENTITY_BYTES = 4 << 20
+
+
+def absolute(value: str, cwd: str) -> str:
+    return value if value.startswith("/") else os.path.normpath(os.path.join(cwd, value))
+
+
+def caller_env(environ: dict[str, str], cwd: str) -> dict[str, str]:
+    """A caller's environment with every path setting absolute against its working
+    directory ``cwd``; `Fallback` when that directory is unknown (an exec plugin, a PATH
+    lookup would run from it)."""
+    if not cwd.startswith("/"):
+        raise Fallback("the caller's working directory is unknown")
+    env = dict(environ)
+    for name in PATH_SETTINGS:
+        value = env.get(name)
+        if not value or (name == "GC_KUBECTL" and "/" not in value):
+            continue
+        parts = value.split(":") if name == "KUBECONFIG" else [value]
+        env[name] = ":".join(absolute(p, cwd) if p else p for p in parts)
+    return env
+
+
+def caller_kubectl(kubectl: str, cwd: str) -> str:
+    """The kubectl a caller named, absolute when it is a relative path (a bare name is
+    looked up on the caller's PATH, from its working directory)."""
+    return kubectl if "/" not in kubectl else absolute(kubectl, cwd)
+
+
+def digest(data: bytes) -> str:
+    from _blake2 import blake2b  # the C module: `hashlib` costs a one-shot process more
+
+    return blake2b(data, digest_size=16).hexdigest()
+
+
+def file_identity(name: str, *, content: bool = True) -> str:
+    """Who ``name`` is now: device, inode, mtime, size and (``content``) a digest of what
+    it holds. A symlink is followed: what it points at is what kubectl reads."""
+    import stat as st_
+
+    try:
+        st = os.stat(name)
+    except OSError:
+        return f"{name}|-"
+    if not st_.S_ISREG(st.st_mode):
+        if st_.S_ISDIR(st.st_mode):
+            return f"{name}|dir|{st.st_dev}|{st.st_ino}"
+        raise Fallback(f"{name} is not a regular file")
+    stamp = f"{name}|{st.st_dev}|{st.st_ino}|{st.st_mtime_ns}|{st.st_size}"
+    if not content:
+        return stamp
+    if st.st_size > MAX_IDENTITY_BYTES:
+        raise Fallback(f"{name} is larger than {MAX_IDENTITY_BYTES} bytes")
+    try:
+        with open(name, "rb") as f:
+            data = f.read(MAX_IDENTITY_BYTES + 1)
+    except OSError:
+        return f"{stamp}|unreadable"
+    return f"{stamp}|{digest(data)}"
+
+
+def cache_key(files: list[str], settings: KubeSettings, env: dict[str, str] | None = None) -> str:
+    """The identity of a kubeconfig resolution: every file (content included), the
+    context, and the kubectl that resolves it (a bare name: with the PATH it is found on)."""
+    parts = [file_identity(name) for name in files]
+    kubectl = settings.kubectl
+    if "/" in kubectl:
+        kubectl = file_identity(kubectl, content=False)
+    else:
+        kubectl += "|PATH=" + ((env or os.environ).get("PATH") or "")
+    return "\n".join([*parts, f"context={settings.context}", f"kubectl={kubectl}"])
+
+
+def deps_identity(t: Target, env: dict[str, str]) -> str:
+    """The identity of the files a view names (CA, client certificate and key, an exec
+    plugin given by path) and, with no CA of its own, the caller's trust store
+    (SSL_CERT_FILE, SSL_CERT_DIR): a change to any makes a new target."""
+    names = [t.ca_file, t.cert_file, t.key_file]
+    if t.exec_spec is not None and "/" in str(t.exec_spec.get("command") or ""):
+        names.append(str(t.exec_spec["command"]))
+    parts = [file_identity(name) for name in names if name]
+    if t.secure and not (t.insecure or t.ca_data or t.ca_file):
+        for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+            value = env.get(var) or ""
+            parts.append(f"{var}={value}")
+            parts += [file_identity(p, content=False) for p in value.split(":") if p]
+    return "\n".join(parts)
+
+
+def env_digest(env: dict[str, str], cwd: str | None) -> str:
+    """The world an exec credential plugin sees: every variable, and where it runs."""
+    blob = "\0".join(f"{k}={v}" for k, v in sorted(env.items()))
+    return digest(f"{cwd or os.getcwd()}\0\0{blob}".encode("utf-8", "surrogateescape"))
 
 
 _memo: dict[str, Target] = {}
+#: Targets of an exec credential plugin, one per caller identity (bounded: dropped whole).
+_callers: dict[str, Target] = {}
+MAX_CALLERS = 512
 
 
-def target(settings: KubeSettings, environ: dict[str, str] | None = None) -> Target:
-    """The resolved `Target` for these settings (memoized per process and cache key)."""
+def target(settings: KubeSettings, environ: dict[str, str] | None = None,
+           cwd: str | None = None) -> Target:
+    """The resolved `Target` for these settings (memoized per process and identity).
+
+    ``environ`` and ``cwd``: the caller's (the helper's client); its path settings are
+    absolute already (`caller_env`). None: this process's."""
     env = dict(os.environ) if environ is None else environ
     files = config_files(env)
     if not any(os.path.exists(f) for f in files):
         if env.get("KUBERNETES_SERVICE_HOST") and "KUBECONFIG" not in env:
             sa = env.get("GC_K8S_SERVICEACCOUNT_DIR") or SA_DIR
-            memo_key = f"in-cluster|{env.get('KUBERNETES_SERVICE_HOST')}|{sa}"
-            if memo_key not in _memo:
-                _memo[memo_key] = in_cluster(env)
-                _memo[memo_key].env = env
-            return _memo[memo_key]
+            memo_key = (f"in-cluster|{env.get('KUBERNETES_SERVICE_HOST')}|"
+                        f"{env.get('KUBERNETES_SERVICE_PORT')}|{os.path.abspath(sa)}")
+            found = _memo.get(memo_key)
+            if found is None or deps_identity(found, env) != found.deps:
+                found = remember(memo_key, in_cluster(env), env, cwd)
+            return found
         raise Fallback("no kubeconfig file")
-    key = cache_key(files, settings)
+    key = cache_key(files, settings, env)
     found = _memo.get(key)
-    if found is None:
-        view = cached_view(key, settings, env)
-        base = os.path.dirname(os.path.abspath(files[0])) if len(files) == 1 else ""
-        found = from_view(view, key, base)
-        found.env = env
-        _memo[key] = found
+    if found is None or deps_identity(found, env) != found.deps:
+        view = cached_view(key, settings, env, files, cwd)
+        base = os.path.dirname(files[0]) if len(files) == 1 else ""
+        found = remember(key, from_view(view, key, base), env, cwd)
+    if found.exec_spec is not None:  # its token is the plugin's answer to this caller
+        caller_key = found.key + "\nenv=" + env_digest(env, cwd)
+        mine = _callers.get(caller_key)
+        if mine is None:
+            if len(_callers) >= MAX_CALLERS:
+                _callers.clear()
+            mine = _callers[caller_key] = found.for_caller(caller_key, env, cwd)
+        found = mine
     check_proxy(found, env)
     return found
 
 
-def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[str, Any]:
+def remember(key: str, t: Target, env: dict[str, str], cwd: str | None) -> Target:
+    """Keep ``t`` under ``key`` with the identity of the files it names in its own key.
+
+    Its TLS context is built here, from what those files hold now, and the identity read
+    once more: a file changed meanwhile is refused (`Fallback`), never kept under a key
+    that names other content."""
+    t.env, t.cwd = env, cwd
+    t.deps = deps_identity(t, env)
+    t.key = key + "\n" + t.deps
+    if t.secure:
+        from providers.kube.transport import tls
+
+        tls.context(t)
+        if deps_identity(t, env) != t.deps:
+            raise Fallback("a certificate file changed while it was read")
+    if len(_memo) >= MAX_CALLERS:
+        _memo.clear()
+    _memo[key] = t
+    return t
+
+
+def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: list[str],
+                cwd: str | None = None) -> dict[str, Any]:
     import binascii
 
     from providers.kube.transport import jsonlite
@@ -136,7 +286,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[s
     if settings.context:
         argv.append(f"--context={settings.context}")
     try:
-        result = run(argv, env=env, timeout=30, new_group=True)
+        result = run(argv, env=env, cwd=cwd, timeout=30, new_group=True)
     except (OSError, Timeout) as error:  # never a signal's Interrupted: that must unwind
         raise Fallback(f"kubectl config view: {error}") from None
     if not result.ok:
@@ -147,6 +297,8 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str]) -> dict[s
         raise Fallback("kubectl config view printed no JSON") from None
     if not isinstance(view, dict):
         raise Fallback("kubectl config view printed no object")
+    if cache_key(files, settings, env) != key:  # what kubectl read may not be what we keyed
+        raise Fallback("the kubeconfig changed while it was resolved")
     try:
         rundir.write_private(name, jsonlite.dumps({"key": key, "view": view}))
     except OSError:

@@ -70,6 +70,14 @@ def context(t: Target) -> object:
             ctx.load_verify_locations(t.ca_file)
         except OSError as error:
             raise Fallback(f"certificate-authority {t.ca_file} unusable: {error}") from None
+    elif t.env.get("SSL_CERT_FILE") or t.env.get("SSL_CERT_DIR"):
+        # The caller's trust store, as Go's kubectl reads it (in the helper, the process's
+        # own environment is another caller's).
+        try:
+            ctx.load_verify_locations(t.env.get("SSL_CERT_FILE") or None,
+                                      t.env.get("SSL_CERT_DIR") or None)
+        except OSError as error:
+            raise Fallback(f"SSL_CERT_FILE/SSL_CERT_DIR unusable: {error}") from None
     else:
         ctx.set_default_verify_paths()
     fds: list[int] = []

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-PROTOCOL = "3"
+PROTOCOL = "4"
 CONNECT_TIMEOUT = 0.5
 SOCKET_NAME = "helper.sock"
 #: The modules whose code the helper runs for its clients, from the directory holding our
@@ -98,21 +98,28 @@ def recv_header(sock: _socket.socket) -> "dict[str, Any]":
 def answer_request(answerer: str, argv: "list[str]", stdin: bytes) -> bytes:
     """The `answer` op's request: a JSON header of our own names and lengths only (written
     here, so the client loads no JSON code), then argv and this process's environment
-    NUL-separated (``key=value``, as the process got it) and stdin."""
+    NUL-separated (``key=value``, as the process got it), its working directory (the
+    caller's relative paths mean it) and stdin."""
     args = "\0".join(argv).encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
     environ = b"\0".join(key + b"=" + value for key, value in posix.environ.items())
+    cwd = posix.getcwdb()
     head = (f'{{"op":"answer","answerer":"{answerer}","version":"{code_version()}",'
-            f'"argv":{len(args)},"environ":{len(environ)},"stdin":{len(stdin)}}}').encode()
-    return len(head).to_bytes(4, "big") + head + args + environ + stdin
+            f'"argv":{len(args)},"environ":{len(environ)},"cwd":{len(cwd)},'
+            f'"stdin":{len(stdin)}}}').encode()
+    return len(head).to_bytes(4, "big") + head + args + environ + cwd + stdin
 
 
-def answer_call(header: "dict[str, Any]", blobs: bytes) -> "tuple[list[str], dict[str, str], bytes]":
-    """The helper's reading of `answer_request`'s blobs: argv, environment, stdin."""
+def answer_call(header: "dict[str, Any]",
+                blobs: bytes) -> "tuple[list[str], dict[str, str], str, bytes]":
+    """The helper's reading of `answer_request`'s blobs: argv, environment, the caller's
+    working directory, stdin."""
     enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-    n_args, n_env = int(header["argv"]), int(header["environ"])
+    n_args, n_env, n_cwd = int(header["argv"]), int(header["environ"]), int(header["cwd"])
     argv = blobs[:n_args].decode(enc, errors).split("\0")
     pairs = (item.partition("=") for item in blobs[n_args:n_args + n_env].decode(enc, errors).split("\0"))
-    return argv, {key: value for key, sep, value in pairs if sep}, blobs[n_args + n_env:]
+    at = n_args + n_env
+    cwd = blobs[at:at + n_cwd].decode(enc, errors)
+    return argv, {key: value for key, sep, value in pairs if sep}, cwd, blobs[at + n_cwd:]
 
 
 def answered(out: bytes) -> bytes:
