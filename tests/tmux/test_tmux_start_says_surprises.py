@@ -45,8 +45,9 @@ def test_fire_and_forget_start_says_when_the_command_already_exited(tmux_provide
     res = tmux_provider.run("start", name, stdin=json.dumps({"work_dir": str(tmp_path),
                                                              "command": "exit 3"}))
     assert res.rc == 0, res.err
-    assert res.err in ("", f"warning: the command of session {name!r} already exited 3 when "
-                           "start returned; is-running will say false\n")
+    said = (f"warning: the command of session {name!r} already exited 3 when start returned; "
+            "is-running will say false\n")
+    assert res.err in ("", said)
     assert wait_for(lambda: tmux_provider.ok("is-running", name) == "false")
     socket = tmux_provider.env["GC_TMUX_SOCKET"]
     runner = LocalRunner(socket, name, environ=tmux_provider.env)
