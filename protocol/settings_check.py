@@ -42,14 +42,19 @@ class Setting:
         if self.kind == "flag":
             return "" if raw.lower() in FLAG_VALUES else "1 or 0 (also true/false, yes/no, on/off)"
         if self.kind == "port":
-            return "" if raw.isdigit() and 0 < int(raw) < 65536 else "a port number from 1 to 65535"
+            return "" if digits(raw) and 0 < int(raw) < 65536 else "a port number from 1 to 65535"
         if self.kind == "int":
-            ok = raw.isdigit() and int(raw) >= self.minimum
+            ok = digits(raw) and int(raw) >= self.minimum
             return "" if ok else f"a whole number {self.what}, {self.minimum:g} or more"
-        ok = raw.replace(".", "", 1).isdigit() and (
+        ok = digits(raw.replace(".", "", 1)) and (
             float(raw) >= self.minimum if self.inclusive else float(raw) > self.minimum)
         bound = f"{self.minimum:g} or more" if self.inclusive else f"above {self.minimum:g}"
         return "" if ok else f"a number {self.what} (like 1.5), {bound}"
+
+
+def digits(raw: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``¹``, which `int` refuses)."""
+    return raw.isascii() and raw.isdigit()
 
 
 def millis() -> Setting:

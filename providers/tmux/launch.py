@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 PROCESS_WAIT = 30.0
 READY_WAIT = 60.0
 SETUP_TIMEOUT = 10.0
+#: Looks at a dead pane until tmux has its exit status (`exited`): at most half a second.
+STATUS_POLLS = 25
 #: Gas City kills `start` at its startup_timeout (60 s by default); finish first.
 DEFAULT_BUDGET = 50.0
 
@@ -101,14 +103,20 @@ def new_session_args(cfg: StartConfig, target: str, *, work_dir: str, env: dict[
 
 def exited(r: Runner) -> str:
     """How the session's command ended (``exited 3``, ``was killed by signal 9``), or ``""``
-    while it runs (or when tmux cannot tell); one tmux call."""
-    res = r.tmux(["display-message", "-p", "-t", session.target(r),
-                  "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"])
-    fields = res.out.decode("utf-8", "replace").split() if res.ok else []
-    if not fields or fields[0] != "1":
-        return ""
-    status = fields[1] if len(fields) > 1 else ""
-    signal = fields[2] if len(fields) > 2 else ""
+    while it runs (or when tmux cannot tell). tmux marks a pane dead when its terminal
+    closes, a moment before it collects the exit status: a dead pane is asked again
+    until the status is in (a bounded wait, only for a dead pane)."""
+    fields: list[str] = []
+    for _ in range(STATUS_POLLS):
+        res = r.tmux(["display-message", "-p", "-t", session.target(r),
+                      "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"])
+        fields = (res.out.decode("utf-8", "replace").strip().split(":") if res.ok else []) + ["", ""]
+        if fields[0] != "1":
+            return ""
+        if fields[1] or fields[2]:
+            break
+        time.sleep(0.02)
+    status, signal = fields[1], fields[2]
     if signal.isdigit() and signal != "0":
         return f"was killed by signal {signal}"
     return f"exited {status}" if status.isdigit() else "exited"

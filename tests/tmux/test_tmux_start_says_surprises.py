@@ -6,6 +6,7 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 from helpers import Provider, wait_for
 
 from providers.gc_session_tmux.local_runner import LocalRunner
@@ -27,12 +28,14 @@ def test_process_names_that_never_appear_are_a_warning_not_silence(tmux_provider
         tmux_provider.run("stop", name)
 
 
-def test_a_command_that_dies_during_startup_says_how_it_ended(tmux_provider: Provider,
-                                                               tmp_path: Path) -> None:
+@pytest.mark.parametrize(("command", "ended"), [("exit 3", "exited 3"),
+                                                 ("kill -9 $$", "was killed by signal 9")])
+def test_a_command_that_dies_during_startup_says_how_it_ended(tmux_provider: Provider, tmp_path: Path,
+                                                               command: str, ended: str) -> None:
     res = tmux_provider.run("start", f"dies-{uuid.uuid4().hex[:8]}", stdin=json.dumps(
-        {"work_dir": str(tmp_path), "command": "exit 3", "process_names": ["never-appears"]}))
+        {"work_dir": str(tmp_path), "command": command, "process_names": ["never-appears"]}))
     assert res.rc == 1
-    assert "died during startup (its command exited 3)" in res.err
+    assert f"died during startup (its command {ended})" in res.err
 
 
 def test_fire_and_forget_start_says_when_the_command_already_exited(tmux_provider: Provider,

@@ -74,7 +74,7 @@ def test_empty_means_unset() -> None:
 
 @given(st.text(max_size=12))
 def test_a_millis_setting_accepts_exactly_the_whole_numbers(raw: str) -> None:
-    valid = raw.isdigit()
+    valid = raw.isascii() and raw.isdigit()
     try:
         check({"GC_X": millis()}, {"GC_X": raw})
     except UsageError as error:
@@ -82,6 +82,14 @@ def test_a_millis_setting_accepts_exactly_the_whole_numbers(raw: str) -> None:
         assert "\n" not in str(error)
     else:
         assert valid or raw == ""
+
+
+@given(st.text(max_size=8))
+def test_a_port_setting_never_raises_anything_but_usage(raw: str) -> None:
+    try:
+        check({"GC_X": PORT, "GC_Y": seconds()}, {"GC_X": raw, "GC_Y": raw})
+    except UsageError:
+        pass
 
 
 @given(st.integers(min_value=-5, max_value=70000))
