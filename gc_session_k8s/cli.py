@@ -224,7 +224,7 @@ settings (environment; empty means unset):
 def checked_settings() -> dict[str, Setting]:
     """The settings read as numbers, flags or choices: an invalid one is exit 1 before any op runs."""
     from protocol import settings_check as check
-    from providers.kube.settings import checked_settings as kube_settings
+    from providers.kube.transport.checked import checked_settings as kube_settings
 
     return {**kube_settings(), "GC_NUDGE_DEBOUNCE_MS": check.millis(),
             "GC_START_TIMEOUT_S": check.seconds(), "GC_K8S_INIT_GRACE_S": check.seconds(zero_ok=True),

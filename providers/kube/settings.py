@@ -8,8 +8,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from protocol.settings_check import Setting
-
 
 #: What a namespace may be: a DNS-1123 label (Kubernetes' own rule for namespace names).
 LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -74,17 +72,3 @@ class KubeSettings:
             f"kubectl={self.kubectl!r}, request_timeout={self.request_timeout!r})"
         )
 
-
-def checked_settings() -> dict[str, Setting]:
-    """The Kubernetes settings read as numbers, flags or choices, checked at start-up."""
-    from protocol.settings_check import PORT, choice, millis, seconds
-
-    return {
-        "GC_K8S_TRANSPORT": choice("auto", "kubectl", "direct", "helper"),
-        "GC_K8S_REQUEST_TIMEOUT": seconds(),
-        "GC_K8S_HELPER_IDLE": seconds(),
-        "GC_K8S_HELPER_CACHE_MS": millis(),
-        "GC_K8S_HELPER_STREAMS": choice("1", "0"),
-        "GC_K8S_DOLT_PORT": PORT,
-        "GC_PORTABLE": choice("1", "0"),
-    }
