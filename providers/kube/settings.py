@@ -71,4 +71,3 @@ class KubeSettings:
             f"KubeSettings(namespace={self.namespace!r}, context={self.context!r}, "
             f"kubectl={self.kubectl!r}, request_timeout={self.request_timeout!r})"
         )
-
