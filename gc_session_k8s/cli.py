@@ -24,7 +24,6 @@ from providers.tmux.ops import session_operations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from protocol.locks import FileLock
-    from protocol.settings_check import Setting
 
 EXE = "gc-session-k8s"
 VERSION = "0.1.0"
@@ -221,18 +220,8 @@ settings (environment; empty means unset):
   GC_PROVIDER_DEBUG         1: print a traceback with an internal error (default: unset)"""
 
 
-def checked_settings() -> dict[str, Setting]:
-    """The settings read as numbers, flags or choices: an invalid one is exit 1 before any op runs."""
-    from protocol import settings_check as check
-    from providers.kube.transport.checked import checked_settings as kube_settings
-
-    return {**kube_settings(), "GC_NUDGE_DEBOUNCE_MS": check.millis(),
-            "GC_START_TIMEOUT_S": check.seconds(), "GC_K8S_INIT_GRACE_S": check.seconds(zero_ok=True),
-            "GC_K8S_MCP_MAIL_PORT": check.PORT, "GC_K8S_RUN_AS_USER": check.Setting("int", "(a uid)"),
-            "GC_K8S_PREBAKED": check.FLAG, "GC_K8S_WORKDIR_HOSTPATH": check.FLAG,
-            "GC_K8S_SESSION_BRANCH": check.FLAG}
-
-
 def main() -> None:
+    from gc_session_k8s.settings import checked_settings
+
     dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
                   settings=checked_settings())
