@@ -3,7 +3,9 @@
 Order (as Gas City's tmux provider): wait for the agent process → wait for the
 ready prompt (or a fixed delay) → check the session survived → session_setup
 → session_setup_script → the config `nudge` → session_live. Waits are bounded
-by the start deadline; setup failures are warnings, as upstream.
+by the start deadline; setup failures are warnings, as upstream. A signal
+(`protocol.rollback.Interrupted`) is never a warning: it unwinds to the start's
+rollback at any step.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 
 from protocol.errors import ProviderError
+from protocol.rollback import Interrupted
 from providers.tmux import session
 from providers.tmux.runner import command_line, literal, script
 
@@ -113,6 +116,8 @@ def _prompt_ready(r: Runner, prefix: str) -> bool:
     want = prefix.replace("\u00a0", " ")
     try:
         text = session.peek(r, 120)
+    except Interrupted:
+        raise  # a signal is never "not ready yet": the start rolls back
     except ProviderError:
         return False
     for line in text.splitlines():
@@ -149,6 +154,8 @@ def after_create(r: Runner, cfg: StartConfig, name: str, *, deadline: float,
     if cfg.nudge:
         try:
             session.nudge(r, cfg.nudge.encode(), debounce=debounce)
+        except Interrupted:
+            raise  # a signal during the nudge rolls the start back, as anywhere else
         except ProviderError as error:
             warn(f"nudge: {error}")
     run_commands(r, "session_live", cfg.session_live, setup_env, setup_cwd)
