@@ -1,0 +1,42 @@
+"""Caller strings reach the pod's tmux literally, and an environment the kernel cannot exec
+with is refused before any pod exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import K8s
+from helpers import wait_for
+
+
+def in_pod(k8s: K8s, name: str, command: str) -> str:
+    res = k8s.run("exec", name, stdin=command)
+    assert res.rc == 0, res
+    return res.out
+
+
+@pytest.mark.parametrize("component", ["rig#[x", "a##[b]", "#{pane_pid}", "~x", "$HOME"])
+def test_a_work_dir_tmux_would_expand_is_the_panes_working_directory(
+    k8s: K8s, tmp_path: Path, component: str
+) -> None:
+    city = tmp_path / "city"
+    work_dir = city / component
+    work_dir.mkdir(parents=True)
+    name = k8s.name("lit")
+    res = k8s.start(name, {"command": "sleep 300", "work_dir": str(work_dir),
+                           "env": {"GC_CITY": str(city)}})
+    assert res.rc == 0, res.err
+    cwd = in_pod(k8s, name, 'readlink "/proc/$(tmux display-message -p -t main: '
+                            '"#{pane_pid}")/cwd"; printf %s "$GC_DIR"')
+    pane_cwd, _, gc_dir = cwd.partition("\n")
+    assert pane_cwd == gc_dir and pane_cwd.endswith("/" + component), cwd
+
+
+def test_a_128_kib_env_entry_is_refused_with_one_line_and_no_pod(k8s: K8s) -> None:
+    name = k8s.name("env")
+    res = k8s.start(name, {"command": "sleep 300", "env": {"GC_BIG": "x" * (128 * 1024)}})
+    assert res.rc == 1, res
+    assert res.err.count("\n") == 1 and "KiB" in res.err, res.err
+    assert wait_for(lambda: not [p for p in k8s.pods() if (p["metadata"].get("annotations") or {})
+                                 .get("gc-session-name") == name])
