@@ -40,3 +40,27 @@ def test_a_128_kib_env_entry_is_refused_with_one_line_and_no_pod(k8s: K8s) -> No
     assert res.err.count("\n") == 1 and "KiB" in res.err, res.err
     assert wait_for(lambda: not [p for p in k8s.pods() if (p["metadata"].get("annotations") or {})
                                  .get("gc-session-name") == name])
+
+
+#: What tmux would expand or end a command at, as in tests/tmux/test_tmux_literal_fields.py.
+TRICKY = ["#[", "a#[b", "##[x]", "#{pane_pid}", "##", "#(touch /tmp/gc-pwned)", "~", "$HOME",
+          "~root", "x;", ";", "\\;", "#{l:#[}", "'", '"', "é☃ #{?x,y,z}"]
+
+
+def test_env_meta_and_nudge_reach_the_pods_tmux_literally(k8s: K8s) -> None:
+    name = k8s.name("lit")
+    env = {f"GC_LIT_{i}": value for i, value in enumerate(TRICKY)}
+    res = k8s.start(name, {"command": "stty -echo; exec cat > /tmp/typed", "env": env})
+    assert res.rc == 0, res.err
+    environ = in_pod(k8s, name, 'tr "\\0" "\\n" < "/proc/$(tmux display-message -p -t main: '
+                                '"#{pane_pid}")/environ"')
+    for key, value in env.items():
+        assert f"{key}={value}" in environ.splitlines(), key
+    for i, value in enumerate(TRICKY):
+        k8s.ok("set-meta", name, f"K{i}", stdin=value.encode())
+        assert k8s.run("get-meta", name, f"K{i}").out in (value, value + "\n")
+        k8s.ok("nudge", name, stdin=value.encode())
+        assert wait_for(lambda n=i: len(in_pod(k8s, name, "cat /tmp/typed").splitlines()) > n,
+                        timeout=30)
+    assert in_pod(k8s, name, "cat /tmp/typed").splitlines() == TRICKY
+    assert in_pod(k8s, name, "ls /tmp/gc-pwned 2>&1 || true").startswith("ls:")
