@@ -3,6 +3,7 @@ with is refused before any pod exists."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,10 @@ TRICKY = ["#[", "a#[b", "##[x]", "#{pane_pid}", "##", "#(touch /tmp/gc-pwned)", 
           "~root", "x;", ";", "\\;", "#{l:#[}", "'", '"', "é☃ #{?x,y,z}"]
 
 
+def typed_more_than(k8s: K8s, name: str, lines: int) -> bool:
+    return len(in_pod(k8s, name, "cat /tmp/typed").splitlines()) > lines
+
+
 def test_env_meta_and_nudge_reach_the_pods_tmux_literally(k8s: K8s) -> None:
     name = k8s.name("lit")
     env = {f"GC_LIT_{i}": value for i, value in enumerate(TRICKY)}
@@ -60,7 +65,6 @@ def test_env_meta_and_nudge_reach_the_pods_tmux_literally(k8s: K8s) -> None:
         k8s.ok("set-meta", name, f"K{i}", stdin=value.encode())
         assert k8s.run("get-meta", name, f"K{i}").out in (value, value + "\n")
         k8s.ok("nudge", name, stdin=value.encode())
-        assert wait_for(lambda n=i: len(in_pod(k8s, name, "cat /tmp/typed").splitlines()) > n,
-                        timeout=30)
+        assert wait_for(partial(typed_more_than, k8s, name, i), timeout=30)
     assert in_pod(k8s, name, "cat /tmp/typed").splitlines() == TRICKY
     assert in_pod(k8s, name, "ls /tmp/gc-pwned 2>&1 || true").startswith("ls:")
