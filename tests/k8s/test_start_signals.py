@@ -26,6 +26,7 @@ PHASES: dict[str, tuple[dict[str, Any], str]] = {
     "process wait": ({"process_names": ["gc-never-runs"]}, "'#{pane_pid} '*"),
     "ready prompt wait": ({"ready_prompt_prefix": "never-ready> "}, "capture-pane"),
     "session_setup": ({"session_setup": ["echo gc-setup-mark"]}, "*gc-setup-mark*"),
+    "session_setup_script": ({"session_setup_script": "SCRIPT"}, "*exec sh -s*"),
     "config nudge": ({"nudge": "hello from the config"}, "*gc-nudge-*"),
     "session_live": ({"session_live": ["echo gc-live-mark"]}, "*gc-live-mark*"),
 }
@@ -45,6 +46,10 @@ def test_a_signal_in_any_phase_of_a_pod_start_rolls_back_and_leaves_no_pod(
     extra, pattern = PHASES[phase]
     kubectl = gate.wrapper(tmp_path / "gated-kubectl", KUBECTL, pattern)
     name = k8s.name("sig")
+    if extra.get("session_setup_script"):
+        script = tmp_path / "setup.sh"
+        script.write_text("echo set up\n")
+        extra = {"session_setup_script": str(script)}
     cfg = {"command": "sleep 300", **extra}
     proc = k8s.spawn("start", name, stdin=orjson.dumps(cfg), new_session=True,
                      env={"GC_KUBECTL": kubectl})
