@@ -26,7 +26,7 @@ PHASES: dict[str, tuple[dict[str, Any], str]] = {
     "process wait": ({"process_names": ["gc-never-runs"]}, "'#{pane_pid} '*"),
     "ready prompt wait": ({"ready_prompt_prefix": "never-ready> "}, "capture-pane"),
     "session_setup": ({"session_setup": ["echo gc-setup-mark"]}, "*gc-setup-mark*"),
-    "session_setup_script": ({"session_setup_script": "SCRIPT"}, "*exec sh -s*"),
+    "session_setup_script": ({"session_setup_script": "SCRIPT"}, "*'exec sh -s'*"),
     "config nudge": ({"nudge": "hello from the config"}, "*gc-nudge-*"),
     "session_live": ({"session_live": ["echo gc-live-mark"]}, "*gc-live-mark*"),
 }
