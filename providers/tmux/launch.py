@@ -58,11 +58,11 @@ def check_env(env: Mapping[str, str]) -> None:
         size = len(key.encode()) + len(value.encode()) + 2
         if size > ENV_ENTRY_MAX:
             raise ProviderError(f"env {key}: {size} bytes with its name; an environment entry "
-                                f"must stay under {ENV_ENTRY_MAX // 1024} KiB (the kernel's limit)")
+                                f"may take at most {ENV_ENTRY_MAX // 1024} KiB (the kernel's limit)")
         total += size
     if total > ENV_TOTAL_MAX:
-        raise ProviderError(f"env: {total} bytes in all; the session's environment must stay "
-                            f"under {ENV_TOTAL_MAX // 1024} KiB")
+        raise ProviderError(f"env: {total} bytes in all; the session's environment may take "
+                            f"at most {ENV_TOTAL_MAX // 1024} KiB")
 
 
 def new_session_commands(cfg: StartConfig, target: str, *, work_dir: str, env: dict[str, str],

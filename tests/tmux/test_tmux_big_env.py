@@ -18,7 +18,7 @@ def has_session(sock: Path, name: str) -> bool:
 
 
 @pytest.mark.parametrize("env", [
-    {"GC_BIG": "x" * (128 * 1024)},
+    {"GC_BIG": "x" * (128 * 1024 - len("GC_BIG=") - 1 + 1)},  # one byte over the limit
     {f"GC_MANY_{i}": "y" * (100 * 1024) for i in range(12)},
 ], ids=["one 128 KiB entry", "1.2 MiB in all"])
 def test_an_environment_too_big_to_exec_is_refused_with_one_line_and_nothing_left(
@@ -35,11 +35,14 @@ def test_an_environment_too_big_to_exec_is_refused_with_one_line_and_nothing_lef
     assert not marker.exists()  # refused before anything ran
 
 
-def test_a_large_environment_entry_under_the_limit_reaches_the_process(
-    tmux_provider: Provider, tmux_socket: Path, tmp_path: Path
+@pytest.mark.parametrize("value", [
+    "v#[$~" * (100 * 1024 // 5),
+    "w" * (128 * 1024 - len("GC_LARGE=") - 1),  # exactly the kernel's limit, with the NUL
+], ids=["100 KiB", "at the limit"])
+def test_a_large_environment_entry_within_the_limit_reaches_the_process(
+    tmux_provider: Provider, tmux_socket: Path, tmp_path: Path, value: str
 ) -> None:
     name = f"env-{uuid.uuid4().hex[:8]}"
-    value = "v#[$~" * (100 * 1024 // 5)
     cfg = {"work_dir": str(tmp_path), "command": "sleep 300", "env": {"GC_LARGE": value}}
     res = tmux_provider.run("start", name, stdin=json.dumps(cfg))
     try:
