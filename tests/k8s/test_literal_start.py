@@ -3,6 +3,7 @@ with is refused before any pod exists."""
 
 from __future__ import annotations
 
+import uuid
 from functools import partial
 from pathlib import Path
 
@@ -43,8 +44,10 @@ def test_a_128_kib_env_entry_is_refused_with_one_line_and_no_pod(k8s: K8s) -> No
                                  .get("gc-session-name") == name])
 
 
+#: A file only a format that ran a command (``#(…)``) would create; unique to this run.
+PWNED = f"/tmp/gc-pwned-{uuid.uuid4().hex[:12]}"
 #: What tmux would expand or end a command at, as in tests/tmux/test_tmux_literal_fields.py.
-TRICKY = ["#[", "a#[b", "##[x]", "#{pane_pid}", "##", "#(touch /tmp/gc-pwned)", "~", "$HOME",
+TRICKY = ["#[", "a#[b", "##[x]", "#{pane_pid}", "##", f"#(touch {PWNED})", "~", "$HOME",
           "~root", "x;", ";", "\\;", "#{l:#[}", "'", '"', "é☃ #{?x,y,z}"]
 
 
@@ -67,4 +70,4 @@ def test_env_meta_and_nudge_reach_the_pods_tmux_literally(k8s: K8s) -> None:
         k8s.ok("nudge", name, stdin=value.encode())
         assert wait_for(partial(typed_more_than, k8s, name, i), timeout=30)
     assert in_pod(k8s, name, "cat /tmp/typed").splitlines() == TRICKY
-    assert in_pod(k8s, name, "ls /tmp/gc-pwned 2>&1 || true").startswith("ls:")
+    assert in_pod(k8s, name, f"ls {PWNED} 2>&1 || true").startswith("ls:")

@@ -35,8 +35,10 @@ tmux_text = st.text(FORMAT_ALPHABET, min_size=1, max_size=40)
 tmux_value = st.text(FORMAT_ALPHABET + CONTROL, min_size=1, max_size=60)
 #: One path component (no ``/``, not ``.`` or ``..``).
 dir_name = st.text(FORMAT_ALPHABET.replace(".", "") + CONTROL, min_size=1, max_size=40)
+#: A file only a format that ran a command (``#(…)``) would create; unique to this run.
+PWNED = f"/tmp/gc-pwned-{uuid.uuid4().hex[:12]}"
 #: Tricky values named in the issue, tried before any generated one.
-TRICKY = ["#[", "a#[b", "##[x]", "#{pane_pid}", "##", "#(touch /tmp/gc-pwned)", "~", "$HOME",
+TRICKY = ["#[", "a#[b", "##[x]", "#{pane_pid}", "##", f"#(touch {PWNED})", "~", "$HOME",
           "~root", "x;", ";", "\\;", "#{l:#[}", "a\nb\tc", "'", '"']
 
 
@@ -87,7 +89,7 @@ def test_the_work_dir_is_the_panes_working_directory_byte_for_byte(
         assert "@gc-value-" not in tmux(tmux_socket, "show-options", "-s")
     finally:
         tmux_provider.run("stop", name)
-    assert not Path("/tmp/gc-pwned").exists()
+    assert not Path(PWNED).exists()
 
 
 @SETTINGS
@@ -191,7 +193,7 @@ KEYLESS = st.text("#{}[](),:;?!=<>&|%~$'\"\\`@*_.9é☃", min_size=2, max_size=3
 @example("#[")
 @example("##[x]")
 @example("#{pane_pid}")
-@example("#(touch${IFS}/tmp/gc-pwned)")
+@example(f"#(touch${{IFS}}{PWNED})")
 @example("x;")
 def test_send_keys_types_a_non_key_argument_exactly(
     tmux_provider: Provider, cat_session: tuple[str, Path], text: str
@@ -201,7 +203,7 @@ def test_send_keys_types_a_non_key_argument_exactly(
     tmux_provider.ok("send-keys", name, text, "Enter")
     assert wait_for(lambda: len(typed_lines(out)) > before, timeout=30)
     assert typed_lines(out)[before] == text
-    assert not Path("/tmp/gc-pwned").exists()
+    assert not Path(PWNED).exists()
 
 
 @pytest.mark.parametrize("component", ["#[", "a##[b]", "#{pane_pid}", "~x", "$HOME"])
