@@ -91,3 +91,39 @@ def test_a_signal_in_any_phase_of_start_rolls_back_and_exits_non_zero(
         {"work_dir": str(tmp_path / "wd"), "command": "sleep 300"}))
     assert res.rc == 0, res.err
     tmux_provider.ok("stop", name)
+
+
+def test_a_session_made_by_someone_else_during_create_is_neither_marked_nor_killed(
+    tmux_provider: Provider, tmux_socket: Path, tmp_path: Path
+) -> None:
+    """The create's commands are one command list: when `new-session` fails on a duplicate
+    name, none of the rest (remain-on-exit, work dir, start marker) touches that session,
+    so the rollback, which kills only a session carrying its marker, leaves it alone."""
+    gate = Gate(tmp_path / "gate")
+    real = shutil.which("tmux") or "tmux"
+    name = f"dup-{uuid.uuid4().hex[:8]}"
+    cfg = {"work_dir": str(tmp_path / "wd"), "command": "sleep 300"}
+    proc = tmux_provider.spawn("start", name, stdin=json.dumps(cfg).encode(),
+                               env={"GC_TMUX": gate.wrapper(tmp_path / "gated-tmux", real,
+                                                            "start-server")})
+    try:
+        assert wait_for(gate.reached.exists, timeout=60)
+        subprocess.run([real, "-S", str(tmux_socket), "new-session", "-d", "-s", name,
+                        "sleep 300"], check=True)
+        gate.release()
+        proc.wait(timeout=60)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    try:
+        assert proc.returncode == 1 and "already exists" in err, err
+        shown = subprocess.run([real, "-S", str(tmux_socket), "show-options", "-t", f"={name}:"],
+                               capture_output=True, text=True, check=True).stdout
+        assert "@gc-" not in shown, shown
+        assert tmux_provider.ok("is-running", name) == "true"
+    finally:
+        subprocess.run([real, "-S", str(tmux_socket), "kill-session", "-t", f"={name}"],
+                       check=False)
