@@ -352,6 +352,7 @@ def run(call: Call, *, agent: bool = True) -> None:
 def _run(call: Call, plan: Plan, agent: bool) -> None:
     deadline = time.monotonic() + launch.start_budget()
     r = PodRunner(plan.settings.kube, plan.pod)
+    launch.check_env({**plan.secret_env, **plan.env})  # before the pod is created
     with Rollback() as rollback:
         # Registered before the create call: a signal during the request still cleans up.
         rollback.add("delete the new pod", lambda: delete_if_ours(plan, rollback.grace_left()))

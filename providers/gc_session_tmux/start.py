@@ -196,6 +196,7 @@ def start(call: Call) -> None:
     r.own_group = True
     deadline = time.monotonic() + launch.start_budget()
     env = session_env(cfg, name, sock)
+    launch.check_env(env)  # before anything runs or is created
     marker = new_marker()
     work_dir = cfg.work_dir
     cwd = cfg.env.get("GC_DIR") or work_dir or None
