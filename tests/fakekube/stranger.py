@@ -66,6 +66,23 @@ def _content_length(head: bytes) -> int | None:
     return None
 
 
+def _finished(frames: bytes) -> bool:
+    """Whether the server's frames so far hold the exec's status (channel 3) or a close."""
+    while len(frames) >= 2:
+        opcode, n, at = frames[0] & 0x0F, frames[1] & 0x7F, 2
+        if n == 126:
+            n, at = int.from_bytes(frames[2:4], "big"), 4
+        elif n == 127:
+            n, at = int.from_bytes(frames[2:10], "big"), 10
+        if len(frames) < at + n:
+            return False
+        payload = frames[at:at + n]
+        if opcode == 8 or (opcode == 2 and payload[:1] == b"\x03"):
+            return True
+        frames = frames[at + n:]
+    return False
+
+
 def websocket(a: dict[str, Any]) -> dict[str, Any]:
     """An exec upgrade; on 101 the stream is read to its end (the command has finished)."""
     sock, host = _connect(a["url"])
@@ -84,6 +101,8 @@ def websocket(a: dict[str, Any]) -> dict[str, Any]:
                 length = _content_length(head)
                 if length is not None and len(rest_) >= length:
                     break
+            if sep and head.startswith(b"HTTP/1.1 101") and _finished(rest_):
+                break
     except OSError:
         pass
     finally:
