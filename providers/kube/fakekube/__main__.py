@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.kubeconfig:
             kube.write_kubeconfig(args.kubeconfig, args.namespace)
             print(args.kubeconfig, flush=True)
+        else:
+            print("fakekube: no --kubeconfig: every request needs the token only a kubeconfig "
+                  "holds, so no client can use this server", file=sys.stderr, flush=True)
         while not done.wait(1.0):
             pass
     finally:
