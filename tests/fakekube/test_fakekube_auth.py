@@ -11,70 +11,30 @@ and WebSocket exec alike; with the token the same requests work; and the kubecon
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
 import stat
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote
 
-import orjson
 import pytest
 from fakekube_manifests import agent_pod, running_pod
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
+from local_users import Stranger, as_stranger, throwaway_user
 
 from providers.kube.fakekube import auth
 from providers.kube.fakekube.fixtures import FakeKubeEnv
 
 UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
-PYTHON = "/usr/bin/python3"  # the system one: the stranger cannot read our virtualenv
-STRANGER = Path(__file__).with_name("stranger.py")
-
-
-class Stranger(NamedTuple):
-    name: str
-    uid: int
-    home: Path  # world-readable: stranger.py and what else the user must read
 
 
 @pytest.fixture(scope="module")
 def stranger() -> Iterator[Stranger]:
-    """A throwaway unprivileged local user."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: makes a second local user with useradd and runs as it")
-    for tool in ("useradd", "userdel", "runuser"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool} to run a client as a second local user")
-    if not os.access(PYTHON, os.X_OK):
-        pytest.skip(f"needs {PYTHON} for the second user's client")
-    name = f"fkauth{uuid.uuid4().hex[:10]}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                   check=True, capture_output=True, timeout=60)
-    home = Path(tempfile.mkdtemp(prefix="fakekube-stranger-"))
-    try:
-        home.chmod(0o755)
-        shutil.copy(STRANGER, home / "stranger.py")
-        (home / "stranger.py").chmod(0o644)
-        yield Stranger(name, pwd.getpwnam(name).pw_uid, home)
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True, timeout=60)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def as_stranger(who: Stranger, attempts: list[dict[str, Any]], kubeconfig: str) -> dict[str, Any]:
-    r = subprocess.run(["runuser", "-u", who.name, "--", PYTHON, str(who.home / "stranger.py")],
-                       input=orjson.dumps({"attempts": attempts, "kubeconfig": kubeconfig}),
-                       capture_output=True, timeout=120, cwd=who.home, check=False)
-    assert r.returncode == 0, r.stderr.decode()
-    out: dict[str, Any] = orjson.loads(r.stdout)
-    assert out["uid"] == who.uid != os.getuid()
-    return out
+    with throwaway_user() as who:
+        yield who
 
 
 def exec_path(ns: str, pod: str, argv: list[str]) -> str:

@@ -2,9 +2,10 @@
 /usr/bin/python3 stranger.py`, stdlib only: the user can read nothing of ours).
 
 Reads a JSON plan on stdin: {"attempts": [{"name", "url", "method", "path", "body",
-"token", "websocket"}...], "kubeconfig": path}. Prints one JSON object: for each attempt
-its status code and body (or the first line of a WebSocket upgrade answer), and whether
-the kubeconfig could be read. An HTTPS server's certificate is not checked: a stranger
+"token", "websocket"} or {"name", "unix", "send"}...], "kubeconfig": path}. Prints one
+JSON object: for each HTTP attempt its status code and body (for a WebSocket upgrade the
+body after a 101), for a unix socket attempt what came back to `send` (hex) or the error,
+and whether the kubeconfig could be read. An HTTPS server's certificate is not checked: a stranger
 cannot read the CA (it is in the server's private directory) and would not care.
 """
 
@@ -118,15 +119,33 @@ def websocket(a: dict[str, Any]) -> dict[str, Any]:
     return {"status": status, "body": body}
 
 
+def unix(a: dict[str, Any]) -> dict[str, Any]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    try:
+        sock.connect(a["unix"])
+        sock.sendall(bytes.fromhex(a["send"]))
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+        return {"got": got.hex()}
+    except OSError as e:
+        return {"error": type(e).__name__}
+    finally:
+        sock.close()
+
+
 def main() -> int:
     plan = json.load(sys.stdin)
     out: dict[str, Any] = {"uid": os.getuid(), "attempts": {}}
     for a in plan["attempts"]:
-        out["attempts"][a["name"]] = websocket(a) if a.get("websocket") else rest(a)
+        how = unix if "unix" in a else websocket if a.get("websocket") else rest
+        out["attempts"][a["name"]] = how(a)
     try:
-        with open(plan["kubeconfig"], "rb") as f:
-            f.read()
-        out["kubeconfig"] = "read"
+        if plan.get("kubeconfig"):
+            with open(plan["kubeconfig"], "rb") as f:
+                f.read()
+            out["kubeconfig"] = "read"
     except PermissionError:
         out["kubeconfig"] = "permission denied"
     json.dump(out, sys.stdout)
