@@ -15,7 +15,6 @@ from local_users import Stranger, as_stranger, throwaway_user
 
 from providers.kube.fakekube.fixtures import FakeKubeEnv
 from providers.kube.transport import helper_client, wire
-from providers.kube.transport.helper import SOCKET_NAME
 
 pytest_plugins = ["transport_fixtures"]
 
@@ -30,7 +29,7 @@ def test_another_local_user_gets_nothing_from_the_helper(helper_env: FakeKubeEnv
                                                          stranger: Stranger) -> None:
     helper_client.launch()
     run = Path(os.environ["GC_K8S_RUNTIME_DIR"])
-    sock = run / SOCKET_NAME
+    sock = run / wire.SOCKET_NAME
     assert wait_for(lambda: helper_client.control("status") is not None, timeout=30)
     before = helper_client.control("status")
     assert before is not None
