@@ -3,9 +3,9 @@
 Each server makes a random bearer token when it is built (`secrets.token_urlsafe`) and
 writes it only into the kubeconfigs it is asked for (mode 0600, see `write_private`).
 Every request, over HTTP or HTTPS, REST, watch, exec/attach upgrades and the `/_fake`
-control endpoints alike, must carry `Authorization: Bearer <token>`; anything else gets
-the real API server's 401 Status and nothing runs. The tokens are compared in constant
-time (`hmac.compare_digest`).
+control endpoints alike, must carry `Authorization: Bearer <token>` (or, over plain HTTP,
+the token as the first path segment: see `path_prefix`); anything else gets the real API
+server's 401 Status and nothing runs. The tokens are compared with `hmac.compare_digest`.
 
 Like a kube-apiserver with anonymous auth on (its default, and RBAC's
 `system:public-info-viewer`), `/healthz`, `/livez` and `/readyz` answer a request that

@@ -139,8 +139,9 @@ class FakeKube:
     With `tls=True` it serves HTTPS (a throwaway CA made with the `openssl` CLI at
     start(); see providers/kube/fakekube/tls.py) and `url`/`port`/the kubeconfig point there.
 
-    Every request must carry `Authorization: Bearer <token>` with the server's random
-    `token`, which only the kubeconfigs it writes hold (see providers/kube/fakekube/auth.py).
+    Every request must carry the server's random `token` (`Authorization: Bearer`, or over
+    plain HTTP the server URL's first path segment), which only the kubeconfigs it writes
+    hold (see providers/kube/fakekube/auth.py).
     """
 
     # Every server made in this process, so a test session can check its leftovers.
@@ -169,7 +170,7 @@ class FakeKube:
         self.ca_file: str | None = None  # the throwaway CA's PEM (tls only, after start())
         self._tls: TLSTerminator | None = None
         self.token = auth.new_token()
-        self._extra_tokens: set[str] = set()
+        self._extra_tokens: frozenset[str] = frozenset()  # replaced whole: handlers read it
         for ns in ("default", "kube-system", "kube-public"):
             self.create_namespace(ns)
         FakeKube.instances.append(self)
@@ -263,11 +264,11 @@ class FakeKube:
     def accept_token(self, token: str) -> None:
         """Take `token` too, until forget_tokens() (the fixtures call it before each test):
         the static token file of a real server, for tests that pin what a client sends."""
-        self._extra_tokens.add(token)
+        self._extra_tokens = self._extra_tokens | {token}
 
     def forget_tokens(self) -> None:
         """Back to the server's own token only."""
-        self._extra_tokens.clear()
+        self._extra_tokens = frozenset()
 
     def authenticate(self, header: str | None, target: str) -> str | None:
         """The request target without its credential prefix, or None: refuse with 401."""
