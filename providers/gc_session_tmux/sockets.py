@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 
+from protocol import privdir
 from protocol.errors import UsageError
 from protocol.names import KEY_CHARS
 
@@ -43,25 +44,47 @@ def socket_path(environ: Mapping[str, str]) -> str:
     return f"{base.rstrip('/')}/tmux-{os.getuid()}/{name}"
 
 
+def check_dir(socket: str) -> None:
+    """The socket's directory, when there, is private (`protocol.privdir`), checked at each
+    use: a server behind a socket someone else could plant would see every command, env
+    and secret of our sessions. A missing directory is no server (start creates it)."""
+    directory = os.path.dirname(socket) or "."
+    if os.path.lexists(directory):
+        privdir.check_dir(directory, "tmux socket directory")
+
+
+def ensure_dir(socket: str) -> None:
+    """Create the socket's directory 0700 (and any missing parent) or check it."""
+    privdir.ensure_dir(os.path.dirname(socket) or ".", what="tmux socket directory")
+
+
 def pid_file(socket: str) -> str:
     return socket + ".server-pid"
 
 
 def record_server(socket: str, pid: int) -> None:
     """Remember which process serves ``socket`` (written atomically)."""
-    tmp = f"{pid_file(socket)}.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{pid}\n")
+    tmp = f"{pid_file(socket)}.{os.getpid()}.{os.urandom(4).hex()}"
+    fd = privdir.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, "pid file")
+    try:
+        os.write(fd, f"{pid}\n".encode())
+    finally:
+        os.close(fd)
     os.replace(tmp, pid_file(socket))
 
 
 def server_pid(socket: str) -> int:
     """The recorded server's pid if it is still a tmux server for ``socket``, else 0."""
     try:
-        with open(pid_file(socket)) as f:
-            raw = f.read().strip()
+        fd = privdir.open_file(pid_file(socket), os.O_RDONLY, what="pid file")
+    except (OSError, privdir.Untrusted):
+        return 0
+    try:
+        raw = os.read(fd, 64).decode("ascii", "replace").strip()
     except OSError:
         return 0
+    finally:
+        os.close(fd)
     if not raw.isdigit():
         return 0
     pid = int(raw)
