@@ -44,18 +44,43 @@ def socket_path(environ: Mapping[str, str]) -> str:
     return f"{base.rstrip('/')}/tmux-{os.getuid()}/{name}"
 
 
+def _system_shared(directory: str) -> bool:
+    """A directory like /tmp that an operator may name for a socket: root's and sticky
+    (nobody can remove or replace what another user made in it)."""
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return st.st_uid == 0 and bool(st.st_mode & 0o1000) and st.st_mode & 0o170000 == 0o040000
+
+
 def check_dir(socket: str) -> None:
     """The socket's directory, when there, is private (`protocol.privdir`), checked at each
     use: a server behind a socket someone else could plant would see every command, env
-    and secret of our sessions. A missing directory is no server (start creates it)."""
+    and secret of our sessions. A missing directory is no server (start creates it). A
+    socket named straight in a sticky system directory (``GC_TMUX_SOCKET=/tmp/x``) is
+    allowed there; the socket itself, when there, must then be ours."""
     directory = os.path.dirname(socket) or "."
-    if os.path.lexists(directory):
+    if not os.path.lexists(directory):
+        return
+    if not _system_shared(directory):
         privdir.check_dir(directory, "tmux socket directory")
+        return
+    try:
+        st = os.lstat(socket)
+    except OSError:
+        return
+    if st.st_uid != os.geteuid() or st.st_mode & 0o170000 != 0o140000:
+        raise privdir.Untrusted(f"refusing tmux socket {socket}: owned by uid {st.st_uid}"
+                                f"{'' if st.st_mode & 0o170000 == 0o140000 else ', not a socket'}"
+                                " (remove it)")
 
 
 def ensure_dir(socket: str) -> None:
     """Create the socket's directory 0700 (and any missing parent) or check it."""
-    privdir.ensure_dir(os.path.dirname(socket) or ".", what="tmux socket directory")
+    if not _system_shared(os.path.dirname(socket) or "."):
+        privdir.ensure_dir(os.path.dirname(socket) or ".", what="tmux socket directory")
+    check_dir(socket)
 
 
 def pid_file(socket: str) -> str:

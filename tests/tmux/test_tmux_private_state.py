@@ -169,3 +169,20 @@ def test_a_tmux_socket_dir_planted_by_another_user_is_refused(
         res = tmux_provider.run(op, *args, stdin=stdin, env=env)
         assert res.rc == 1 and refused(res.err), (op, res)
     assert list(planted.iterdir()) == []
+
+
+def test_a_socket_another_user_planted_in_a_sticky_system_dir_is_refused(
+        tmux_provider: Provider, planter: Planter) -> None:
+    """``GC_TMUX_SOCKET=/tmp/<name>``: /tmp is the system's; the socket must be ours."""
+    path = f"/tmp/gcplanted-{os.urandom(5).hex()}"
+    holder = planter.spawn("import socket, sys, time\n"
+                           "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)\n"
+                           "print('ready', flush=True); time.sleep(600)", path)
+    try:
+        for op, stdin in (("start", "{}"), ("is-running", ""), ("nudge", "x")):
+            res = tmux_provider.run(op, "s1", stdin=stdin, env={"GC_TMUX_SOCKET": path})
+            assert res.rc == 1 and refused(res.err), (op, res)
+    finally:
+        holder.kill()
+        holder.wait()
+        Path(path).unlink(missing_ok=True)

@@ -43,7 +43,7 @@ CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
     f"providers/tmux/{m}.py" for m in ("session", "proctree", "runner", "ops")) + (
     "gc_session_k8s/pod_runner.py", "gc_session_k8s/naming.py", "gc_session_k8s/answer.py",
     "gc_session_k8s/hot.py", "protocol/dispatch.py",
-    "protocol/names.py", "protocol/errors.py", "protocol/proc.py")
+    "protocol/names.py", "protocol/errors.py", "protocol/proc.py", "protocol/privdir.py")
 #: The directory holding our packages (this file is <ROOT>/providers/kube/transport/wire.py).
 ROOT = (__file__ if __file__.startswith("/") else f"{posix.getcwd()}/{__file__}").rsplit("/", 4)[0]
 
