@@ -89,8 +89,8 @@ def open_closed_stdio() -> None:
         if got != fd:  # something took the number meanwhile: leave it
             os.close(got)
         if fd:
-            setattr(sys, name, open(fd, "w", encoding="utf-8", errors="replace",
-                                    closefd=False))
+            setattr(sys, name, open(fd, "w", encoding="utf-8", errors="replace",  # noqa: SIM115
+                                    closefd=False))  # the process's stream, never closed
 
 
 def one_line(text: str) -> str:

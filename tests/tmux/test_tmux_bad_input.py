@@ -4,8 +4,7 @@ a closed stdin (process-alive then answers ``false``), NUL bytes, JSON of the wr
 from __future__ import annotations
 
 import pytest
-from bad_input import (NUL_CONFIGS, SESSION_OPS, WRONG_TYPES, clear, config_bytes,
-                       run_closed_stdin)
+from bad_input import NUL_CONFIGS, SESSION_OPS, WRONG_TYPES, clear, config_bytes, run_closed_stdin
 from helpers import Provider, Start
 
 
@@ -39,7 +38,7 @@ def test_an_op_without_a_name_with_a_closed_stdin_answers(tmux_provider: Provide
     assert res.rc == 0 and clear(res), res
 
 
-@pytest.mark.parametrize("cfg", NUL_CONFIGS, ids=[next(iter(c)) for c in NUL_CONFIGS])
+@pytest.mark.parametrize("cfg", NUL_CONFIGS, ids=[str(c) for c in NUL_CONFIGS])
 def test_a_nul_byte_in_any_start_field_is_a_clear_line_and_nothing_starts(
         tmux_provider: Provider, cfg: dict[str, object]) -> None:
     res = tmux_provider.run("start", "nul-start", stdin=config_bytes(cfg))
