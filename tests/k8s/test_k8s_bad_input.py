@@ -5,7 +5,6 @@ and the helper's quickest path."""
 
 from __future__ import annotations
 
-import pytest
 from bad_input import NUL_CONFIGS, SESSION_OPS, WRONG_TYPES, clear, config_bytes, run_closed_stdin
 from conftest import K8s
 
