@@ -1,7 +1,5 @@
 #!python
 # gc-session-tmux, the program: `gc-session-tmux` beside this file is its launcher (any installer layout).
-import sys
-
 from providers.gc_session_tmux.cli import main
 
-sys.exit(main())
+main()  # exits

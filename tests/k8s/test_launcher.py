@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -165,7 +166,7 @@ def sh_double(text: str) -> str:
 #: The first lines installers write: pip's shebang (kept whole even with a space, which no
 #: kernel reads), and the `#!/bin/sh` trampolines of uv (single quotes) and pip's console
 #: scripts (double quotes) for paths with spaces or over 127 bytes.
-FORMS = {
+FORMS: dict[str, Callable[[str], str]] = {
     "shebang": lambda py: f"#!{py}",
     "uv trampoline": lambda py: f"#!/bin/sh\n'''exec' {sh_single(py)} \"$0\" \"$@\"\n' '''",
     "pip trampoline": lambda py: f"#!/bin/sh\n'''exec' {sh_double(py)} \"$0\" \"$@\"\n' '''",
