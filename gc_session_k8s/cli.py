@@ -15,6 +15,7 @@ from gc_session_k8s.pod_runner import PodRunner
 from protocol import names
 from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
+from protocol.errors import UsageError
 from providers.kube import audit
 from providers.kube.settings import KubeSettings
 from providers.tmux import session
@@ -99,7 +100,10 @@ def op_copy_to(call: Call) -> None:
 def op_exec(call: Call) -> None:
     from gc_session_k8s.transfer import exec_command
 
-    exec_command(settings(call), pod(call), call.stdin_bytes())
+    command = call.stdin_bytes()
+    if b"\0" in command:
+        raise UsageError("exec: the command contains a NUL byte, which no shell can run")
+    exec_command(settings(call), pod(call), command)
 
 
 def op_check_image(call: Call) -> None:

@@ -177,11 +177,7 @@ def finish(r: LocalRunner, name: str, marker: str) -> None:
 
 def ensure_socket_dir(sock: str) -> None:
     directory = os.path.dirname(sock)
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    except OSError as error:
-        raise ProviderError(f"cannot create the tmux socket directory {directory}: "
-                            f"{error.strerror}") from None
+    sockets.ensure_dir(sock)  # 0700 and ours, or refused (`protocol.privdir`)
     if not os.path.exists(sock) and not os.access(directory, os.W_OK):
         raise ProviderError(f"cannot create the tmux socket in {directory}: not writable")
 
