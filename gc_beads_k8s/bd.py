@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from protocol.errors import ProviderError
+from protocol.errors import ProviderError, UsageError
 from protocol.proc import Result
 from providers.kube.errors import KubeError
 from providers.kube.kubectl import exec_in_pod
@@ -69,6 +69,8 @@ def run_in_scope(
     """``command`` in the scope directory (``BEADS_DIR`` pinned); its own exit code."""
     argv = ["sh", "-c", IN_POD, "sh", "create" if create_dir else "enter", target.workdir,
             *command]
+    if any("\0" in arg for arg in argv):  # no process argv holds one: say so, run nothing
+        raise UsageError("a value contains a NUL byte, which cannot reach bd")
     try:
         return exec_in_pod(target.pod, argv, stdin=stdin, container=CONTAINER,
                            settings=target.settings, timeout=timeout, retry=retry)
