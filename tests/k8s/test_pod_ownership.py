@@ -157,3 +157,24 @@ def test_start_of_a_colliding_name_refuses_and_leaves_the_pod(k8s: K8s) -> None:
     assert res.rc == 1
     assert "belongs to another session" in res.err
     untouched(k8s, pod)
+
+
+@pytest.mark.parametrize("cities", [
+    ("acme/blue", "acme-blue"),
+    ("c" * 63 + "-north", "c" * 63 + "-south"),
+    ("Acme", "acme"),
+], ids=["sanitized", "cut", "case"])
+def test_city_scoped_list_running_lists_only_its_own_city(
+        k8s: K8s, cities: tuple[str, str]) -> None:
+    tag = uuid.uuid4().hex[:6]
+    names = {}
+    for city in cities:
+        name = f"w-{tag}-{len(names)}"
+        names[city] = name
+        res = k8s.start(name, env={"GC_K8S_CITY": city})
+        assert res.rc == 0, res.err
+    for city, name in names.items():
+        listed = k8s.ok("list-running", f"w-{tag}", env={"GC_K8S_CITY": city}).splitlines()
+        assert listed == [name], (city, listed)
+    for city, name in names.items():
+        assert k8s.ok("stop", name, env={"GC_K8S_CITY": city}) == ""
