@@ -57,22 +57,25 @@ TRANSPORTS = ("kubectl", "direct", "helper")
 
 
 def plugin_kubeconfig(base: str, kubeconfig: str, sleep: float) -> str:
-    """A copy of ``kubeconfig`` whose user gets its token from a plugin that sleeps."""
+    """A copy of ``kubeconfig`` whose user gets its token (the one the kubeconfig had: the
+    offline server takes no other) from a plugin that sleeps."""
     import orjson
 
-    script = os.path.join(base, "slow-plugin")
-    with open(script, "w") as f:
-        f.write(f"#!/bin/sh\nsleep {sleep}\n"
-                "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
-                "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"fakekube\"}}'\n")
-    os.chmod(script, 0o755)
     with open(kubeconfig, "rb") as f:
         cfg = orjson.loads(f.read())
+    token = cfg["users"][0]["user"].get("token") or "fakekube"
+    script = os.path.join(base, "slow-plugin")
+    credential = orjson.dumps({"apiVersion": "client.authentication.k8s.io/v1",
+                               "kind": "ExecCredential", "status": {"token": token}}).decode()
+    fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"#!/bin/sh\nsleep {sleep}\necho '{credential}'\n")
     for user in cfg["users"]:
         user["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
                                  "command": script, "interactiveMode": "Never"}}
     path = os.path.join(base, "plugin-kubeconfig")
-    with open(path, "wb") as f:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
         f.write(orjson.dumps(cfg))
     return path
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from protocol.errors import ProviderError
+from protocol.errors import ProviderError, UsageError
 from protocol.proc import Result
 from providers.kube.errors import KubeError
 from providers.kube.kubectl import exec_in_pod
@@ -22,9 +22,18 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 CONTAINER = "beads"
-#: $1 = mode (enter|create), $2 = work dir, $3… = command.
+#: The runner container's copy of its ``gc/city-path`` annotation (the downward API).
+CITY_ENV = "GC_BEADS_CITY_PATH"
+#: Exit status and stderr of a store op stopped because the pod serves another city.
+FOREIGN_RC = 86
+FOREIGN = "gc: this runner pod serves another city"
+#: $1 = city path, $2 = mode (enter|create), $3 = work dir, $4… = command. A pod that
+#: names another city (two city paths whose pod names collide) is left untouched; a pod
+#: made before the variable existed cannot say, and is trusted as before.
 IN_POD = (
-    'mode=$1 wd=$2; shift 2\n'
+    f'if [ -n "${{{CITY_ENV}+x}}" ] && [ "${CITY_ENV}" != "$1" ]; then '
+    f'echo "{FOREIGN}" >&2; exit {FOREIGN_RC}; fi\n'
+    'mode=$2 wd=$3; shift 3\n'
     'if [ "$mode" = create ]; then mkdir -p -- "$wd" || exit 3; fi\n'
     'cd -- "$wd" 2>/dev/null || { echo "beads scope $wd is not initialized (run init)" >&2; exit 3; }\n'
     'BEADS_DIR="$wd/.beads" BEADS_DOLT_AUTO_START=0; export BEADS_DIR BEADS_DOLT_AUTO_START\n'
@@ -40,6 +49,8 @@ class Target(NamedTuple):
     workdir: str
     bd: str
     settings: KubeSettings
+    #: The city path the pod must serve (its ``gc/city-path`` annotation).
+    city: str = ""
 
 
 def scrub(text: str) -> str:
@@ -67,13 +78,19 @@ def run_in_scope(
     retry: bool = False,
 ) -> Result:
     """``command`` in the scope directory (``BEADS_DIR`` pinned); its own exit code."""
-    argv = ["sh", "-c", IN_POD, "sh", "create" if create_dir else "enter", target.workdir,
-            *command]
+    argv = ["sh", "-c", IN_POD, "sh", target.city, "create" if create_dir else "enter",
+            target.workdir, *command]
+    if any("\0" in arg for arg in argv):  # no process argv holds one: say so, run nothing
+        raise UsageError("a value contains a NUL byte, which cannot reach bd")
     try:
-        return exec_in_pod(target.pod, argv, stdin=stdin, container=CONTAINER,
-                           settings=target.settings, timeout=timeout, retry=retry)
+        result = exec_in_pod(target.pod, argv, stdin=stdin, container=CONTAINER,
+                             settings=target.settings, timeout=timeout, retry=retry)
     except KubeError as error:
         raise runner_unavailable(target, error) from error
+    if result.rc == FOREIGN_RC and result.err.startswith(FOREIGN.encode()):
+        raise ProviderError(f"beads runner pod {target.pod} serves another city, not "
+                            f"{target.city!r}; set GC_K8S_BEADS_RUNNER_POD to a pod of its own")
+    return result
 
 
 def run_bd(

@@ -7,13 +7,15 @@ from typing import Any
 
 import orjson
 
-from gc_beads_k8s.bd import CONTAINER
+from gc_beads_k8s.bd import CITY_ENV, CONTAINER
 from gc_beads_k8s.config import RunnerConfig
 from gc_beads_k8s.naming import COMPONENT, city_id
 
 Obj = dict[str, Any]
 SPEC_HASH = "gc/spec-hash"
 CITY_LABEL = "gc/city"
+#: The city path in full (the label is a hash of it); store ops check it (`bd.IN_POD`).
+CITY_ANNOTATION = "gc/city-path"
 #: PID 1: exits at once on SIGTERM (a fast delete) and otherwise just waits.
 PID1 = (
     'trap "exit 0" TERM INT HUP\n'
@@ -37,6 +39,8 @@ def runner_manifest(name: str, city: str, config: RunnerConfig) -> Obj:
     env: list[Obj] = [
         {"name": "HOME", "value": f"{ws}/.home"},
         {"name": "BEADS_DOLT_AUTO_START", "value": "0"},
+        {"name": CITY_ENV, "valueFrom": {"fieldRef": {
+            "fieldPath": f"metadata.annotations['{CITY_ANNOTATION}']"}}},
     ]
     if config.dolt_secret:
         for var, key in (("BEADS_DOLT_SERVER_USER", "user"), ("BEADS_DOLT_PASSWORD", "password")):
@@ -83,7 +87,7 @@ def runner_manifest(name: str, city: str, config: RunnerConfig) -> Obj:
                 "gc/component": COMPONENT,
                 CITY_LABEL: city_id(city),
             },
-            "annotations": {SPEC_HASH: digest, "gc/city-path": city or ""},
+            "annotations": {SPEC_HASH: digest, CITY_ANNOTATION: city or ""},
         },
         "spec": spec,
     }

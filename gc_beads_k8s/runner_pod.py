@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 from gc_beads_k8s.bd import Target, bd_message, run_bd, scrub
 from gc_beads_k8s.config import RunnerConfig
-from gc_beads_k8s.manifest import SPEC_HASH, runner_manifest
-from gc_beads_k8s.naming import city_root, runner_pod
+from gc_beads_k8s.manifest import CITY_ANNOTATION, CITY_LABEL, SPEC_HASH, runner_manifest
+from gc_beads_k8s.naming import city_id, city_root, runner_pod
 from protocol.errors import ExitWith, ProviderError, UsageError
 from providers.kube import pods
 from providers.kube.errors import KubeConflict, KubeError, KubeNotFound
@@ -85,6 +85,10 @@ def start(
     pod = client.find_pod(runner.pod, runner.settings)
     if pod is not None:
         meta = pod.get("metadata") or {}
+        served = (meta.get("annotations") or {}).get(CITY_ANNOTATION)
+        if served is not None and served != runner.city:
+            raise ProviderError(f"runner pod {runner.pod} serves another city ({served!r}), "
+                                "left as is; set GC_K8S_BEADS_RUNNER_POD to a pod of its own")
         stale = (meta.get("annotations") or {}).get(SPEC_HASH) != want
         if meta.get("deletionTimestamp") or stale or pods.phase(pod) in ("Failed", "Succeeded",
                                                                        "Unknown"):
@@ -128,7 +132,9 @@ def start(
 def stop(env: Mapping[str, str] | None = None) -> None:
     """Delete the runner pod without waiting (PID 1 exits on SIGTERM). Idempotent."""
     runner = resolve(env)
-    kubectl(["delete", "pod", runner.pod, "--ignore-not-found", "--wait=false"],
+    # By name and by this city's label: a pod of another city (colliding name) stays.
+    kubectl(["delete", "pods", "-l", f"{CITY_LABEL}={city_id(runner.city)}", "--field-selector",
+             f"metadata.name={runner.pod}", "--ignore-not-found", "--wait=false"],
             settings=runner.settings, action=f"delete pod {runner.pod}")
 
 
@@ -158,7 +164,7 @@ def health(env: Mapping[str, str] | None = None) -> None:
         state = pods.phase(pod) or "absent"
         raise ProviderError(f"runner pod {runner.pod} is not ready (phase: {state})")
     config = RunnerConfig.from_env(env)
-    target = Target(runner.pod, config.workspace, config.bd, runner.settings)
+    target = Target(runner.pod, config.workspace, config.bd, runner.settings, runner.city)
     result = run_bd(target, ["version"], timeout=20, retry=True)
     if result.rc != 0:
         raise ProviderError(f"bd does not run in runner pod {runner.pod}: {bd_message(result)}")
@@ -180,5 +186,10 @@ def recover(env: Mapping[str, str] | None = None) -> None:
     env = os.environ if env is None else env
     runner = resolve(env)
     deadline = time.monotonic() + START_BUDGET
+    served = ((pod_state(runner) or {}).get("metadata") or {}).get("annotations") or {}
+    if served.get(CITY_ANNOTATION, runner.city) != runner.city:
+        raise ProviderError(f"runner pod {runner.pod} serves another city "
+                            f"({served[CITY_ANNOTATION]!r}), left as is; set "
+                            "GC_K8S_BEADS_RUNNER_POD to a pod of its own")
     delete_and_wait(runner, timeout=30.0)
     start(env, budget=max(5.0, deadline - time.monotonic()))

@@ -84,7 +84,7 @@ def init_scope(
                      fallback_city=directory)
     root = env.get("GC_STORE_ROOT") or directory
     target = Target(pod.pod, scope_workdir(root, pod.city, config.workspace), config.bd,
-                    pod.settings)
+                    pod.settings, pod.city)
     progress(f"initializing scope {target.workdir} (prefix {scope_prefix}, database {db}, "
              f"dolt {dolt.host}:{dolt.port})")
     command = ["sh", "-c", INIT_IF_MISSING, "sh", *config.bd.split(),

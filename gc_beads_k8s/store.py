@@ -85,7 +85,7 @@ def _all(target: Target, op: str, extra: list[str] | None = None) -> list[Obj]:
 
 
 def create(call: Call) -> bytes:
-    request = wire.parse_object(call.stdin_bytes(), "create")
+    request = wire.parse_object(wire.read_stdin(call), "create")
     flags = wire.create_flags(request)
     target = store_target()
     found = wire.issues(_bd(target, "create", ["create", "--json", *flags],
@@ -101,7 +101,7 @@ def get(call: Call) -> bytes:
 
 def update(call: Call) -> None:
     ident = call["id"]
-    flags = wire.update_flags(wire.parse_object(call.stdin_bytes(), "update"))
+    flags = wire.update_flags(wire.parse_object(wire.read_stdin(call), "update"))
     target = store_target()
     if not flags:
         _show(target, "update", ident)  # an empty update still reports a missing bead
@@ -201,7 +201,9 @@ def list_by_label(call: Call) -> bytes:
 
 def set_metadata(call: Call) -> None:
     ident, key = call["id"], call["key"]
-    value = call.stdin_bytes().decode("utf-8", "replace")
+    value = wire.read_stdin(call).decode("utf-8", "replace")
+    if "\0" in value:
+        raise UsageError("set-metadata: the value contains a NUL byte, which bd cannot store")
     meta = "--metadata=" + orjson.dumps({key: value}).decode()
     _bd(store_target(), "set-metadata", ["update", "--json", ident, meta], bead=ident)
 
@@ -229,6 +231,8 @@ def dep_remove(call: Call) -> None:
         if "dependency" in message.lower() and (is_not_found(result) or "does not exist"
                                                 in message.lower()):
             return
+        if is_not_found(result) and (issue in message or on in message):
+            return  # a deleted bead's dependencies went with it: nothing left to remove
         raise ProviderError(f"dep-remove: {message}")
 
 
@@ -254,12 +258,27 @@ def config_set(call: Call) -> None:
     _bd(store_target(), "config-set", config_set_args(key, value))
 
 
+def purge_request(raw: bytes) -> bool:
+    """``{"dry_run": true|false}`` exactly (what gc marshals), else a one-line `UsageError`.
+
+    Purge destroys: a request that does not say exactly what it wants (empty stdin, a
+    misspelt key, a string ``"true"``, an extra key) is refused, never read as "not a dry
+    run"."""
+    try:
+        data = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError as error:
+        raise UsageError(f"purge: invalid JSON on stdin: {error}") from None
+    if not isinstance(data, dict) or set(data) != {"dry_run"} \
+            or not isinstance(data["dry_run"], bool):
+        raise UsageError('purge expects exactly {"dry_run": true} or {"dry_run": false} on stdin')
+    return data["dry_run"]
+
+
 def purge(call: Call) -> bytes:
     """``purge <beads-dir>``: stdin ``{"dry_run": bool}`` → ``{"purged_count": N}``."""
     import os
 
-    request = wire.parse_object(call.stdin_bytes(), "purge")
-    dry = request.get("dry_run") is True
+    dry = purge_request(wire.read_stdin(call))
     beads_dir = call["beads_dir"].rstrip("/")
     root = os.path.dirname(beads_dir) if os.path.basename(beads_dir) == ".beads" else beads_dir
     if not root:

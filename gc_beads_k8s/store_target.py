@@ -25,4 +25,5 @@ def store_target(env: Mapping[str, str] | None = None, scope_root: str = "") -> 
         workdir=scope_workdir(root or city, city, config.workspace),
         bd=config.bd,
         settings=KubeSettings.from_env(env),
+        city=city,
     )

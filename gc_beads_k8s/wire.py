@@ -42,6 +42,10 @@ import orjson
 
 from protocol.errors import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from protocol.dispatch import Call
+
 Obj = dict[str, Any]
 
 #: gc drops these types from `ready` (and so do we, so `ready` alone is right).
@@ -51,15 +55,55 @@ NOT_READY_TYPES = frozenset(
 _LEGACY_PREFIXES = ("parent:", "needs:", "meta:")
 
 
+def read_stdin(call: Call) -> bytes:
+    """The request body; a closed or unreadable stdin is a one-line `UsageError`."""
+    try:
+        return call.stdin_bytes()
+    except (AttributeError, OSError, ValueError):  # no sys.stdin (closed fd 0), EBADF, closed
+        raise UsageError("stdin is closed; the request is read there") from None
+
+
 def parse_object(raw: bytes, what: str) -> Obj:
-    """stdin as a JSON object, or a one-line `UsageError`."""
+    """stdin as a JSON object, or a one-line `UsageError` (a NUL byte anywhere included:
+    bd takes every value as an argument, which cannot hold one)."""
     try:
         data = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError as error:
         raise UsageError(f"invalid JSON on stdin for {what}: {error}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{what} expects a JSON object on stdin, got {type(data).__name__}")
+    where = nul_in(data)
+    if where is not None:
+        raise UsageError(f"{what}: {where} contains a NUL byte, which bd cannot store")
     return data
+
+
+def nul_in(data: Any, path: str = "the request") -> str | None:
+    """Where a NUL byte is in a parsed JSON value (a key or a string), or None."""
+    if isinstance(data, str):
+        return path if "\0" in data else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if "\0" in key:
+                return f"a key of {path}"
+            found = nul_in(value, repr(key))
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for value in data:
+            found = nul_in(value, path)
+            if found is not None:
+                return found
+    return None
+
+
+def _bool(data: Obj, key: str, what: str) -> bool:
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise UsageError(f"{what}: {key!r} must be true or false")
+    return value
 
 
 def _str(data: Obj, key: str, what: str) -> str | None:
@@ -147,7 +191,7 @@ def create_flags(data: Obj) -> list[str]:
         metadata["from"] = sender
     if metadata:
         flags.append("--metadata=" + orjson.dumps(metadata).decode())
-    ephemeral, no_history = data.get("ephemeral") is True, data.get("no_history") is True
+    ephemeral, no_history = _bool(data, "ephemeral", what), _bool(data, "no_history", what)
     if ephemeral and no_history:
         # bd create: "--ephemeral and --no-history are mutually exclusive".
         raise UsageError("create: 'ephemeral' and 'no_history' are mutually exclusive")

@@ -15,6 +15,7 @@ from gc_session_k8s.pod_runner import PodRunner
 from protocol import names
 from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
+from protocol.errors import UsageError
 from providers.kube import audit
 from providers.kube.settings import KubeSettings
 from providers.tmux import session
@@ -41,7 +42,7 @@ def pod(call: Call) -> str:
 
 
 def runner(call: Call) -> PodRunner:
-    return PodRunner(settings(call), pod(call))
+    return PodRunner(settings(call), pod(call), call["name"])
 
 
 def nudge_lock(call: Call, r: PodRunner) -> FileLock:
@@ -69,7 +70,7 @@ def op_provision(call: Call) -> None:
 def op_stop(call: Call) -> None:
     from gc_session_k8s.stop import stop
 
-    stop(settings(call), pod(call))
+    stop(settings(call), pod(call), call["name"])
 
 
 def op_list_running(call: Call) -> str:
@@ -80,26 +81,30 @@ def op_list_running(call: Call) -> str:
 
 def op_attach(call: Call) -> None:
     from gc_session_k8s.naming import AGENT_CONTAINER
+    from gc_session_k8s.pod_runner import guarded
     from protocol import proc
     from providers.kube.kubectl import exec_argv
 
     r = runner(call)
     argv = exec_argv(r.settings, r.pod, AGENT_CONTAINER,
-                     ["tmux", "-u", "attach-session", "-t", session.session(r)], stdin=True,
-                     tty=True)
+                     guarded(["tmux", "-u", "attach-session", "-t", session.session(r)],
+                             r.session), stdin=True, tty=True)
     proc.replace(argv)
 
 
 def op_copy_to(call: Call) -> None:
     from gc_session_k8s.transfer import copy_to
 
-    copy_to(settings(call), pod(call), call["src"], call["rel_dst"])
+    copy_to(settings(call), pod(call), call["name"], call["src"], call["rel_dst"])
 
 
 def op_exec(call: Call) -> None:
     from gc_session_k8s.transfer import exec_command
 
-    exec_command(settings(call), pod(call), call.stdin_bytes())
+    command = call.stdin_bytes()
+    if b"\0" in command:
+        raise UsageError("exec: the command contains a NUL byte, which no shell can run")
+    exec_command(settings(call), pod(call), call["name"], command)
 
 
 def op_check_image(call: Call) -> None:

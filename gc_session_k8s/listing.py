@@ -6,7 +6,7 @@ fallback, as upstream); only Running pods that are not terminating count.
 
 from __future__ import annotations
 
-from gc_session_k8s.naming import list_selector
+from gc_session_k8s.naming import is_own_pod, list_selector
 from providers.kube.kubectl import kubectl
 
 TYPE_CHECKING = False
@@ -15,18 +15,22 @@ if TYPE_CHECKING:
 
 JSONPATH = ("jsonpath={range .items[*]}{.metadata.annotations.gc-session-name}{'\\t'}"
             "{.metadata.labels.gc-session}{'\\t'}{.status.phase}{'\\t'}"
-            "{.metadata.deletionTimestamp}{'\\n'}{end}")
+            "{.metadata.deletionTimestamp}{'\\t'}{.metadata.name}{'\\t'}"
+            "{.metadata.annotations.gc-city}{'\\n'}{end}")
 
 
-def running_names(out: str, prefix: str) -> list[str]:
+def running_names(out: str, prefix: str, city: str = "") -> list[str]:
+    """Names of the running pods in a `JSONPATH` listing that are this city scope's own
+    (`naming.is_own_pod`): the label selector only narrows, this decides exactly."""
     names: set[str] = set()
     for line in out.splitlines():
         parts = line.split("\t")
-        if len(parts) < 4:
+        if len(parts) < 6:
             continue
-        raw, label, phase, deleting = parts[:4]
+        raw, label, phase, deleting, pod, pod_city = parts[:6]
         name = raw or label
-        if name and phase == "Running" and not deleting and name.startswith(prefix):
+        if name and phase == "Running" and not deleting and name.startswith(prefix) \
+                and is_own_pod(pod, name, city, pod_city):
             names.add(name)
     return sorted(names)
 
@@ -34,4 +38,4 @@ def running_names(out: str, prefix: str) -> list[str]:
 def list_running(settings: KubeSettings, city: str, prefix: str) -> str:
     res = kubectl(["get", "pods", "-l", list_selector(city), "-o", JSONPATH], settings=settings,
                   action="list pods")
-    return "\n".join(running_names(res.out.decode("utf-8", "replace"), prefix))
+    return "\n".join(running_names(res.out.decode("utf-8", "replace"), prefix, city))

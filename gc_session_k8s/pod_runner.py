@@ -12,7 +12,7 @@ environment values on stdin (argv shows in ``ps`` inside the pod).
 
 from __future__ import annotations
 
-from gc_session_k8s.naming import AGENT_CONTAINER, TMUX_SESSION
+from gc_session_k8s.naming import AGENT_CONTAINER, SESSION_ENV, TMUX_SESSION
 from protocol.proc import Result
 from providers.kube.errors import PodGone
 from providers.kube.kubectl import exec_in_pod, transport
@@ -48,6 +48,15 @@ PROCESSES_SCRIPT = f't "$@"; rc=$?\nprintf \'\\n{SEP}%s\\n\' "$rc"\n' + PS_SCRIP
 #: the rest of stdin is left to the script (sh reads a pipe a byte at a time).
 ENV_FROM_STDIN = ('while read -r k v && [ "$k" != . ]; do '
                   'v=$(printf %s "$v" | base64 -d; echo x) || exit 1; export "$k=${v%x}"; done\n')
+#: The first line of every exec's script: is this the pod of session $1? Its annotation,
+#: copied into the container's environment at creation (`naming.SESSION_ENV`), must equal
+#: the name exactly; else the exec ends here, before touching anything, with `FOREIGN`.
+#: A pod is shared by two names only through a hash collision (`protocol.sanitize`), or a
+#: pod made before this check (no such variable): both read as "not this session".
+FOREIGN_RC = 86
+FOREIGN = "gc: this pod belongs to another session"
+GUARD = (f'[ "${{{SESSION_ENV}-}}" = "$1" ] || {{ echo "{FOREIGN}" >&2; exit {FOREIGN_RC}; }}; '
+         'shift\n')
 #: Below gc's 30 s per-op deadline, so a hung kubectl is reported, not SIGKILLed.
 DEFAULT_TIMEOUT = 25.0
 #: tmux commands that only read: safe to re-run after a transient API failure.
@@ -59,15 +68,37 @@ def missing(error: PodGone) -> Result:
     return Missing(f"session pod gone: {error}")
 
 
+def guarded(argv: Sequence[str], session: str) -> list[str]:
+    """``argv`` run only in the pod of ``session`` (`GUARD`), in the same exec: a script
+    (``sh -c SCRIPT $0 ARGS``) gets the check as its first line, anything else runs
+    behind ``exec``."""
+    if len(argv) >= 3 and argv[0] == "sh" and argv[1] == "-c":
+        return ["sh", "-c", GUARD + argv[2], argv[3] if len(argv) > 3 else "sh", session,
+                *argv[4:]]
+    return ["sh", "-c", GUARD + 'exec "$@"', "sh", session, *argv]
+
+
+def foreign(result: Result) -> bool:
+    """Did `GUARD` stop the exec (the pod is not this session's)?"""
+    return result.rc == FOREIGN_RC and result.err.startswith(FOREIGN.encode())
+
+
+def not_this_session(pod: str) -> Result:
+    return Missing(f"pod {pod} is not this session's (its name annotation differs)")
+
+
 class PodRunner:
     """Runs tmux and sh in the ``agent`` container of one pod."""
 
-    def __init__(self, settings: KubeSettings, pod: str, container: str = AGENT_CONTAINER, *,
-                 execute: Exec | None = None) -> None:
-        """``execute``: how an exec runs (default `providers.kube.kubectl.exec_in_pod`; the
-        helper passes its own when it answers a read itself, `gc_session_k8s.answer`)."""
+    def __init__(self, settings: KubeSettings, pod: str, session: str,
+                 container: str = AGENT_CONTAINER, *, execute: Exec | None = None) -> None:
+        """``session``: the session name; every exec acts only if the pod is its own
+        (`GUARD`), else reads as a missing session. ``execute``: how an exec runs (default
+        `providers.kube.kubectl.exec_in_pod`; the helper passes its own when it answers a
+        read itself, `gc_session_k8s.answer`)."""
         self.settings = settings
         self.pod = pod
+        self.session = session
         self.container = container
         self.target = TMUX_SESSION
         self.execute = execute
@@ -75,11 +106,13 @@ class PodRunner:
     def _exec(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
               retry: bool = False) -> Result:
         try:
-            return (self.execute or exec_in_pod)(
-                self.pod, argv, container=self.container, settings=self.settings, stdin=stdin,
-                retry=retry, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT)
+            res = (self.execute or exec_in_pod)(
+                self.pod, guarded(argv, self.session), container=self.container,
+                settings=self.settings, stdin=stdin, retry=retry,
+                timeout=timeout if timeout is not None else DEFAULT_TIMEOUT)
         except PodGone as error:
             return missing(error)
+        return not_this_session(self.pod) if foreign(res) else res
 
     def tmux(self, *commands: Sequence[str], stdin: bytes | None = None,
              timeout: float | None = None) -> Result:

@@ -190,7 +190,7 @@ def create(plan: Plan, deadline: float) -> None:
             raise ProviderError(f"pod {plan.pod} belongs to another session "
                                 f"({meta['annotations'][naming.NAME_ANNOTATION]!r})")
         if not meta.get("deletionTimestamp"):
-            state = tmux_state(PodRunner(settings, plan.pod)) if phase == "Running" else "absent"
+            state = tmux_state(PodRunner(settings, plan.pod, plan.name)) if phase == "Running" else "absent"
             if state == "live":
                 raise ProviderError(f"session {plan.name!r} already exists (pod: {plan.pod})")
             young = age_seconds(existing) < plan.settings.init_grace_s
@@ -351,7 +351,8 @@ def run(call: Call, *, agent: bool = True) -> None:
 
 def _run(call: Call, plan: Plan, agent: bool) -> None:
     deadline = time.monotonic() + launch.start_budget()
-    r = PodRunner(plan.settings.kube, plan.pod)
+    r = PodRunner(plan.settings.kube, plan.pod, plan.name)
+    launch.check_env({**plan.secret_env, **plan.env})  # before the pod is created
     with Rollback() as rollback:
         # Registered before the create call: a signal during the request still cleans up.
         rollback.add("delete the new pod", lambda: delete_if_ours(plan, rollback.grace_left()))

@@ -7,6 +7,7 @@ import sys
 
 from gc_session_k8s.naming import AGENT_CONTAINER
 from gc_session_k8s.pod import staging
+from gc_session_k8s.pod_runner import foreign, guarded
 from protocol.errors import ExitWith, ProviderError
 from providers.kube.errors import PodGone
 from providers.kube.kubectl import exec_in_pod
@@ -26,23 +27,27 @@ exec tar -x -o -f - -C "$wd"
 EXEC_SCRIPT = 'cd -- "${GC_DIR:-.}" 2>/dev/null; exec 2>&1; eval "$1"'
 
 
-def copy_to(settings: KubeSettings, pod: str, src: str, rel_dst: str) -> None:
-    """Best-effort: a missing session or source is not an error; ``..`` is."""
+def copy_to(settings: KubeSettings, pod: str, session: str, src: str, rel_dst: str) -> None:
+    """Best-effort: a missing session or source is not an error; ``..`` is. A pod that is
+    not ``session``'s own is a missing session (`gc_session_k8s.pod_runner.GUARD`)."""
     rel = staging.safe_rel(rel_dst)
     if not src or not os.path.exists(src):
         return
     data = staging.single(src, rel)
     try:
-        res = exec_in_pod(pod, ["sh", "-c", COPY_SCRIPT], container=AGENT_CONTAINER,
-                          settings=settings, stdin=data, timeout=60)
+        res = exec_in_pod(pod, guarded(["sh", "-c", COPY_SCRIPT], session),
+                          container=AGENT_CONTAINER, settings=settings, stdin=data, timeout=60)
     except PodGone:
+        return
+    if foreign(res):
         return
     if not res.ok:
         raise ProviderError(f"copy-to: {res.error_text() or f'tar exit {res.rc}'}")
 
 
-def exec_command(settings: KubeSettings, pod: str, command: bytes) -> None:
-    """RPP ``exec``: the command's output and exit code; a transport failure exits 1."""
+def exec_command(settings: KubeSettings, pod: str, session: str, command: bytes) -> None:
+    """RPP ``exec``: the command's output and exit code; a transport failure, or a pod that
+    is not ``session``'s own, exits 1."""
     from protocol.rollback import Rollback
 
     text = command.decode("utf-8", "replace")
@@ -50,10 +55,12 @@ def exec_command(settings: KubeSettings, pod: str, command: bytes) -> None:
         # gc cancels by signalling our process group; kubectl runs in its own group, so
         # turn SIGTERM/SIGINT into an exception that makes proc.run kill it.
         with Rollback():
-            res = exec_in_pod(pod, ["sh", "-c", EXEC_SCRIPT, "sh", text],
+            res = exec_in_pod(pod, guarded(["sh", "-c", EXEC_SCRIPT, "sh", text], session),
                               container=AGENT_CONTAINER, settings=settings, timeout=None)
     except PodGone as error:
         raise ProviderError(f"session is not running: {error}") from None
+    if foreign(res):
+        raise ProviderError(f"session is not running: pod {pod} belongs to another session")
     out = sys.stdout.buffer
     out.write(res.out)
     if res.err:

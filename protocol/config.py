@@ -101,6 +101,9 @@ def _string(name: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise UsageError(f"start config: {name} must be a string, not {type(value).__name__}")
+    if "\0" in value:
+        raise UsageError(f"start config: {name} contains a NUL byte, which no path, command "
+                         "or terminal can carry")
     return value
 
 
@@ -109,7 +112,7 @@ def _strings(name: str, value: Any) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UsageError(f"start config: {name} must be a list of strings")
-    return tuple(value)
+    return tuple(_string(f"{name}[{i}]", v) for i, v in enumerate(value))
 
 
 def _env(value: Any) -> dict[str, str]:
@@ -121,8 +124,12 @@ def _env(value: Any) -> dict[str, str]:
     for key, item in value.items():
         if not isinstance(item, str):
             raise UsageError(f"start config: env[{key!r}] must be a string")
-        if not key or "=" in key or "\0" in key or "\0" in item:
+        if "\0" in key:
+            raise UsageError(f"start config: env key {key!r} contains a NUL byte")
+        if not key or "=" in key:
             raise UsageError(f"start config: invalid environment variable name {key!r}")
+        if "\0" in item:
+            raise UsageError(f"start config: env[{key!r}] contains a NUL byte")
         env[key] = item
     return env
 

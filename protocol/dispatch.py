@@ -67,8 +67,32 @@ class Call:
         return self.args[name]
 
     def stdin_bytes(self) -> bytes:
-        """Read all of stdin (gc closes it after writing the payload)."""
+        """Read all of stdin (gc closes it after writing the payload); `StdinClosed` when
+        the process started without one (fd 0 closed, not merely at its end)."""
+        if sys.stdin is None:
+            raise StdinClosed("stdin is closed (fd 0), and this operation reads its "
+                              "input there (give it /dev/null for none)")
         return sys.stdin.buffer.read()
+
+
+class StdinClosed(UsageError):
+    """The process was started with fd 0 closed: there is no input to read."""
+
+
+def open_closed_stdio() -> None:
+    """A caller that closed fd 0, 1 or 2 (gc never does) gets /dev/null there, so that no
+    file we open lands on it (a lock file as fd 0 would be a child's stdin). Python marks
+    each such stream None at start; stdin stays None (`Call.stdin_bytes` says so), stdout
+    and stderr write to /dev/null."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        got = os.open(os.devnull, os.O_RDWR)
+        if got != fd:  # something took the number meanwhile: leave it
+            os.close(got)
+        if fd:
+            setattr(sys, name, open(fd, "w", encoding="utf-8", errors="replace",  # noqa: SIM115
+                                    closefd=False))  # the process's stream, never closed
 
 
 def one_line(text: str) -> str:
@@ -211,6 +235,8 @@ def run(
     ``settings``: the environment settings checked before any operation runs
     (`protocol.settings_check`); an invalid one is exit 1 naming the valid values."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdin is None or sys.stdout is None or sys.stderr is None:
+        open_closed_stdio()
     if not argv:
         sys.stderr.write(f"{exe}: usage: {exe} <operation> [arguments] (try --help)\n")
         return 1

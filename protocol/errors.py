@@ -1,9 +1,8 @@
 """Errors an operation raises; `protocol.dispatch` turns each into an exit code.
 
-Kept free of imports so that every hot operation can raise them for free.
+Kept free of imports (``__future__`` included: the k8s executable's quickest path loads
+none) so that every hot operation can raise them for free.
 """
-
-from __future__ import annotations
 
 
 class ProviderError(Exception):

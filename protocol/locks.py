@@ -11,18 +11,21 @@ import fcntl
 import os
 import time
 
+from protocol import privdir
 from protocol.errors import ProviderError
 
 
-def state_dir(component: str) -> str:
-    """``$GC_EXEC_STATE_DIR/<component>`` or a private per-user directory."""
-    base = os.environ.get("GC_EXEC_STATE_DIR") or os.path.join(
+def state_base() -> str:
+    """``$GC_EXEC_STATE_DIR``, else ``gc-exec-<uid>`` in the per-user runtime dir or tmp."""
+    return os.environ.get("GC_EXEC_STATE_DIR") or os.path.join(
         os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp",
-        f"gc-exec-{os.getuid()}",
+        f"gc-exec-{os.geteuid()}",
     )
-    path = os.path.join(base, component)
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+
+
+def state_dir(component: str, *parts: str) -> str:
+    """``<state base>/<component>/<parts>...``, each directory private (`protocol.privdir`)."""
+    return privdir.ensure_dir(state_base(), component, *parts)
 
 
 class FileLock:
@@ -35,7 +38,10 @@ class FileLock:
         self.fd = -1
 
     def __enter__(self) -> FileLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self.fd = privdir.open_file(self.path, os.O_RDWR | os.O_CREAT, 0o600, "lock file")
+        except OSError as error:
+            raise ProviderError(f"{self.what}: lock file {self.path}: {error.strerror}") from None
         deadline = time.monotonic() + self.timeout
         delay = 0.005
         while True:
@@ -59,7 +65,8 @@ class FileLock:
 
 def session_lock(component: str, scope: str, name: str, purpose: str, timeout: float) -> FileLock:
     """The lock for one ``purpose`` (``nudge``, ``start``) of one session."""
-    directory = os.path.join(state_dir(component), "locks", scope)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    # One directory per scope, whatever it holds (a kube context may hold `/`).
+    part = scope.replace("%", "%25").replace("/", "%2F")
+    directory = state_dir(component, "locks", "%2E" + part[1:] if part.startswith(".") else part)
     return FileLock(os.path.join(directory, f"{name}.{purpose}.lock"), timeout,
                     f"{purpose} of session {name!r}")

@@ -12,7 +12,10 @@ Where upstream disagrees with itself we choose, and the tests pin it:
 
 Sanitizing is lossy (``Mayor`` and ``mayor``, ``a__b`` and ``a--b`` collide),
 so `pod_name` and `label_value` keep a lossless result as is and otherwise
-append a short hash of the raw name: distinct names never share a pod.
+append a short hash of the raw name: distinct names never share a pod. A
+lossless result that ends like a hash is hashed too (`looks_hashed`), so no
+raw name can be another's hashed one. The hash is short (32 bits): the
+session provider also checks, in every op, that the pod is the session's own.
 """
 
 from __future__ import annotations
@@ -57,20 +60,36 @@ def short_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:HASH_LEN]
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def looks_hashed(value: str) -> bool:
+    """Does ``value`` end the way a hashed result does (``-`` and `HASH_LEN` hex digits)?
+
+    Such a value is never kept as is, even when sanitizing left it unchanged: otherwise the
+    session ``mayor-e2001874`` would share a pod (or label) with ``Mayor``, whose hashed
+    name it is. Kept values never end like this and hashed ones always do, so the mapping
+    is injective."""
+    return (len(value) > HASH_LEN + 1 and value[-HASH_LEN - 1] == "-"
+            and _HEX.issuperset(value[-HASH_LEN:]))
+
+
 def pod_name(raw: str, prefix: str = "") -> str:
-    """A collision-safe object name: the sanitized name, plus a hash when lossy."""
+    """A collision-safe object name: the sanitized name, plus a hash when lossy (or when the
+    name looks hashed itself: `looks_hashed`)."""
     full = prefix + raw
     name = sanitize_name(full)
-    if name == full:
+    if name == full and not looks_hashed(name):
         return name
     head = name[: MAX - HASH_LEN - 1].rstrip("-") or "gc"
     return f"{head}-{short_hash(full)}"
 
 
 def label_value(raw: str) -> str:
-    """A collision-safe label value: the sanitized label, plus a hash when lossy."""
+    """A collision-safe label value: the sanitized label, plus a hash when lossy (sanitized
+    or cut) or when it looks hashed itself (`looks_hashed`)."""
     value = sanitize_label(raw)
-    if value == raw:
+    if value == raw and not looks_hashed(value):
         return value
     head = _trim_label(value[: MAX - HASH_LEN - 1]) if value != "unknown" else "x"
     return f"{head or 'x'}-{short_hash(raw)}"

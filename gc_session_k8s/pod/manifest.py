@@ -17,7 +17,9 @@ from typing import Any
 
 from gc_session_k8s.naming import (
     AGENT_CONTAINER,
+    CITY_ANNOTATION,
     NAME_ANNOTATION,
+    SESSION_ENV,
     STAGE_CONTAINER,
     labels,
 )
@@ -89,7 +91,10 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
         "imagePullPolicy": "IfNotPresent",
         "workingDir": work_dir,
         "command": entrypoint.command(pre_start),
-        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "env": [*({"name": k, "value": v} for k, v in env.items() if k != SESSION_ENV),
+                # every exec checks it is in this session's pod (pod_runner.guarded)
+                {"name": SESSION_ENV, "valueFrom": {"fieldRef": {
+                    "fieldPath": f"metadata.annotations['{NAME_ANNOTATION}']"}}}],
         "resources": resources(settings),
         "securityContext": container_security(settings),
         "volumeMounts": [
@@ -136,7 +141,7 @@ def pod_manifest(*, pod: str, name: str, agent: str, city: str, settings: Settin
             "name": pod,
             "namespace": settings.namespace,
             "labels": labels(name, agent, city),
-            "annotations": {NAME_ANNOTATION: name},
+            "annotations": {NAME_ANNOTATION: name, **({CITY_ANNOTATION: city} if city else {})},
         },
         "spec": spec,
     }

@@ -42,6 +42,7 @@ class LocalRunner:
 
     def __init__(self, socket_path: str, target: str,
                  environ: Mapping[str, str] | None = None) -> None:
+        sockets.check_dir(socket_path)
         self.socket_path = socket_path
         self.target = target
         self.binary = tmux_binary(os.environ if environ is None else environ)

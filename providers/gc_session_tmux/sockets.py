@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 
+from protocol import privdir
 from protocol.errors import UsageError
 from protocol.names import KEY_CHARS
 
@@ -43,25 +44,72 @@ def socket_path(environ: Mapping[str, str]) -> str:
     return f"{base.rstrip('/')}/tmux-{os.getuid()}/{name}"
 
 
+def _system_shared(directory: str) -> bool:
+    """A directory like /tmp that an operator may name for a socket: root's and sticky
+    (nobody can remove or replace what another user made in it)."""
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return st.st_uid == 0 and bool(st.st_mode & 0o1000) and st.st_mode & 0o170000 == 0o040000
+
+
+def check_dir(socket: str) -> None:
+    """The socket's directory, when there, is private (`protocol.privdir`), checked at each
+    use: a server behind a socket someone else could plant would see every command, env
+    and secret of our sessions. A missing directory is no server (start creates it). A
+    socket named straight in a sticky system directory (``GC_TMUX_SOCKET=/tmp/x``) is
+    allowed there; the socket itself, when there, must then be ours."""
+    directory = os.path.dirname(socket) or "."
+    if not os.path.lexists(directory):
+        return
+    if not _system_shared(directory):
+        privdir.check_dir(directory, "tmux socket directory")
+        return
+    try:
+        st = os.lstat(socket)
+    except OSError:
+        return
+    if st.st_uid != os.geteuid() or st.st_mode & 0o170000 != 0o140000:
+        raise privdir.Untrusted(f"refusing tmux socket {socket}: owned by uid {st.st_uid}"
+                                f"{'' if st.st_mode & 0o170000 == 0o140000 else ', not a socket'}"
+                                " (remove it)")
+
+
+def ensure_dir(socket: str) -> None:
+    """Create the socket's directory 0700 (and any missing parent) or check it."""
+    if not _system_shared(os.path.dirname(socket) or "."):
+        privdir.ensure_dir(os.path.dirname(socket) or ".", what="tmux socket directory")
+    check_dir(socket)
+
+
 def pid_file(socket: str) -> str:
     return socket + ".server-pid"
 
 
 def record_server(socket: str, pid: int) -> None:
     """Remember which process serves ``socket`` (written atomically)."""
-    tmp = f"{pid_file(socket)}.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{pid}\n")
+    tmp = f"{pid_file(socket)}.{os.getpid()}.{os.urandom(4).hex()}"
+    fd = privdir.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, "pid file")
+    try:
+        os.write(fd, f"{pid}\n".encode())
+    finally:
+        os.close(fd)
     os.replace(tmp, pid_file(socket))
 
 
 def server_pid(socket: str) -> int:
     """The recorded server's pid if it is still a tmux server for ``socket``, else 0."""
     try:
-        with open(pid_file(socket)) as f:
-            raw = f.read().strip()
+        fd = privdir.open_file(pid_file(socket), os.O_RDONLY, what="pid file")
+    except (OSError, privdir.Untrusted):
+        return 0
+    try:
+        raw = os.read(fd, 64).decode("ascii", "replace").strip()
     except OSError:
         return 0
+    finally:
+        os.close(fd)
     if not raw.isdigit():
         return 0
     pid = int(raw)

@@ -177,11 +177,7 @@ def finish(r: LocalRunner, name: str, marker: str) -> None:
 
 def ensure_socket_dir(sock: str) -> None:
     directory = os.path.dirname(sock)
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    except OSError as error:
-        raise ProviderError(f"cannot create the tmux socket directory {directory}: "
-                            f"{error.strerror}") from None
+    sockets.ensure_dir(sock)  # 0700 and ours, or refused (`protocol.privdir`)
     if not os.path.exists(sock) and not os.access(directory, os.W_OK):
         raise ProviderError(f"cannot create the tmux socket in {directory}: not writable")
 
@@ -196,6 +192,7 @@ def start(call: Call) -> None:
     r.own_group = True
     deadline = time.monotonic() + launch.start_budget()
     env = session_env(cfg, name, sock)
+    launch.check_env(env)  # before anything runs or is created
     marker = new_marker()
     work_dir = cfg.work_dir
     cwd = cfg.env.get("GC_DIR") or work_dir or None

@@ -3,7 +3,9 @@
 Order (as Gas City's tmux provider): wait for the agent process → wait for the
 ready prompt (or a fixed delay) → check the session survived → session_setup
 → session_setup_script → the config `nudge` → session_live. Waits are bounded
-by the start deadline; setup failures are warnings, as upstream.
+by the start deadline; setup failures are warnings, as upstream. A signal
+(`protocol.rollback.Interrupted`) is never a warning: it unwinds to the start's
+rollback at any step.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import sys
 import time
 
 from protocol.errors import ProviderError
+from protocol.rollback import Interrupted
 from providers.tmux import session
-from providers.tmux.runner import command_line, literal, script
+from providers.tmux.runner import by_option, command_line, script, script_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from protocol.config import StartConfig
     from providers.tmux.runner import Runner
@@ -41,9 +44,34 @@ def warn(message: str) -> None:
     sys.stderr.write(f"warning: {message}\n")
 
 
+#: The kernel refuses to exec a process one of whose environment entries (``KEY=VALUE``
+#: and its NUL) is longer than this (MAX_ARG_STRLEN, 32 pages): tmux would leave a dead pane.
+ENV_ENTRY_MAX = 128 * 1024
+#: What the session's whole environment from the config may take; the exec's argv and
+#: environment together must fit in a quarter of the stack limit (2 MiB by default), and the
+#: tmux server's own environment comes on top.
+ENV_TOTAL_MAX = 1024 * 1024
+
+
+def check_env(env: Mapping[str, str]) -> None:
+    """Refuse, with one line, an environment the session's process could never exec with."""
+    total = 0
+    for key, value in env.items():
+        size = len(key.encode()) + len(value.encode()) + 2
+        if size > ENV_ENTRY_MAX:
+            raise ProviderError(f"env {key}: {size} bytes with its name; an environment entry "
+                                f"may take at most {ENV_ENTRY_MAX // 1024} KiB (the kernel's limit)")
+        total += size
+    if total > ENV_TOTAL_MAX:
+        raise ProviderError(f"env: {total} bytes in all; the session's environment may take "
+                            f"at most {ENV_TOTAL_MAX // 1024} KiB")
+
+
 def new_session_commands(cfg: StartConfig, target: str, *, work_dir: str, env: dict[str, str],
-                         width: int = 200, height: int = 50, marker: str = "") -> list[list[str]]:
-    """`new-session` for ``target`` plus the commands run atomically with it.
+                         width: int = 200, height: int = 50, marker: str = "",
+                         holder: str = "") -> tuple[list[list[str]], list[list[str]]]:
+    """`new-session` for ``target`` plus the commands run atomically with it, and the
+    commands that clean up after them (run whether or not the first ones failed).
 
     remain-on-exit is set in the same tmux command list, so a command that
     exits at once leaves a dead pane (is-running false, recycled by the next
@@ -51,12 +79,22 @@ def new_session_commands(cfg: StartConfig, target: str, *, work_dir: str, env: d
     start is still running; the last step of a finished start removes it. The
     list ends by printing the server's pid, which also proves a server took
     the commands (tmux exits 0 when its server cannot create the socket).
+
+    `new-session -c` is expanded as a format, where no escaping keeps every value
+    (``##[`` stays as written; ``#(cmd)`` runs a command): the work dir goes to a server
+    user option ``holder`` (see `providers.tmux.runner.by_option`) and ``-c`` names it.
     """
+    check_env(env)
     exact = f"={target}:"
-    # `-c` is expanded as a format by tmux, where `#(cmd)` would run a command.
     args = ["new-session", "-d", "-s", target, "-x", str(width), "-y", str(height)]
+    commands: list[list[str]] = []
+    cleanup: list[list[str]] = []
     if work_dir:
-        args += ["-c", literal(work_dir)]
+        holder = holder or f"@gc-value-{os.urandom(8).hex()}"
+        store, reference, forget = by_option(holder, work_dir)
+        commands.append(store)
+        cleanup.append(forget)
+        args += ["-c", reference]
     for key, value in env.items():
         args += ["-e", f"{key}={value}"]
     command = cfg.command
@@ -69,12 +107,12 @@ def new_session_commands(cfg: StartConfig, target: str, *, work_dir: str, env: d
             "--", *wrapper, os.environ.get("SHELL") or "/bin/sh"]
     elif command:
         args += ["--", command]
-    commands = [args, ["set-option", "-w", "-t", exact, "remain-on-exit", "on"],
-                ["set-option", "-t", exact, "@gc-work-dir", work_dir or ""]]
+    commands += [args, ["set-option", "-w", "-t", exact, "remain-on-exit", "on"],
+                 ["set-option", "-t", exact, "@gc-work-dir", work_dir or ""]]
     if marker:
         commands.append(["set-option", "-t", exact, "@gc-starting", marker])
     commands.append(["display-message", "-p", "-t", exact, "#{pid}"])
-    return commands
+    return commands, cleanup
 
 
 #: The tmux commands that run `new_session_script` from stdin. They may start the
@@ -90,15 +128,21 @@ def new_session_script(cfg: StartConfig, target: str, *, work_dir: str, env: dic
     Env values (secrets among them), the work dir and the command travel on
     stdin: never in any process's argv (a tmux server keeps the argv of the
     client that started it, visible in ``ps``), and with no command-length cap.
+    The commands are one line, one command list: when `new-session` fails (a duplicate
+    name) none of the rest runs, so nothing marks a session this start did not make; the
+    clean-up is the next line, which runs either way.
     """
-    return script(new_session_commands(cfg, target, work_dir=work_dir, env=env, marker=marker))
+    commands, cleanup = new_session_commands(cfg, target, work_dir=work_dir, env=env,
+                                             marker=marker)
+    return script_line(commands) + script(cleanup)
 
 
 def new_session_args(cfg: StartConfig, target: str, *, work_dir: str, env: dict[str, str],
                      width: int = 200, height: int = 50) -> list[str]:
     """`new_session_commands` as one escaped argv (values visible in ``ps``: no secrets)."""
-    return command_line(new_session_commands(cfg, target, work_dir=work_dir, env=env,
-                                             width=width, height=height))
+    commands, cleanup = new_session_commands(cfg, target, work_dir=work_dir, env=env,
+                                             width=width, height=height)
+    return command_line(commands + cleanup)
 
 
 def exited(r: Runner) -> str:
@@ -136,6 +180,8 @@ def _prompt_ready(r: Runner, prefix: str) -> bool:
     want = prefix.replace("\u00a0", " ")
     try:
         text = session.peek(r, 120)
+    except Interrupted:
+        raise  # a signal is never "not ready yet": the start rolls back
     except ProviderError:
         return False
     for line in text.splitlines():
@@ -185,6 +231,8 @@ def after_create(r: Runner, cfg: StartConfig, name: str, *, deadline: float,
     if cfg.nudge:
         try:
             session.nudge(r, cfg.nudge.encode(), debounce=debounce)
+        except Interrupted:
+            raise  # a signal during the nudge rolls the start back, as anywhere else
         except ProviderError as error:
             warn(f"nudge: {error}")
     run_commands(r, "session_live", cfg.session_live, setup_env, setup_cwd)

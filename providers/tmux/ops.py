@@ -9,7 +9,7 @@ same code. Each CLI adds its own start, stop, list-running, attach and the rest.
 from __future__ import annotations
 
 from protocol import names
-from protocol.dispatch import Call, Operation
+from protocol.dispatch import Call, Operation, StdinClosed
 from providers.tmux import session
 
 TYPE_CHECKING = False
@@ -55,7 +55,11 @@ def session_operations(runner_for: Callable[[Call], R],
         return flag(session.is_attached(runner_for(call)))
 
     def process_alive(call: Call) -> str:
-        return flag(session.process_alive(runner_for(call), process_names(call)))
+        try:
+            wanted = process_names(call)
+        except StdinClosed:
+            return "false"  # no names given at all: none of them runs
+        return flag(session.process_alive(runner_for(call), wanted))
 
     def nudge(call: Call) -> None:
         message = call.stdin_bytes()
@@ -68,8 +72,9 @@ def session_operations(runner_for: Callable[[Call], R],
     def set_meta(call: Call) -> None:
         session.set_meta(runner_for(call), call["key"], call.stdin_bytes().decode("utf-8", "replace"))
 
-    def get_meta(call: Call) -> str:
-        return session.get_meta(runner_for(call), call["key"])
+    def get_meta(call: Call) -> bytes:
+        # Bytes: the value as stored, without a newline of its own (PROTOCOL.md).
+        return session.get_meta(runner_for(call), call["key"]).encode()
 
     def remove_meta(call: Call) -> None:
         session.remove_meta(runner_for(call), call["key"])

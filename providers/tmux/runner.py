@@ -17,8 +17,14 @@ command file read with ``source-file -``), never spliced by hand:
   (argv is visible in ``ps`` and a tmux command line is capped near 16 KB);
   `quote` single-quotes a token for tmux's config language, where nothing
   inside single quotes is special but ``'`` itself.
-* Arguments tmux expands as formats (``new-session -c``) also need `literal`:
-  ``#(cmd)`` in a format runs a shell command.
+* No caller value ever goes into an argument tmux expands as a format
+  (``new-session -c``, ``display-message``, ``if-shell -F``, ``-F`` of any command):
+  there ``#(cmd)`` runs a command and no escaping keeps every value (tmux keeps
+  ``##[`` as written, for styles). `by_option` stores the value in a server user
+  option, which ``set-option`` without ``-F`` never expands, and the argument is
+  ``#{@option}``, whose value expansion inserts as is, never expanded again.
+  Every other argument tmux takes as written (``-e``, ``set-environment``,
+  ``set-option`` and ``send-keys`` without ``-F``, ``load-buffer`` from stdin).
 """
 
 from __future__ import annotations
@@ -100,9 +106,19 @@ def script(commands: Sequence[Sequence[str]]) -> bytes:
     return "".join(" ".join(quote(a) for a in command) + "\n" for command in commands).encode()
 
 
-def literal(value: str) -> str:
-    """A value tmux expands as a format, made to expand to itself (``#`` → ``##``)."""
-    return value.replace("#", "##")
+def script_line(commands: Sequence[Sequence[str]]) -> bytes:
+    """``commands`` as ONE line of a command file: one command list, so that when one
+    command fails tmux runs none of those after it (each line is a list of its own)."""
+    return (" ; ".join(" ".join(quote(a) for a in command) for command in commands)
+            + "\n").encode()
+
+
+def by_option(holder: str, value: str) -> tuple[list[str], str, list[str]]:
+    """How ``value`` reaches an argument tmux expands as a format, literally: the command
+    storing it in the server user option ``holder`` (``@`` and a name unique to the
+    caller), the format argument that reads it back, and the command forgetting it."""
+    return (["set-option", "-s", holder, value], "#{" + holder + "}",
+            ["set-option", "-s", "-u", holder])
 
 
 def sh_quote(value: str) -> str:

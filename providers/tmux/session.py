@@ -38,6 +38,9 @@ DEFAULT_DEBOUNCE_MS = 500
 MISSING = ("can't find session", "no server running", "can't find pane", "can't find window",
            "session not found", "no such session", "error connecting",
            "no such file or directory",
+           # The server has no session at all (its last one just ended and it has not
+           # exited yet): tmux cannot resolve any target, ours included.
+           "no current target", "no current session",
            # The server exited (its last session ended) while this client talked to it.
            "server exited unexpectedly", "lost server")
 

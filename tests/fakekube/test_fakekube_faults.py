@@ -16,7 +16,7 @@ from providers.kube.fakekube.fixtures import FakeKubeEnv
 def _control(kube: FakeKubeEnv, method: str, path: str, body: Any = None) -> Any:
     data = orjson.dumps(body) if body is not None else None
     req = urllib.request.Request(kube.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **kube.auth})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return orjson.loads(resp.read())
 
@@ -172,11 +172,12 @@ def test_refused_request_body_does_not_poison_the_keep_alive_connection(
                          "data": {"k": "v" * size}})
     conn = http.client.HTTPConnection("127.0.0.1", fake_kube.server.port, timeout=30)
     try:
-        conn.request("POST", case.path, body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", case.path, body=body,
+                     headers={"Content-Type": "application/json", **fake_kube.auth})
         first = conn.getresponse()
         first.read()
         assert first.status in (403, 404, 500)
-        conn.request("GET", "/api/v1/namespaces/default")  # the same connection
+        conn.request("GET", "/api/v1/namespaces/default", headers=fake_kube.auth)  # the same one
         second = conn.getresponse()
         assert second.status == 200, second.read()
         assert orjson.loads(second.read())["metadata"]["name"] == "default"

@@ -136,16 +136,19 @@ def test_watch_resumes_from_a_resource_version_and_sends_bookmarks(fake_kube: Fa
 
     ns = fake_kube.namespace("watch-ns")
     url = f"{fake_kube.url}/api/v1/namespaces/{ns}/pods"
-    with urllib.request.urlopen(url, timeout=5) as resp:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=fake_kube.auth),
+                                timeout=5) as resp:
         rv = orjson.loads(resp.read())["metadata"]["resourceVersion"]
     fake_kube.server.hold_pending("w1")
     apply(fake_kube, agent_pod("w1", ns))
     q = f"?watch=true&resourceVersion={rv}&timeoutSeconds=1&allowWatchBookmarks=true"
-    with urllib.request.urlopen(url + q, timeout=10) as resp:
+    with urllib.request.urlopen(urllib.request.Request(url + q, headers=fake_kube.auth),
+                                timeout=10) as resp:
         events = [orjson.loads(line) for line in resp.read().splitlines() if line.strip()]
     assert events[0]["type"] == "ADDED" and events[0]["object"]["metadata"]["name"] == "w1"
     q = "?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1"
-    with urllib.request.urlopen(url + q, timeout=10) as resp:
+    with urllib.request.urlopen(urllib.request.Request(url + q, headers=fake_kube.auth),
+                                timeout=10) as resp:
         events = [orjson.loads(line) for line in resp.read().splitlines() if line.strip()]
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}

@@ -1,6 +1,9 @@
-"""`gc-session-k8s` is a /bin/sh launcher: it starts `gc-session-k8s.py`, installed beside it,
-with the interpreter named on that file's first line and without Python's site setup, and
-runs it as any script whenever that cannot be done.
+"""Each executable (`gc-session-k8s`, `gc-session-tmux`, `gc-beads-k8s`) is one /bin/sh
+launcher: it starts `<name>.py`, installed beside it, with the interpreter its installer
+wrote there in whatever form (a shebang with spaces, a `#!/bin/sh` trampoline), without
+Python's site setup for gc-session-k8s, the venv's own interpreter when the venv moved, and
+runs it as any script whenever that cannot be done. tests/install does it with real pip and
+uv installs.
 
 These pin the launcher alone, with a stand-in program that reports how it was started; the
 real program goes through it in every other k8s test (and `test_hot_path` checks that a
@@ -14,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -129,3 +133,77 @@ def test_a_layout_only_site_knows_still_runs_the_op(tmp_path: Path) -> None:
                           timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     assert (proc.returncode, proc.stderr) == (
         2, "gc-session-k8s: unknown operation 'no-such-op' (not implemented)\n")
+
+
+NAMES = ["gc-session-tmux", "gc-session-k8s", "gc-beads-k8s"]
+
+
+def test_the_three_executables_share_one_launcher() -> None:
+    bodies = {(REPO / "providers" / "bin" / name).read_bytes() for name in NAMES}
+    assert len(bodies) == 1
+    assert all(os.access(REPO / "providers" / "bin" / name, os.X_OK) for name in NAMES)
+
+
+def install_as(where: Path, name: str, first_lines: str) -> Path:
+    """The launcher under ``name`` and a stand-in program whose first lines are given."""
+    where.mkdir(parents=True, exist_ok=True)
+    launcher = where / name
+    shutil.copy(LAUNCHER, launcher)
+    program = where / f"{name}.py"
+    program.write_text(f"{first_lines}\n{REPORTER}")
+    program.chmod(0o755)
+    return launcher
+
+
+def sh_single(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def sh_double(text: str) -> str:
+    return '"' + "".join("\\" + c if c in '"\\$`' else c for c in text) + '"'
+
+
+#: The first lines installers write: pip's shebang (kept whole even with a space, which no
+#: kernel reads), and the `#!/bin/sh` trampolines of uv (single quotes) and pip's console
+#: scripts (double quotes) for paths with spaces or over 127 bytes.
+FORMS: dict[str, Callable[[str], str]] = {
+    "shebang": lambda py: f"#!{py}",
+    "uv trampoline": lambda py: f"#!/bin/sh\n'''exec' {sh_single(py)} \"$0\" \"$@\"\n' '''",
+    "pip trampoline": lambda py: f"#!/bin/sh\n'''exec' {sh_double(py)} \"$0\" \"$@\"\n' '''",
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("form", list(FORMS))
+@pytest.mark.parametrize("place", ["a b", "it's $(x) `y`", "v" * 140])
+def test_every_installer_form_runs_the_program_at_any_path(tmp_path: Path, name: str, form: str,
+                                                           place: str) -> None:
+    interpreter = tmp_path / place / "venv" / "bin" / "python3"
+    interpreter.parent.mkdir(parents=True)
+    interpreter.symlink_to(os.path.realpath(sys.executable))
+    launcher = install_as(tmp_path / "bin dir", name, FORMS[form](str(interpreter)))
+    report = run([str(launcher), *ARGS], stdin="in\n", cwd=tmp_path)
+    assert report["argv"] == ARGS and report["stdin"] == "in\n"
+    assert report["no_site"] == (1 if name == "gc-session-k8s" else 0)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("form", list(FORMS))
+def test_a_moved_venv_runs_with_the_interpreter_beside_the_launcher(tmp_path: Path, name: str,
+                                                                    form: str) -> None:
+    launcher = install_as(tmp_path / "moved" / "bin", name,
+                          FORMS[form](str(tmp_path / "gone venv" / "bin" / "python3")))
+    (launcher.parent / "python3").symlink_to(os.path.realpath(sys.executable))
+    assert run([str(launcher), "is-running", "s"])["argv"] == ["is-running", "s"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_interpreter_anywhere_is_one_line_and_exit_1_not_127(tmp_path: Path,
+                                                                name: str) -> None:
+    for form in FORMS.values():
+        launcher = install_as(tmp_path / "bin", name, form(str(tmp_path / "gone" / "python3")))
+        proc = subprocess.run([str(launcher), "is-running", "s"], capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc
+        assert "no Python" in proc.stderr

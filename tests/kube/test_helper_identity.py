@@ -30,9 +30,16 @@ def run(settings: KubeSettings = SETTINGS) -> Result:
     return exec_in_pod(POD, ["true"], container="agent", settings=settings, retry=True)
 
 
+#: The tokens this module's kubeconfigs and plugins carry: the fake takes them besides its own.
+IDENTITY_TOKENS = tuple(f"tok-{who}" for who in (
+    "alice", "bob", "carol", "ca", "city-a", "city-b", "first", "gone", "one", "other", "trust", "two"))
+
+
 @pytest.fixture
 def helper_up(helper_env: FakeKubeEnv) -> Iterator[FakeKubeEnv]:
     """The helper running (started from the test's own directory) before the test acts."""
+    for token in IDENTITY_TOKENS:
+        helper_env.server.accept_token(token)
     helper_client.launch()
     deadline = time.monotonic() + 30
     while helper_client.control("status") is None:

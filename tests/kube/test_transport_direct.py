@@ -214,6 +214,7 @@ def test_client_certificate_and_key(direct_env: FakeKubeEnv, tmp_path: Path,
     user = ({"client-certificate-data": base64.b64encode(crt.read_bytes()).decode(),
              "client-key-data": base64.b64encode(key.read_bytes()).decode()} if inline
             else {"client-certificate": str(crt), "client-key": str(key)})
+    user["token"] = "x"  # the fake asks for no client certificate: it knows callers by token
     cluster = {"server": direct_env.url, "certificate-authority-data": ca_b64(direct_env)}
     use(monkeypatch, write_kubeconfig(tmp_path / "cfg", cluster=cluster, user=user))
     assert run(["echo", "ok"]).out == b"ok\n"
@@ -231,7 +232,7 @@ def test_a_key_that_does_not_match_the_certificate_falls_back(direct_env: FakeKu
     cluster = {"server": direct_env.url, "certificate-authority-data": ca_b64(direct_env)}
     use(monkeypatch, write_kubeconfig(tmp_path / "cfg", cluster=cluster,
                                       user={"client-certificate": str(crt),
-                                            "client-key": str(other_key)}))
+                                            "client-key": str(other_key), "token": "x"}))
     run(["true"])  # kubectl's door (the fake asks for no client certificate)
     assert fallbacks(tmp_path)[0].startswith("client certificate/key unusable")
 

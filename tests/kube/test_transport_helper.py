@@ -30,6 +30,7 @@ from transport_support import (
     write_kubeconfig,
 )
 
+from protocol.privdir import Untrusted
 from protocol.proc import Result
 from providers.kube.errors import KubeForbidden, KubeUnavailable, PodGone
 from providers.kube.fakekube import server as fake_server
@@ -226,11 +227,11 @@ def test_a_socket_owned_by_another_uid_is_refused(helper_env: FakeKubeEnv,
     planted.listen(1)
     os.chown(where / "helper.sock", NOBODY, NOBODY)
     try:
-        assert run(["echo", "ok"]).out == b"ok\n"
+        with pytest.raises(Untrusted, match=f"owned by uid {NOBODY}"):
+            run(["echo", "ok"])  # refused, never gone around (privdir)
     finally:
         planted.close()
-    assert f"is owned by uid {NOBODY}" in fallbacks(tmp_path)[0]
-    assert transports(tmp_path) == ["direct"]
+    assert transports(tmp_path) == ["helper"]  # its audit line (rc -1): no other way ran
 
 
 PLANTER = """
@@ -255,26 +256,33 @@ def test_a_helper_running_as_another_uid_is_refused(helper_env: FakeKubeEnv,
                                stdout=subprocess.PIPE, text=True)
     try:
         assert planter.stdout is not None and planter.stdout.readline() == "ready\n"
-        assert run(["echo", "ok"]).out == b"ok\n"
+        with pytest.raises(Untrusted, match=f"it runs as uid {NOBODY}"):
+            run(["echo", "ok"])
     finally:
         planter.kill()
         planter.wait()
-    sock = where / "helper.sock"
-    assert fallbacks(tmp_path) == [f"the helper listening on {sock} runs as uid {NOBODY}: refused"]
-    assert transports(tmp_path) == ["direct"]
+    assert transports(tmp_path) == ["helper"]  # its audit line (rc -1): no other way ran
 
 
 def test_a_runtime_dir_open_to_others_is_refused(helper_env: FakeKubeEnv, tmp_path: Path) -> None:
     where = run_dir()
     where.mkdir(mode=0o700)
     (where / "helper.sock").touch()
-    where.chmod(0o755)
-    try:
+    where.chmod(0o775)
+    with pytest.raises(Untrusted, match="writable by others"):
+        run(["true"])  # refused, not gone around: nothing ran
+    assert transports(tmp_path) == ["helper"]  # its audit line (rc -1): no other way ran
+    assert "writable by others" in str((status() or {}).get("refused"))
+
+
+def test_a_file_at_the_helper_socket_path_is_refused_not_ignored(helper_env: FakeKubeEnv,
+                                                                 tmp_path: Path) -> None:
+    where = run_dir()
+    where.mkdir(mode=0o700)
+    (where / "helper.sock").write_text("not a socket")
+    with pytest.raises(Untrusted, match="not a socket"):
         run(["true"])
-    except Exception:
-        pass  # direct refuses the same dir for its cache; kubectl then runs it
-    assert any("open to others" in reason for reason in fallbacks(tmp_path))
-    assert "open to others" in str((status() or {}).get("refused"))
+    assert transports(tmp_path) == ["helper"]  # its audit line (rc -1): no other way ran
 
 
 WORKER = """

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from helpers import stop_helper
-from transport_support import ensure_pod
+from transport_support import TOKENS, ensure_pod
 
 from providers.kube.fakekube import server as fake_server
 from providers.kube.fakekube.fixtures import FakeKubeEnv
@@ -31,16 +31,21 @@ def seen_auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 @pytest.fixture
 def direct_env(fake_kube_tls: FakeKubeEnv, tmp_path: Path,
-               monkeypatch: pytest.MonkeyPatch) -> FakeKubeEnv:
-    """The HTTPS fake with a running pod, GC_K8S_TRANSPORT=direct, a private runtime dir
-    and an audit log at tmp_path/audit.jsonl."""
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKubeEnv]:
+    """The HTTPS fake with a running pod, GC_K8S_TRANSPORT=direct, a private runtime dir,
+    an audit log at tmp_path/audit.jsonl, and the tests' own TOKENS accepted."""
     ensure_pod(fake_kube_tls)
+    for token in TOKENS:
+        fake_kube_tls.server.accept_token(token)
     monkeypatch.setenv("GC_K8S_TRANSPORT", "direct")
     monkeypatch.setenv("GC_K8S_RUNTIME_DIR", str(tmp_path / "run"))
     monkeypatch.setenv("GC_K8S_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(var, raising=False)
-    return fake_kube_tls
+    try:
+        yield fake_kube_tls
+    finally:
+        fake_kube_tls.server.forget_tokens()
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ from providers.kube.settings import KubeSettings
 NAMESPACE = "gc"
 POD = "transport-pod"
 SETTINGS = KubeSettings(namespace=NAMESPACE, kubectl="/usr/bin/kubectl", request_timeout=10)
+#: The bearer tokens the tests' own kubeconfigs (and plugins, service accounts) carry: the
+#: fake takes them besides its own during a transport test (`FakeKube.accept_token`).
+TOKENS = ("x", "t0k", "one", "first", "rotated", "sa-token", "from-plugin", "tk")
 
 
 def ensure_pod(kube: FakeKubeEnv, name: str = POD) -> str:

@@ -36,10 +36,13 @@ REJECTED = "the server rejected our request due to an error in our request"
 
 
 class Server:
-    """One end of the comparison: where to connect and how (TLS with the admin cert, or plain)."""
+    """One end of the comparison: where to connect and how (TLS with the admin cert, or plain
+    with the fake's bearer token in `auth`)."""
 
-    def __init__(self, host: str, port: int, context: ssl.SSLContext | None) -> None:
+    def __init__(self, host: str, port: int, context: ssl.SSLContext | None,
+                 auth: dict[str, str] | None = None) -> None:
         self.host, self.port, self.context = host, port, context
+        self.auth = auth or {}
 
     def connect(self) -> http.client.HTTPConnection:
         if self.context is not None:
@@ -51,7 +54,7 @@ class Server:
         conn = self.connect()
         try:
             conn.request(method, path, body=body,
-                         headers={"Content-Type": ctype, "Accept": JSON, **(headers or {})})
+                         headers={"Content-Type": ctype, "Accept": JSON, **self.auth, **(headers or {})})
             resp = conn.getresponse()
             raw = resp.read()
         finally:
@@ -62,7 +65,10 @@ class Server:
             return resp.status, raw
 
     def raw(self, data: bytes) -> bytes:
-        """Send bytes as they are and read the answer until the server closes."""
+        """Send bytes as they are (`auth` added after the request line) and read the answer
+        until the server closes."""
+        line, sep, rest = data.partition(b"\r\n")
+        data = line + sep + b"".join(f"{k}: {v}\r\n".encode() for k, v in self.auth.items()) + rest
         sock: socket.socket = socket.create_connection((self.host, self.port), timeout=30)
         if self.context is not None:
             sock = self.context.wrap_socket(sock, server_hostname=self.host)
@@ -96,7 +102,7 @@ def pair(real_kube: Cluster) -> Iterator[Pair]:
     ctx.load_cert_chain(rk.certs.p("admin.crt"), rk.certs.p("admin.key"))
     real = Server("127.0.0.1", int(rk.server.rsplit(":", 1)[1]), ctx)
     fake_kube = FakeKube("local").start()
-    fake = Server("127.0.0.1", fake_kube.port, None)
+    fake = Server("127.0.0.1", fake_kube.port, None, {"Authorization": f"Bearer {fake_kube.token}"})
     ns = f"parity-{uuid.uuid4().hex[:6]}"
     for server in (real, fake):
         assert server.request("POST", "/api/v1/namespaces", _obj("Namespace", ns))[0] == 201

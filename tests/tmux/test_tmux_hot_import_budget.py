@@ -16,6 +16,8 @@ HOT = [("is-running", []), ("process-alive", []), ("get-meta", ["k"]), ("get-las
 
 def imported_modules(provider: Provider, op: str, args: list[str], stdin: bytes) -> set[str]:
     script = provider.argv[-1]
+    if os.path.exists(script + ".py"):  # an installed launcher: its program, as it runs it
+        script += ".py"
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", script, op, *args], input=stdin,
         capture_output=True, env={**provider.env, "GC_NUDGE_DEBOUNCE_MS": "0"}, timeout=30,

@@ -28,7 +28,8 @@ def test_meta_round_trip_overwrite_and_remove(tmux_provider: Provider, start: St
 def test_meta_values_are_stored_verbatim(tmux_provider: Provider, start: Start, value: str) -> None:
     name = start()
     tmux_provider.ok("set-meta", name, "k", stdin=value)
-    assert tmux_provider.run("get-meta", name, "k").out == (value + "\n" if value else "")
+    # As stored: no newline of get-meta's own (PROTOCOL.md, CONVENTIONS).
+    assert tmux_provider.run("get-meta", name, "k").out == value
 
 
 def test_start_env_is_readable_as_meta(tmux_provider: Provider, start: Start) -> None:
@@ -47,7 +48,7 @@ def test_an_agent_inside_the_session_reaches_the_same_meta(
     inner = f"sleep 0.5; {exe} get-meta \"$GC_TMUX_SESSION\" shared > {out}; sleep 300"
     name = start({"command": f"env -u GC_EXEC_STATE_DIR sh -c '{inner}'"})
     tmux_provider.ok("set-meta", name, "shared", stdin="from-gc")
-    assert wait_for(lambda: out.exists() and out.read_text() == "from-gc\n")
+    assert wait_for(lambda: out.exists() and out.read_text() == "from-gc")
 
 
 def test_set_meta_on_a_missing_session_fails(tmux_provider: Provider) -> None:

@@ -204,7 +204,7 @@ def test_a_read_only_socket_directory_fails_the_start_clearly(
     tmux_provider: Provider, tmp_path: Path
 ) -> None:
     directory = tmp_path / "ro"
-    directory.mkdir()
+    directory.mkdir(mode=0o700)  # private, as any socket directory must be
     # A read-only bind mount in a private mount namespace (root ignores mode bits).
     argv = ["unshare", "-rm", "sh", "-c",
             'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',

@@ -51,6 +51,9 @@ PROVIDED_BY_GC = frozenset({
     "GC_STORE_SCOPE", "GC_TMUX_SESSION", "GC_DOLT_HOST", "GC_DOLT_PORT", "GC_DOLT_USER", "GC_DOLT_PASSWORD",
 })
 
+#: Set by our executables in the pods they make (the downward API), never by the operator.
+SET_IN_PODS = frozenset({"GC_K8S_POD_SESSION", "GC_BEADS_CITY_PATH"})
+
 
 class Setting(NamedTuple):
     name: str
@@ -111,7 +114,7 @@ def read_settings(exe: Exe) -> set[str]:
     for pattern in exe.sources:
         for path in REPO.glob(pattern):
             names |= set(re.findall(r"[\"'](GC_[A-Z0-9_]+)[\"']", path.read_text()))
-    return names - PROVIDED_BY_GC
+    return names - PROVIDED_BY_GC - SET_IN_PODS
 
 
 @pytest.mark.parametrize("exe", EXECUTABLES, ids=[e.name for e in EXECUTABLES])

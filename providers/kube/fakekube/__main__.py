@@ -4,6 +4,8 @@ Prints the server URL as the first stdout line (and the kubeconfig path as
 the second when asked), serves until SIGINT/SIGTERM, then removes every pod
 process, container and temporary directory it made. With --tls it serves
 HTTPS with a throwaway CA (the kubeconfig carries certificate-authority-data).
+Every request needs the server's random bearer token, which only the kubeconfig
+(mode 0600) holds: without --kubeconfig nobody can use the server (see auth.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="offline Kubernetes API server for tests")
     parser.add_argument("--backend", choices=("local", "docker"), default="local")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--kubeconfig", help="write a kubeconfig for the server here")
+    parser.add_argument("--kubeconfig", help="write the kubeconfig (mode 0600) here: it holds "
+                                               "the token every request needs")
     parser.add_argument("--namespace", default="default", help="kubeconfig default namespace")
     parser.add_argument("--create-namespace", action="append", default=[], metavar="NS")
     parser.add_argument("--no-namespaces", action="store_true",
@@ -55,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.kubeconfig:
             kube.write_kubeconfig(args.kubeconfig, args.namespace)
             print(args.kubeconfig, flush=True)
+        else:
+            print("fakekube: no --kubeconfig: every request needs the token only a kubeconfig "
+                  "holds, so no client can use this server", file=sys.stderr, flush=True)
         while not done.wait(1.0):
             pass
     finally:

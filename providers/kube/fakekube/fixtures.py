@@ -12,6 +12,9 @@ Fixtures:
                             throwaway CA; skips when the openssl CLI is missing)
   fake_kube_tls             function: FakeKubeEnv over the HTTPS server (its kubeconfig
                             carries certificate-authority-data)
+
+Every server takes only its own random bearer token (`FakeKube.token`), which the
+kubeconfigs written here (0600) carry; a request made without them adds `FakeKubeEnv.auth`.
 """
 
 from __future__ import annotations
@@ -88,6 +91,11 @@ class FakeKubeEnv:
     def url(self) -> str:
         return self.server.url
 
+    @property
+    def auth(self) -> dict[str, str]:
+        """The header a request made without the kubeconfig needs (the server's token)."""
+        return {"Authorization": f"Bearer {self.server.token}"}
+
     def namespace(self, name: str = "gc") -> str:
         """Create (if needed) and return a namespace, `gc` by default."""
         self.server.create_namespace(name)
@@ -105,7 +113,7 @@ class FakeKubeEnv:
 
 def make_env(server: FakeKube, base_dir: str) -> FakeKubeEnv:
     home = os.path.join(base_dir, "home")
-    os.makedirs(os.path.join(home, ".kube"), exist_ok=True)
+    os.makedirs(os.path.join(home, ".kube"), mode=0o700, exist_ok=True)
     kubeconfig = server.write_kubeconfig(os.path.join(home, ".kube", "config"))
     env = dict(os.environ)
     env.update(KUBECONFIG=kubeconfig, HOME=home, KUBECACHEDIR=os.path.join(home, ".kube", "cache"))
@@ -139,6 +147,7 @@ def _per_test(server: FakeKube, base: str, monkeypatch: pytest.MonkeyPatch,
               sub: str) -> FakeKubeEnv:
     server.faults.clear()
     server.clear_requests()
+    server.forget_tokens()
     kenv = make_env(server, os.path.join(base, sub))
     for key in ("KUBECONFIG", "HOME", "KUBECACHEDIR", "NO_PROXY", "no_proxy"):
         monkeypatch.setenv(key, kenv.env[key])

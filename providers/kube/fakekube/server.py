@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from providers.kube.fakekube import discovery
+from providers.kube.fakekube import auth, discovery
 from providers.kube.fakekube.backends.base import Backend
 from providers.kube.fakekube.errors import ApiError, already_exists, conflict, details_of, not_found
 from providers.kube.fakekube.exec_stream import V5, choose_subprotocol, run_exec
@@ -138,6 +138,10 @@ class FakeKube:
     `kubelet` are public for tests; the fault shortcuts below cover the common cases.
     With `tls=True` it serves HTTPS (a throwaway CA made with the `openssl` CLI at
     start(); see providers/kube/fakekube/tls.py) and `url`/`port`/the kubeconfig point there.
+
+    Every request must carry the server's random `token` (`Authorization: Bearer`, or over
+    plain HTTP the server URL's first path segment), which only the kubeconfigs it writes
+    hold (see providers/kube/fakekube/auth.py).
     """
 
     # Every server made in this process, so a test session can check its leftovers.
@@ -165,6 +169,8 @@ class FakeKube:
         self.tls = tls
         self.ca_file: str | None = None  # the throwaway CA's PEM (tls only, after start())
         self._tls: TLSTerminator | None = None
+        self.token = auth.new_token()
+        self._extra_tokens: frozenset[str] = frozenset()  # replaced whole: handlers read it
         for ns in ("default", "kube-system", "kube-public"):
             self.create_namespace(ns)
         FakeKube.instances.append(self)
@@ -232,9 +238,8 @@ class FakeKube:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "fakekube", "cluster": self._cluster()}],
-            # Over TLS, kubectl prompts for a username (reading stdin!) when the user has no
-            # credentials; the server accepts any token, as it accepts none over HTTP.
-            "users": [{"name": "fakekube", "user": {"token": "fakekube"} if self.tls else {}}],
+            # The only credential the server takes (over HTTP as over HTTPS).
+            "users": [{"name": "fakekube", "user": {"token": self.token}}],
             "contexts": [{"name": "fakekube", "context": {"cluster": "fakekube", "user": "fakekube",
                                                          "namespace": namespace}}],
             "current-context": "fakekube",
@@ -243,17 +248,31 @@ class FakeKube:
         return orjson.dumps(cfg, option=orjson.OPT_INDENT_2).decode()  # JSON is valid YAML
 
     def _cluster(self) -> dict[str, str]:
-        cluster = {"server": self.url}
+        # Over plain HTTP kubectl sends no credentials: the URL carries the token too.
+        cluster = {"server": self.url if self.tls else self.url + auth.path_prefix(self.token)}
         if self.tls:
             assert self.ca_file is not None, "server not started"
             cluster["certificate-authority-data"] = ca_data(self.ca_file)
         return cluster
 
     def write_kubeconfig(self, path: str, namespace: str = "default") -> str:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(self.kubeconfig_text(namespace))
+        """The kubeconfig (it holds the token) at `path`, mode 0600 (auth.write_private)."""
+        auth.write_private(path, self.kubeconfig_text(namespace))
         return path
+
+    # -- credentials ---------------------------------------------------------
+    def accept_token(self, token: str) -> None:
+        """Take `token` too, until forget_tokens() (the fixtures call it before each test):
+        the static token file of a real server, for tests that pin what a client sends."""
+        self._extra_tokens = self._extra_tokens | {token}
+
+    def forget_tokens(self) -> None:
+        """Back to the server's own token only."""
+        self._extra_tokens = frozenset()
+
+    def authenticate(self, header: str | None, target: str) -> str | None:
+        """The request target without its credential prefix, or None: refuse with 401."""
+        return auth.check(header, target, (self.token, *self._extra_tokens))
 
     # -- state helpers -------------------------------------------------------
     def create_namespace(self, name: str) -> Obj:
@@ -501,6 +520,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         self._status = 0
         self._raw = None
+        # Before anything else, as the real server's authentication filter: a request
+        # refused here reaches no fault, control endpoint, upgrade or handler.
+        target = self.kube.authenticate(self.headers.get("Authorization"), self.path)
+        if target is not None:
+            self.path = target
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         query = parse_qs(url.query, keep_blank_values=True)
@@ -518,6 +542,8 @@ class _Handler(BaseHTTPRequestHandler):
                          duration=0.0)
             self.kube.log_request(entry)
         try:
+            if target is None:
+                raise ApiError(401, "Unauthorized")
             if control:
                 self._control(path, query)
                 return

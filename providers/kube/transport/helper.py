@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from protocol import privdir
 from protocol.errors import ProviderError
 from protocol.proc import Result
 from providers.kube import audit
@@ -436,10 +437,10 @@ def serve() -> int:
     os.chdir("/")  # nothing relative may mean the first caller's directory
     try:
         where = rundir.ensure()
-    except Fallback as why:
-        print(f"gc-k8s helper: {why.reason}", file=sys.stderr)
+        lock = privdir.open_file(os.path.join(where, "helper.lock"), os.O_RDWR | os.O_CREAT)
+    except (Fallback, ProviderError, OSError) as why:
+        print(f"gc-k8s helper: {why}", file=sys.stderr)
         return 1
-    lock = os.open(os.path.join(where, "helper.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

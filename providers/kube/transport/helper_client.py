@@ -17,6 +17,7 @@ import _socket
 import os
 import sys
 
+from protocol import privdir
 from protocol.proc import Result
 from providers.kube import audit, errors
 from providers.kube.transport import Fallback, KubectlOnly, answers, rundir, wire
@@ -59,10 +60,7 @@ def launch(environ: dict[str, str] | None = None) -> None:
     # store each caller's own (`tls.context`), the rest from each request.
     for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         env.pop(key, None)
-    try:
-        where = rundir.ensure(env)
-    except Fallback:
-        return
+    where = rundir.ensure(env)  # not ours: `privdir.Untrusted`, refused, nothing started
     argv = [sys.executable, "-m", "providers.kube.transport.helper", "serve"]
     try:
         pid = os.fork()
@@ -73,8 +71,8 @@ def launch(environ: dict[str, str] | None = None) -> None:
             os.setsid()
             os.chdir("/")  # not the caller's directory: -m puts the cwd on sys.path
             null = os.open("/dev/null", os.O_RDONLY)
-            log = os.open(os.path.join(where, "helper.log"),
-                          os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            log = privdir.open_file(os.path.join(where, "helper.log"),
+                                    os.O_WRONLY | os.O_CREAT | os.O_APPEND)
             os.dup2(null, 0)
             os.dup2(log, 1)
             os.dup2(log, 2)
@@ -177,8 +175,8 @@ def control(op: str, environ: dict[str, str] | None = None) -> dict[str, Any] | 
     """``status`` or ``stop`` for people (`gc-session-k8s helper …`); None: not running."""
     try:
         sock = connect(environ, start=False)
-    except Fallback as why:
-        return {"refused": why.reason}
+    except (Fallback, privdir.Untrusted) as why:
+        return {"refused": str(why)}
     except Away:
         return None
     try:

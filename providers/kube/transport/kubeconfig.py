@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 
+from protocol import privdir
 from protocol.proc import Timeout, run
 from providers.kube.transport import Fallback, rundir
 
@@ -275,7 +276,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: li
     name = os.path.join(where, f"kubeconfig-{binascii.crc32(key.encode()):08x}.json")
     # A crc names the file; the full key inside decides whether it still applies.
     try:
-        with open(name, "rb") as f:
+        with os.fdopen(privdir.open_file(name, os.O_RDONLY, what="kubeconfig cache"), "rb") as f:
             stored = jsonlite.loads(f.read())
         if isinstance(stored, dict) and stored.get("key") == key and isinstance(stored.get("view"), dict):
             view: dict[str, Any] = stored["view"]

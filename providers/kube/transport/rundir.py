@@ -1,8 +1,9 @@
 """The per-user runtime directory: 0700, owned by us, or not used at all.
 
 It holds the resolved-kubeconfig cache (0600 files) and the helper's socket. A directory
-that another uid owns, or that others can enter, is refused: whoever controls it could
-plant a kubeconfig or a socket that answers in the helper's name.
+that another uid owns, that others can write, or that is a symlink is refused
+(`protocol.privdir.Untrusted`: exit 1, one line), never used nor gone around: whoever
+controls it could plant a kubeconfig or a socket that answers in the helper's name.
 
 `posix` rather than `os` (Linux and macOS, the platforms we support, both have it): the
 executable's quickest path (`gc_session_k8s.hot`) starts without Python's site setup, and
@@ -11,7 +12,7 @@ importing `os` alone would cost it a tenth of its time.
 
 import posix
 
-from providers.kube.transport import Fallback
+from protocol import privdir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def path(environ: "Mapping[str, str] | None" = None) -> str:
     base = environ.get("XDG_RUNTIME_DIR") or ""
     if base and is_dir(base):
         return f"{base.rstrip('/')}/gc-k8s"
-    return f"/tmp/gc-k8s-{posix.getuid()}"
+    return f"/tmp/gc-k8s-{posix.geteuid()}"
 
 
 def is_dir(where: str) -> bool:
@@ -40,29 +41,12 @@ def is_dir(where: str) -> bool:
 
 
 def ensure(environ: "Mapping[str, str] | None" = None) -> str:
-    """Create (0700) or check the directory; `Fallback` when it is not safely ours."""
-    where = path(environ)
-    try:
-        posix.mkdir(where, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as error:
-        raise Fallback(f"runtime dir {where}: {error.strerror}") from None
-    check(where)
-    return where
+    """Create (0700) or check the directory; `privdir.Untrusted` when it is not safely ours."""
+    return privdir.ensure_dir(path(environ), what="runtime dir")
 
 
 def check(where: str) -> None:
-    try:
-        st = posix.lstat(where)
-    except OSError as error:
-        raise Fallback(f"runtime dir {where}: {error.strerror}") from None
-    if (st.st_mode & 0o170000) != 0o040000:
-        raise Fallback(f"runtime dir {where} is not a directory")
-    if st.st_uid != posix.getuid():
-        raise Fallback(f"runtime dir {where} is owned by uid {st.st_uid}, not us")
-    if st.st_mode & 0o077:
-        raise Fallback(f"runtime dir {where} is open to others (mode {st.st_mode & 0o777:o})")
+    privdir.check_dir(where, "runtime dir")
 
 
 def write_private(target: str, data: bytes) -> None:
@@ -73,8 +57,7 @@ def write_private(target: str, data: bytes) -> None:
     away, and the loser's rename failed its client's call).
     """
     tmp = f"{target}.{posix.getpid()}.{posix.urandom(6).hex()}.tmp"
-    flags = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC | posix.O_NOFOLLOW
-    fd = posix.open(tmp, flags, 0o600)
+    fd = privdir.open_file(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600, "runtime file")
     try:
         try:
             view = memoryview(data)

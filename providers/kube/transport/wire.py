@@ -6,9 +6,11 @@ executable's quickest path (`gc_session_k8s.hot`) loads little more than this mo
 `answer` op is framed here without JSON on the client's side.
 
 The helper is trusted only when its socket sits in our 0700 runtime dir, is owned by us
-with mode 0600, and the process listening on it runs as our uid (``SO_PEERCRED``);
-anything else is a `Fallback`. Framing (both ways): a 4-byte big-endian length, a JSON
-header, then raw bytes whose lengths the header gives. The `answer` op's request carries
+with mode 0600, and the process listening on it runs as our uid (``SO_PEERCRED``). A
+runtime dir or socket path that is not ours alone (another owner, open modes, a symlink,
+a file that is not a socket) is `protocol.privdir.Untrusted`: the op exits 1 with one
+line, as for any private state (PROTOCOL.md). Framing (both ways): a 4-byte big-endian
+length, a JSON header, then raw bytes whose lengths the header gives. The `answer` op's request carries
 every caller-supplied string (argv, environment) in such bytes, and its reply is ``A``, a
 4-byte length and the op's stdout, or a framed JSON header saying why it was not answered.
 
@@ -19,7 +21,8 @@ import _socket
 import posix
 import sys
 
-from providers.kube.transport import Fallback, rundir
+from protocol import privdir
+from providers.kube.transport import rundir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,7 +43,8 @@ CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
     f"providers/tmux/{m}.py" for m in ("session", "proctree", "runner", "ops")) + (
     "gc_session_k8s/pod_runner.py", "gc_session_k8s/naming.py", "gc_session_k8s/answer.py",
     "gc_session_k8s/hot.py", "gc_session_k8s/settings.py", "protocol/dispatch.py",
-    "protocol/settings_check.py", "protocol/names.py", "protocol/errors.py", "protocol/proc.py")
+    "protocol/settings_check.py", "protocol/names.py", "protocol/errors.py", "protocol/proc.py",
+    "protocol/privdir.py")
 #: The directory holding our packages (this file is <ROOT>/providers/kube/transport/wire.py).
 ROOT = (__file__ if __file__.startswith("/") else f"{posix.getcwd()}/{__file__}").rsplit("/", 4)[0]
 
@@ -139,20 +143,22 @@ def peer_uid(sock: _socket.socket) -> int:
 
 
 def connect(environ: "Mapping[str, str] | None" = None) -> _socket.socket:
-    """A checked connection to our helper: `Absent` when none answers, `Fallback` when
-    what answers is not safely ours."""
+    """A checked connection to our helper: `Absent` when none answers, `privdir.Untrusted`
+    when what is there is not safely ours."""
     where = rundir.path(environ)
     path = f"{where}/{SOCKET_NAME}"
     try:
         st = posix.lstat(path)
     except FileNotFoundError:
+        if rundir.is_dir(where):
+            rundir.check(where)
         raise Absent("not running") from None
     rundir.check(where)
     if (st.st_mode & 0o170000) != 0o140000:
-        raise Fallback(f"helper socket {path} is not a socket")
-    if st.st_uid != posix.getuid() or st.st_mode & 0o077:
-        raise Fallback(f"helper socket {path} is owned by uid {st.st_uid} "
-                       f"(mode {st.st_mode & 0o777:o}): refused")
+        raise privdir.Untrusted(f"refusing helper socket {path}: not a socket (remove it)")
+    if st.st_uid != posix.geteuid() or st.st_mode & 0o077:
+        raise privdir.Untrusted(f"refusing helper socket {path}: owned by uid {st.st_uid} "
+                                f"(mode {st.st_mode & 0o777:o}), not ours alone (remove it)")
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(CONNECT_TIMEOUT)
@@ -164,5 +170,5 @@ def connect(environ: "Mapping[str, str] | None" = None) -> _socket.socket:
     uid = peer_uid(sock)
     if uid != posix.getuid():
         sock.close()
-        raise Fallback(f"the helper listening on {path} runs as uid {uid}: refused")
+        raise privdir.Untrusted(f"refusing the helper listening on {path}: it runs as uid {uid}")
     return sock

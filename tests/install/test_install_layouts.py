@@ -1,0 +1,122 @@
+"""The executables run under every installer layout: the wheel installed by real pip and
+real uv into venvs whose paths hold a space or run over 127 bytes (pip then writes a
+shebang no kernel reads; uv a `#!/bin/sh` trampoline), linked from elsewhere, and moved
+after installing. A known op never exits 2 or 127 because of how it was installed.
+
+The wheel is built once per test session; each venv gets the test environment's own
+site-packages through a .pth file (the wheel's dependencies, offline)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import REPO
+
+EXES = ["gc-session-tmux", "gc-session-k8s", "gc-beads-k8s"]
+#: A known op per executable that needs nothing running, and what it prints.
+KNOWN = {"gc-session-tmux": ["protocol"], "gc-session-k8s": ["protocol"],
+         "gc-beads-k8s": ["--version"]}
+#: A known op missing its argument: a usage error (exit 1), which only the program gives.
+USAGE = {"gc-session-tmux": "get-meta", "gc-session-k8s": "get-meta", "gc-beads-k8s": "get"}
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("hatchling", reason="the build backend (test extra) builds offline")
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index",
+                    "--no-build-isolation", "-w", str(out), str(REPO)], check=True,
+                   timeout=300, capture_output=True)
+    return next(out.glob("*.whl"))
+
+
+def uv_binary() -> str | None:
+    return shutil.which("uv", path=sysconfig.get_path("scripts")) or shutil.which("uv")
+
+
+@pytest.fixture
+def base() -> Iterator[Path]:
+    where = Path("/tmp") / f"gc layout {uuid.uuid4().hex[:8]}"  # a space in every path
+    where.mkdir()
+    yield where
+    shutil.rmtree(where, ignore_errors=True)
+
+
+def install(installer: str, venv: Path, wheel: Path) -> Path:
+    """A venv at ``venv`` holding the wheel as ``installer`` lays it out; its bin dir."""
+    if installer == "pip":
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                       timeout=120)
+        subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                        "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True,
+                       timeout=300, capture_output=True)
+    else:
+        uv = uv_binary()
+        if uv is None:
+            pytest.skip("uv is not installed (pip install uv)")
+        interpreter = os.path.realpath(sys.executable)
+        subprocess.run([uv, "venv", "-q", "--python", interpreter, str(venv)], check=True,
+                       timeout=120, capture_output=True)
+        subprocess.run([uv, "pip", "install", "-q", "--offline", "--no-deps", "--python",
+                        str(venv / "bin" / "python"), str(wheel)], check=True, timeout=300,
+                       capture_output=True)
+    lib = next((venv / "lib").glob("python3*/site-packages"))
+    (lib / "test-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return venv / "bin"
+
+
+def runs(exe: Path) -> None:
+    """A known op answers, an unknown one exits 2, a usage error 1: the program ran."""
+    name = exe.name.removeprefix("my-")
+    env = {**os.environ, "GC_K8S_TRANSPORT": "kubectl"}
+    known = subprocess.run([str(exe), *KNOWN[name]], capture_output=True, text=True,
+                           timeout=120, env=env, check=False)
+    assert known.returncode == 0 and known.stdout, (exe, known.returncode, known.stderr)
+    unknown = subprocess.run([str(exe), "no-such-op"], capture_output=True, text=True,
+                             timeout=120, env=env, check=False)
+    assert unknown.returncode == 2 and "unknown operation" in unknown.stderr, (exe, unknown)
+    usage = subprocess.run([str(exe), USAGE[name]], capture_output=True, text=True,
+                           timeout=120, env=env, check=False)
+    assert usage.returncode == 1 and usage.stderr.count("\n") == 1, (exe, usage)
+
+
+LAYOUTS = [("pip", "space"), ("pip", "long"), ("uv", "space"), ("uv", "long")]
+
+
+@pytest.mark.parametrize(("installer", "path"), LAYOUTS, ids=[f"{i}-{p}" for i, p in LAYOUTS])
+def test_every_executable_runs_when_installed_at_a_path_with_a_space_or_over_127_bytes(
+        wheel: Path, base: Path, installer: str, path: str) -> None:
+    venv = base / "venv" if path == "space" else base / ("v" * 130) / "venv"
+    bin_dir = install(installer, venv, wheel)
+    shebang = (bin_dir / "gc-session-tmux.py").read_text().split("\n", 1)[0]
+    assert len(shebang) > 127 or " " in shebang or shebang == "#!/bin/sh", shebang
+    for name in EXES:
+        runs(bin_dir / name)
+
+
+def test_a_linked_executable_and_a_moved_venv_still_run(wheel: Path, base: Path) -> None:
+    bin_dir = install("uv" if uv_binary() else "pip", base / "venv", wheel)
+    links = base / "links dir"
+    links.mkdir()
+    for name in EXES:
+        (links / f"my-{name}").symlink_to(bin_dir / name)  # another name, another dir
+        runs(links / f"my-{name}")
+    moved = base / "moved venv"
+    (base / "venv").rename(moved)  # every interpreter path the installer wrote is gone
+    for name in EXES:
+        runs(moved / "bin" / name)
+
+
+def test_pip_installs_also_run(wheel: Path, base: Path) -> None:
+    bin_dir = install("pip", base / "venv", wheel)
+    (bin_dir.parent / "moved").mkdir()
+    for name in EXES:
+        runs(bin_dir / name)
