@@ -29,6 +29,8 @@ class Case(NamedTuple):
     rc: int
     stdout_has: str = ""
     json_out: bool = False
+    env: tuple[tuple[str, str], ...] = ()
+    stderr_has: str = ""
 
 
 def cases(bin_dir: str) -> list[Case]:
@@ -48,6 +50,15 @@ def cases(bin_dir: str) -> list[Case]:
         # The kit's "doctor": a provider that does not exist fails fast, in one line.
         Case(("gc-provider-conformance", "no-such-provider"), 1),
         Case(("gc-provider-conformance", "./no-such-provider"), 1),
+        # Settings the operations would misread: doctors fail, ops refuse before running.
+        Case(("gc-session-tmux", "doctor"), 1, "FAIL  tmux: cannot run tmux: '/nonexistent/tmux'",
+             env=(("GC_TMUX", "/nonexistent/tmux"),)),
+        Case(("gc-session-k8s", "is-running", "s"), 1, env=(("GC_K8S_TRANSPORT", "bogus"),),
+             stderr_has="want one of auto, kubectl, direct, helper"),
+        Case(("gc-beads-k8s", "list"), 1, env=(("GC_K8S_TRANSPORT", "bogus"),),
+             stderr_has="want one of auto, kubectl, direct, helper"),
+        Case(("gc-session-tmux", "nudge", "s"), 1, env=(("GC_NUDGE_DEBOUNCE_MS", "abc"),),
+             stderr_has="invalid GC_NUDGE_DEBOUNCE_MS='abc': want a whole number of milliseconds"),
     ]
     for exe in EXECUTABLES[:3]:
         table += [Case((exe, op, "--help"), 0, f"usage: {exe} {op}") for op in operations(bin_dir, exe)]
@@ -63,7 +74,8 @@ def operations(bin_dir: str, exe: str) -> list[str]:
 
 def run(bin_dir: str, case: Case, home: str) -> str:
     """'' when the case holds, else why not."""
-    env = {"PATH": bin_dir, "HOME": home, "KUBECONFIG": os.path.join(home, "absent"), "LANG": "C.UTF-8"}
+    env = {"PATH": bin_dir, "HOME": home, "KUBECONFIG": os.path.join(home, "absent"), "LANG": "C.UTF-8",
+           **dict(case.env)}
     argv = [os.path.join(bin_dir, case.argv[0]), *case.argv[1:]]
     try:
         res = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=home, timeout=60,
@@ -80,6 +92,8 @@ def run(bin_dir: str, case: Case, home: str) -> str:
         problems.append("reported an internal error")
     if case.stdout_has and case.stdout_has.lower() not in res.stdout.lower():
         problems.append(f"stdout lacks {case.stdout_has!r}")
+    if case.stderr_has and case.stderr_has not in res.stderr:
+        problems.append(f"stderr lacks {case.stderr_has!r}")
     if case.json_out:
         try:
             orjson.loads(res.stdout)

@@ -240,4 +240,7 @@ VALIDATORS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    return run(EXE, TABLE, VALIDATORS, args, about=ABOUT, version=VERSION)
+    from providers.kube.transport.checked import checked_settings
+
+    return run(EXE, TABLE, VALIDATORS, args, about=ABOUT, version=VERSION,
+               settings=checked_settings())

@@ -226,4 +226,7 @@ settings (environment; empty means unset):
 
 
 def main() -> None:
-    dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION)
+    from gc_session_k8s.settings import checked_settings
+
+    dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
+                  settings=checked_settings())

@@ -1,7 +1,7 @@
 """`gc-session-k8s doctor`: is this controller ready to run sessions as pods?
 
 Checks, each printed as one line: kubectl runs; the context resolves; the
-namespace answers; every RBAC verb the provider uses is allowed
+namespace exists; every RBAC verb the provider uses is allowed
 (SelfSubjectAccessReview); the image is set and well-formed. Exit 0 when all
 pass, 1 otherwise; ``--json`` prints the same findings as one JSON document.
 The kubernetes client is imported only here.
@@ -53,13 +53,10 @@ def check_context() -> str:
 
 
 def check_namespace() -> str:
-    from providers.kube import kubectl
+    from providers.kube.namespace import check_exists
     from providers.kube.settings import KubeSettings
 
-    settings = KubeSettings.from_env()
-    kubectl.kubectl(["get", "pods", "-l", "app=gc-agent", "-o", "name"], settings=settings,
-                    action="list pods")
-    return settings.namespace
+    return check_exists(KubeSettings.from_env())
 
 
 def check_rbac() -> str:

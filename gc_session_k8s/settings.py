@@ -15,6 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from protocol.settings_check import Setting
+
 #: A pod younger than this that is still coming up is "initializing", never replaced.
 DEFAULT_INIT_GRACE_S = 240.0
 
@@ -79,3 +81,15 @@ class Settings:
     @property
     def namespace(self) -> str:
         return self.kube.namespace
+
+
+def checked_settings() -> dict[str, Setting]:
+    """The settings read as numbers, flags or choices: an invalid one is exit 1 before any op runs."""
+    from protocol import settings_check as check
+    from providers.kube.transport.checked import checked_settings as kube_settings
+
+    return {**kube_settings(), "GC_NUDGE_DEBOUNCE_MS": check.millis(),
+            "GC_START_TIMEOUT_S": check.seconds(), "GC_K8S_INIT_GRACE_S": check.seconds(zero_ok=True),
+            "GC_K8S_MCP_MAIL_PORT": check.PORT, "GC_K8S_RUN_AS_USER": check.Setting("int", "(a uid)"),
+            "GC_K8S_PREBAKED": check.FLAG, "GC_K8S_WORKDIR_HOSTPATH": check.FLAG,
+            "GC_K8S_SESSION_BRANCH": check.FLAG}

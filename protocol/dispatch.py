@@ -18,6 +18,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from protocol.settings_check import Setting
+
     Handler = Callable[["Call"], "str | bytes | None"]
     Validator = Callable[[str], str]
 
@@ -226,8 +228,12 @@ def run(
     *,
     about: str = "",
     version: str = "",
+    settings: Mapping[str, Setting] | None = None,
 ) -> int:
-    """Run one operation from argv and return the process exit code."""
+    """Run one operation from argv and return the process exit code.
+
+    ``settings``: the environment settings checked before any operation runs
+    (`protocol.settings_check`); an invalid one is exit 1 naming the valid values."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if sys.stdin is None or sys.stdout is None or sys.stderr is None:
         open_closed_stdio()
@@ -249,6 +255,10 @@ def run(
     try:
         if spec is None:
             raise UnknownOperation(op)
+        if settings:
+            from protocol.settings_check import check
+
+            check(settings)
         if spec.human:
             call = Call(exe, op, {}, argv[1:])
         else:
@@ -267,8 +277,9 @@ def main(
     *,
     about: str = "",
     version: str = "",
+    settings: Mapping[str, Setting] | None = None,
 ) -> None:
     """Entry point for an executable script: run and exit."""
-    code = run(exe, table, validators, about=about, version=version)
+    code = run(exe, table, validators, about=about, version=version, settings=settings)
     sys.stdout.flush()
     os._exit(code) if code == 0 else sys.exit(code)

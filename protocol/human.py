@@ -81,7 +81,11 @@ def parse(command: Command, argv: list[str]) -> Parsed | None:
 
 
 class Finding(NamedTuple):
-    """One doctor line: ``ok``, ``FAIL`` or ``info``, what was checked, what was found."""
+    """One doctor line: ``ok``, ``FAIL``, ``warn`` or ``info``, what was checked, what was found.
+
+    ``warn``: checked, and the first real operation may fail, but not certainly (the
+    check could not see everything the operation will); it does not fail the doctor.
+    """
 
     status: str
     name: str
@@ -93,7 +97,7 @@ class Doctor:
     """A doctor's findings: printed one per line as they come, or one JSON document at the end.
 
     ``--json`` prints ``{"ok": bool, "checks": [{"name", "status", "detail"}]}``
-    (status ``ok``, ``fail`` or ``info``) and nothing else on stdout.
+    (status ``ok``, ``fail``, ``warn`` or ``info``) and nothing else on stdout.
     """
 
     def __init__(self, as_json: bool) -> None:
@@ -125,7 +129,9 @@ class Doctor:
                 for f in self.findings]}
             sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         elif verdict:
-            sys.stdout.write("all checks passed\n" if self.ok else "some checks failed\n")
+            warnings = sum(1 for f in self.findings if f.status == "warn")
+            passed = "all checks passed" + (f", {warnings} warning(s)" if warnings else "")
+            sys.stdout.write(f"{passed}\n" if self.ok else "some checks failed\n")
         sys.stdout.flush()
         return self.ok
 

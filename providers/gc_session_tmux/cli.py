@@ -19,6 +19,7 @@ from providers.tmux.ops import VALIDATORS, session_operations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from protocol.locks import FileLock
+    from protocol.settings_check import Setting
 
 EXE = "gc-session-tmux"
 VERSION = "0.1.0"
@@ -120,5 +121,14 @@ settings (environment; empty means unset):
 __all__ = ["OPERATIONS", "VALIDATORS", "main"]
 
 
+def checked_settings() -> dict[str, Setting]:
+    """The settings read as numbers or choices: an invalid one is exit 1 before any op runs."""
+    from protocol.settings_check import choice, millis, seconds
+
+    return {"GC_NUDGE_DEBOUNCE_MS": millis(), "GC_STOP_GRACE_MS": millis(),
+            "GC_START_TIMEOUT_S": seconds(), "GC_PORTABLE": choice("1", "0")}
+
+
 def main() -> None:
-    dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION)
+    dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
+                  settings=checked_settings())

@@ -19,18 +19,28 @@ COMMAND = Command(
     "gc-session-tmux doctor", (), (JSON_FLAG,),
     "Check the platform, tmux, the tools the provider runs and its tmux socket; "
     "exit 1 if any check fails.",
-    "Reads the same settings as the operations (GC_TMUX_SOCKET, TMUX_TMPDIR, GC_PORTABLE).")
+    "Reads the same settings as the operations (GC_TMUX, GC_TMUX_SOCKET, TMUX_TMPDIR, GC_PORTABLE).")
 
 
-def check_tmux(report: Doctor) -> None:
+def check_tmux(report: Doctor) -> str | None:
+    """Run the tmux the operations run (``GC_TMUX`` resolved, else tmux on PATH) with ``-V``."""
     from protocol import proc
+    from protocol.errors import ProviderError
+    from providers.gc_session_tmux.local_runner import tmux_binary
 
-    found = shutil.which("tmux")
-    if not found:
-        report.check(False, "tmux", "not found on PATH (install tmux: apt-get install tmux, brew install tmux)")
-        return
-    res = proc.run(["tmux", "-V"], timeout=10)
-    report.check(res.ok, "tmux", f"{res.text().strip() or res.error_text()} ({found})")
+    try:
+        found = tmux_binary(os.environ)
+    except ProviderError as error:
+        hint = "" if os.environ.get("GC_TMUX") else " (install tmux: apt-get install tmux, brew install tmux)"
+        report.check(False, "tmux", f"{error}{hint}")
+        return None
+    res = proc.run([found, "-V"], timeout=10)
+    version = res.text().strip()
+    if not res.ok or not version.startswith("tmux"):
+        report.check(False, "tmux", f"{found} -V: {res.error_text() or version or f'exit {res.rc}'}")
+        return None
+    report.check(True, "tmux", f"{version} ({found})")
+    return found
 
 
 def check_paths(report: Doctor) -> None:
@@ -47,7 +57,7 @@ def check_paths(report: Doctor) -> None:
                  f"portable paths ({why}) need ps, which is not on PATH")
 
 
-def check_socket(report: Doctor) -> None:
+def check_socket(report: Doctor, tmux: str) -> None:
     from protocol import proc
     from protocol.errors import ProviderError
     from providers.gc_session_tmux.sockets import socket_path
@@ -62,7 +72,7 @@ def check_socket(report: Doctor) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         report.check(False, "socket", f"{path}: {parent} is not writable")
         return
-    live = proc.run(["tmux", "-S", path, "list-sessions", "-F", "#{session_name}"], timeout=10)
+    live = proc.run([tmux, "-S", path, "list-sessions", "-F", "#{session_name}"], timeout=10)
     count = len(live.text().split()) if live.ok else 0
     report.check(True, "socket", f"{path} ({count} session(s) running)" if live.ok else
                  f"{path} (no server running yet)")
@@ -78,10 +88,10 @@ def main(argv: list[str]) -> None:
     report.check(sys.platform in SUPPORTED_PLATFORMS, "platform",
                  sys.platform if sys.platform in SUPPORTED_PLATFORMS else
                  f"{sys.platform} is not supported (Linux and macOS are)")
-    check_tmux(report)
+    tmux = check_tmux(report)
     report.check(bool(shutil.which("sh")), "sh", shutil.which("sh") or "not found on PATH")
     check_paths(report)
-    if shutil.which("tmux"):
-        check_socket(report)
+    if tmux:
+        check_socket(report, tmux)
     if not report.finish():
         raise ExitWith(1)

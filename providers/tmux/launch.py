@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 PROCESS_WAIT = 30.0
 READY_WAIT = 60.0
 SETUP_TIMEOUT = 10.0
+#: Looks at a dead pane until tmux has its exit status (`exited`): at most half a second.
+STATUS_POLLS = 25
 #: Gas City kills `start` at its startup_timeout (60 s by default); finish first.
 DEFAULT_BUDGET = 50.0
 
@@ -143,6 +145,27 @@ def new_session_args(cfg: StartConfig, target: str, *, work_dir: str, env: dict[
     return command_line(commands + cleanup)
 
 
+def exited(r: Runner) -> str:
+    """How the session's command ended (``exited 3``, ``was killed by signal 9``), or ``""``
+    while it runs (or when tmux cannot tell). tmux marks a pane dead when its terminal
+    closes, a moment before it collects the exit status: a dead pane is asked again
+    until the status is in (a bounded wait, only for a dead pane)."""
+    fields: list[str] = []
+    for _ in range(STATUS_POLLS):
+        res = r.tmux(["display-message", "-p", "-t", session.target(r),
+                      "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"])
+        fields = (res.out.decode("utf-8", "replace").strip().split(":") if res.ok else []) + ["", ""]
+        if fields[0] != "1":
+            return ""
+        if fields[1] or fields[2]:
+            break
+        time.sleep(0.02)
+    status, signal = fields[1], fields[2]
+    if signal.isdigit() and signal != "0":
+        return f"was killed by signal {signal}"
+    return f"exited {status}" if status.isdigit() else "exited"
+
+
 def wait_until(check: Callable[[], bool], seconds: float, interval: float) -> bool:
     deadline = time.monotonic() + max(0.0, seconds)
     while True:
@@ -172,20 +195,33 @@ def after_create(r: Runner, cfg: StartConfig, name: str, *, deadline: float,
                  setup_env: dict[str, str], setup_cwd: str | None, debounce: str) -> None:
     """Everything `start` does once the session exists."""
     if not cfg.has_hints:
+        # Fire-and-forget (as upstream): exit 0 means started. Say so when the command is
+        # already gone, or `is-running` answering false next is a surprise.
+        ended = exited(r)
+        if ended:
+            warn(f"the command of session {name!r} already {ended} when start returned; "
+                 "is-running will say false")
         return
 
     def left(cap: float) -> float:
         return max(0.0, min(cap, deadline - time.monotonic()))
 
     if cfg.process_names:
-        wait_until(lambda: session.process_alive(r, cfg.process_names)
-                   or not session.is_running(r), left(PROCESS_WAIT), 0.1)
+        waited = time.monotonic()
+        found = wait_until(lambda: session.process_alive(r, cfg.process_names)
+                           or not session.is_running(r), left(PROCESS_WAIT), 0.1)
+        if not found:
+            warn(f"none of process_names {list(cfg.process_names)} appeared in session {name!r} "
+                 f"within {time.monotonic() - waited:.0f} s; it runs without it, and the next "
+                 "start recycles it as a zombie")
     if cfg.ready_prompt_prefix.strip():
         wait_until(lambda: _prompt_ready(r, cfg.ready_prompt_prefix), left(READY_WAIT), 0.2)
     elif cfg.ready_delay_ms:
         time.sleep(left(cfg.ready_delay_ms / 1000))
     if cfg.lifecycle != "one_shot" and not session.is_running(r):
-        raise ProviderError(f"session {name!r} died during startup")
+        ended = exited(r)
+        raise ProviderError(f"session {name!r} died during startup" +
+                            (f" (its command {ended})" if ended else ""))
     run_commands(r, "session_setup", cfg.session_setup, setup_env, setup_cwd)
     if cfg.session_setup_script:
         res = r.script_file(cfg.session_setup_script, env=setup_env, cwd=setup_cwd,
