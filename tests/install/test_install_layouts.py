@@ -120,3 +120,31 @@ def test_pip_installs_also_run(wheel: Path, base: Path) -> None:
     (bin_dir.parent / "moved").mkdir()
     for name in EXES:
         runs(bin_dir / name)
+
+
+def test_a_project_with_its_own_protocol_and_providers_packages_runs_its_own_tests(
+        wheel: Path, base: Path) -> None:
+    """The wheel's pytest plugin imports nothing such a project shadows; the kit still loads ours."""
+    bin_dir = install("pip", base / "venv", wheel)
+    project = base / "project"
+    for package in ("protocol", "providers"):
+        (project / package).mkdir(parents=True)
+        (project / package / "__init__.py").write_text(f"OWNER = 'the project: {package}'\n")
+    (project / "tests").mkdir()
+    (project / "tests" / "test_own.py").write_text(
+        "import protocol, providers\n\n\ndef test_its_own_packages():\n"
+        "    assert protocol.OWNER == 'the project: protocol'\n"
+        "    assert providers.OWNER == 'the project: providers'\n")
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
+    own = subprocess.run([str(bin_dir / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-q"],
+                         cwd=project, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert own.returncode == 0 and "1 passed" in own.stdout, own.stdout + own.stderr
+    helped = subprocess.run([str(bin_dir / "python"), "-m", "pytest", "-p", "no:cacheprovider", "--help"],
+                            cwd=project, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert helped.returncode == 0 and "--gc-provider=PATH" in helped.stdout, helped.stderr
+    # With --gc-provider, the kit runs from the wheel's own `protocol`, not the project's.
+    minimal = REPO / "examples" / "minimal-sh" / "gc-session-minimal"
+    kit = subprocess.run([str(bin_dir / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                          f"--gc-provider={minimal}", "--gc-provider-only=GC-STRICT-USAGE-004", str(minimal)],
+                         cwd=project, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert kit.returncode == 0 and "1 passed" in kit.stdout, kit.stdout + kit.stderr
