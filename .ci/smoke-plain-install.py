@@ -40,6 +40,8 @@ def cases(bin_dir: str) -> list[Case]:
         Case(("gc-session-tmux", "doctor"), 1, "FAIL"),
         Case(("gc-session-tmux", "doctor", "--json"), 1, json_out=True),
         Case(("gc-session-k8s", "doctor"), 1, "FAIL"),
+        # No [k8s] extra on a plain install: the client's checks name the install.
+        Case(("gc-session-k8s", "doctor"), 1, "pip install 'gc-session-providers[k8s]'"),
         Case(("gc-session-k8s", "doctor", "--json"), 1, json_out=True),
         Case(("gc-beads-k8s", "doctor"), 1, "FAIL"),
         Case(("gc-beads-k8s", "doctor", "--json"), 1, json_out=True),
