@@ -180,3 +180,42 @@ def test_the_offline_server_has_a_console_command(wheel: Path, base: Path) -> No
         server.terminate()
         server.wait(timeout=60)
     assert server.returncode == 0
+
+
+def installed_size(name: str, seen: set[str]) -> int:
+    """Bytes a plain install of distribution ``name`` takes: its files and its required
+    distributions' (no extras), as installed in this environment."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    key = name.lower().replace("_", "-")
+    if key in seen:
+        return 0
+    seen.add(key)
+    dist = metadata.distribution(name)
+    size = sum(path.stat().st_size for path in (Path(str(dist.locate_file(f))) for f in dist.files or [])
+               if path.is_file())
+    for text in dist.requires or []:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            size += installed_size(requirement.name, seen)
+    return size
+
+
+def test_a_plain_install_for_tmux_use_is_small_and_has_no_kubernetes_client(wheel: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        requires = [line.split(":", 1)[1].strip() for line in archive.read(meta).decode().splitlines()
+                    if line.startswith("Requires-Dist:")]
+        ours = sum(info.file_size for info in archive.infolist())
+    plain = [r for r in requires if "extra ==" not in r]
+    assert not any(r.startswith("kubernetes") for r in plain), plain
+    assert any(r.startswith("kubernetes") and "extra == 'k8s'" in r.replace('"', "'") for r in requires)
+    seen: set[str] = set()
+    from packaging.requirements import Requirement
+
+    deps = sum(installed_size(Requirement(r).name, seen) for r in plain)
+    assert ours + deps <= 40 * 1024 * 1024, (ours, deps, sorted(seen))
