@@ -29,6 +29,17 @@ class Completed(NamedTuple):
         return self.out.rstrip("\n")
 
 
+def program_of(launcher: str) -> str:
+    """The program an installed launcher runs: ``<name>.py`` beside it (the source tree) or
+    in our package's ``providers/bin`` (the wheel and editable installs: never on PATH)."""
+    beside = f"{launcher}.py"
+    if os.path.exists(beside):
+        return beside
+    import providers
+
+    return str(Path(providers.__file__).parent / "bin" / f"{os.path.basename(launcher)}.py")
+
+
 def executable(name: str) -> list[str]:
     """The installed script (editable or wheel) in this interpreter's scripts dir."""
     scripts = sysconfig.get_path("scripts")
