@@ -45,6 +45,8 @@ def cases(bin_dir: str) -> list[Case]:
         Case(("gc-session-k8s", "doctor", "--json"), 1, json_out=True),
         Case(("gc-beads-k8s", "doctor"), 1, "FAIL"),
         Case(("gc-beads-k8s", "doctor", "--json"), 1, json_out=True),
+        # The offline API server, for trying the Kubernetes commands without a cluster.
+        Case(("gc-fakekube", "--help"), 0, "usage: gc-fakekube"),
         Case(("gc-beads-k8s", "init", "--help"), 0, "usage: gc-beads-k8s init"),
         Case(("gc-beads-k8s", "init", "-h"), 0, "usage: gc-beads-k8s init"),
         Case(("gc-beads-k8s", "init", "--quiet"), 1),

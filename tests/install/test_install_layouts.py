@@ -14,6 +14,7 @@ import subprocess
 import sys
 import sysconfig
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,8 +205,6 @@ def installed_size(name: str, seen: set[str]) -> int:
 
 
 def test_a_plain_install_for_tmux_use_is_small_and_has_no_kubernetes_client(wheel: Path) -> None:
-    import zipfile
-
     with zipfile.ZipFile(wheel) as archive:
         meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         requires = [line.split(":", 1)[1].strip() for line in archive.read(meta).decode().splitlines()
@@ -219,3 +218,37 @@ def test_a_plain_install_for_tmux_use_is_small_and_has_no_kubernetes_client(whee
 
     deps = sum(installed_size(Requirement(r).name, seen) for r in plain)
     assert ours + deps <= 40 * 1024 * 1024, (ours, deps, sorted(seen))
+
+
+def test_a_plain_install_runs_every_command_and_names_the_k8s_extra(wheel: Path, base: Path) -> None:
+    """The wheel with only its declared dependencies (no extras, no test tools): the plain
+    install smoke (.ci/smoke-plain-install.py) passes, the Kubernetes client's checks
+    included, which name `pip install 'gc-session-providers[k8s]'`."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                    "--no-deps", "--no-index", str(wheel)], check=True, timeout=300, capture_output=True)
+    with zipfile.ZipFile(wheel) as archive:
+        meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        plain = [line.split(":", 1)[1].strip() for line in archive.read(meta).decode().splitlines()
+                 if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    seen: set[str] = set()
+    for requirement in plain:
+        installed_size(Requirement(requirement).name, seen)
+    deps = base / "plain-deps"  # only the declared dependencies, linked from this environment
+    deps.mkdir()
+    for name in seen:
+        dist = metadata.distribution(name)
+        for top in {Path(str(f)).parts[0] for f in dist.files or []} - {"..", "bin"}:
+            source = Path(str(dist.locate_file(top)))
+            if source.exists() and not (deps / top).exists():
+                (deps / top).symlink_to(source)
+    lib = next((venv / "lib").glob("python3*/site-packages"))
+    (lib / "plain-deps.pth").write_text(f"{deps}\n")
+    smoke = subprocess.run([sys.executable, str(REPO / ".ci" / "smoke-plain-install.py"), str(venv / "bin")],
+                           capture_output=True, text=True, timeout=600, check=False)
+    assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-2000:]
