@@ -3,9 +3,12 @@ says exactly what to install, in one line, exit 1; the hot ops never needed it."
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 from conftest import K8s
+from helpers import executable
 
 INSTALL = "pip install 'gc-session-providers[k8s]'"
 
@@ -37,3 +40,12 @@ def test_hot_ops_need_no_k8s_extra(k8s: K8s, tmp_path: Path) -> None:
     env = without_the_client(tmp_path)
     assert k8s.run("is-running", name, env=env).value == "true"
     assert name in k8s.run("list-running", name, env=env).out
+
+
+def test_the_beads_store_start_without_the_k8s_extra_says_what_to_install(k8s: K8s, tmp_path: Path) -> None:
+    env = {**os.environ, **k8s.env, "GC_K8S_IMAGE": "gc-test/agent:latest", **without_the_client(tmp_path),
+           "GC_K8S_RUNTIME_DIR": str(tmp_path / "run")}
+    started = subprocess.run([*executable("gc-beads-k8s"), "start"], capture_output=True, text=True, env=env,
+                             stdin=subprocess.DEVNULL, timeout=120, check=False)
+    assert started.returncode == 1 and started.stderr.count("\n") == 1, started
+    assert INSTALL in started.stderr, started.stderr
