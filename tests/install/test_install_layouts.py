@@ -252,3 +252,28 @@ def test_a_plain_install_runs_every_command_and_names_the_k8s_extra(wheel: Path,
     smoke = subprocess.run([sys.executable, str(REPO / ".ci" / "smoke-plain-install.py"), str(venv / "bin")],
                            capture_output=True, text=True, timeout=600, check=False)
     assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-2000:]
+
+
+def test_a_user_install_runs_with_the_python_of_its_site_packages(wheel: Path, base: Path) -> None:
+    """`pip install --user`: no python beside the launchers; they find their programs in the
+    user site-packages and run them with that site-packages' pythonX.Y from PATH."""
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    interpreter = Path(sys.base_prefix) / "bin" / version
+    if not interpreter.exists():
+        pytest.skip(f"no base {version} to install for")
+    user_base = base / "user base"
+    env = {**os.environ, "PYTHONUSERBASE": str(user_base)}
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(interpreter), "install", "-q", "--user",
+                    "--no-deps", "--no-index", "--no-warn-script-location", str(wheel)], check=True, timeout=300,
+                   capture_output=True, env=env)
+    bin_dir = user_base / "bin"
+    assert not list(bin_dir.glob("*.py"))
+    # The dependencies from this environment; the interpreter from PATH, as a shell finds it.
+    env.update(PYTHONPATH=sysconfig.get_path("purelib"), PATH=f"{interpreter.parent}:/usr/bin:/bin")
+    for name in EXES:
+        known = subprocess.run([str(bin_dir / name), *KNOWN[name]], capture_output=True, text=True,
+                               timeout=120, env=env, check=False)
+        assert known.returncode == 0 and known.stdout, (name, known.stderr)
+        unknown = subprocess.run([str(bin_dir / name), "no-such-op"], capture_output=True, text=True,
+                                 timeout=120, env=env, check=False)
+        assert unknown.returncode == 2 and "unknown operation" in unknown.stderr, (name, unknown.stderr)
