@@ -36,7 +36,7 @@ unit-tests:
 
 # gc-session-k8s against a real kube-apiserver (+ etcd, kube-controller-manager and a
 # node agent that runs pods as host processes), built from tests/realkube's Go module
-# into ~/.cache/gc-providers/realkube (warm: a hash; cold: minutes, see README).
+# into ~/.cache/gc-providers/realkube (warm: a hash; cold: minutes, see docs/test-bed.md).
 realkube-tests: setup
 	REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
 	    { ! command -v go >/dev/null || (cd tests/realkube && go test ./cmd/node-agent); } && \
