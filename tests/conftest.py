@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import Provider, executable
+from helpers import SESSION_TAG, Provider, executable, reap_tmux
 
 pytest_plugins = ["providers.kube.fakekube.fixtures"]
 
@@ -19,9 +18,6 @@ pytest_plugins = ["providers.kube.fakekube.fixtures"]
 # conformance suite with each transport (tests/k8s/test_conformance_transports.py) and
 # against the real kube-apiserver (tests/realkube/test_realkube_transports.py).
 os.environ.setdefault("GC_K8S_TRANSPORT", "kubectl")
-
-#: Names this test session's tmux sockets, so its leak check never counts another run's.
-SESSION_TAG = f"{os.getpid():x}"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -59,18 +55,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"LEFT BEHIND after the test session: {leaks}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def reap_tmux(socket: Path) -> None:
-    """Kill a test's tmux server and its socket; never raises (it runs in finalizers)."""
-    try:
-        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, timeout=10)
-    except Exception:
-        pass
-    try:
-        socket.unlink()
-    except OSError:
-        pass
 
 
 @pytest.fixture

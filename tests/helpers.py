@@ -17,6 +17,10 @@ from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: Names this test process's tmux sockets, so its leak check never counts another run's
+#: (nor another xdist worker's: each worker is its own process).
+SESSION_TAG = f"{os.getpid():x}"
+
 
 class Completed(NamedTuple):
     rc: int
@@ -170,3 +174,14 @@ def stand_in_helper(run_dir: Path, reply: Callable[[socket.socket], None]) -> It
         listener.close()
         thread.join(10)
 
+
+def reap_tmux(socket: Path) -> None:
+    """Kill a test's tmux server and its socket; never raises (it runs in finalizers)."""
+    try:
+        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, timeout=10)
+    except Exception:
+        pass
+    try:
+        socket.unlink()
+    except OSError:
+        pass

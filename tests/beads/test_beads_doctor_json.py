@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import City
+from beads_helpers import City
 
 
 def test_doctor_json_is_one_document_that_passes_on_a_ready_cluster(city: City) -> None:

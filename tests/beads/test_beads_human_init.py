@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import City
+from beads_helpers import City
 
 from gc_beads_k8s.naming import runner_pod
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import orjson
-from conftest import Kubectl
+from fakekube_kubectls import Kubectl
 from fakekube_manifests import agent_pod, apply, dumps, running_pod
 
 from providers.kube.fakekube.fixtures import FakeKubeEnv, find_kubectl

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import NAMESPACE, K8s
 from helpers import wait_for
+from k8s_helpers import NAMESPACE, K8s
 
 PODS = rf"/api/v1/namespaces/{NAMESPACE}/pods"
 

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import K8s
 from helpers import wait_for
+from k8s_helpers import K8s
 
 
 def test_start_makes_a_running_session_and_stop_ends_it(k8s: K8s) -> None:
