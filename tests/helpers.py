@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,15 @@ def executable(name: str) -> list[str]:
     if program.with_name(f"{name}.py").exists():  # a launcher: its program, started as any script
         program = program.with_name(f"{name}.py")
     return [sys.executable, str(program)]
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a child a test signals: SIGINT and SIGQUIT at their defaults, as
+    an interactive shell starts it. A suite started from a non-interactive background shell
+    (``make test &``, nohup, CI) inherits both ignored, an ignored signal stays ignored
+    across exec, and the child would never see the test's SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def imported(argv: list[str], env: Mapping[str, str], stdin: bytes = b"",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -100,7 +101,8 @@ def _processes_with(argv: list[str]) -> list[int]:
 
 
 def test_stop_ends_a_tree_that_traps_sigterm(tmux_provider: Provider, start: Start) -> None:
-    marker = "987654.321"
+    # A duration no other test (or another suite on this machine) uses: only our sleeps match.
+    marker = f"9{uuid.uuid4().int % 10**8:08d}.{uuid.uuid4().int % 1000:03d}"
     script = (f"trap '' TERM HUP; sleep {marker} & sleep {marker} & "
               f"setsid sh -c 'trap \"\" TERM HUP; sleep {marker}' & wait")
     name = start({"command": f"sh -c \"{script}\""})
