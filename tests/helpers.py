@@ -22,6 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 #: (nor another xdist worker's: each worker is its own process).
 SESSION_TAG = f"{os.getpid():x}"
 
+#: Time is injectable: the suite runs with these settings (tests/conftest.py puts them in the
+#: environment of the whole session unless already set), so a fault test proves a retry
+#: without waiting the production pauses. One test per policy keeps the real timing
+#: (it passes the setting empty: the default).
+TEST_TIMING = {
+    "GC_K8S_RETRY_BACKOFF": "0.01,0.03,0.06",  # production: 0.25,0.75,1.5 (providers/kube/retry.py)
+}
+
 
 class Completed(NamedTuple):
     rc: int

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import Completed, Provider, executable
+from helpers import TEST_TIMING, Completed, Provider, executable
 
 KUBECTL = "/usr/bin/kubectl"
 IMAGE = "gc-test/agent:latest"
@@ -60,6 +60,7 @@ def provider_env(kube_env: dict[str, str], state: Path, audit: Path) -> dict[str
     env = dict(kube_env)
     for key in [k for k in env if k.startswith("GC_K8S_") or k == "GC_SESSION"]:
         del env[key]
+    env.update({k: os.environ[k] for k in TEST_TIMING if k in os.environ})  # the suite's timing
     env.update(GC_KUBECTL=KUBECTL, GC_K8S_IMAGE=IMAGE, GC_K8S_NAMESPACE=NAMESPACE,
                GC_EXEC_STATE_DIR=str(state), GC_K8S_AUDIT_LOG=str(audit),
                GC_NUDGE_DEBOUNCE_MS="100",
