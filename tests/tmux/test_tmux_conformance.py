@@ -14,6 +14,9 @@ from helpers import executable
 from protocol.conformance.model import Status
 from protocol.conformance.session import run
 
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
+
 #: Optional RPP ops gc-session-tmux leaves unimplemented on purpose (exit 2).
 EXPECTED_SKIPS = {"RPP-CONN-001", "RPP-PROVISION-001"}
 

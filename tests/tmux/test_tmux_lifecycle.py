@@ -7,7 +7,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from helpers import Provider, Start, wait_for
+
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
 
 
 def test_start_creates_a_running_session(tmux_provider: Provider, start: Start) -> None:
