@@ -11,7 +11,7 @@ import subprocess
 
 import orjson
 import pytest
-from conftest import Scope
+from beads_helpers import Scope
 from helpers import Completed
 
 #: The ops gc sends, with arguments; `{id}`/`{other}` are filled with real beads.

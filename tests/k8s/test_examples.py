@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
-from conftest import K8s
 from helpers import REPO
+from k8s_helpers import K8s
 
 from gc_beads_k8s.doctor import REQUIRED_ACCESS
 from gc_session_k8s.doctor import VERBS

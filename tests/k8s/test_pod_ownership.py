@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import KUBECTL, NAMESPACE, K8s
+from k8s_helpers import KUBECTL, NAMESPACE, K8s
 
 from gc_session_k8s.naming import session_pod
 

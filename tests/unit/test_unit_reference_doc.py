@@ -38,7 +38,7 @@ EXECUTABLES = (
         ("gc_session_k8s/*.py", "gc_session_k8s/pod/*.py", "providers/tmux/*.py", "providers/kube/*.py",
          "protocol/dispatch.py", "protocol/locks.py")),
     Exe("gc-beads-k8s", "gc_beads_k8s.cli", "TABLE",
-        ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/settings.py",
+        ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/settings.py", "providers/kube/retry.py",
          "providers/kube/client.py", "protocol/dispatch.py")),
 )
 
