@@ -37,6 +37,8 @@ class Options(NamedTuple):
     relative_env: tuple[tuple[str, str], ...] = ()
     #: The two caller directories of GC-STRICT-ISOLATION-004 (empty: two fresh ones).
     caller_dirs: tuple[str, ...] = ()
+    #: Start (and stop) one session before any check; stop the run if that fails.
+    preflight: bool = False
 
 
 class Handshake(NamedTuple):
@@ -73,6 +75,8 @@ class Kit:
         #: Facts probed once per run (e.g. whether sessions share the kit's host).
         self.facts: dict[str, bool] = {}
         self.facts_lock = threading.Lock()
+        #: Sessions cleanup could not stop: (name, what stop said), filled by `cleanup`.
+        self.unstopped: list[tuple[str, str]] = []
 
     def cancel(self) -> None:
         """Refuse further starts (interrupted run); cleanup still stops the rest."""
@@ -162,5 +166,7 @@ class Kit:
             self._live.clear()
         if names:
             with ThreadPoolExecutor(max_workers=4) as pool:
-                list(pool.map(lambda n: self.provider.run("stop", n, timeout=30), names))
+                stops = list(pool.map(lambda n: self.provider.run("stop", n, timeout=30), names))
+            self.unstopped += [(name, stop.describe()) for name, stop in zip(names, stops, strict=True)
+                               if not stop.ok]
         shutil.rmtree(self.root, ignore_errors=True)

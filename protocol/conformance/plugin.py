@@ -224,7 +224,7 @@ class ConformanceItem(pytest.Item):
         if result.status is Status.SKIP:
             pytest.skip(result.detail or "skipped")
         if result.status is Status.FAIL:
-            fix = f"\nfix: {hint(result.code)}" if hint(result.code) else ""
+            fix = f"\nfix: {hint(result.code, result.detail)}" if hint(result.code, result.detail) else ""
             raise ConformanceFailure(f"{result.code} {result.title}: {result.detail}{fix}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
