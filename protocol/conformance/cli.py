@@ -114,7 +114,9 @@ def conformance(
     ] = False,
     cold_start_threshold_ms: Annotated[
         float | None,
-        typer.Option("--cold-start-threshold-ms", metavar="MS", help="FAIL hot ops whose median exceeds MS milliseconds."),
+        typer.Option(
+            "--cold-start-threshold-ms", metavar="MS", help="FAIL hot ops whose median exceeds MS milliseconds."
+        ),
     ] = None,
     session_prefix: Annotated[
         str, typer.Option("--session-prefix", metavar="PREFIX", help="Prefix of every session name the kit creates.")
