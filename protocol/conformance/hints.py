@@ -114,6 +114,13 @@ def cause_hint(detail: str) -> str:
     """A fix derived from what the provider actually did, or ''."""
     if not detail:
         return ""
+    if match := _TIMED_OUT.search(detail):
+        return (f"{match['op']} did not finish in {match['secs']} s: ops must return promptly "
+                "(a child holding stdout open also keeps the op running)")
+    if match := _NOT_FOUND.search(detail):
+        return f"{match['op']} exited 127 (command not found): check the provider's interpreter line and PATH"
+    if match := _SIGNALLED.search(detail):
+        return f"{match['op']} was killed by signal {match['sig']}: see the provider's stderr in the detail"
     if match := _START_FAILED.search(detail):
         return (f"start exited {match['code']}: its own message is in the detail; every check that needs a "
                 "session fails until start succeeds with the same environment")
@@ -122,11 +129,4 @@ def cause_hint(detail: str) -> str:
     if match := _SILENT_SUCCESS.search(detail):
         return (f"{match['op']} exited 0 and printed nothing: an op you do not implement must exit 2 "
                 "(exit 0 reads as success)")
-    if match := _TIMED_OUT.search(detail):
-        return (f"{match['op']} did not finish in {match['secs']} s: ops must return promptly "
-                "(a child holding stdout open also keeps the op running)")
-    if match := _NOT_FOUND.search(detail):
-        return f"{match['op']} exited 127 (command not found): check the provider's interpreter line and PATH"
-    if match := _SIGNALLED.search(detail):
-        return f"{match['op']} was killed by signal {match['sig']}: see the provider's stderr in the detail"
     return ""

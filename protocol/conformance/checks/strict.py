@@ -295,8 +295,20 @@ def process_decoy(kit: Kit) -> str:
 # --- activity, meta, start config ----------------------------------------------------
 
 
+#: How long GC-STRICT-ACTIVITY-001 gives output to show in get-last-activity.
+ACTIVITY_BUDGET = 10.0
+
+
 @strict("GC-STRICT-ACTIVITY-001", "activity", "get-last-activity advances after the session prints")
 def activity_advances(kit: Kit) -> str:
+    """The session prints once (when the kit says so); activity must advance within the budget.
+
+    The provider may see output late (tmux reads the pane when its event loop
+    gets to it, which takes longer the busier the server is; a remote provider
+    may cache), so the check keeps asking until ``ACTIVITY_BUDGET`` seconds
+    after the output was confirmed, not once after a fixed pause: its verdict
+    does not depend on what else runs beside it (``--workers``).
+    """
     observable(kit)
     name = kit.name("activity")
     workdir = kit.workdir("activity")
@@ -307,18 +319,22 @@ def activity_advances(kit: Kit) -> str:
         first = optional(kit.run("get-last-activity", name), "get-last-activity").output
         time.sleep(1.2)  # activity has a resolution of one second
         (workdir / "go").touch()
-        if not wait_for_file(workdir / "ticked", 10):
-            raise fail("the session command never printed (no confirmation after 10 s)")
-        time.sleep(0.3)
-        second = optional(kit.run("get-last-activity", name), "get-last-activity").output
-        if first == "" and second == "":
-            raise skip("get-last-activity reports no activity (empty output)")
-        before, after = parse_rfc3339(first), parse_rfc3339(second)
-        if before is None or after is None:
-            raise fail(f"not RFC3339: {first!r} / {second!r}")
-        if after <= before:
-            raise fail(f"activity did not advance after output: {first} then {second}")
-        return f"{first} -> {second}"
+        if not wait_for_file(workdir / "ticked", ACTIVITY_BUDGET):
+            raise fail(f"the session command never printed (no confirmation after {ACTIVITY_BUDGET:g} s)")
+        deadline = time.monotonic() + ACTIVITY_BUDGET
+        while True:
+            second = optional(kit.run("get-last-activity", name), "get-last-activity").output
+            if first == "" and second == "":
+                raise skip("get-last-activity reports no activity (empty output)")
+            before, after = parse_rfc3339(first), parse_rfc3339(second)
+            if before is None or after is None:
+                raise fail(f"not RFC3339: {first!r} / {second!r}")
+            if after > before:
+                return f"{first} -> {second}"
+            if time.monotonic() > deadline:
+                raise fail(f"activity did not advance within {ACTIVITY_BUDGET:g} s of output: "
+                           f"{first} then {second}")
+            time.sleep(0.2)
 
 
 @strict(
