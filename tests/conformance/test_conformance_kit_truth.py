@@ -56,7 +56,7 @@ def test_an_op_result_keeps_the_providers_stderr_and_stdout_whole() -> None:
     assert LONG_REASON in printed.describe()
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300))
+@given(st.text(max_size=300))
 def test_the_terminal_shows_a_details_whole_first_line(detail: str) -> None:
     shown = shown_detail(detail)
     first = detail.partition("\n")[0]
