@@ -248,8 +248,21 @@ def process_session(kit: Kit, decoy: str) -> Iterator[str]:
     name = kit.name("proc")
     # The decoy is only *mentioned* in a command line; no process has that name.
     script = f"sleep 300; echo {decoy}"
-    with kit.started(name, config=StartConfig(work_dir=str(kit.workdir("proc")), command=sh_command(script))):
-        time.sleep(0.5)
+    marker = f"GC_CONF_PROC={secrets.token_hex(8)}"
+    key, _, value = marker.partition("=")
+    config = StartConfig(work_dir=str(kit.workdir("proc")), command=sh_command(script), env={key: value})
+    with kit.started(name, config=config):
+        if shares_host(kit):
+            # Wait for the session's `sleep` itself (its own deadline), not a fixed pause
+            # that a loaded host may not honour. A provider that drops the config's env
+            # never shows the marker: then the deadline passes and the check goes on.
+            deadline = time.monotonic() + 10
+            while not any(p.cmdline.startswith("sleep ") for p in procscan.with_environment_marker(marker)):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        else:
+            time.sleep(0.5)
         yield name
 
 
@@ -362,12 +375,12 @@ def start_config_honoured(kit: Kit) -> str:
     name = kit.name("config")
     workdir = kit.workdir("config")
     value = "a<b>&c 'single' \"double\" $(no) `no` é ✓\u2028end"
-    script = 'pwd > pwd.out; printf "%s" "$GC_CONF_VALUE" > env.out; exec sleep 300'
+    # env.out appears only once complete (renamed into place), after pwd.out.
+    script = 'pwd > pwd.out; printf "%s" "$GC_CONF_VALUE" > env.tmp && mv env.tmp env.out; exec sleep 300'
     config = StartConfig(work_dir=str(workdir), command=sh_command(script), env={"GC_CONF_VALUE": value})
     with kit.started(name, config=config):
         if not wait_for_file(workdir / "env.out", 10):
             raise fail("the command did not run in work_dir (no output file after 10 s)")
-        time.sleep(0.2)
         cwd = (workdir / "pwd.out").read_text().strip()
         if Path(cwd).resolve() != workdir.resolve():
             raise fail(f"cwd was {cwd!r}, want {str(workdir)!r}")
