@@ -72,7 +72,8 @@ class OpResult(NamedTuple):
 
         The kit's own arguments (long payloads) are shortened; the provider's
         stdout and stderr are kept whole (the terminal report shows the first
-        line, ``--json`` and ``--verbose`` all of it).
+        line, ``--json`` and ``--verbose`` all of it). `hints.cause_hint` reads
+        the exit status back from this shape: keep them in step.
         """
         shown = " ".join(_short(arg) for arg in self.argv[1:])
         if self.timed_out:

@@ -22,7 +22,7 @@ from protocol.conformance.context import Kit, Options
 from protocol.conformance.driver import OpResult, Provider
 from protocol.conformance.hints import hint
 from protocol.conformance.model import Result, Status
-from protocol.conformance.report import SuiteResult, render_junit, shown_detail
+from protocol.conformance.report import SuiteResult, render_junit, rerun_command, shown_detail
 from protocol.conformance.runner import select
 from protocol.conformance.session import run
 
@@ -174,6 +174,13 @@ def test_last_failed_reruns_the_failures_and_forgets_what_passed(
     again = kit_run([str(BROKEN), "--last-failed", "--list"], tmux_isolation, state, BREAK="")
     assert "no failed checks recorded" in again.stderr
     assert len(again.stdout.splitlines()) == sum(len(unit.specs) for unit in select())
+
+
+def test_the_rerun_hint_stays_short_for_many_failures() -> None:
+    few = rerun_command("./p", ["A-1", "A-2"])
+    assert few.endswith("--only A-1 --only A-2")
+    many = rerun_command("./p", [f"A-{n}" for n in range(20)], env={"K": "v"})
+    assert many == "gc-provider-conformance ./p --env K=v --last-failed"
 
 
 def test_the_rerun_file_is_per_provider_and_kept_for_checks_that_did_not_run(
