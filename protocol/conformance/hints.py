@@ -122,8 +122,8 @@ def cause_hint(detail: str) -> str:
     if match := _SIGNALLED.search(detail):
         return f"{match['op']} was killed by signal {match['sig']}: see the provider's stderr in the detail"
     if match := _START_FAILED.search(detail):
-        return (f"start exited {match['code']}: its own message is in the detail; every check that needs a "
-                "session fails until start succeeds with the same environment")
+        return (f"start exited {match['code']}: fix what the provider's message says; every check that needs "
+                "a session fails until start succeeds in this environment")
     if match := _REQUIRED_MISSING.search(detail):
         return f"{match['op']} is required: implement it (exit 2 means 'not implemented')"
     if match := _SILENT_SUCCESS.search(detail):
