@@ -260,3 +260,11 @@ def test_activity_shown_late_still_passes_as_it_would_alone(tmp_path: Path, tmux
                   options=Options(workers=1))
     (row,) = outcome.rows
     assert row.result.status is Status.PASS, row.result.detail
+
+
+def test_a_run_without_a_provider_or_with_no_workers_is_one_line_exit_1() -> None:
+    for argv in ([], [str(MINIMAL), "--workers", "0"], ["--last-failed"]):
+        res = subprocess.run([*KIT, *argv], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 1, argv
+        assert res.stderr.count("\n") == 1 and res.stderr.startswith("gc-provider-conformance: ")
+        assert res.stdout == ""
