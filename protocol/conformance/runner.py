@@ -57,12 +57,16 @@ def select(only: Sequence[str] = (), beads: bool = False) -> list[Unit]:
     ``strict``, ``beads``), globs over check IDs (``GC-STRICT-*``) or parts of
     check IDs (``USAGE-004``, ``GC-STRICT-NUDGE``); see `matches`.
     """
+    catalogue = all_units()
+    # A whole ID selects just that check (BEADS-GET-NOT-FOUND is also part of another ID).
+    ids = {spec.code.lower() for unit in catalogue for spec in unit.specs}
     units = []
-    for unit in all_units():
+    for unit in catalogue:
         suite = unit.specs[0].suite
         if beads != (suite == "beads"):
             continue
-        if only and not any(matches(w, suite, s.code) for w in only for s in unit.specs):
+        if only and not any(s.code.lower() == w.lower() if w.lower() in ids else matches(w, suite, s.code)
+                            for w in only for s in unit.specs):
             continue
         units.append(unit)
     return units

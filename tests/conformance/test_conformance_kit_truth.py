@@ -97,6 +97,8 @@ def test_only_matches_part_of_an_id_a_glob_or_a_suite() -> None:
     assert codes("strict") == strict
     assert codes("GC-STRICT-USAGE-00?") == [f"GC-STRICT-USAGE-00{n}" for n in range(1, 6)]
     assert codes("nothing-like-this") == []
+    assert [spec.code for unit in select(["BEADS-GET-NOT-FOUND"], beads=True) for spec in unit.specs] == [
+        "BEADS-GET-NOT-FOUND"]
 
 
 def test_list_prints_ids_and_titles_without_a_provider() -> None:
