@@ -26,6 +26,8 @@ from protocol.conformance.report import SuiteResult, render_junit, rerun_command
 from protocol.conformance.runner import select
 from protocol.conformance.session import run
 
+pytest_plugins = ["pytester"]
+
 KIT = executable("gc-provider-conformance")
 #: Much longer than any terminal line, with the part that matters at the end.
 LONG_REASON = "beads runner pod gc-beads-store-31ul " + "x" * 200 + " failed: GC_K8S_IMAGE is not set"
@@ -270,3 +272,15 @@ def test_a_run_without_a_provider_or_with_no_workers_is_one_line_exit_1() -> Non
         assert res.returncode == 1, argv
         assert res.stderr.count("\n") == 1 and res.stderr.startswith("gc-provider-conformance: ")
         assert res.stdout == ""
+
+
+@needs_tmux
+def test_the_pytest_plugin_names_each_session_it_could_not_stop(
+    pytester: pytest.Pytester, tmp_path: Path, tmux_isolation: TmuxIsolation
+) -> None:
+    provider = wrapper(tmp_path, "stop) echo 'stop: refused by policy' >&2; exit 1 ;;")
+    env_args = [f"--gc-provider-env={k}={v}" for k, v in tmux_isolation.env().items()]
+    result = pytester.runpytest_subprocess(f"--gc-provider={provider}", *env_args,
+                                           "--gc-provider-only=RPP-LIFECYCLE-001", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["gc-provider-conformance: could not stop session 'gc-conf-*': *refused by policy"])
