@@ -41,6 +41,7 @@ RUN_BY_TESTS = (
     Run(r"make demo", "tests/tmux/test_tmux_demo.py", ("examples", "demo.py")),
     Run(r"make test", ".ci/run", ("make test",)),  # CI runs it on every change
     Run(r"make realkube-tests", "Makefile", ("realkube-tests:",)),  # part of `make test`
+    Run(r"make check", "Makefile", ("check: setup lint fast-tests",)),  # a subset of `make test`
     Run(r"pip install \.", "tests/install/test_install_layouts.py", ('"pip"', '"install"')),
     Run(r"gc-session-tmux doctor", "tests/tmux/test_tmux_doctor.py", ('"doctor"',)),
     Run(r"gc-session-k8s doctor", "tests/k8s/test_doctor.py", ('"doctor"',)),
