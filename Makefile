@@ -50,7 +50,7 @@ lint:
 # (the whole suite runs against the wheel: installed-tests).
 checkout-smoke:
 	$(BIN)/pytest $(PYTEST) tests/tmux/test_tmux_lifecycle.py tests/k8s/test_hot_ops.py \
-	    tests/beads/test_beads_doctor_json.py tests/unit/test_unit_readme_reference.py
+	    tests/beads/test_beads_doctor_json.py tests/unit/test_unit_reference_doc.py
 
 # gc-session-k8s against a real kube-apiserver (+ etcd, kube-controller-manager and a
 # node agent that runs pods as host processes), built from tests/realkube's Go module
