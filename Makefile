@@ -1,13 +1,19 @@
-# The two commands of the README's quick start:
+# The commands of the README's quick start:
 #   make demo   set everything up, then drive gc-session-tmux as Gas City does
-#   make test   set everything up, then run every test (what CI runs)
+#   make check  lint and the fast tests on the checkout (the inner loop: a few minutes)
+#   make test   set everything up, then run every test once (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := protocol providers gc_session_k8s gc_beads_k8s
+# Tests run in parallel, one worker per core, idle workers stealing queued tests
+# (pytest-xdist); XDIST=-n0 runs them one at a time.
+XDIST ?= -n auto --dist worksteal
+PYTEST := -p no:cacheprovider $(XDIST)
 
-.PHONY: setup demo test lint unit-tests portable-tests installed-tests smoke-plain-install benchmark \
-	conformance-transports real-gc-tests realkube-tests realkube-all-suites clean
+.PHONY: setup demo check fast-tests test lint checkout-smoke portable-tests installed-tests \
+	smoke-plain-install benchmark conformance-transports real-gc-tests realkube-tests \
+	realkube-all-suites clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +29,16 @@ setup: $(BIN)/python
 demo: setup
 	$(BIN)/python examples/demo/demo.py
 
-test: setup lint unit-tests portable-tests installed-tests smoke-plain-install realkube-tests
+# Every test once: against the installed wheel (what users get), the portable process
+# paths forced for the tests marked `portable`, then the real API server tier; plus a
+# smoke pass proving the checkout's editable install works.
+test: setup lint checkout-smoke installed-tests portable-tests smoke-plain-install realkube-tests
+
+check: setup lint fast-tests
+
+# The inner loop: every test not marked slow, docker or realkube, on the checkout.
+fast-tests:
+	$(BIN)/pytest $(PYTEST) -m 'not realkube and not slow and not docker'
 
 lint:
 	$(BIN)/ruff check .
@@ -31,16 +46,19 @@ lint:
 	MYPY=$(CURDIR)/$(BIN)/mypy bash .ci/mypy-tests
 	$(BIN)/lint-imports
 
-unit-tests:
-	bash .ci/with-docker $(BIN)/pytest -p no:cacheprovider --durations=15 -m 'not realkube'
+# The checkout's editable install imports and runs: each executable through a few tests
+# (the whole suite runs against the wheel: installed-tests).
+checkout-smoke:
+	$(BIN)/pytest $(PYTEST) tests/tmux/test_tmux_lifecycle.py tests/k8s/test_hot_ops.py \
+	    tests/beads/test_beads_doctor_json.py tests/unit/test_unit_reference_doc.py
 
 # gc-session-k8s against a real kube-apiserver (+ etcd, kube-controller-manager and a
 # node agent that runs pods as host processes), built from tests/realkube's Go module
-# into ~/.cache/gc-providers/realkube (warm: a hash; cold: minutes, see README).
+# into ~/.cache/gc-providers/realkube (warm: a hash; cold: minutes, see docs/test-bed.md).
 realkube-tests: setup
 	REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
 	    { ! command -v go >/dev/null || (cd tests/realkube && go test ./cmd/node-agent); } && \
-	    $(BIN)/pytest -p no:cacheprovider --durations=10 -m realkube tests/realkube
+	    $(BIN)/pytest $(PYTEST) --durations=10 -m realkube tests/realkube
 
 # Only the conformance tests against the real API server as the least-privilege
 # controller: every session suite of the kit, START-005 and CANCEL-* (realkube-tests runs them too).
@@ -50,10 +68,12 @@ realkube-all-suites: setup
 
 # macOS has no memfd, pidfd or /proc: gc-session-tmux then takes its portable
 # paths (ps, unlinked temp files, waitpid). With no Mac in CI, force those paths
-# on Linux and run the whole tmux provider suite again, the kit run against
-# gc-session-tmux (tests/tmux/test_tmux_conformance.py) and the paths' own tests.
-portable-tests:
-	GC_PORTABLE=1 $(BIN)/pytest -p no:cacheprovider --durations=5 tests/tmux tests/unit/test_unit_portable_paths.py
+# on Linux and run again the tests that exercise them (marked `portable`: the kit
+# run against gc-session-tmux, start, stop, process-alive, doctor and the paths' own
+# tests), against the wheel as installed-tests left it.
+portable-tests: installed-tests
+	cd /tmp && GC_PORTABLE=1 GC_TEST_INSTALLED=1 $(CURDIR)/.venv-wheel/bin/pytest $(PYTEST) --durations=5 \
+	    -m 'portable and not realkube' --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
 # The same tests against the built wheel in a fresh venv: a module missing from
 # the wheel fails here. Run from outside the checkout so nothing imports it.
@@ -63,7 +83,7 @@ installed-tests:
 	$(PYTHON) -m venv .venv-wheel
 	.venv-wheel/bin/pip install -q "$$(ls dist/*.whl)[test]"
 	cd /tmp && GC_TEST_INSTALLED=1 bash $(CURDIR)/.ci/with-docker $(CURDIR)/.venv-wheel/bin/pytest \
-	    -p no:cacheprovider --durations=15 -m 'not realkube' --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
+	    $(PYTEST) --durations=15 -m 'not realkube' --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
 # What an operator gets from `pip install <wheel>` with no extras: every console
 # command's --help, -h, --version, <op> --help and a failing doctor, with no traceback.

@@ -31,6 +31,7 @@ settings (environment; empty means unset):
   GC_KUBECTL                    kubectl binary (default: kubectl)
   GC_K8S_TRANSPORT              how store ops reach the runner pod: kubectl, direct, helper or auto (default: auto)
   GC_K8S_REQUEST_TIMEOUT        seconds per API request (default: 15)
+  GC_K8S_RETRY_BACKOFF          seconds between retries of a failed API call, comma-separated (default: 0.25,0.75,1.5)
   GC_K8S_IMAGE_PULL_SECRET      image pull secret (default: none)
   GC_BEADS_BD                   the bd command inside the pod (default: bd)
   GC_K8S_BEADS_WORKSPACE        scope directories' root in the pod (default: /workspace)

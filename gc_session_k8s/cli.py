@@ -201,6 +201,7 @@ settings (environment; empty means unset):
   GC_K8S_CITY               city scope in pod names and labels, for cities sharing a namespace (default: none)
   GC_KUBECTL                kubectl binary (default: kubectl)
   GC_K8S_REQUEST_TIMEOUT    seconds per API request (default: 15)
+  GC_K8S_RETRY_BACKOFF      seconds between retries of a failed API call, comma-separated (default: 0.25,0.75,1.5)
   GC_K8S_CPU_REQUEST        agent container CPU request (default: 500m)
   GC_K8S_MEM_REQUEST        agent container memory request (default: 1Gi)
   GC_K8S_CPU_LIMIT          agent container CPU limit (default: 2)

@@ -158,11 +158,11 @@ def tmux_state(r: PodRunner) -> str:
 
 def create(plan: Plan, deadline: float) -> None:
     from providers.kube import client
-    from providers.kube.retry import BACKOFF, pause_before
+    from providers.kube.retry import backoff, pause_before
 
     settings = plan.settings.kube
     transient = 0
-    for _ in range(3 + len(BACKOFF)):
+    for _ in range(3 + len(backoff())):
         try:
             _api("create pods", plan.pod, lambda: client.create_pod(plan.manifest, settings))
             return

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import Provider, executable
+from helpers import SESSION_TAG, TEST_TIMING, Provider, executable, reap_tmux
 
 pytest_plugins = ["providers.kube.fakekube.fixtures"]
 
@@ -19,9 +19,8 @@ pytest_plugins = ["providers.kube.fakekube.fixtures"]
 # conformance suite with each transport (tests/k8s/test_conformance_transports.py) and
 # against the real kube-apiserver (tests/realkube/test_realkube_transports.py).
 os.environ.setdefault("GC_K8S_TRANSPORT", "kubectl")
-
-#: Names this test session's tmux sockets, so its leak check never counts another run's.
-SESSION_TAG = f"{os.getpid():x}"
+for _key, _value in TEST_TIMING.items():
+    os.environ.setdefault(_key, _value)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -32,14 +31,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         assert "site-packages" in (protocol.__file__ or ""), protocol.__file__
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After every fixture is torn down: nothing the tests started may remain.
+#: What each xdist worker left behind, as the controller hears it (pytest_testnodedown).
+WORKER_LEAKS: list[tuple[str, dict[str, list[str]]]] = []
 
-    Runs once for the whole session, so a suite that shares the fake API server
-    with others is checked after the last user is done, whatever the order.
-    """
+
+def left_behind(session: pytest.Session) -> dict[str, list[str]]:
+    """What this process's tests started and did not clean up (empty when clean)."""
     leaks: dict[str, list[str]] = {}
-    # Only this session's sockets: another suite may run beside this one (another checkout).
+    # Only this process's sockets: another suite (or worker) may run beside this one.
     sockets = [str(p) for p in Path("/tmp").glob(f"gct-{SESSION_TAG}-*")]
     if sockets:
         leaks["tmux test sockets"] = sockets
@@ -54,23 +53,38 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         env_dirs = [d for d in ENV_DIRS if os.path.exists(d)]
         if env_dirs:
             leaks["fake API fixture dirs"] = env_dirs
-    if leaks:
+    return leaks
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After every fixture is torn down: nothing the tests started may remain.
+
+    Runs once per process, after its last test, so a suite that shares the fake API
+    server with others is checked after the last user is done, whatever the order. Under
+    xdist each worker checks its own and hands the result to the controller, which reports.
+    """
+    leaks = left_behind(session)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: sent to the controller when it finishes
+        workeroutput["gc_left_behind"] = leaks
+        return
+    found = [("", leaks)] if leaks else []
+    found += WORKER_LEAKS
+    if found:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"LEFT BEHIND after the test session: {leaks}", red=True)
+            for worker, what in found:
+                reporter.write_line(f"LEFT BEHIND after the test session{f' ({worker})' if worker else ''}: "
+                                    f"{what}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def reap_tmux(socket: Path) -> None:
-    """Kill a test's tmux server and its socket; never raises (it runs in finalizers)."""
-    try:
-        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, timeout=10)
-    except Exception:
-        pass
-    try:
-        socket.unlink()
-    except OSError:
-        pass
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: a worker finished; keep what it left behind for the report."""
+    leaks = getattr(node, "workeroutput", {}).get("gc_left_behind")
+    if leaks:
+        WORKER_LEAKS.append((str(node.gateway.id), leaks))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
+
+#: Names this test process's tmux sockets, so its leak check never counts another run's
+#: (nor another xdist worker's: each worker is its own process).
+SESSION_TAG = f"{os.getpid():x}"
+
+#: Time is injectable: the suite runs with these settings (tests/conftest.py puts them in the
+#: environment of the whole session unless already set), so a fault test proves a retry
+#: without waiting the production pauses. One test per policy keeps the real timing
+#: (it passes the setting empty: the default).
+TEST_TIMING = {
+    "GC_K8S_RETRY_BACKOFF": "0.01,0.03,0.06",  # production: 0.25,0.75,1.5 (providers/kube/retry.py)
+}
 
 
 class Completed(NamedTuple):
@@ -54,6 +67,15 @@ def executable(name: str) -> list[str]:
     return [sys.executable, str(program)]
 
 
+def default_signals() -> None:
+    """``preexec_fn`` for a child a test signals: SIGINT and SIGQUIT at their defaults, as
+    an interactive shell starts it. A suite started from a non-interactive background shell
+    (``make test &``, nohup, CI) inherits both ignored, an ignored signal stays ignored
+    across exec, and the child would never see the test's SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def imported(argv: list[str], env: Mapping[str, str], stdin: bytes = b"",
              timeout: float = 120) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
     """Run an executable as gc does, with Python's import profile on (through the environment:
@@ -86,10 +108,12 @@ class Provider:
     def spawn(self, op: str, *args: str, stdin: bytes = b"", env: dict[str, str] | None = None,
               new_session: bool = False) -> subprocess.Popen[bytes]:
         """Start a call in the background, its stdin written and closed, as gc runs a
-        long op; ``new_session`` gives it a process group to cancel (gc's SIGTERM)."""
+        long op; ``new_session`` gives it a process group to cancel (gc's SIGTERM). Tests
+        signal such calls, so they start with default signal dispositions."""
         proc = subprocess.Popen([*self.argv, op, *args], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env={**self.env, **(env or {})}, start_new_session=new_session)
+                                env={**self.env, **(env or {})}, start_new_session=new_session,
+                                preexec_fn=default_signals)
         assert proc.stdin is not None
         proc.stdin.write(stdin)
         proc.stdin.close()
@@ -183,3 +207,14 @@ def stand_in_helper(run_dir: Path, reply: Callable[[socket.socket], None]) -> It
         listener.close()
         thread.join(10)
 
+
+def reap_tmux(socket: Path) -> None:
+    """Kill a test's tmux server and its socket; never raises (it runs in finalizers)."""
+    try:
+        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, timeout=10)
+    except Exception:
+        pass
+    try:
+        socket.unlink()
+    except OSError:
+        pass

@@ -28,29 +28,49 @@ class Stranger(NamedTuple):
     home: Path  # world-readable: stranger.py and whatever else the user must read
 
 
+class LocalUser(NamedTuple):
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+
 @contextmanager
-def throwaway_user() -> Iterator[Stranger]:
-    """An unprivileged local user made with useradd (removed after); skips when not root or
-    the tools are missing."""
+def local_user(prefix: str) -> Iterator[LocalUser]:
+    """A fresh unprivileged local user (its own group and home; removed after, home too);
+    skips when not root or useradd/userdel/runuser are missing. The one place tests add
+    users: each gets a unique name, so parallel suites never share one."""
     if os.geteuid() != 0:
         pytest.skip("needs root: makes a second local user with useradd and runs as it")
     for tool in ("useradd", "userdel", "runuser"):
         if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool} to run a client as a second local user")
+            pytest.skip(f"needs {tool} to act as a second local user")
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    made = subprocess.run(["useradd", "-m", "-U", "-s", "/bin/sh", name], capture_output=True,
+                          text=True, timeout=60, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"useradd failed: {made.stderr.strip()}")
+    try:
+        entry = pwd.getpwnam(name)
+        yield LocalUser(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
+    finally:
+        subprocess.run(["userdel", "-r", name], check=False, capture_output=True, timeout=60)
+
+
+@contextmanager
+def throwaway_user() -> Iterator[Stranger]:
+    """An unprivileged local user (`local_user`) with stranger.py where it can read it."""
     if not os.access(PYTHON, os.X_OK):
         pytest.skip(f"needs {PYTHON} for the second user's client")
-    name = f"gcst{uuid.uuid4().hex[:12]}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                   check=True, capture_output=True, timeout=60)
-    home = Path(tempfile.mkdtemp(prefix="gc-stranger-"))
-    try:
-        home.chmod(0o755)
-        shutil.copy(STRANGER, home / "stranger.py")
-        (home / "stranger.py").chmod(0o644)
-        yield Stranger(name, pwd.getpwnam(name).pw_uid, home)
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True, timeout=60)
-        shutil.rmtree(home, ignore_errors=True)
+    with local_user("gcst") as user:
+        home = Path(tempfile.mkdtemp(prefix="gc-stranger-"))
+        try:
+            home.chmod(0o755)
+            shutil.copy(STRANGER, home / "stranger.py")
+            (home / "stranger.py").chmod(0o644)
+            yield Stranger(user.name, user.uid, home)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def as_stranger(who: Stranger, attempts: list[dict[str, Any]],

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from local_users import local_user
 
 
 class Planter(NamedTuple):
@@ -46,24 +47,11 @@ class Planter(NamedTuple):
 
 def second_user() -> Iterator[Planter]:
     """A fresh local user for one test (a generator: ``yield from`` it in a fixture)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to add a throwaway second user")
-    useradd, userdel = shutil.which("useradd"), shutil.which("userdel")
-    if not useradd or not userdel:
-        pytest.skip("useradd/userdel not installed: no second user to plant state")
-    name = f"gcp{uuid.uuid4().hex[:10]}"
-    made = subprocess.run([useradd, "-m", "-U", "-s", "/bin/sh", name], capture_output=True,
-                          text=True, timeout=60, check=False)
-    if made.returncode != 0:
-        pytest.skip(f"useradd failed: {made.stderr.strip()}")
-    try:
-        import pwd
-
-        entry = pwd.getpwnam(name)
+    with local_user("gcp") as user:
         for python in ("/usr/bin/python3", "/usr/local/bin/python3", sys.executable):
             try:
-                tried = subprocess.run([python, "-I", "-c", "pass"], user=entry.pw_uid,
-                                       group=entry.pw_gid, extra_groups=[],
+                tried = subprocess.run([python, "-I", "-c", "pass"], user=user.uid,
+                                       group=user.gid, extra_groups=[],
                                        capture_output=True, timeout=60, check=False, cwd="/")
             except OSError:
                 continue
@@ -71,9 +59,7 @@ def second_user() -> Iterator[Planter]:
                 break
         else:
             pytest.skip("no Python interpreter the second user can run")
-        yield Planter(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir), python)
-    finally:
-        subprocess.run([userdel, "-r", name], capture_output=True, timeout=60, check=False)
+        yield Planter(user.name, user.uid, user.gid, user.home, python)
 
 
 def shared_tmp() -> Iterator[Path]:

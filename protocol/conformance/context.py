@@ -37,6 +37,8 @@ class Options(NamedTuple):
     relative_env: tuple[tuple[str, str], ...] = ()
     #: The two caller directories of GC-STRICT-ISOLATION-004 (empty: two fresh ones).
     caller_dirs: tuple[str, ...] = ()
+    #: Start (and stop) one session before any check; stop the run if that fails.
+    preflight: bool = False
 
 
 class Handshake(NamedTuple):
@@ -69,10 +71,14 @@ class Kit:
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._live: set[str] = set()
+        #: Names whose start succeeded at least once (a refused name is not a session).
+        self._started: set[str] = set()
         self.cancelled = threading.Event()
         #: Facts probed once per run (e.g. whether sessions share the kit's host).
         self.facts: dict[str, bool] = {}
         self.facts_lock = threading.Lock()
+        #: Sessions cleanup could not stop: (name, what stop said), filled by `cleanup`.
+        self.unstopped: list[tuple[str, str]] = []
 
     def cancel(self) -> None:
         """Refuse further starts (interrupted run); cleanup still stops the rest."""
@@ -108,7 +114,11 @@ class Kit:
             return OpResult(("start", name), 1, b"", b"canceled", False, 0.0)
         self.track(name)
         payload = encode_start_config(config if config is not None else self.default_config())
-        return self.provider.run("start", name, stdin=payload, timeout=cancel_after)
+        result = self.provider.run("start", name, stdin=payload, timeout=cancel_after)
+        if result.ok:
+            with self._lock:
+                self._started.add(name)
+        return result
 
     @contextmanager
     def started(
@@ -155,12 +165,26 @@ class Kit:
         with self._lock:
             self._live.discard(name)
 
+    def _may_be_running(self, name: str) -> bool:
+        """After a failed stop: a session that started, or one ``is-running`` does not deny."""
+        if name in self._started:
+            return True
+        running = self.provider.run("is-running", name, timeout=30)
+        return running.ok and running.output.strip() != "false"
+
     def cleanup(self) -> None:
-        """Stop every session this run started (in parallel), remove temp dirs."""
+        """Stop every session this run started (in parallel), remove temp dirs.
+
+        Sessions whose stop fails are kept in ``unstopped`` with what stop said;
+        a name whose start was refused (and that is-running does not report as
+        running) was never a session and is not listed.
+        """
         with self._lock:
             names = sorted(self._live)
             self._live.clear()
         if names:
             with ThreadPoolExecutor(max_workers=4) as pool:
-                list(pool.map(lambda n: self.provider.run("stop", n, timeout=30), names))
+                stops = list(pool.map(lambda n: self.provider.run("stop", n, timeout=30), names))
+            self.unstopped += [(name, stop.describe()) for name, stop in zip(names, stops, strict=True)
+                               if not stop.ok and self._may_be_running(name)]
         shutil.rmtree(self.root, ignore_errors=True)

@@ -68,16 +68,23 @@ class OpResult(NamedTuple):
         return f"exit status {self.exit_code}"
 
     def describe(self) -> str:
-        """A one-line account for check details."""
+        """An account for check details: what the provider said is never cut.
+
+        The kit's own arguments (long payloads) are shortened; the provider's
+        stdout and stderr are kept whole (the terminal report shows the first
+        line, ``--json`` and ``--verbose`` all of it). `hints.cause_hint` reads
+        the exit status back from this shape: keep them in step.
+        """
         shown = " ".join(_short(arg) for arg in self.argv[1:])
         if self.timed_out:
             return f"{shown}: timed out after {self.elapsed:.1f}s"
         if self.ok:
-            return f"{shown}: exit 0, stdout {_short(self.output)!r}"
-        return f"{shown}: exit {self.exit_code}: {_short(self.error_text)}"
+            return f"{shown}: exit 0, stdout {self.output!r}"
+        return f"{shown}: exit {self.exit_code}: {self.error_text}"
 
 
 def _short(text: str, limit: int = 60) -> str:
+    """The kit's own long arguments in a detail (never the provider's output)."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

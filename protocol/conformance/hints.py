@@ -1,4 +1,5 @@
-"""The usual fix for each failed check, in one line (the longest matching ID prefix wins).
+"""The fix for a failed check, in one line: from its cause when the detail shows one,
+else the usual fix for its ID (the longest matching ID prefix wins).
 
 These are the rules `examples/minimal-sh/README.md` shows at length; the kit
 repeats the one that applies next to each FAIL so a provider author does not
@@ -6,6 +7,8 @@ have to go looking.
 """
 
 from __future__ import annotations
+
+import re
 
 SEMICOLON = ("tmux ends a command at any argument ending in ';': pass values on stdin (load-buffer, "
              "a command file), never as tmux arguments")
@@ -77,11 +80,53 @@ HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def hint(code: str) -> str:
-    """The one-line fix for ``code`` ('' when the kit knows none)."""
+def hint(code: str, detail: str = "") -> str:
+    """The one-line fix for ``code`` failing with ``detail`` ('' when the kit knows none).
+
+    A cause the detail shows (an op that exited 0 and printed nothing, a
+    timeout, a missing interpreter, a required op answering exit 2, a failed
+    start) decides the fix; the check's usual fix is only for the rest.
+    """
+    return cause_hint(detail) or code_hint(code)
+
+
+def code_hint(code: str) -> str:
+    """The usual fix for ``code``, whatever the cause."""
     best = ""
     text = ""
     for prefix, fix in HINTS:
         if code.startswith(prefix) and len(prefix) > len(best):
             best, text = prefix, fix
     return text
+
+
+#: ``OpResult.describe`` output: ``<op> <args>: exit N[: stderr | , stdout '...']`` or ``timed out``.
+_OP = r"(?:^|: )(?P<op>[a-z][a-z-]*)(?: [^:\n]*)?"
+_SILENT_SUCCESS = re.compile(_OP + r": exit 0, stdout ''")
+_TIMED_OUT = re.compile(_OP + r": timed out after (?P<secs>[\d.]+)s")
+_NOT_FOUND = re.compile(_OP + r": exit 127: ")
+_SIGNALLED = re.compile(_OP + r": exit -(?P<sig>\d+): ")
+_START_FAILED = re.compile(r"^start: start [^:\n]*: exit (?P<code>-?\d+)")
+_REQUIRED_MISSING = re.compile(r"^(?P<op>[a-z][a-z-]*): not implemented \(exit 2\)")
+
+
+def cause_hint(detail: str) -> str:
+    """A fix derived from what the provider actually did, or ''."""
+    if not detail:
+        return ""
+    if match := _TIMED_OUT.search(detail):
+        return (f"{match['op']} did not finish in {match['secs']} s: ops must return promptly "
+                "(a child holding stdout open also keeps the op running)")
+    if match := _NOT_FOUND.search(detail):
+        return f"{match['op']} exited 127 (command not found): check the provider's interpreter line and PATH"
+    if match := _SIGNALLED.search(detail):
+        return f"{match['op']} was killed by signal {match['sig']}: see the provider's stderr in the detail"
+    if match := _START_FAILED.search(detail):
+        return (f"start exited {match['code']}: fix what the provider's message says; every check that needs "
+                "a session fails until start succeeds in this environment")
+    if match := _REQUIRED_MISSING.search(detail):
+        return f"{match['op']} is required: implement it (exit 2 means 'not implemented')"
+    if match := _SILENT_SUCCESS.search(detail):
+        return (f"{match['op']} exited 0 and printed nothing: an op you do not implement must exit 2 "
+                "(exit 0 reads as success)")
+    return ""

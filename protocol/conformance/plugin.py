@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 _TARGETS_KEY = pytest.StashKey[dict[Path, bool]]()
 _SEEN_KEY = pytest.StashKey[set[Path]]()
+_RUNS_KEY = pytest.StashKey[list["Background"]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,6 +52,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SEEN_KEY] = set()
     named = {Path(arg.split("::", 1)[0]).resolve() for arg in config.args}
     config.args.extend(str(path) for path in targets if path not in named)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Name every session a run could not stop (its ``stop`` failed), with what ``stop`` said."""
+    for background in config.stash.get(_RUNS_KEY, []):
+        background.thread.join(120)  # the run's cleanup follows its last verdict
+        for name, said in background.kit.unstopped:
+            terminalreporter.write_line(f"gc-provider-conformance: could not stop session {name!r}: {said}",
+                                        red=True)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ProviderFile | None:
@@ -91,6 +101,7 @@ class ProviderFile(pytest.File):
                      if isinstance(item, ConformanceItem) and item.parent is self]
             self.background = Background(self.config, self.path, self.beads, codes)
             self.config.add_cleanup(self.background.stop)
+            self.config.stash.setdefault(_RUNS_KEY, []).append(self.background)
         return self.background
 
 
@@ -162,7 +173,7 @@ class ConformanceItem(pytest.Item):
         if result.status is Status.SKIP:
             pytest.skip(result.detail or "skipped")
         if result.status is Status.FAIL:
-            fix = f"\nfix: {hint(result.code)}" if hint(result.code) else ""
+            fix = f"\nfix: {hint(result.code, result.detail)}" if hint(result.code, result.detail) else ""
             raise ConformanceFailure(f"{result.code} {result.title}: {result.detail}{fix}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

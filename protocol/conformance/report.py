@@ -81,32 +81,48 @@ def status_word(status: Status, color: bool = False) -> str:
     return f"\x1b[{_COLORS[status]}m{word}\x1b[0m" if color else word
 
 
-def check_line(result: Result, color: bool = False) -> str:
+def shown_detail(detail: str, verbose: bool = False) -> str:
+    """A detail on a terminal: its whole first line, and a note of how many lines follow.
+
+    Nothing is cut within a line; ``verbose`` shows every line (indented).
+    """
+    first, _, rest = detail.partition("\n")
+    if not rest:
+        return detail
+    if verbose:
+        return first + "".join(f"\n      {line}" for line in rest.split("\n"))
+    more = rest.count("\n") + 1
+    return f"{first} [+{more} more line{'s' if more > 1 else ''}: --verbose or --json shows all]"
+
+
+def check_line(result: Result, color: bool = False, verbose: bool = False) -> str:
     """``gc runtime check`` format."""
     line = f"{status_word(result.status, color)} {result.title}"
-    return f"{line}: {result.detail}" if result.detail else line
+    return f"{line}: {shown_detail(result.detail, verbose)}" if result.detail else line
 
 
-def requirement_line(result: Result, color: bool = False) -> str:
+def requirement_line(result: Result, color: bool = False, verbose: bool = False) -> str:
     """``gc runtime conformance`` format."""
     line = f"{status_word(result.status, color)} {result.code}  {result.title}"
-    return f"{line} — {result.detail}" if result.detail else line
+    return f"{line} — {shown_detail(result.detail, verbose)}" if result.detail else line
 
 
 def progress_line(done: int, total: int, row: SuiteResult, seconds: float, color: bool = False,
                   width: int = 100) -> str:
-    """One live line per finished check: ``[ 3/78] PASS CODE  title (1.2s)``, FAIL with its detail."""
+    """One live line per finished check: ``[ 3/78] PASS CODE  title (1.2s)``, FAIL with its detail.
+
+    A FAIL's detail is shown up to its first line break, never cut (``width``
+    is kept for callers; the terminal wraps a long line).
+    """
     result = row.result
     line = f"[{done:>{len(str(total))}}/{total}] {status_word(result.status, color)} {result.code}  {result.title}"
     line += f" ({seconds:.1f}s)"
     if result.status is Status.FAIL and result.detail:
-        room = max(20, width - len(line) - 3)
-        detail = result.detail if len(result.detail) <= room else result.detail[: room - 1] + "…"
-        line += f" — {detail}"
+        line += f" — {shown_detail(result.detail)}"
     return line
 
 
-def render_text(executable: str, rows: Sequence[SuiteResult], color: bool = False) -> str:
+def render_text(executable: str, rows: Sequence[SuiteResult], color: bool = False, verbose: bool = False) -> str:
     lines = [f"provider: {executable}"]
     for suite, (heading, noun) in SUITE_HEADINGS.items():
         results = [row.result for row in rows if row.suite == suite]
@@ -114,7 +130,7 @@ def render_text(executable: str, rows: Sequence[SuiteResult], color: bool = Fals
             continue
         lines += ["", f"{heading}:"]
         render = check_line if suite == "check" else requirement_line
-        lines += [render(r, color) for r in results]
+        lines += [render(r, color, verbose) for r in results]
         lines += ["", summary_line(results, noun)]
     everything = [row.result for row in rows]
     lines += ["", "total: " + summary_line(everything, "checks")]
@@ -130,9 +146,16 @@ def rerun_command(executable: str, codes: Sequence[str], *, env: Mapping[str, st
     for key, value in (env or {}).items():
         words += ["--env", f"{key}={value}"]
     words += extra
-    for code in codes:
-        words += ["--only", code]
+    if len(codes) > RERUN_ONLY_MAX:
+        words.append("--last-failed")
+    else:
+        for code in codes:
+            words += ["--only", code]
     return " ".join(shlex.quote(w) for w in words)
+
+
+#: More failed checks than this are rerun with ``--last-failed`` rather than one ``--only`` each.
+RERUN_ONLY_MAX = 3
 
 
 def render_failures(rows: Sequence[SuiteResult], rerun: str, color: bool = False) -> str:
@@ -143,7 +166,7 @@ def render_failures(rows: Sequence[SuiteResult], rerun: str, color: bool = False
     width = max(len(r.code) for r in failed)
     lines = ["", f"{len(failed)} failed:"]
     for result in failed:
-        fix = hint(result.code)
+        fix = hint(result.code, result.detail)
         lines.append(f"  {status_word(Status.FAIL, color)} {result.code:<{width}}" + (f"  fix: {fix}" if fix else ""))
     lines += ["", "rerun just these:", f"  {rerun}"]
     return "\n".join(lines) + "\n"
@@ -160,7 +183,8 @@ def protocol_json(handshake: Handshake | None) -> dict[str, object]:
 
 def render_json(executable: str, handshake: Handshake | None, rows: Sequence[SuiteResult],
                 durations: Mapping[str, float] | None = None, *, kit_version: str = "",
-                interrupted: bool = False) -> str:
+                interrupted: bool = False, preflight: str = "",
+                unstopped: Sequence[tuple[str, str]] = ()) -> str:
     durations = durations or {}
     results: list[dict[str, object]] = []
     for suite, result in rows:
@@ -173,8 +197,8 @@ def render_json(executable: str, handshake: Handshake | None, rows: Sequence[Sui
         }
         if result.detail:
             item["detail"] = result.detail
-        if result.status is Status.FAIL and hint(result.code):
-            item["hint"] = hint(result.code)
+        if result.status is Status.FAIL and hint(result.code, result.detail):
+            item["hint"] = hint(result.code, result.detail)
         item["duration_s"] = round(durations.get(result.code, 0.0), 3)
         results.append(item)
     s = summarize([row.result for row in rows])
@@ -187,4 +211,49 @@ def render_json(executable: str, handshake: Handshake | None, rows: Sequence[Sui
         "results": results,
         "summary": {"passed": s.passed, "failed": s.failed, "skipped": s.skipped},
     }
+    if preflight:
+        doc["preflight"] = {"status": "FAIL", "detail": preflight, "hint": hint("", preflight)}
+    if unstopped:
+        doc["unstopped"] = [{"name": name, "detail": said} for name, said in unstopped]
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def render_junit(executable: str, rows: Sequence[SuiteResult], durations: Mapping[str, float] | None = None,
+                 preflight: str = "") -> bytes:
+    """JUnit XML: one ``testsuite`` per suite, one ``testcase`` per check ID (details whole)."""
+    from xml.etree import ElementTree as ET
+
+    durations = durations or {}
+    clean = _xml_text
+    root = ET.Element("testsuites", name=KIT)
+    if preflight:
+        suite_el = ET.SubElement(root, "testsuite", name="preflight", tests="1", failures="1", errors="0",
+                                 skipped="0")
+        case = ET.SubElement(suite_el, "testcase", classname="preflight", name="start")
+        ET.SubElement(case, "failure", message=clean(preflight.partition("\n")[0])).text = clean(preflight)
+    for suite in SUITE_HEADINGS:
+        results = [row.result for row in rows if row.suite == suite]
+        if not results:
+            continue
+        s = summarize(results)
+        total_time = sum(durations.get(r.code, 0.0) for r in results)
+        suite_el = ET.SubElement(root, "testsuite", name=suite, tests=str(s.total), failures=str(s.failed),
+                                 errors="0", skipped=str(s.skipped), time=f"{total_time:.3f}")
+        ET.SubElement(ET.SubElement(suite_el, "properties"), "property", name="executable", value=clean(executable))
+        for result in results:
+            case = ET.SubElement(suite_el, "testcase", classname=f"{suite}.{result.group}", name=result.code,
+                                 time=f"{durations.get(result.code, 0.0):.3f}")
+            if result.status is Status.FAIL:
+                fix = hint(result.code, result.detail)
+                failure = ET.SubElement(case, "failure", message=clean(result.detail.partition("\n")[0]))
+                failure.text = clean(result.detail + (f"\nfix: {fix}" if fix else ""))
+            elif result.status is Status.SKIP:
+                ET.SubElement(case, "skipped", message=clean(result.detail))
+            ET.SubElement(case, "system-out").text = result.title
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
+
+
+def _xml_text(text: str) -> str:
+    """``text`` with the characters XML 1.0 cannot hold written as ``\\xNN`` (all else kept)."""
+    return "".join(c if c in "\t\n\r" or ("\x20" <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd")
+                   or c >= "\U00010000" else f"\\x{ord(c):02x}" for c in text)

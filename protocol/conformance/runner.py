@@ -8,6 +8,7 @@ is lost on Ctrl-C.
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,19 +36,37 @@ class Interrupted(KeyboardInterrupt):
         self.durations = durations
 
 
+def matches(word: str, suite: str, code: str) -> bool:
+    """Whether ``--only word`` selects check ``code`` of ``suite`` (case-insensitive).
+
+    ``word`` is a suite name, a glob (``GC-STRICT-*``, ``*-00?``) matched
+    against the whole ID, or else any part of the ID (``USAGE-004``).
+    """
+    word, code = word.lower(), code.lower()
+    if word == suite:
+        return True
+    if any(c in word for c in "*?["):
+        return fnmatch.fnmatchcase(code, word)
+    return word in code
+
+
 def select(only: Sequence[str] = (), beads: bool = False) -> list[Unit]:
     """Units of the session suites (or the beads suite), narrowed by ``only``.
 
     ``only`` holds suite names (``check``, ``rpp``, ``runtimetest``,
-    ``strict``, ``beads``) or check-ID prefixes (``GC-STRICT-NUDGE``).
+    ``strict``, ``beads``), globs over check IDs (``GC-STRICT-*``) or parts of
+    check IDs (``USAGE-004``, ``GC-STRICT-NUDGE``); see `matches`.
     """
-    wanted = [w.lower() for w in only]
+    catalogue = all_units()
+    # A whole ID selects just that check (BEADS-GET-NOT-FOUND is also part of another ID).
+    ids = {spec.code.lower() for unit in catalogue for spec in unit.specs}
     units = []
-    for unit in all_units():
+    for unit in catalogue:
         suite = unit.specs[0].suite
         if beads != (suite == "beads"):
             continue
-        if wanted and not any(suite == w or any(s.code.lower().startswith(w) for s in unit.specs) for w in wanted):
+        if only and not any(s.code.lower() == w.lower() if w.lower() in ids else matches(w, suite, s.code)
+                            for w in only for s in unit.specs):
             continue
         units.append(unit)
     return units

@@ -19,11 +19,18 @@ class Run:
     """The outcome of one run: the kit (for its handshake), the rows and each check's seconds."""
 
     def __init__(self, kit: Kit, rows: list[SuiteResult], durations: dict[str, float] | None = None,
-                 interrupted: bool = False) -> None:
+                 interrupted: bool = False, preflight: str = "") -> None:
         self.kit = kit
         self.rows = rows
         self.durations = durations or {}
         self.interrupted = interrupted
+        #: Why the preflight start failed ('' when it passed or did not run); then no check ran.
+        self.preflight = preflight
+
+    @property
+    def unstopped(self) -> list[tuple[str, str]]:
+        """Sessions the kit started and could not stop: (name, what stop said)."""
+        return self.kit.unstopped
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -81,6 +88,21 @@ def terminate_as_interrupt() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def preflight(kit: Kit) -> str:
+    """Start and stop one session as the checks will; '' if start works, else what it said.
+
+    Every session check needs a working ``start``: when the environment is
+    wrong (an image, a cluster, a socket missing) the run stops here with the
+    provider's own reason instead of failing and skipping dozens of checks.
+    """
+    name = kit.name("preflight")
+    with kit.stopping(name):
+        started = kit.start(name)
+    if started.ok:
+        return ""
+    return f"start: {started.describe()}"
+
+
 def run(
     executable: str,
     env: Mapping[str, str] | None = None,
@@ -98,6 +120,11 @@ def run(
     if not units:
         raise ValueError(f"no checks match --only {' '.join(only)}")
     kit = Kit(Provider([resolve(executable)], env), options)
+    if kit.options.preflight and any(u.specs[0].suite != "beads" for u in units):
+        why = preflight(kit)
+        if why:
+            kit.cleanup()
+            return Run(kit, [], {}, preflight=why)
     durations: dict[str, float] = {}
     try:
         rows = run_units(kit, units, on_result, durations)

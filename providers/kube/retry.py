@@ -10,6 +10,7 @@ exec upgrade or the pod lookup, or answered 429), because running a write twice
 
 from __future__ import annotations
 
+import os
 import time
 
 from providers.kube.errors import KubeError, KubeUnavailable
@@ -25,15 +26,29 @@ if TYPE_CHECKING:
 BACKOFF = (0.25, 0.75, 1.5)
 
 
+def backoff() -> tuple[float, ...]:
+    """The pauses in force: ``GC_K8S_RETRY_BACKOFF`` (seconds, comma-separated, each 0..30;
+    the test suite shrinks them) or, unset or not that, `BACKOFF`."""
+    raw = os.environ.get("GC_K8S_RETRY_BACKOFF", "")
+    if not raw:
+        return BACKOFF
+    try:
+        pauses = tuple(float(p) for p in raw.split(","))
+    except ValueError:
+        return BACKOFF
+    return pauses if all(0 <= p <= 30 for p in pauses) else BACKOFF
+
+
 def may_retry(error: KubeError, *, idempotent: bool) -> bool:
     return isinstance(error, KubeUnavailable) and (idempotent or error.not_started)
 
 
 def pause_before(attempt: int, deadline: float | None = None) -> float | None:
     """The pause before retry number ``attempt`` (0-based), or None: give up."""
-    if attempt >= len(BACKOFF):
+    pauses = backoff()
+    if attempt >= len(pauses):
         return None
-    pause = BACKOFF[attempt]
+    pause = pauses[attempt]
     if deadline is not None and time.monotonic() + pause > deadline:
         return None
     return pause

@@ -11,7 +11,7 @@ import subprocess
 
 import orjson
 import pytest
-from conftest import Scope
+from beads_helpers import Scope
 from helpers import Completed
 
 #: The ops gc sends, with arguments; `{id}`/`{other}` are filled with real beads.
@@ -76,10 +76,10 @@ def test_every_store_op_with_a_closed_stdin_is_a_clear_answer(store: Scope) -> N
         assert "internal error" not in res.err, (op, res)
         if res.rc:
             assert len(res.err.strip().splitlines()) == 1, (op, res.err)
-    for op in ("create", "update", "set-metadata", "purge"):
-        args = [fill.get(a, a) for a in next(o for o in STORE_OPS if o[0] == op)]
+    for reader in ("create", "update", "set-metadata", "purge"):
+        args = [fill.get(a, a) for a in next(o for o in STORE_OPS if o[0] == reader)]
         res = _with_closed_stdin(store, *args)
-        assert res.rc == 1 and "stdin is closed" in res.err, (op, res)
+        assert res.rc == 1 and "stdin is closed" in res.err, (reader, res)
     assert store.json("get", bead["id"])["metadata"] == {}  # set-metadata stored nothing
 
 

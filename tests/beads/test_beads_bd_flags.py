@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import City, Scope
+from beads_helpers import City, Scope
 from doubles import fake_bd
 from helpers import Completed
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from conftest import make_city
+from beads_helpers import make_city
 
 
 def test_a_city_whose_runner_pod_name_collides_leaves_the_other_citys_pod_alone(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import Scope
+from beads_helpers import Scope
 
 
 def _created_at(bead: dict[str, object]) -> datetime:

@@ -7,7 +7,7 @@ import socket
 import uuid
 from pathlib import Path
 
-from conftest import City, make_city
+from beads_helpers import City, make_city
 
 
 def test_doctor_json_is_one_document_that_passes_on_a_ready_cluster(city: City) -> None:

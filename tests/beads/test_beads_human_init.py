@@ -10,7 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import City
+from beads_helpers import City
+from helpers import default_signals
 
 from gc_beads_k8s.naming import runner_pod
 
@@ -20,7 +21,8 @@ def _run_on_pty(city: City, *args: str, env: dict[str, str] | None = None,
     """Run the executable with stdout/stderr on a pseudo-terminal; return (rc, output)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen([*city.provider.argv, *args], stdin=slave, stdout=slave,
-                            stderr=slave, env={**city.env, **(env or {})}, close_fds=True)
+                            stderr=slave, env={**city.env, **(env or {})}, close_fds=True,
+                            preexec_fn=default_signals)
     os.close(slave)
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import City, make_city
+from beads_helpers import City, make_city
 
 from gc_beads_k8s.naming import runner_pod
 

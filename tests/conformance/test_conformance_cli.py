@@ -9,7 +9,7 @@ import time
 
 import orjson
 import pytest
-from helpers import executable
+from helpers import default_signals, executable
 from kit_helpers import MINIMAL, TmuxIsolation, needs_tmux
 
 
@@ -20,6 +20,7 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, **env},
+        preexec_fn=default_signals,  # the tests interrupt it with SIGINT
     )
 
 

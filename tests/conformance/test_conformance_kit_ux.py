@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import orjson
 import pytest
-from helpers import executable
+from helpers import default_signals, executable
 from kit_helpers import BROKEN, MINIMAL, TmuxIsolation, needs_tmux
 
 from protocol.conformance.catalog import all_specs
@@ -162,7 +162,8 @@ def test_json_carries_schema_and_kit_versions_and_durations(tmux_isolation: Tmux
 def test_an_interrupted_run_still_reports_what_finished(tmux_isolation: TmuxIsolation) -> None:
     env_args = [arg for k, v in tmux_isolation.env().items() for arg in ("--env", f"{k}={v}")]
     proc = subprocess.Popen([*executable("gc-provider-conformance"), str(MINIMAL), *env_args, "--json",
-                             "--progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_signals)
     assert proc.stderr is not None
     first = proc.stderr.readline()  # one check has finished
     assert first.startswith(b"[ 1/")

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import pytest
+from fakekube_kubectls import KUBECTLS, Kubectl
 
 from providers.kube.fakekube.fixtures import find_kubectl
-
-
-class Kubectl(NamedTuple):
-    version: str
-
-
-KUBECTLS = [Kubectl("1.32"), Kubectl("1.37")]
 
 
 @pytest.fixture(params=KUBECTLS, ids=lambda k: f"kubectl-{k.version}")

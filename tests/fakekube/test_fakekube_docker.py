@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import Kubectl
+from fakekube_kubectls import Kubectl
 from fakekube_manifests import agent_pod, apply, wait_until
 
 from providers.kube.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import orjson
-from conftest import Kubectl
+from fakekube_kubectls import Kubectl
 from fakekube_manifests import agent_pod, apply, dumps, running_pod
 
 from providers.kube.fakekube.fixtures import FakeKubeEnv, find_kubectl
@@ -165,8 +165,11 @@ def test_tty_exec_sees_the_local_terminal_size(fake_kube: FakeKubeEnv, kubectl: 
     assert binary is not None
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    # The size travels on its own channel, after the command started (as in a real cluster):
+    # the command waits for it (up to 20 s) rather than racing it on a loaded machine.
+    wait = 'n=0; while [ "$(stty size)" != "33 111" ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done'
     proc = subprocess.Popen([binary, "-n", "gc", "exec", "-it", name, "--", "sh", "-c",
-                             "stty size; test -t 0 && echo is-a-tty"],
+                             f"{wait}; stty size; test -t 0 && echo is-a-tty"],
                             stdin=slave, stdout=slave, stderr=slave, env=fake_kube.env,
                             start_new_session=True)
     os.close(slave)

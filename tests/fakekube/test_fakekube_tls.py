@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import Kubectl
+from fakekube_kubectls import Kubectl
 from fakekube_manifests import agent_pod, dumps, running_pod
 from helpers import Provider, executable, wait_for
 

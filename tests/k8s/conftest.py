@@ -1,94 +1,17 @@
-"""gc-session-k8s against the offline API server, with the real kubectl, as gc runs it."""
+"""Fixtures of gc-session-k8s against the offline API server (helpers: k8s_helpers.py)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from helpers import Completed, Provider, executable, stop_helper
-
-KUBECTL = "/usr/bin/kubectl"
-IMAGE = "gc-test/agent:latest"
-NAMESPACE = "gc"
-
-
-class K8s(Provider):
-    """The provider bound to one fake cluster, plus helpers to look at the cluster."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], server: Any, audit: Path) -> None:
-        super().__init__(argv, env)
-        self.server = server
-        self.audit = audit
-        self.started: list[str] = []
-
-    def name(self, stem: str = "s") -> str:
-        # 7 hex digits: a name ending in "-" and 8 hex digits looks hashed and gets a
-        # hashed pod name (protocol.sanitize.looks_hashed); tests read pods by the name
-        return f"{stem}-{uuid.uuid4().hex[:7]}"
-
-    def start(self, name: str, cfg: dict[str, Any] | None = None, *, timeout: float = 90,
-              env: dict[str, str] | None = None) -> Completed:
-        self.started.append(name)
-        payload = orjson.dumps(cfg if cfg is not None else {"command": "sleep 300"})
-        return self.run("start", name, stdin=payload, timeout=timeout, env=env)
-
-    def pods(self) -> list[dict[str, Any]]:
-        with self.server.store.lock:
-            return [p for p in self.server.store.list("pods", NAMESPACE)
-                    if (p["metadata"].get("labels") or {}).get("app") == "gc-agent"]
-
-    def pod(self, pod_name: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self.server.pod(NAMESPACE, pod_name)
-        return found
-
-    def audit_lines(self) -> list[dict[str, Any]]:
-        if not self.audit.exists():
-            return []
-        return [orjson.loads(line) for line in self.audit.read_bytes().splitlines() if line]
-
-    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([KUBECTL, "-n", NAMESPACE, *args], env=self.env,
-                              capture_output=True, text=True, timeout=60, check=False)
-
-
-def provider_env(kube_env: dict[str, str], state: Path, audit: Path) -> dict[str, str]:
-    env = dict(kube_env)
-    for key in [k for k in env if k.startswith("GC_K8S_") or k == "GC_SESSION"]:
-        del env[key]
-    env.update(GC_KUBECTL=KUBECTL, GC_K8S_IMAGE=IMAGE, GC_K8S_NAMESPACE=NAMESPACE,
-               GC_EXEC_STATE_DIR=str(state), GC_K8S_AUDIT_LOG=str(audit),
-               GC_NUDGE_DEBOUNCE_MS="100",
-               # the kubectl door, as tests/conftest.py pins for the bulk of the suite;
-               # test_conformance_transports.py forces the others
-               GC_K8S_TRANSPORT="kubectl")
-    env.pop("TMUX", None)
-    return env
-
-
-def provider_on(fake: Any, tmp_path: Path) -> Iterator[K8s]:
-    """gc-session-k8s against one fake API server (either backend); cleans up after."""
-    if not os.access(KUBECTL, os.X_OK):
-        pytest.skip(f"{KUBECTL} is not installed")
-    fake.namespace(NAMESPACE)
-    state = tmp_path / "state"
-    state.mkdir()
-    audit = tmp_path / "audit.jsonl"
-    provider = K8s(executable("gc-session-k8s"), provider_env(fake.env, state, audit), fake.server, audit)
-    yield provider
-    for name in provider.started:
-        provider.run("stop", name)
-    for pod in provider.pods():  # anything a failed test left behind
-        provider.kubectl("delete", "pod", pod["metadata"]["name"], "--grace-period=0",
-                         "--ignore-not-found", "--wait=false")
+from helpers import stop_helper
+from k8s_helpers import K8s, provider_on
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pty
 import select
 import time
 
-from conftest import K8s
 from helpers import wait_for
+from k8s_helpers import K8s
 
 
 def read_some(fd: int, seconds: float) -> bytes:

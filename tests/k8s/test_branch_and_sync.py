@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import K8s
+from k8s_helpers import K8s
 
 
 def test_session_branch_is_set_up_in_the_staged_work_dir(k8s: K8s, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import sysconfig
 from typing import Any
 
 import pytest
-from conftest import K8s
+from k8s_helpers import K8s
 
 
 def kit(k8s: K8s, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NAMESPACE, K8s
 from helpers import stop_helper
+from k8s_helpers import NAMESPACE, K8s
 
 #: The pod of session $1, as gc-session-k8s names it.
 POD_NAME = (

@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
-from conftest import K8s
 from helpers import stop_helper
+from k8s_helpers import K8s
 from test_conformance import kit
 
 

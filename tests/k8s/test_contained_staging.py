@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import K8s
+from k8s_helpers import K8s
 
 
 def in_pod(k8s: K8s, name: str, command: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import K8s
+from k8s_helpers import K8s
 
 
 def test_copy_to_places_files_and_directories_like_the_local_provider(k8s: K8s, tmp_path: Path

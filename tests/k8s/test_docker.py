@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import K8s, provider_on
 from helpers import wait_for
+from k8s_helpers import K8s, provider_on
 
 pytestmark = pytest.mark.docker
 

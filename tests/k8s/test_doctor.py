@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from conftest import K8s
+from k8s_helpers import K8s
 
 
 def test_doctor_passes_on_a_ready_cluster(k8s: K8s) -> None:

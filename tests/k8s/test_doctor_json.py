@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import K8s
+from k8s_helpers import K8s
 
 
 def test_doctor_json_lists_every_check_and_passes_on_a_ready_cluster(k8s: K8s) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from helpers import REPO
+from k8s_helpers import K8s
 
 from gc_beads_k8s.doctor import REQUIRED_ACCESS
 from gc_session_k8s.doctor import VERBS
@@ -35,3 +36,13 @@ def test_the_example_image_has_what_pods_need() -> None:
     for tool in ("tmux", "procps", "tar", "coreutils", "git"):
         assert tool in text
     assert Path(EXAMPLES / "README.md").read_text().startswith("# From local tmux to Kubernetes")
+
+
+def test_on_the_offline_server_the_namespace_applies_and_the_role_needs_a_real_cluster(k8s: K8s) -> None:
+    """What the operator guide and examples/k8s/README.md say about `kubectl apply` there."""
+    applied = k8s.kubectl("apply", "-f", str(EXAMPLES / "namespace.yaml"))
+    assert applied.returncode == 0, applied.stderr
+    refused = k8s.kubectl("apply", "-f", str(EXAMPLES / "rbac.yaml"))
+    assert refused.returncode != 0 and "failed to download openapi" in refused.stderr
+    refused = k8s.kubectl("apply", "--validate=false", "-f", str(EXAMPLES / "rbac.yaml"))
+    assert refused.returncode != 0 and 'no matches for kind "ServiceAccount"' in refused.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from conftest import K8s
+from k8s_helpers import K8s
 
 
 def test_handshake_declares_the_verified_capabilities(k8s: K8s) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import IMAGE, KUBECTL, NAMESPACE
 from helpers import Completed, executable, stop_helper, wait_for
+from k8s_helpers import IMAGE, KUBECTL, NAMESPACE
 
 from providers.kube.fakekube.fixtures import FakeKubeEnv
 from providers.kube.fakekube.server import FakeKube

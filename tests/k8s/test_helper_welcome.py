@@ -12,8 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
-from conftest import K8s
 from helpers import REPO, executable
+from k8s_helpers import K8s
 
 from gc_session_k8s.cli import VERSION
 from providers.kube.transport import answers, wire

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import KUBECTL, K8s
 from helpers import imported
+from k8s_helpers import KUBECTL, K8s
 
 HOT = [("is-running",), ("process-alive", b"sleep"), ("get-meta", "GC_SESSION_ID"),
        ("get-last-activity",), ("peek", "5"), ("nudge", b"hi"), ("send-keys", "Escape"),

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from conftest import K8s
 from helpers import Completed, imported, stand_in_helper, stop_helper
+from k8s_helpers import K8s
 
 from gc_session_k8s import answer, hot
 from providers.kube.transport import wire

@@ -6,7 +6,7 @@ and the helper's quickest path."""
 from __future__ import annotations
 
 from bad_input import NUL_CONFIGS, SESSION_OPS, WRONG_TYPES, clear, config_bytes, run_closed_stdin
-from conftest import K8s
+from k8s_helpers import K8s
 
 K8S_OPS = [*SESSION_OPS, ("exec", [], True), ("provision", [], True)]
 

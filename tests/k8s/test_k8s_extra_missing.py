@@ -7,8 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import K8s
 from helpers import executable
+from k8s_helpers import K8s
 
 INSTALL = "pip install 'gc-session-providers[k8s]'"
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import K8s
+from k8s_helpers import K8s
 from planter import Planter, second_user, shared_tmp, tree
 
 from providers.kube.transport import wire

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import K8s
+from k8s_helpers import K8s
 
 from gc_session_k8s.naming import session_pod
 

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import K8s
 from helpers import wait_for
+from k8s_helpers import K8s
 
 
 def test_start_makes_a_running_session_and_stop_ends_it(k8s: K8s) -> None:
@@ -139,6 +139,7 @@ def test_list_running_filters_by_prefix_and_returns_raw_names(k8s: K8s) -> None:
     assert {a, b} <= set(k8s.ok("list-running", "").split("\n"))
 
 
+@pytest.mark.slow
 def test_two_cities_in_one_namespace_never_collide(k8s: K8s) -> None:
     name = k8s.name()
     one, two = {"GC_K8S_CITY": "alpha"}, {"GC_K8S_CITY": "beta"}

@@ -8,8 +8,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import K8s
 from helpers import wait_for
+from k8s_helpers import K8s
 
 
 def in_pod(k8s: K8s, name: str, command: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import KUBECTL, NAMESPACE, K8s
+from k8s_helpers import KUBECTL, NAMESPACE, K8s
 
 from gc_session_k8s.naming import session_pod
 
@@ -167,7 +167,7 @@ def test_start_of_a_colliding_name_refuses_and_leaves_the_pod(k8s: K8s) -> None:
 def test_city_scoped_list_running_lists_only_its_own_city(
         k8s: K8s, cities: tuple[str, str]) -> None:
     tag = uuid.uuid4().hex[:6]
-    names = {}
+    names: dict[str, str] = {}
     for city in cities:
         name = f"w-{tag}-{len(names)}"
         names[city] = name

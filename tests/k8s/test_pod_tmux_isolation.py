@@ -9,8 +9,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import K8s
 from helpers import wait_for
+from k8s_helpers import K8s
 
 SECRET = "pod-secret-value-0f9e8d7c"
 

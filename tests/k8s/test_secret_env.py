@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 
 import orjson
-from conftest import K8s
 from helpers import wait_for
+from k8s_helpers import K8s
 
 SECRETS = {
     "GITHUB_PAT": "ghp_s3cr3t-pat",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from conftest import K8s
+from k8s_helpers import K8s
 
 SECRET = "hunter2-s3cr3t-value"
 CREDENTIAL = "oauth-token-in-secret-file"

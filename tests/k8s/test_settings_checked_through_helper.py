@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import K8s
+from k8s_helpers import K8s
 
 
 def test_an_invalid_setting_is_exit_1_even_with_the_helper_up(k8s: K8s, helper: dict[str, str]) -> None:

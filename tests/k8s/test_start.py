@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
-from conftest import KUBECTL, K8s
 from helpers import wait_for
+from k8s_helpers import KUBECTL, K8s
 
 
 def in_pod(k8s: K8s, name: str, command: str) -> str:

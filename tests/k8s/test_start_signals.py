@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import KUBECTL, K8s
 from gate import Gate
 from helpers import wait_for
+from k8s_helpers import KUBECTL, K8s
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 

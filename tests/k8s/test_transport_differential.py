@@ -16,10 +16,10 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
-from conftest import K8s
 from helpers import Completed, stop_helper, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from k8s_helpers import K8s
 
 TRANSPORTS = ("kubectl", "direct", "helper")
 RUNNING = "diff-alpha"  # started once, runs throughout

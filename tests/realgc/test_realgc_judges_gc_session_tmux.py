@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import GC, PROVIDER
+from realgc_helpers import GC, PROVIDER
 
 FAKE_AGENT = """\
 import sys

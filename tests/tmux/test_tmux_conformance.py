@@ -15,6 +15,9 @@ from protocol.conformance.context import Options
 from protocol.conformance.model import Status
 from protocol.conformance.session import Run, run
 
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
+
 #: Optional RPP ops gc-session-tmux leaves unimplemented on purpose (exit 2).
 EXPECTED_SKIPS = {"RPP-CONN-001", "RPP-PROVISION-001"}
 #: GC-STRICT-ISOLATION-004 with the socket as a path relative to the caller (refused or kept apart).

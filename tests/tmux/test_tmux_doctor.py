@@ -6,7 +6,11 @@ import json
 import shutil
 import sys
 
+import pytest
 from helpers import Provider
+
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
 
 
 def test_doctor_passes_where_tmux_runs(tmux_provider: Provider) -> None:

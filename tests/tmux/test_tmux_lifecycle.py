@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from helpers import Provider, Start, wait_for
+
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
 
 
 def test_start_creates_a_running_session(tmux_provider: Provider, start: Start) -> None:
@@ -100,7 +105,8 @@ def _processes_with(argv: list[str]) -> list[int]:
 
 
 def test_stop_ends_a_tree_that_traps_sigterm(tmux_provider: Provider, start: Start) -> None:
-    marker = "987654.321"
+    # A duration no other test (or another suite on this machine) uses: only our sleeps match.
+    marker = f"9{uuid.uuid4().int % 10**8:08d}.{uuid.uuid4().int % 1000:03d}"
     script = (f"trap '' TERM HUP; sleep {marker} & sleep {marker} & "
               f"setsid sh -c 'trap \"\" TERM HUP; sleep {marker}' & wait")
     name = start({"command": f"sh -c \"{script}\""})

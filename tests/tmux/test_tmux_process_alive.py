@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import Provider, Start, wait_for
+
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
 
 
 def test_a_single_name_without_trailing_newline(tmux_provider: Provider, start: Start) -> None:

@@ -22,6 +22,9 @@ from helpers import Provider, executable, wait_for
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+#: Tens of examples each, 20-45 s a test: make test runs them, make check does not.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

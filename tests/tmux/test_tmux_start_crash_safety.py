@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from helpers import Provider, wait_for
 
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
+
 
 def config(tmp_path: Path, **extra: object) -> bytes:
     return json.dumps({"work_dir": str(tmp_path), "command": "sleep 300", **extra}).encode()

@@ -8,7 +8,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from helpers import Provider, Start, wait_for
+
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
 
 
 def test_steps_run_in_gas_city_order(tmux_provider: Provider, start: Start, tmp_path: Path) -> None:

@@ -14,6 +14,9 @@ import pytest
 from protocol import proc, processes
 from providers.tmux import proctree
 
+#: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
+pytestmark = pytest.mark.portable
+
 
 @pytest.fixture
 def no_linux_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,9 +128,9 @@ class Store:
         try:
             bead = orjson.loads(output)
         except orjson.JSONDecodeError as exc:
-            raise fail(f"{op}: parsing JSON: {exc}: {output[:80]!r}") from None
+            raise fail(f"{op}: parsing JSON: {exc}: {output!r}") from None
         if not isinstance(bead, dict):
-            raise fail(f"{op}: not a JSON object: {output[:80]!r}")
+            raise fail(f"{op}: not a JSON object: {output!r}")
         return _coerce(bead)
 
     @staticmethod
@@ -140,9 +140,9 @@ class Store:
         try:
             beads = orjson.loads(output)
         except orjson.JSONDecodeError as exc:
-            raise fail(f"{op}: parsing JSON: {exc}: {output[:80]!r}") from None
+            raise fail(f"{op}: parsing JSON: {exc}: {output!r}") from None
         if not isinstance(beads, list) or not all(isinstance(b, dict) for b in beads):
-            raise fail(f"{op}: not a JSON array of objects: {output[:80]!r}")
+            raise fail(f"{op}: not a JSON array of objects: {output!r}")
         return [_coerce(b) for b in beads]
 
 

@@ -94,7 +94,7 @@ def declared_names(kit: Kit, owner: str) -> list[str]:
         check=False,
     )
     if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip()[:120]
+        said = done.stderr.decode("utf-8", "replace").strip()
         raise fail(f"--backing-name-command exited {done.returncode} for {owner!r}: {said}")
     return [line.strip() for line in done.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
 

@@ -1,9 +1,9 @@
-"""The README's operation and settings tables are the code's, and the help lists every setting read.
+"""docs/reference.md's operation and settings tables are the code's, and the help lists every setting read.
 
 Each executable's `--help` is the source of truth: its operation table (the
-dispatch table) and its ``settings`` section (the ABOUT text). The README holds
-a generated copy of both between ``<!-- reference:<exe> -->`` markers; run this
-file with ``--write`` to refresh them after changing an operation or a setting.
+dispatch table) and its ``settings`` section (the ABOUT text). docs/reference.md
+holds a generated copy of both between ``<!-- reference:<exe> -->`` markers; run
+this file with ``--write`` to refresh them after changing an operation or a setting.
 A setting read by the code (a ``"GC_…"`` literal in the executable's modules)
 that is neither in its help nor provided by Gas City itself fails here.
 """
@@ -19,7 +19,7 @@ from typing import NamedTuple
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
+REFERENCE = REPO / "docs" / "reference.md"
 
 
 class Exe(NamedTuple):
@@ -38,7 +38,7 @@ EXECUTABLES = (
         ("gc_session_k8s/*.py", "gc_session_k8s/pod/*.py", "providers/tmux/*.py", "providers/kube/*.py",
          "protocol/dispatch.py", "protocol/locks.py")),
     Exe("gc-beads-k8s", "gc_beads_k8s.cli", "TABLE",
-        ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/settings.py",
+        ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/settings.py", "providers/kube/retry.py",
          "providers/kube/client.py", "protocol/dispatch.py")),
 )
 
@@ -80,33 +80,38 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;")
 
 
+def code(text: str) -> str:
+    """A code span in a table cell: ``|`` escaped; no entities, which a code span shows literally."""
+    return "`" + text.replace("|", "\\|") + "`"
+
+
 def reference(exe: Exe) -> str:
-    """The README block for ``exe``: its operations, then its settings."""
+    """The reference block for ``exe``: its operations, then its settings."""
     from protocol.dispatch import usage_of
 
     module = importlib.import_module(exe.module)
-    lines = [f"<!-- reference:{exe.name} (generated: python tests/unit/test_unit_readme_reference.py --write) -->",
+    lines = [f"<!-- reference:{exe.name} (generated: python tests/unit/test_unit_reference_doc.py --write) -->",
              "", "| operation | arguments | stdin | what it does |", "|---|---|---|---|"]
     for op, spec in getattr(module, exe.table).items():
         args = usage_of(spec.args)
-        lines.append(f"| `{op}` | {f'`{cell(args)}`' if args else ''} | {cell(spec.stdin)} | {cell(spec.summary)} |")
+        lines.append(f"| {code(op)} | {code(args) if args else ''} | {cell(spec.stdin)} | {cell(spec.summary)} |")
     lines += ["", "| setting | default | what it sets |", "|---|---|---|"]
-    lines += [f"| `{s.name}` | `{s.default}` | {cell(s.meaning)} |" for s in settings_of(module.ABOUT)]
+    lines += [f"| {code(s.name)} | {code(s.default)} | {cell(s.meaning)} |" for s in settings_of(module.ABOUT)]
     lines += ["", "<!-- /reference -->"]
     return "\n".join(lines)
 
 
-def readme_block(text: str, exe: Exe) -> str:
+def doc_block(text: str, exe: Exe) -> str:
     start = text.index(f"<!-- reference:{exe.name} ")
     end = text.index("<!-- /reference -->", start) + len("<!-- /reference -->")
     return text[start:end]
 
 
 @pytest.mark.parametrize("exe", EXECUTABLES, ids=[e.name for e in EXECUTABLES])
-def test_readme_tables_match_the_code(exe: Exe) -> None:
+def test_reference_tables_match_the_code(exe: Exe) -> None:
     want = reference(exe)
-    assert readme_block(README.read_text(), exe) == want, (
-        "README reference out of date: run python tests/unit/test_unit_readme_reference.py --write")
+    assert doc_block(REFERENCE.read_text(), exe) == want, (
+        "docs/reference.md out of date: run python tests/unit/test_unit_reference_doc.py --write")
 
 
 def read_settings(exe: Exe) -> set[str]:
@@ -186,10 +191,10 @@ def test_defaults_in_the_help_are_the_codes() -> None:
 
 
 def write() -> None:
-    text = README.read_text()
+    text = REFERENCE.read_text()
     for exe in EXECUTABLES:
-        text = text.replace(readme_block(text, exe), reference(exe))
-    README.write_text(text)
+        text = text.replace(doc_block(text, exe), reference(exe))
+    REFERENCE.write_text(text)
 
 
 if __name__ == "__main__":
