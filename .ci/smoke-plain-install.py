@@ -40,9 +40,13 @@ def cases(bin_dir: str) -> list[Case]:
         Case(("gc-session-tmux", "doctor"), 1, "FAIL"),
         Case(("gc-session-tmux", "doctor", "--json"), 1, json_out=True),
         Case(("gc-session-k8s", "doctor"), 1, "FAIL"),
+        # No [k8s] extra on a plain install: the client's checks name the install.
+        Case(("gc-session-k8s", "doctor"), 1, "pip install 'gc-session-providers[k8s]'"),
         Case(("gc-session-k8s", "doctor", "--json"), 1, json_out=True),
         Case(("gc-beads-k8s", "doctor"), 1, "FAIL"),
         Case(("gc-beads-k8s", "doctor", "--json"), 1, json_out=True),
+        # The offline API server, for trying the Kubernetes commands without a cluster.
+        Case(("gc-fakekube", "--help"), 0, "usage: gc-fakekube"),
         Case(("gc-beads-k8s", "init", "--help"), 0, "usage: gc-beads-k8s init"),
         Case(("gc-beads-k8s", "init", "-h"), 0, "usage: gc-beads-k8s init"),
         Case(("gc-beads-k8s", "init", "--quiet"), 1),

@@ -38,4 +38,9 @@ def running_names(out: str, prefix: str, city: str = "") -> list[str]:
 def list_running(settings: KubeSettings, city: str, prefix: str) -> str:
     res = kubectl(["get", "pods", "-l", list_selector(city), "-o", JSONPATH], settings=settings,
                   action="list pods")
-    return "\n".join(running_names(res.out.decode("utf-8", "replace"), prefix, city))
+    out = res.out.decode("utf-8", "replace")
+    pods = {parts[4] for parts in (line.split("\t") for line in out.splitlines()) if len(parts) >= 6}
+    from providers.kube.transport import answers
+
+    answers.prune(settings.namespace, pods)  # the runtime dir forgets pods that are gone
+    return "\n".join(running_names(out, prefix, city))

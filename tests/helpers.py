@@ -42,6 +42,17 @@ class Completed(NamedTuple):
         return self.out.rstrip("\n")
 
 
+def program_of(launcher: str) -> str:
+    """The program an installed launcher runs: ``<name>.py`` beside it (the source tree) or
+    in our package's ``providers/bin`` (the wheel and editable installs: never on PATH)."""
+    beside = f"{launcher}.py"
+    if os.path.exists(beside):
+        return beside
+    import providers
+
+    return str(Path(providers.__file__).parent / "bin" / f"{os.path.basename(launcher)}.py")
+
+
 def executable(name: str) -> list[str]:
     """The installed script (editable or wheel) in this interpreter's scripts dir."""
     scripts = sysconfig.get_path("scripts")
@@ -164,11 +175,13 @@ def stand_in_helper(run_dir: Path, reply: Callable[[socket.socket], None]) -> It
     """A listener on the helper's socket in ``run_dir`` (created 0700; the socket ours and
     0600, as the real helper's) that hands each connection to ``reply``: a helper that
     misbehaves in a way of the test's choosing."""
+    from providers.kube.transport import wire
+
     run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old = os.umask(0o177)
     try:
-        listener.bind(str(run_dir / "helper.sock"))
+        listener.bind(str(run_dir / wire.socket_name()))
     finally:
         os.umask(old)
     listener.listen(16)

@@ -1,7 +1,9 @@
-"""The kit as a pytest plugin (entry point ``pytest11``).
+"""The kit as a pytest plugin, registered by the ``pytest11`` entry module
+(``gc_provider_conformance_plugin``, which owns the options and the
+``gc_provider`` fixture) only when ``--gc-provider`` or ``--gc-beads`` is given.
 
 Cheap to import (no typer, no kit modules until asked). Without
-``--gc-provider`` it collects nothing. With it, the executable is collected
+``--gc-provider`` it is not even loaded. With it, the executable is collected
 like a test file: a real `pytest.File` collector whose items are its check
 IDs, so the node IDs are ``<path>::<ID>`` (pass them back to pytest), and
 ``-k``, ``--lf``, ``--deselect`` and the collected/selected counts behave as for
@@ -31,54 +33,6 @@ if TYPE_CHECKING:
 _TARGETS_KEY = pytest.StashKey[dict[Path, bool]]()
 _SEEN_KEY = pytest.StashKey[set[Path]]()
 _RUNS_KEY = pytest.StashKey[list["Background"]]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("gc-provider-conformance", "Gas City provider conformance")
-    group.addoption(
-        "--gc-provider",
-        metavar="PATH",
-        help="Run the conformance checks against this session provider executable.",
-    )
-    group.addoption(
-        "--gc-provider-env",
-        metavar="KEY=VALUE",
-        action="append",
-        default=[],
-        help="Environment for every provider op (repeatable).",
-    )
-    group.addoption(
-        "--gc-provider-only",
-        metavar="GROUP",
-        action="append",
-        default=[],
-        help="Suite or check-ID prefix to collect (repeatable); -k narrows further.",
-    )
-    group.addoption(
-        "--gc-provider-relative-env",
-        metavar="KEY=PATH",
-        action="append",
-        default=[],
-        help="A setting holding a path relative to the caller (GC-STRICT-ISOLATION-004; repeatable).",
-    )
-    group.addoption(
-        "--gc-provider-caller-dir",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="Give twice: GC-STRICT-ISOLATION-004's two caller directories (default: two fresh ones).",
-    )
-    group.addoption(
-        "--gc-provider-backing-name-command",
-        metavar="CMD",
-        default="",
-        help="Shell command printing session $1's backing object name(s) (GC-STRICT-ISOLATION-003).",
-    )
-    group.addoption(
-        "--gc-beads",
-        metavar="PATH",
-        help="Run the exec beads store checks against this executable.",
-    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,22 +77,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ProviderFi
     root = parent.config.rootpath
     nodeid = str(file_path.relative_to(root)) if file_path.is_relative_to(root) else str(path)
     return ProviderFile.from_parent(parent, path=file_path, nodeid=nodeid, beads=targets[path])
-
-
-@pytest.fixture
-def gc_provider(pytestconfig: pytest.Config) -> Any:
-    """A ``protocol.conformance.driver.Provider`` for ``--gc-provider`` (skips without it).
-
-    For authors' own tests: ``gc_provider.run("is-running", name)`` calls the
-    executable exactly as Gas City does and returns an ``OpResult``.
-    """
-    path = pytestconfig.getoption("--gc-provider")
-    if not path:
-        pytest.skip("no --gc-provider given")
-    from protocol.conformance.driver import Provider
-    from protocol.conformance.session import parse_env, resolve
-
-    return Provider([resolve(path)], parse_env(pytestconfig.getoption("--gc-provider-env")))
 
 
 class ProviderFile(pytest.File):

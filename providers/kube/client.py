@@ -49,6 +49,20 @@ class AccessCheck(NamedTuple):
         return f"{self.verb} {res}"
 
 
+#: What a plain install (no extras) lacks for the commands that use the Kubernetes client.
+INSTALL_K8S = "pip install 'gc-session-providers[k8s]'"
+
+
+def require() -> None:
+    """`KubeError` (exit 1, one line saying what to install) when the client is missing."""
+    try:
+        import kubernetes  # noqa: F401
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] != "kubernetes":
+            raise
+        raise KubeError(f"the Kubernetes client is not installed: {INSTALL_K8S}") from None
+
+
 def api_client(settings: KubeSettings | None = None) -> Any:
     """A configured ``kubernetes.client.ApiClient`` (cached per kubeconfig+context).
 
@@ -60,6 +74,7 @@ def api_client(settings: KubeSettings | None = None) -> Any:
     key = (settings.kubeconfig, settings.context)
     if key in _CLIENTS:
         return _CLIENTS[key]
+    require()
     from kubernetes import client, config
 
     configuration = client.Configuration()
@@ -90,9 +105,10 @@ def api_client(settings: KubeSettings | None = None) -> Any:
 
 
 def core(settings: KubeSettings | None = None) -> Any:
+    made = api_client(settings)
     from kubernetes import client
 
-    return client.CoreV1Api(api_client(settings))
+    return client.CoreV1Api(made)
 
 
 def _status_message(error: Any) -> str:
@@ -111,10 +127,10 @@ def _status_message(error: Any) -> str:
 
 def translate(error: BaseException, action: str) -> KubeError:
     """Map a client exception to our error tree (the caller chains it)."""
-    from kubernetes.client.exceptions import ApiException
-
     if isinstance(error, KubeError):
         return error
+    from kubernetes.client.exceptions import ApiException
+
     if isinstance(error, ApiException):
         status = int(error.status or 0)
         message = f"{action}: {_status_message(error)}"
@@ -237,9 +253,9 @@ def delete_pod(
 def _watch_pod(
     name: str, settings: KubeSettings, resource_version: str, seconds: int
 ) -> Iterator[tuple[str, Obj]]:
+    api = core(settings)
     from kubernetes import watch
 
-    api = core(settings)
     watcher: Any = watch.Watch
     stream = watcher(return_type="object").stream(
         api.list_namespaced_pod,
@@ -402,9 +418,10 @@ def missing_access(
     Raises `KubeNotFound` when the server does not serve the authorization API.
     """
     settings = settings or KubeSettings.from_env()
+    made = api_client(settings)
     from kubernetes import client
 
-    api = client.AuthorizationV1Api(api_client(settings))
+    api = client.AuthorizationV1Api(made)
     denied: list[AccessCheck] = []
     for check in checks:
         body = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -159,8 +160,10 @@ def test_a_helper_that_hangs_up_mid_answer_costs_the_op_nothing(k8s: K8s,
     assert execs and all(line["transport"] == "direct" for line in execs)
 
 
-def test_a_helper_of_other_code_makes_way_and_the_op_still_answers(
+def test_a_helper_of_other_code_is_left_running_beside_ours_and_the_op_still_answers(
         k8s: K8s, helper: dict[str, str]) -> None:
+    """Two installs (here: one changed in place) each reach their own helper, keyed by the
+    code's hash in the socket's name: one's call never makes the other's exit."""
     name = started(k8s)
     pid = int(k8s.run("helper", "status").out.split('"pid": ')[1].split(",")[0])
     # Another installation's code: the same files, another version string.
@@ -170,11 +173,18 @@ def test_a_helper_of_other_code_makes_way_and_the_op_still_answers(
     try:
         assert k8s.run("is-running", name).value == "true"
         deadline = time.monotonic() + 30
-        while os.path.exists(f"/proc/{pid}"):
-            assert time.monotonic() < deadline, "the old helper did not exit"
+        while k8s.run("helper", "status").value == "helper: not running":
+            assert time.monotonic() < deadline, "the other code's helper did not start"
             time.sleep(0.05)
+        other = int(k8s.run("helper", "status").out.split('"pid": ')[1].split(",")[0])
+        assert other != pid and os.path.exists(f"/proc/{pid}")  # the first one still serves
+        sockets = [entry for entry in os.listdir(helper["GC_K8S_RUNTIME_DIR"])
+                   if entry.startswith("helper-") and entry.endswith(".sock")]
+        assert len(sockets) == 2, sockets
+        k8s.run("helper", "stop")
     finally:
         os.utime(hot_py, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.kill(pid, signal.SIGTERM)  # the first helper, which this test started
 
 
 def test_a_reader_that_went_away_is_exit_1_without_a_traceback_on_both_paths(

@@ -14,6 +14,8 @@ import pytest
 from k8s_helpers import K8s
 from planter import Planter, second_user, shared_tmp, tree
 
+from providers.kube.transport import wire
+
 OPS = [("is-running", (), b""), ("process-alive", (), b"sleep"), ("get-meta", ("K",), b""),
        ("set-meta", ("K",), b"v"), ("nudge", (), b"hi")]
 
@@ -48,12 +50,12 @@ def test_a_file_at_the_helper_socket_path_is_refused_not_silently_gone_around(
     run_dir = Path("/tmp") / f"gck-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(mode=0o700)
     try:
-        (run_dir / "helper.sock").write_text("left here")
+        (run_dir / wire.socket_name()).write_text("left here")
         env = {"GC_K8S_TRANSPORT": "auto", "GC_K8S_RUNTIME_DIR": str(run_dir)}
         for op, args, stdin in OPS[:3]:
             res = k8s.run(op, k8s.name(), *args, stdin=stdin, env=env)
             assert res.rc == 1 and refused(res.err) and "not a socket" in res.err, (op, res)
-        assert sorted(os.listdir(run_dir)) == ["helper.sock"]
+        assert sorted(os.listdir(run_dir)) == [wire.socket_name()]
     finally:
         for child in run_dir.iterdir():
             child.unlink()

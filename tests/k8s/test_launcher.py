@@ -106,6 +106,10 @@ def test_a_missing_program_is_one_line_and_exit_1(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and "gc-session-k8s.py" in proc.stderr
 
 
+#: The program, shipped in the package (providers/bin), never on PATH.
+PROGRAM = REPO / "providers" / "bin" / "gc-session-k8s.py"
+
+
 def test_the_installed_program_run_directly_answers_as_the_launcher_does() -> None:
     launcher = executable("gc-session-k8s")
     if len(launcher) > 1:
@@ -113,8 +117,8 @@ def test_the_installed_program_run_directly_answers_as_the_launcher_does() -> No
     for argv in (["bogus", "x"], ["is-running"], ["is-running", "bad;name"]):
         through = subprocess.run([*launcher, *argv], capture_output=True, timeout=60,
                                  check=False)
-        direct = subprocess.run([launcher[0] + ".py", *argv], capture_output=True, timeout=60,
-                                check=False)
+        direct = subprocess.run([sys.executable, str(PROGRAM), *argv], capture_output=True,
+                                timeout=60, check=False)
         assert (through.returncode, through.stdout, through.stderr) == (
             direct.returncode, direct.stdout, direct.stderr), argv
 

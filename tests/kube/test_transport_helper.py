@@ -83,7 +83,7 @@ def test_the_first_op_starts_the_helper_and_later_ops_go_through_it(helper_env: 
     assert helper_misses(tmp_path) == ["not running (starting one)"]
     where = run_dir()
     assert where.stat().st_mode & 0o777 == 0o700
-    assert (where / "helper.sock").stat().st_mode & 0o777 == 0o600
+    assert (where / wire.socket_name()).stat().st_mode & 0o777 == 0o600
 
 
 def test_errors_keep_their_class_through_the_helper(helper_env: FakeKubeEnv) -> None:
@@ -209,7 +209,7 @@ def test_a_dead_helper_with_a_stale_socket_costs_only_a_fallback(helper_env: Fak
     state = helper_up()
     os.kill(int(state["pid"]), signal.SIGKILL)
     wait_for(lambda: status() is None, "the killed helper to stop answering")
-    assert (run_dir() / "helper.sock").exists()  # left behind by SIGKILL
+    assert (run_dir() / wire.socket_name()).exists()  # left behind by SIGKILL
     assert run(["echo", "ok"]).out == b"ok\n"
     assert transports(tmp_path) == ["direct"]
     assert helper_misses(tmp_path) == ["connect: Connection refused"]
@@ -223,9 +223,9 @@ def test_a_socket_owned_by_another_uid_is_refused(helper_env: FakeKubeEnv,
     where = run_dir()
     where.mkdir(mode=0o700)
     planted = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    planted.bind(str(where / "helper.sock"))
+    planted.bind(str(where / wire.socket_name()))
     planted.listen(1)
-    os.chown(where / "helper.sock", NOBODY, NOBODY)
+    os.chown(where / wire.socket_name(), NOBODY, NOBODY)
     try:
         with pytest.raises(Untrusted, match=f"owned by uid {NOBODY}"):
             run(["echo", "ok"])  # refused, never gone around (privdir)
@@ -252,7 +252,7 @@ def test_a_helper_running_as_another_uid_is_refused(helper_env: FakeKubeEnv,
         pytest.skip("needs root to listen as another uid")
     where = run_dir()
     where.mkdir(mode=0o700)
-    planter = subprocess.Popen([sys.executable, "-c", PLANTER, str(where / "helper.sock")],
+    planter = subprocess.Popen([sys.executable, "-c", PLANTER, str(where / wire.socket_name())],
                                stdout=subprocess.PIPE, text=True)
     try:
         assert planter.stdout is not None and planter.stdout.readline() == "ready\n"
@@ -267,7 +267,7 @@ def test_a_helper_running_as_another_uid_is_refused(helper_env: FakeKubeEnv,
 def test_a_runtime_dir_open_to_others_is_refused(helper_env: FakeKubeEnv, tmp_path: Path) -> None:
     where = run_dir()
     where.mkdir(mode=0o700)
-    (where / "helper.sock").touch()
+    (where / wire.socket_name()).touch()
     where.chmod(0o775)
     with pytest.raises(Untrusted, match="writable by others"):
         run(["true"])  # refused, not gone around: nothing ran
@@ -279,7 +279,7 @@ def test_a_file_at_the_helper_socket_path_is_refused_not_ignored(helper_env: Fak
                                                                  tmp_path: Path) -> None:
     where = run_dir()
     where.mkdir(mode=0o700)
-    (where / "helper.sock").write_text("not a socket")
+    (where / wire.socket_name()).write_text("not a socket")
     with pytest.raises(Untrusted, match="not a socket"):
         run(["true"])
     assert transports(tmp_path) == ["helper"]  # its audit line (rc -1): no other way ran
@@ -334,7 +334,7 @@ def test_an_idle_helper_exits_by_itself(helper_env: FakeKubeEnv,
     monkeypatch.setenv("GC_K8S_HELPER_IDLE", "1")
     helper_up()
     wait_for(lambda: status() is None, "the idle helper to exit")
-    assert not (run_dir() / "helper.sock").exists()
+    assert not (run_dir() / wire.socket_name()).exists()
 
 
 def test_the_helper_keeps_a_plugin_token_until_it_expires(helper_env: FakeKubeEnv,

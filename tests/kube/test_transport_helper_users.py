@@ -29,7 +29,7 @@ def test_another_local_user_gets_nothing_from_the_helper(helper_env: FakeKubeEnv
                                                          stranger: Stranger) -> None:
     helper_client.launch()
     run = Path(os.environ["GC_K8S_RUNTIME_DIR"])
-    sock = run / wire.SOCKET_NAME
+    sock = run / wire.socket_name()
     assert wait_for(lambda: helper_client.control("status") is not None, timeout=30)
     before = helper_client.control("status")
     assert before is not None

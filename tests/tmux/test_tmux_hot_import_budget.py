@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import Provider, Start
+from helpers import Provider, Start, program_of
 
 HEAVY = ("typer", "kubernetes", "libtmux", "rich", "click", "subprocess", "orjson", "enum")
 HOT = [("is-running", []), ("process-alive", []), ("get-meta", ["k"]), ("get-last-activity", []),
@@ -16,8 +16,8 @@ HOT = [("is-running", []), ("process-alive", []), ("get-meta", ["k"]), ("get-las
 
 def imported_modules(provider: Provider, op: str, args: list[str], stdin: bytes) -> set[str]:
     script = provider.argv[-1]
-    if os.path.exists(script + ".py"):  # an installed launcher: its program, as it runs it
-        script += ".py"
+    if not script.endswith(".py"):  # an installed launcher: its program, as it runs it
+        script = program_of(script)
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", script, op, *args], input=stdin,
         capture_output=True, env={**provider.env, "GC_NUDGE_DEBOUNCE_MS": "0"}, timeout=30,

@@ -1,4 +1,5 @@
-"""`python -m providers.kube.fakekube [--backend local|docker] [--port N] [--kubeconfig PATH] [--tls]`
+"""`gc-fakekube [--backend local|docker] [--port N] [--kubeconfig PATH] [--tls]`
+(also `python -m providers.kube.fakekube`).
 
 Prints the server URL as the first stdout line (and the kubeconfig path as
 the second when asked), serves until SIGINT/SIGTERM, then removes every pod
@@ -20,7 +21,7 @@ from providers.kube.fakekube.tls import OpenSSLMissing
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m providers.kube.fakekube",
+    parser = argparse.ArgumentParser(prog="gc-fakekube",
                                      description="offline Kubernetes API server for tests")
     parser.add_argument("--backend", choices=("local", "docker"), default="local")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

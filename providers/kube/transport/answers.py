@@ -91,6 +91,37 @@ def mark(namespace: str, pod: str, environ: dict[str, str] | None = None) -> Non
         os.close(fd)
 
 
+def prune(namespace: str, present: set[str], environ: dict[str, str] | None = None) -> int:
+    """Remove the generation files of ``namespace``'s pods that are not ``present`` (gone);
+    how many went. Cheap: one listing of the runtime dir, by `list-running`.
+
+    Only files older than `MAX_TTL_MS` go: an answer kept before such a file's last mark
+    has expired, so a pod whose file is gone (generation 0 again) is never answered from
+    before it. A pod of another city in the namespace loses at worst that file, not an answer.
+    """
+    where = rundir.path(environ)
+    head = f"gen.{namespace}."
+    try:
+        names = [name for name in os.listdir(where) if name.startswith(head)]
+    except OSError:
+        return 0
+    if not names:
+        return 0
+    old = time.time_ns() - MAX_TTL_MS * 1_000_000
+    gone = 0
+    for name in names:
+        if name[len(head):] in present:
+            continue
+        path = os.path.join(where, name)
+        try:
+            if os.lstat(path).st_mtime_ns < old:
+                os.unlink(path)
+                gone += 1
+        except OSError:
+            pass
+    return gone
+
+
 def ttl_seconds(environ: dict[str, str]) -> float:
     raw = environ.get("GC_K8S_HELPER_CACHE_MS", "")
     ms = int(raw) if raw.isdigit() else DEFAULT_TTL_MS

@@ -51,13 +51,13 @@ from providers.kube.transport import (
 )
 from providers.kube.transport.route import audit_argv
 from providers.kube.transport.wire import (
-    SOCKET_NAME,
     answer_call,
     answered,
     code_version,
     pack,
     recv_exact,
     recv_header,
+    socket_name,
 )
 
 #: Modules whose ``serve(argv, env, stdin, execute)`` answers a client's whole read op
@@ -378,7 +378,7 @@ class Helper:
                 "resident_streams": self.streams.count(),
                 "kept_answers": self.answers.count(), "kept_answer_hits": self.answers.hits,
                 "plugin_runs": credentials.runs, "idle_exit_s": self.idle_exit,
-                "socket": os.path.join(self.where, SOCKET_NAME)}
+                "socket": os.path.join(self.where, socket_name())}
 
     # -- the accept loop ---------------------------------------------------------------
     def serve(self, listener: socket.socket) -> None:
@@ -437,7 +437,8 @@ def serve() -> int:
     os.chdir("/")  # nothing relative may mean the first caller's directory
     try:
         where = rundir.ensure()
-        lock = privdir.open_file(os.path.join(where, "helper.lock"), os.O_RDWR | os.O_CREAT)
+        lock = privdir.open_file(os.path.join(where, socket_name().replace(".sock", ".lock")),
+                                os.O_RDWR | os.O_CREAT)
     except (Fallback, ProviderError, OSError) as why:
         print(f"gc-k8s helper: {why}", file=sys.stderr)
         return 1
@@ -446,7 +447,7 @@ def serve() -> int:
     except BlockingIOError:
         return 0  # another helper of ours runs (or is starting): it serves
     raise_open_files()  # an idle stream per pod: a controller of hundreds holds hundreds
-    path = os.path.join(where, SOCKET_NAME)
+    path = os.path.join(where, socket_name())
     try:
         os.unlink(path)
     except FileNotFoundError:

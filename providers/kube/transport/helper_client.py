@@ -2,7 +2,8 @@
 
 Hot path: `_socket` only (no `socket`, `selectors`, `enum`). Where the socket is, how a
 connection is checked (our uid only) and the framing are `providers.kube.transport.wire`.
-A helper that is not running is started detached (this op then goes direct); one that
+A helper that is not running is started detached once this op, gone direct, reached the
+cluster (an op with nowhere to go starts none); one that
 dies before it starts the exec costs nothing but a fallback; one that dies mid-exec is
 a fallback for a read and a clear `KubeUnavailable` for a write (running a write twice
 is worse than one error, as in `providers.kube.retry`).
@@ -36,21 +37,25 @@ class Away(Exception):
     missing is visible, not just slower.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, start: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: None runs (or its socket is stale): start one once this op's direct exec has
+        #: reached the cluster (`providers.kube.transport.route`), never before: an op with
+        #: no cluster to reach must not leave a helper behind.
+        self.start = start
 
 
 def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _socket.socket:
-    """A connection to our helper; `Away` when none answers (one is started if ``start``)."""
+    """A connection to our helper; `Away` when none answers (``start``: it says whether one
+    should be started once the cluster answered)."""
     try:
         return wire.connect(environ)
     except wire.Absent as why:
-        if start and (why.stale or why.reason == "not running"):
-            launch(environ)  # none runs, or a stale socket: its helper is gone
-            if why.reason == "not running":
-                raise Away("not running (starting one)") from None
-        raise Away(why.reason) from None
+        startable = start and (why.stale or why.reason == "not running")
+        if why.reason == "not running" and startable:
+            raise Away("not running (starting one)", start=True) from None
+        raise Away(why.reason, start=startable) from None
 
 
 def launch(environ: dict[str, str] | None = None) -> None:

@@ -27,6 +27,7 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
     """The op's `Result` through a faster transport, or None: run it with kubectl."""
     shown = audit_argv(pod, container, argv)
     away = ""
+    start = False
     if mode in ("helper", "auto"):
         from providers.kube.transport import helper_client
 
@@ -36,6 +37,7 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
                                                            stdin, timeout, retry)
         except helper_client.Away as why:
             away = why.reason
+            start = why.start
         except Fallback as why:
             audit.record(shown, pod=pod, started=started, rc=-1, transport="helper",
                          fallback=why.reason)
@@ -50,7 +52,29 @@ def exec_fast(mode: str, settings: KubeSettings, pod: str, container: str, argv:
             return result
     elif mode != "direct":
         return None
-    return exec_direct(settings, pod, container, argv, stdin, timeout, retry, shown, away)
+    if not start:
+        return exec_direct(settings, pod, container, argv, stdin, timeout, retry, shown, away)
+    from providers.kube import errors
+
+    try:
+        went = exec_direct(settings, pod, container, argv, stdin, timeout, retry, shown, away)
+    except (errors.KubeNotFound, errors.KubeForbidden, errors.KubeConflict, errors.KubeInvalid):
+        launch()  # the cluster answered (no such pod, forbidden…): a helper will serve
+        raise
+    if went is not None:
+        launch()
+    return went
+
+
+def launch() -> None:
+    """Start the helper once a direct exec reached the cluster (an op with nowhere to go
+    leaves none behind); its trouble is never the op's."""
+    from providers.kube.transport import helper_client
+
+    try:
+        helper_client.launch()
+    except Exception:  # a runtime dir not ours alone was refused when connecting
+        pass
 
 
 def exec_direct(settings: KubeSettings, pod: str, container: str, argv: list[str],

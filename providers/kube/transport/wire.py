@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 PROTOCOL = "4"
+#: The package's version (pyproject.toml's; the executables' ``--version``).
+PACKAGE_VERSION = "0.1.0"
 CONNECT_TIMEOUT = 0.5
-SOCKET_NAME = "helper.sock"
 #: The modules whose code the helper runs for its clients, from the directory holding our
 #: packages: a change to any makes it exit for a helper of the new code
 #: (tests/k8s/test_hot_path.py checks the list against what the helper imports).
@@ -58,19 +59,38 @@ class Absent(Exception):
         self.stale = stale
 
 
+_version = ""
+
+
 def code_version() -> str:
-    stamps = []
-    for name in CODE:
-        try:
-            st = posix.stat(f"{ROOT}/{name}")
-            stamps.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
-        except OSError:
-            stamps.append("-")
-    return PROTOCOL + ":" + ",".join(stamps)
+    """``<package version>+<short code hash>`` (``0.1.0+3f9c0a1b2d``), once per process.
+
+    The hash covers the wire protocol and every module in `CODE` as installed here (each
+    file's mtime and size: a stat each, no reads, on the tick's path), so two installs, or
+    one changed in place, are two versions, and each has its own helper (`socket_name`).
+    """
+    global _version
+    if not _version:
+        stamps = [PROTOCOL]
+        for name in CODE:
+            try:
+                st = posix.stat(f"{ROOT}/{name}")
+                stamps.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
+            except OSError:
+                stamps.append("-")
+        digest = int.from_bytes(f"{ROOT}|{','.join(stamps)}".encode(), "big") % 0x1FFFFFFFFFFFFFFF
+        _version = f"{PACKAGE_VERSION}+{digest:016x}"[:len(PACKAGE_VERSION) + 11]
+    return _version
+
+
+def socket_name() -> str:
+    """The helper's socket in the runtime dir, keyed by the code it runs: each install's
+    clients reach their own helper, and one install's call never makes another's exit."""
+    return f"helper-{code_version().rpartition('+')[2]}.sock"
 
 
 def socket_path(environ: "Mapping[str, str] | None" = None) -> str:
-    return f"{rundir.path(environ)}/{SOCKET_NAME}"
+    return f"{rundir.path(environ)}/{socket_name()}"
 
 
 def pack(header: "dict[str, Any]", *blobs: bytes) -> bytes:
@@ -146,7 +166,7 @@ def connect(environ: "Mapping[str, str] | None" = None) -> _socket.socket:
     """A checked connection to our helper: `Absent` when none answers, `privdir.Untrusted`
     when what is there is not safely ours."""
     where = rundir.path(environ)
-    path = f"{where}/{SOCKET_NAME}"
+    path = f"{where}/{socket_name()}"
     try:
         st = posix.lstat(path)
     except FileNotFoundError:
