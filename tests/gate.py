@@ -45,5 +45,7 @@ class Gate:
             return
         try:
             os.write(fd, b"\n")
+        except BrokenPipeError:  # the reader was killed between our open and our write
+            pass
         finally:
             os.close(fd)

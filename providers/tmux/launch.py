@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 PROCESS_WAIT = 30.0
 READY_WAIT = 60.0
 SETUP_TIMEOUT = 10.0
-#: Looks at a dead pane until tmux has its exit status (`exited`): at most half a second.
-STATUS_POLLS = 25
+#: Looks at a dead pane until tmux has its exit status (`exited`): seconds, by the clock
+#: (a count of polls ran out on a loaded machine before tmux had reaped the command).
+STATUS_WAIT = 3.0
 #: Gas City kills `start` at its startup_timeout (60 s by default); finish first.
 DEFAULT_BUDGET = 50.0
 
@@ -151,13 +152,14 @@ def exited(r: Runner) -> str:
     closes, a moment before it collects the exit status: a dead pane is asked again
     until the status is in (a bounded wait, only for a dead pane)."""
     fields: list[str] = []
-    for _ in range(STATUS_POLLS):
+    deadline = time.monotonic() + STATUS_WAIT
+    while True:
         res = r.tmux(["display-message", "-p", "-t", session.target(r),
                       "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"])
         fields = (res.out.decode("utf-8", "replace").strip().split(":") if res.ok else []) + ["", ""]
         if fields[0] != "1":
             return ""
-        if fields[1] or fields[2]:
+        if fields[1] or fields[2] or time.monotonic() >= deadline:
             break
         time.sleep(0.02)
     status, signal = fields[1], fields[2]
