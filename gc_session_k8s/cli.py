@@ -177,7 +177,7 @@ OPERATIONS: dict[str, Operation] = {
                              summary="validate an image reference (the cluster pulls it)"),
     "protocol": Operation(op_protocol, (), summary="print the RPP handshake JSON"),
     "manifest": Operation(op_manifest, human=True, stdin="start config JSON",
-                          summary="print the pod a start would create; touches no cluster"),
+                          summary="print the pod a start would create [--yaml]; touches no cluster"),
     "doctor": Operation(op_doctor, (), human=True,
                         summary="check kubectl, context, namespace, RBAC and image [--json]"),
     "sync": Operation(op_sync, ("name", "?*option"), human=True,
