@@ -35,7 +35,11 @@ def test_a_command_that_dies_during_startup_says_how_it_ended(tmux_provider: Pro
     res = tmux_provider.run("start", f"dies-{uuid.uuid4().hex[:8]}", stdin=json.dumps(
         {"work_dir": str(tmp_path), "command": command, "process_names": ["never-appears"]}))
     assert res.rc == 1
-    assert f"died during startup (its command {ended})" in res.err
+    # tmux marks the pane dead when its terminal closes and learns the status when it reaps
+    # the command; on a loaded machine start may look in between and can only say "exited"
+    # (it waits for the status by the clock, launch.STATUS_WAIT): never a wrong status.
+    assert (f"died during startup (its command {ended})" in res.err
+            or "died during startup (its command exited)\n" in res.err), res.err
 
 
 def test_fire_and_forget_start_says_when_the_command_already_exited(tmux_provider: Provider,
@@ -48,11 +52,12 @@ def test_fire_and_forget_start_says_when_the_command_already_exited(tmux_provide
     res = tmux_provider.run("start", name, stdin=json.dumps({"work_dir": str(tmp_path),
                                                              "command": "exit 3"}))
     assert res.rc == 0, res.err
-    said = (f"warning: the command of session {name!r} already exited 3 when start returned; "
+    said = (f"warning: the command of session {name!r} already {{}} when start returned; "
             "is-running will say false\n")
-    assert res.err in ("", said)
+    # "exited" alone when tmux had not reaped it yet (see the test above): never a wrong status
+    assert res.err in ("", said.format("exited 3"), said.format("exited")), res.err
     assert wait_for(lambda: tmux_provider.ok("is-running", name) == "false")
     socket = tmux_provider.env["GC_TMUX_SOCKET"]
     runner = LocalRunner(socket, name, environ=tmux_provider.env)
-    assert launch.exited(runner) == "exited 3"
+    assert wait_for(lambda: launch.exited(runner) == "exited 3", timeout=30)
     tmux_provider.run("stop", name)
