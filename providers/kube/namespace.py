@@ -14,11 +14,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from providers.kube.settings import KubeSettings
 
-#: A pod create checked by the server and never stored (``--dry-run=server``).
+#: A pod create checked by the server and never stored (``--dry-run=server``); it meets the
+#: "restricted" Pod Security Standard, so a namespace that enforces it admits it too.
 DRY_RUN_POD = (
     '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "gc-doctor-dry-run", '
-    '"namespace": "NAMESPACE"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}'
+    '"namespace": "NAMESPACE"}, "spec": {"securityContext": {"runAsNonRoot": true, '
+    '"runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}}, '
+    '"containers": [{"name": "c", "image": "busybox", "securityContext": '
+    '{"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}]}}'
 )
+#: Refusals that come from admission, after the namespace lookup: the namespace exists.
+ADMISSION_REFUSALS = ("violates PodSecurity", "admission webhook", "exceeded quota")
 
 
 class NamespaceMissing(Exception):
@@ -44,4 +50,8 @@ def check_exists(settings: KubeSettings) -> str:
                         action="create pods (dry run)")
     except KubeNotFound:
         raise missing from None
+    except KubeForbidden as refused:
+        if not any(reason in str(refused) for reason in ADMISSION_REFUSALS):
+            raise
+        return f"{ns} (exists: admission judged a dry-run pod create)"
     return f"{ns} (exists: a dry-run pod create was admitted)"
