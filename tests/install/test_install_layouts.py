@@ -252,6 +252,15 @@ def test_a_plain_install_runs_every_command_and_names_the_k8s_extra(wheel: Path,
     smoke = subprocess.run([sys.executable, str(REPO / ".ci" / "smoke-plain-install.py"), str(venv / "bin")],
                            capture_output=True, text=True, timeout=600, check=False)
     assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-2000:]
+    # the kit runs too, from the plain install, against the minimal provider and tmux
+    socket = base / "kit-tmux.sock"
+    kit = subprocess.run([str(venv / "bin" / "gc-provider-conformance"),
+                          str(REPO / "examples" / "minimal-sh" / "gc-session-minimal"),
+                          "--only", "check", "--env", f"GC_MINIMAL_TMUX_SOCKET={socket}"],
+                         capture_output=True, text=True, timeout=600, check=False, cwd=base)
+    subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False)
+    assert kit.returncode == 0, kit.stdout[-3000:] + kit.stderr[-2000:]
+    assert "14 passed" in kit.stdout or " 0 failed" in kit.stdout, kit.stdout[-2000:]
 
 
 def test_a_user_install_runs_with_the_python_of_its_site_packages(wheel: Path, base: Path) -> None:
