@@ -54,6 +54,21 @@ def single(spec: Spec, *, serial: bool = False) -> Callable[[UnitBody], Unit]:
     return wrap
 
 
+def strict_registrar(units: list[Unit]) -> Callable[[str, str, str], Callable[[UnitBody], Unit]]:
+    """A ``@strict(code, group, title)`` decorator that makes a one-check unit of suite
+    ``strict`` and appends it to ``units`` (the module's UNITS)."""
+
+    def strict(code: str, group: str, title: str) -> Callable[[UnitBody], Unit]:
+        def wrap(body: UnitBody) -> Unit:
+            unit = single(Spec(code, "strict", group, title))(body)
+            units.append(unit)
+            return unit
+
+        return wrap
+
+    return strict
+
+
 def verdict(spec: Spec, body: UnitBody, kit: Kit) -> Result:
     """Run one check body and turn its outcome into a result."""
     try:

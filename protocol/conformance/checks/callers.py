@@ -18,7 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from protocol.conformance.caller import reads_true, split_list
@@ -28,18 +28,12 @@ from protocol.conformance.context import Kit
 from protocol.conformance.driver import OpResult
 from protocol.conformance.gojson import StartConfig, encode_start_config
 from protocol.conformance.model import fail, skip
-from protocol.conformance.registry import Spec, Unit, UnitBody, single
+from protocol.conformance.registry import Unit, strict_registrar
 
 UNITS: list[Unit] = []
 
 
-def strict(code: str, group: str, title: str) -> Callable[[UnitBody], Unit]:
-    def wrap(body: UnitBody) -> Unit:
-        unit = single(Spec(code, "strict", group, title))(body)
-        UNITS.append(unit)
-        return unit
-
-    return wrap
+strict = strict_registrar(UNITS)
 
 
 #: A Gas City session name (``protocol.names``): what the kit may try as an alias.

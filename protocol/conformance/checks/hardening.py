@@ -17,7 +17,6 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,18 +36,12 @@ from protocol.conformance.context import Kit
 from protocol.conformance.driver import OpResult
 from protocol.conformance.gojson import StartConfig, encode_start_config
 from protocol.conformance.model import fail, optional, skip
-from protocol.conformance.registry import Spec, Unit, UnitBody, single
+from protocol.conformance.registry import Unit, strict_registrar
 
 UNITS: list[Unit] = []
 
 
-def strict(code: str, group: str, title: str) -> Callable[[UnitBody], Unit]:
-    def wrap(body: UnitBody) -> Unit:
-        unit = single(Spec(code, "strict", group, title))(body)
-        UNITS.append(unit)
-        return unit
-
-    return wrap
+strict = strict_registrar(UNITS)
 
 
 def running(kit: Kit, name: str) -> bool:
