@@ -32,6 +32,9 @@ SETUP_TIMEOUT = 10.0
 #: Looks at a dead pane until tmux has its exit status (`exited`): seconds, by the clock
 #: (a count of polls ran out on a loaded machine before tmux had reaped the command).
 STATUS_WAIT = 3.0
+#: How long a start without readiness hints watches for a command that ends at once
+#: (`{"command": "exit 3"}`), to say so rather than leave is-running's false a surprise.
+HINTLESS_LOOK = 0.5
 #: Gas City kills `start` at its startup_timeout (60 s by default); finish first.
 DEFAULT_BUDGET = 50.0
 
@@ -198,8 +201,15 @@ def after_create(r: Runner, cfg: StartConfig, name: str, *, deadline: float,
     """Everything `start` does once the session exists."""
     if not cfg.has_hints:
         # Fire-and-forget (as upstream): exit 0 means started. Say so when the command is
-        # already gone, or `is-running` answering false next is a surprise.
-        ended = exited(r)
+        # gone within a short look, or `is-running` answering false next is a surprise.
+        ended = ""
+
+        def gone() -> bool:
+            nonlocal ended
+            ended = exited(r)
+            return bool(ended)
+
+        wait_until(gone, HINTLESS_LOOK, 0.05)
         if ended:
             warn(f"the command of session {name!r} already {ended} when start returned; "
                  "is-running will say false")
