@@ -44,8 +44,11 @@ def test_an_agent_inside_the_session_reaches_the_same_meta(
 ) -> None:
     out = tmp_path / "inside.txt"
     exe = " ".join(tmux_provider.argv)
-    # The agent inherits only the session's environment (GC_TMUX_SOCKET among it).
-    inner = f"sleep 0.5; {exe} get-meta \"$GC_TMUX_SESSION\" shared > {out}; sleep 300"
+    # The agent inherits only the session's environment (GC_TMUX_SOCKET among it). It asks
+    # until the value is there, however long the set-meta below takes on a loaded machine,
+    # and writes the file once, whole (a rename), so the test never reads half an answer.
+    inner = (f"until v=$({exe} get-meta \"$GC_TMUX_SESSION\" shared) && [ -n \"$v\" ];"
+             f" do sleep 0.1; done; printf %s \"$v\" > {out}.new; mv {out}.new {out}; sleep 300")
     name = start({"command": f"env -u GC_EXEC_STATE_DIR sh -c '{inner}'"})
     tmux_provider.ok("set-meta", name, "shared", stdin="from-gc")
     assert wait_for(lambda: out.exists() and out.read_text() == "from-gc")
