@@ -6,9 +6,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := protocol providers gc_session_k8s gc_beads_k8s
-# Tests run in parallel, one worker per core, idle workers stealing queued tests
-# (pytest-xdist); XDIST=-n0 runs them one at a time.
-XDIST ?= -n auto --dist worksteal
+# Tests run in parallel, idle workers stealing queued tests (pytest-xdist); XDIST=-n0 runs
+# them one at a time. Two workers per core: most tests wait on what they started (tmux
+# servers, pods, the API server bed), and one worker per core kept 2 cores a quarter busy.
+WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
+XDIST ?= -n $(WORKERS) --dist worksteal
 PYTEST := -p no:cacheprovider $(XDIST)
 
 .PHONY: setup demo check fast-tests test lint checkout-smoke portable-tests installed-tests \
@@ -29,10 +31,10 @@ setup: $(BIN)/python
 demo: setup
 	$(BIN)/python examples/demo/demo.py
 
-# Every test once: against the installed wheel (what users get), the portable process
-# paths forced for the tests marked `portable`, then the real API server tier; plus a
-# smoke pass proving the checkout's editable install works.
-test: setup lint checkout-smoke installed-tests portable-tests smoke-plain-install realkube-tests
+# Every test once, in one parallel run against the installed wheel (what users get; the real
+# API server tier included), then the portable process paths forced for the tests marked
+# `portable`; plus a smoke pass proving the checkout's editable install works.
+test: setup lint checkout-smoke installed-tests portable-tests smoke-plain-install
 
 check: setup lint fast-tests
 
@@ -55,10 +57,12 @@ checkout-smoke:
 # gc-session-k8s against a real kube-apiserver (+ etcd, kube-controller-manager and a
 # node agent that runs pods as host processes), built from tests/realkube's Go module
 # into ~/.cache/gc-providers/realkube (warm: a hash; cold: minutes, see docs/test-bed.md).
+# The bed's binaries are built (or found) first, and the node agent's own Go tests run.
+REALKUBE_BED = REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
+	    { ! command -v go >/dev/null || (cd tests/realkube && go test ./cmd/node-agent); }
+# The tier alone, on the checkout (make test runs it with everything else, on the wheel).
 realkube-tests: setup
-	REALKUBE_BIN="$$(sh .ci/build-realkube)" && export REALKUBE_BIN && \
-	    { ! command -v go >/dev/null || (cd tests/realkube && go test ./cmd/node-agent); } && \
-	    $(BIN)/pytest $(PYTEST) --durations=10 -m realkube tests/realkube
+	$(REALKUBE_BED) && $(BIN)/pytest $(PYTEST) --durations=10 -m realkube tests/realkube
 
 # Only the conformance tests against the real API server as the least-privilege
 # controller: every session suite of the kit, START-005 and CANCEL-* (realkube-tests runs them too).
@@ -75,15 +79,16 @@ portable-tests: installed-tests
 	cd /tmp && GC_PORTABLE=1 GC_TEST_INSTALLED=1 $(CURDIR)/.venv-wheel/bin/pytest $(PYTEST) --durations=5 \
 	    -m 'portable and not realkube' --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
-# The same tests against the built wheel in a fresh venv: a module missing from
-# the wheel fails here. Run from outside the checkout so nothing imports it.
+# Every test against the built wheel in a fresh venv: a module missing from the wheel fails
+# here. Run from outside the checkout so nothing imports it.
 installed-tests:
 	rm -rf dist .venv-wheel
 	$(BIN)/pip wheel -q --no-deps -w dist .
 	$(PYTHON) -m venv .venv-wheel
 	.venv-wheel/bin/pip install -q "$$(ls dist/*.whl)[test]"
-	cd /tmp && GC_TEST_INSTALLED=1 bash $(CURDIR)/.ci/with-docker $(CURDIR)/.venv-wheel/bin/pytest \
-	    $(PYTEST) --durations=15 -m 'not realkube' --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
+	$(REALKUBE_BED) && cd /tmp && GC_TEST_INSTALLED=1 bash $(CURDIR)/.ci/with-docker \
+	    $(CURDIR)/.venv-wheel/bin/pytest $(PYTEST) --durations=15 \
+	    --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
 # What an operator gets from `pip install <wheel>` with no extras: every console
 # command's --help, -h, --version, <op> --help and a failing doctor, with no traceback.
