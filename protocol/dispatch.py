@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from protocol.errors import ExitWith, ProviderError, TemporaryError, UnknownOperation, UsageError
 
@@ -229,11 +230,17 @@ def run(
     about: str = "",
     version: str = "",
     settings: Mapping[str, Setting] | None = None,
+    log_env: str = "",
+    correlation: Callable[[], str] | None = None,
 ) -> int:
     """Run one operation from argv and return the process exit code.
 
     ``settings``: the environment settings checked before any operation runs
-    (`protocol.settings_check`); an invalid one is exit 1 naming the valid values."""
+    (`protocol.settings_check`); an invalid one is exit 1 naming the valid values.
+    ``log_env``: the variable naming the file that gets one line per op (`protocol.oplog`),
+    ``correlation`` the op's id there (default: `protocol.oplog.op_id`). Every op gc calls
+    is also counted when ``$GC_METRICS_DIR`` is set (`protocol.metrics`)."""
+    began = time.monotonic()
     argv = list(sys.argv[1:] if argv is None else argv)
     if sys.stdin is None or sys.stdout is None or sys.stderr is None:
         open_closed_stdio()
@@ -252,6 +259,7 @@ def run(
         # Safe: no argument gc passes starts with '-' (names, keys and prefixes are validated).
         write_out(op_help(exe, op, spec))
         return 0
+    code, failure = 0, ""
     try:
         if spec is None:
             raise UnknownOperation(op)
@@ -266,8 +274,34 @@ def run(
             call.exe = exe
         write_out(spec.handler(call))
     except (Exception, KeyboardInterrupt) as error:  # every outcome maps in `fail`
-        return fail(exe, op, error)
-    return 0
+        code, failure = int(fail(exe, op, error)), type(error).__name__
+    if spec is None or not spec.human:
+        observe(exe, op if spec else "unknown", argv[1:2], code, time.monotonic() - began,
+                failure, log_env, correlation)
+    return code
+
+
+def observe(exe: str, op: str, args: list[str], code: int, seconds: float, failure: str,
+            log_env: str, correlation: Callable[[], str] | None) -> None:
+    """Count the op (``$GC_METRICS_DIR``) and log its line (``$<log_env>``); both opt-in,
+    neither ever fails the op. ``args``: the op's first argument (the session's name),
+    logged only when it is a valid name."""
+    environ = os.environ
+    if environ.get("GC_METRICS_DIR"):
+        from protocol import metrics
+
+        metrics.op_done(exe, op, code, seconds)
+        metrics.flush(environ)
+    path = environ.get(log_env) if log_env else ""
+    if path:
+        from protocol import oplog
+        from protocol.names import MAX_NAME, SESSION_CHARS
+
+        first = args[0] if args and op != "unknown" else ""
+        session = (first if first[:1] != "-" and len(first) <= MAX_NAME
+                   and SESSION_CHARS.issuperset(first) else "")
+        oplog.append(path, oplog.line(exe, op, session, code, seconds, environ,
+                                      correlation() if correlation else "", failure))
 
 
 def main(
@@ -278,8 +312,11 @@ def main(
     about: str = "",
     version: str = "",
     settings: Mapping[str, Setting] | None = None,
+    log_env: str = "",
+    correlation: Callable[[], str] | None = None,
 ) -> None:
     """Entry point for an executable script: run and exit."""
-    code = run(exe, table, validators, about=about, version=version, settings=settings)
+    code = run(exe, table, validators, about=about, version=version, settings=settings,
+               log_env=log_env, correlation=correlation)
     sys.stdout.flush()
     os._exit(code) if code == 0 else sys.exit(code)
