@@ -5,7 +5,9 @@ run and interleaved: `python -c pass` with the very interpreter the executable's
 shebang names, and one bare `tmux` call. Also the median of `stop` on a
 cooperative session (a fresh `sleep` each time).
 
-    python benchmarks/tmux_hot_ops.py [--runs 40] [--markdown]
+    python benchmarks/tmux_hot_ops.py [--runs 40] [--markdown] [--metrics]
+
+``--metrics``: with the op metrics (GC_METRICS_DIR) and the op log (GC_TMUX_LOG) on.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--metrics", action="store_true", help="count and log every op")
     args = parser.parse_args()
 
     exe = shutil.which("gc-session-tmux", path=sysconfig.get_path("scripts")) or shutil.which("gc-session-tmux")
@@ -41,11 +44,17 @@ def main() -> int:
         sys.exit("gc-session-tmux is not installed (pip install .)")
     with open(exe) as f:
         interpreter = f.readline()[2:].strip()
+    if "python" not in os.path.basename(interpreter):  # the /bin/sh launcher: the python it starts
+        beside = os.path.join(os.path.dirname(exe), "python")
+        interpreter = beside if os.access(beside, os.X_OK) else sys.executable
 
     workdir = tempfile.mkdtemp(prefix="gcbench-")
     sock = os.path.join(workdir, "sock")
     env = {**os.environ, "GC_TMUX_SOCKET": sock, "GC_EXEC_STATE_DIR": workdir}
     env.pop("TMUX", None)
+    if args.metrics:
+        os.mkdir(os.path.join(workdir, "metrics"), 0o700)
+        env.update(GC_METRICS_DIR=os.path.join(workdir, "metrics"), GC_TMUX_LOG=os.path.join(workdir, "ops.log"))
 
     def run(*argv: str, stdin: bytes = b"") -> None:
         subprocess.run([exe, *argv], input=stdin, env=env, capture_output=True, check=True)
@@ -86,7 +95,8 @@ def main() -> int:
     rows = [(name, statistics.median(v)) for name, v in samples.items()]
     rows += [("nudge (default 500 ms debounce)", statistics.median(nudge_default)),
              ("stop (cooperative session)", statistics.median(stops))]
-    print(f"# {args.runs} runs each, interleaved; interpreter {interpreter}")
+    print(f"# {args.runs} runs each, interleaved; interpreter {interpreter}"
+          + ("; metrics and op log on" if args.metrics else ""))
     if args.markdown:
         print("| operation | median ms | × python -c pass |\n|---|---:|---:|")
     for name, value in rows:

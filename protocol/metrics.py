@@ -122,19 +122,47 @@ class Registry:
                 out.append(f"# HELP {name} {text}")
             out.append(f"# TYPE {name} {kind}")
             for labels, values in sorted(by_family[name]):
-                pairs = ",".join(f'{k}="{v}"' for k, v in labels)
-                if kind == HISTOGRAM:
-                    sep = "," if pairs else ""
-                    for bound, n in zip(BUCKETS, values, strict=False):
-                        out.append(f'{name}_bucket{{{pairs}{sep}le="{_le(bound)}"}} {_num(n)}')
-                    out.append(f'{name}_bucket{{{pairs}{sep}le="+Inf"}} {_num(values[-1])}')
-                    braces = f"{{{pairs}}}" if pairs else ""
-                    out.append(f"{name}_sum{braces} {values[-2]!r}")
-                    out.append(f"{name}_count{braces} {_num(values[-1])}")
-                else:
-                    out.append(f"{name}{{{pairs}}} {_num(values[0])}" if pairs
-                               else f"{name} {_num(values[0])}")
+                out.extend(f"{key} {_num(value)}" for key, value in _lines(name, kind, labels, values))
         return "\n".join(out) + "\n" if out else ""
+
+    def lines(self) -> dict[str, float]:
+        """Each sample line's text before its value (``name{labels}``) and the value."""
+        return {key: value for (name, labels), values in self.samples.items()
+                for key, value in _lines(name, FAMILIES.get(name, ("untyped",))[0], labels, values)}
+
+
+def _lines(name: str, kind: str, labels: Labels, values: list[float]) -> list[tuple[str, float]]:
+    pairs = ",".join(f'{k}="{v}"' for k, v in labels)
+    if kind != HISTOGRAM:
+        return [(f"{name}{{{pairs}}}" if pairs else name, values[0])]
+    sep = "," if pairs else ""
+    braces = f"{{{pairs}}}" if pairs else ""
+    out = [(f'{name}_bucket{{{pairs}{sep}le="{_le(bound)}"}}', n) for bound, n in zip(BUCKETS, values, strict=False)]
+    out += [(f'{name}_bucket{{{pairs}{sep}le="+Inf"}}', values[-1]),
+            (f"{name}_sum{braces}", values[-2]), (f"{name}_count{braces}", values[-1])]
+    return out
+
+
+def added_in_place(text: str, reg: Registry) -> str | None:
+    """``text`` (a file `Registry.render` wrote) with ``reg`` added line by line, or None when
+    ``reg`` has a series the text lacks (then the caller parses and renders it whole).
+
+    The quick way for the common fold: every line is kept but the few ``reg`` adds to."""
+    deltas = reg.lines()
+    left = len(deltas)
+    out = text.split("\n")
+    for i, line in enumerate(out):
+        if not line or line[0] == "#":
+            continue
+        key, _, raw = line.rpartition(" ")
+        delta = deltas.get(key)
+        if delta is not None:
+            try:
+                out[i] = f"{key} {_num(float(raw) + delta)}"
+            except ValueError:
+                return None
+            left -= 1
+    return "\n".join(out) if left == 0 else None
 
 
 def _num(value: float) -> str:
@@ -208,15 +236,20 @@ def op_done(exe: str, op: str, code: int, seconds: float) -> None:
 
 def read(where: str) -> Registry:
     """The registry in ``where``'s file (empty when there is none yet)."""
+    return parse(read_text(where))
+
+
+def read_text(where: str) -> str:
+    """``where``'s file as it is ("" when there is none yet), the directory checked first."""
     from protocol import privdir
 
     privdir.check_dir(where, "metrics directory")
     try:
         fd = privdir.open_file(f"{where}/{file_name()}", os.O_RDONLY, 0o600, "metrics file")
     except FileNotFoundError:
-        return Registry()
+        return ""
     try:
-        return parse(_read_all(fd).decode("utf-8", "replace"))
+        return _read_all(fd).decode("utf-8", "replace")
     finally:
         os.close(fd)
 
@@ -255,14 +288,18 @@ def fold(where: str, reg: Registry, timeout: float = 5.0) -> None:
                     raise TimeoutError(f"metrics file {where}/{name}: locked past {timeout:g}s") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
-        total = read(where)
-        total.add(reg)
+        text = read_text(where)
+        updated = added_in_place(text, reg) if text else None
+        if updated is None:
+            total = parse(text)
+            total.add(reg)
+            updated = total.render()
         # Not ending in .prom: the collector never reads the half-written file.
         aside = f"{where}/.{name}.tmp"
         fd = privdir.open_file(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600,
                                "metrics file")
         try:
-            data = total.render().encode()
+            data = updated.encode()
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]

@@ -170,3 +170,22 @@ def test_dispatch_counts_an_op_and_an_unknown_one_under_one_label(tmp_path: Path
     assert got[("gc_provider_ops_total", (("exe", "gc-test"), ("exit", "1"), ("op", "ok")))] == 1
     assert got[("gc_provider_ops_total", (("exe", "gc-test"), ("exit", "2"), ("op", "unknown")))] == 1
     assert os.stat(where).st_mode & 0o777 == 0o700
+
+
+@given(runs, runs)
+@settings(max_examples=60, deadline=None)
+def test_adding_line_by_line_equals_parsing_and_rendering_whole(first: list[tuple[str, int, float]],
+                                                                 then: list[tuple[str, int, float]]) -> None:
+    regs = [metrics.Registry(), metrics.Registry()]
+    for reg, ops in zip(regs, (first, then), strict=True):
+        for op, code, seconds in ops:
+            reg.count(metrics.OPS, exe="e", op=op, exit=code)
+            reg.observe(metrics.DURATION, seconds, exe="e", op=op)
+    text = regs[0].render()
+    whole = metrics.parse(text)
+    whole.add(regs[1])
+    quick = metrics.added_in_place(text, regs[1])
+    new_series = set(regs[1].samples) - set(regs[0].samples)
+    assert (quick is None) is bool(new_series)
+    if quick is not None:
+        assert parsed(quick) == parsed(whole.render())
