@@ -107,8 +107,8 @@ def operations(log_env: str) -> dict[str, Operation]:
     """The two commands, for an executable's op table."""
     return {
         "stats": Operation(lambda call: stats(call, log_env), (), human=True,
-                           summary=f"p50/p95/p99 and error ratio per op over ${log_env} "
-                                   "[LOG] [--json]"),
+                           summary=f"[LOG] [--json]: p50/p95/p99 and error ratio per op over "
+                                   f"the op lines of LOG (default ${log_env})"),
         "metrics": Operation(metrics, (), human=True,
                              summary="print the op metrics in $GC_METRICS_DIR (Prometheus text)"),
     }
