@@ -32,9 +32,10 @@ class Operation:
     also the key of the validator applied to it. A trailing ``"*keys"`` takes
     one or more values. ``human`` marks a command for people (``doctor``,
     ``init``): it receives the raw remaining argv and is never called by gc.
+    ``observed``: counted and logged (`observe`); False for the commands that read those.
     """
 
-    __slots__ = ("args", "handler", "human", "stdin", "summary")
+    __slots__ = ("args", "handler", "human", "observed", "stdin", "summary")
 
     def __init__(
         self,
@@ -44,8 +45,10 @@ class Operation:
         stdin: str = "",
         summary: str = "",
         human: bool = False,
+        observed: bool = True,
     ) -> None:
         self.handler = handler
+        self.observed = observed
         self.args = tuple(args)
         self.stdin = stdin
         self.summary = summary
@@ -275,7 +278,7 @@ def run(
         write_out(spec.handler(call))
     except (Exception, KeyboardInterrupt) as error:  # every outcome maps in `fail`
         code, failure = int(fail(exe, op, error)), type(error).__name__
-    if spec is None or not spec.human:
+    if spec is None or spec.observed:
         observe(exe, op if spec else "unknown", argv[1:2], code, time.monotonic() - began,
                 failure, log_env, correlation)
     return code

@@ -106,9 +106,9 @@ def metrics(call: Call) -> str | None:
 def operations(log_env: str) -> dict[str, Operation]:
     """The two commands, for an executable's op table."""
     return {
-        "stats": Operation(lambda call: stats(call, log_env), (), human=True,
+        "stats": Operation(lambda call: stats(call, log_env), (), human=True, observed=False,
                            summary=f"[LOG] [--json]: p50/p95/p99 and error ratio per op over "
                                    f"the op lines of LOG (default ${log_env})"),
-        "metrics": Operation(metrics, (), human=True,
+        "metrics": Operation(metrics, (), human=True, observed=False,
                              summary="print the op metrics in $GC_METRICS_DIR (Prometheus text)"),
     }

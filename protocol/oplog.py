@@ -1,7 +1,7 @@
 """One JSON line per op: what ran, for which session, how it ended and how long it took.
 
-Written by `protocol.dispatch.run` for every op gc calls (human commands such as ``doctor``
-write none) to the file the executable names: ``$GC_TMUX_LOG`` for gc-session-tmux, the
+Written by `protocol.dispatch.run` for every op (but ``stats`` and ``metrics``, which read
+what the others leave) to the file the executable names: ``$GC_TMUX_LOG`` for gc-session-tmux, the
 audit log (``$GC_K8S_AUDIT_LOG``) for the Kubernetes ones, where the line carries
 ``"kind": "op"`` beside the per-call lines of the same ``id``. Opt-in: unset, nothing is
 written.
