@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import orjson
 from k8s_helpers import K8s
 from test_secret_env import SECRETS
 from test_security import CREDENTIAL, SECRET
@@ -54,3 +55,9 @@ def test_every_op_leaves_one_audit_line_with_its_calls_id_and_no_secret(k8s: K8s
     got = {(dict(labels)["op"], dict(labels)["exit"]): values[0]
            for (family, labels), values in counted.samples.items() if family == metrics.OPS}
     assert got == want
+
+    shown = k8s.run("stats", "--json")  # over the audit log: the per-call lines are skipped
+    assert shown.rc == 0, shown.err
+    rows = {row["op"]: (row["count"], row["errors"]) for row in orjson.loads(shown.out)}
+    assert rows == {op: (sum(1 for o, _ in codes if o == op), sum(1 for o, rc in codes if o == op and rc))
+                    for op, _ in codes}
