@@ -5,9 +5,10 @@ run and interleaved: `python -c pass` with the very interpreter the executable's
 shebang names, and one bare `tmux` call. Also the median of `stop` on a
 cooperative session (a fresh `sleep` each time).
 
-    python benchmarks/tmux_hot_ops.py [--runs 40] [--markdown] [--metrics]
+    python benchmarks/tmux_hot_ops.py [--runs 40] [--markdown] [--metrics [DIR]]
 
-``--metrics``: with the op metrics (GC_METRICS_DIR) and the op log (GC_TMUX_LOG) on.
+``--metrics [DIR]``: with the op metrics (GC_METRICS_DIR, made in DIR) and the op log
+(GC_TMUX_LOG) on.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--markdown", action="store_true")
-    parser.add_argument("--metrics", action="store_true", help="count and log every op")
+    parser.add_argument("--metrics", nargs="?", const="", default=None, metavar="DIR",
+                        help="count and log every op; the metrics dir in DIR (e.g. a tmpfs: "
+                             "/dev/shm), else in the run's temp dir")
     args = parser.parse_args()
 
     exe = shutil.which("gc-session-tmux", path=sysconfig.get_path("scripts")) or shutil.which("gc-session-tmux")
@@ -52,9 +55,9 @@ def main() -> int:
     sock = os.path.join(workdir, "sock")
     env = {**os.environ, "GC_TMUX_SOCKET": sock, "GC_EXEC_STATE_DIR": workdir}
     env.pop("TMUX", None)
-    if args.metrics:
-        os.mkdir(os.path.join(workdir, "metrics"), 0o700)
-        env.update(GC_METRICS_DIR=os.path.join(workdir, "metrics"), GC_TMUX_LOG=os.path.join(workdir, "ops.log"))
+    if args.metrics is not None:
+        metrics_dir = tempfile.mkdtemp(prefix="gcbench-metrics-", dir=args.metrics or workdir)
+        env.update(GC_METRICS_DIR=metrics_dir, GC_TMUX_LOG=os.path.join(workdir, "ops.log"))
 
     def run(*argv: str, stdin: bytes = b"") -> None:
         subprocess.run([exe, *argv], input=stdin, env=env, capture_output=True, check=True)
@@ -90,13 +93,15 @@ def main() -> int:
     run("stop", "bench")
     subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True, check=False)
     shutil.rmtree(workdir, ignore_errors=True)
+    if args.metrics:
+        shutil.rmtree(env["GC_METRICS_DIR"], ignore_errors=True)
 
     floor = statistics.median(samples["python -c pass"])
     rows = [(name, statistics.median(v)) for name, v in samples.items()]
     rows += [("nudge (default 500 ms debounce)", statistics.median(nudge_default)),
              ("stop (cooperative session)", statistics.median(stops))]
     print(f"# {args.runs} runs each, interleaved; interpreter {interpreter}"
-          + ("; metrics and op log on" if args.metrics else ""))
+          + (f"; metrics ({env['GC_METRICS_DIR']}) and op log on" if args.metrics is not None else ""))
     if args.markdown:
         print("| operation | median ms | × python -c pass |\n|---|---:|---:|")
     for name, value in rows:

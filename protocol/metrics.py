@@ -9,7 +9,7 @@ layer names from its own fixed set; never a session name. `label` keeps every va
 
 A fresh process folds what it counted into one per-user file in ``$GC_METRICS_DIR`` (as
 node_exporter's textfile collector reads: ``gc-providers-<uid>.prom``), under an exclusive
-`flock` and through a temporary file renamed into place: concurrent ops never lose an
+lock (``lockf``) and through a temporary file renamed into place: concurrent ops never lose an
 increment, a reader never sees a torn file. The directory must be ours (`protocol.privdir`).
 Unset, nothing is counted or written. Metrics never fail an op: a problem writing them is
 silent there and said by the ``metrics`` subcommand.
@@ -18,7 +18,7 @@ A layer adds its own counter with one call: ``metrics.count(name, exe=..., reaso
 after declaring the family in `FAMILIES` (the transport counters below are declared
 already, so their hook points are one call each).
 
-Only ``os``, ``time`` and ``fcntl`` (built in): hot ops load this.
+Only ``os`` and ``time``: hot ops load this.
 """
 
 from __future__ import annotations
@@ -147,22 +147,27 @@ def added_in_place(text: str, reg: Registry) -> str | None:
     """``text`` (a file `Registry.render` wrote) with ``reg`` added line by line, or None when
     ``reg`` has a series the text lacks (then the caller parses and renders it whole).
 
-    The quick way for the common fold: every line is kept but the few ``reg`` adds to."""
-    deltas = reg.lines()
-    left = len(deltas)
-    out = text.split("\n")
-    for i, line in enumerate(out):
-        if not line or line[0] == "#":
-            continue
-        key, _, raw = line.rpartition(" ")
-        delta = deltas.get(key)
-        if delta is not None:
-            try:
-                out[i] = f"{key} {_num(float(raw) + delta)}"
-            except ValueError:
-                return None
-            left -= 1
-    return "\n".join(out) if left == 0 else None
+    The quick way for the common fold: each line ``reg`` adds to is found by its text (a
+    C-speed search), and everything else is kept as it is."""
+    framed = "\n" + text
+    edits: list[tuple[int, int, str]] = []
+    for key, delta in reg.lines().items():
+        at = framed.find(f"\n{key} ")
+        if at < 0:
+            return None
+        begin = at + len(key) + 2
+        end = framed.find("\n", begin)
+        end = len(framed) if end < 0 else end
+        try:
+            edits.append((begin, end, _num(float(framed[begin:end]) + delta)))
+        except ValueError:
+            return None
+    out, last = [], 1
+    for begin, end, value in sorted(edits):
+        out += [framed[last:begin], value]
+        last = end
+    out.append(framed[last:])
+    return "".join(out)
 
 
 def _num(value: float) -> str:
@@ -266,10 +271,10 @@ def _read_all(fd: int) -> bytes:
 def fold(where: str, reg: Registry, timeout: float = 5.0) -> None:
     """Add ``reg`` to ``where``'s file: locked, read, added, written aside and renamed in.
 
-    Raises `protocol.privdir.Untrusted` or `OSError`; ``TimeoutError`` when another op
-    holds the lock past ``timeout`` (a stopped process: its increments are the ones lost)."""
-    import fcntl
-
+    The lock is a POSIX record lock, which does not exclude threads of one process: a
+    threaded caller folds from one thread. Raises `protocol.privdir.Untrusted` or `OSError`;
+    ``TimeoutError`` when another op holds the lock past ``timeout`` (a stopped process: its
+    increments are the ones lost)."""
     from protocol import privdir
 
     privdir.check_dir(where, "metrics directory")
@@ -280,10 +285,10 @@ def fold(where: str, reg: Registry, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
         delay = 0.001
         while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:  # a POSIX record lock: `os` has it, `fcntl` would be one more import
+                os.lockf(lock, os.F_TLOCK, 0)
                 break
-            except BlockingIOError:
+            except (BlockingIOError, PermissionError):
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"metrics file {where}/{name}: locked past {timeout:g}s") from None
                 time.sleep(delay)
@@ -307,7 +312,7 @@ def fold(where: str, reg: Registry, timeout: float = 5.0) -> None:
             os.close(fd)
         os.rename(aside, f"{where}/{name}")
     finally:
-        os.close(lock)  # drops the flock
+        os.close(lock)  # drops the lock
 
 
 def flush(environ: Mapping[str, str] | None = None) -> None:
