@@ -39,9 +39,10 @@ def summarize(lines: Iterable[bytes]) -> list[dict[str, object]]:
             continue
         try:
             key = (str(entry["exe"]), str(entry["op"]))
-            runs.setdefault(key, []).append((float(entry["duration_ms"]), int(entry["exit"])))
+            run = (float(entry["duration_ms"]), int(entry["exit"]))
         except (KeyError, TypeError, ValueError):
             continue
+        runs.setdefault(key, []).append(run)
     rows: list[dict[str, object]] = []
     for (exe, op), got in sorted(runs.items()):
         durations = sorted(d for d, _ in got)
@@ -55,7 +56,8 @@ def summarize(lines: Iterable[bytes]) -> list[dict[str, object]]:
 
 def table(rows: list[dict[str, object]]) -> str:
     head = ("op", "count", "errors", "error%", "p50 ms", "p95 ms", "p99 ms")
-    body = [(str(r["op"]), str(r["count"]), str(r["errors"]),
+    several = len({r["exe"] for r in rows}) > 1  # one audit log, both Kubernetes executables
+    body = [(f"{r['exe']} {r['op']}" if several else str(r["op"]), str(r["count"]), str(r["errors"]),
              f"{float(r['error_ratio']) * 100:.1f}",  # type: ignore[arg-type]
              *(f"{float(r[k]):.1f}" for k in ("p50_ms", "p95_ms", "p99_ms")))  # type: ignore[arg-type]
             for r in rows]
