@@ -28,6 +28,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from _thread import LockType
     from collections.abc import Mapping
 
     Labels = tuple[tuple[str, str], ...]  # (name, value) pairs, sorted by name
@@ -271,10 +272,27 @@ def _read_all(fd: int) -> bytes:
 def fold(where: str, reg: Registry, timeout: float = 5.0) -> None:
     """Add ``reg`` to ``where``'s file: locked, read, added, written aside and renamed in.
 
-    The lock is a POSIX record lock, which does not exclude threads of one process: a
-    threaded caller folds from one thread. Raises `protocol.privdir.Untrusted` or `OSError`;
+    The file lock is a POSIX record lock, which does not exclude threads of one process, so
+    threads (the helper's) also take this process's own lock (`_thread`: built in, cheap).
+    Raises `protocol.privdir.Untrusted` or `OSError`;
     ``TimeoutError`` when another op holds the lock past ``timeout`` (a stopped process: its
     increments are the ones lost)."""
+    with _process_lock():
+        _fold(where, reg, timeout)
+
+
+_LOCK: list[LockType] = []
+
+
+def _process_lock() -> LockType:
+    if not _LOCK:
+        import _thread
+
+        _LOCK.append(_thread.allocate_lock())
+    return _LOCK[0]
+
+
+def _fold(where: str, reg: Registry, timeout: float) -> None:
     from protocol import privdir
 
     privdir.check_dir(where, "metrics directory")

@@ -189,3 +189,23 @@ def test_adding_line_by_line_equals_parsing_and_rendering_whole(first: list[tupl
     assert (quick is None) is bool(new_series)
     if quick is not None:
         assert parsed(quick) == parsed(whole.render())
+
+
+def test_threads_of_one_process_folding_at_once_lose_no_increment(tmp_path: Path) -> None:
+    import threading
+
+    where = private_dir(tmp_path)
+
+    def fold_some() -> None:
+        for _ in range(20):
+            reg = metrics.Registry()
+            reg.count(metrics.OPS, exe="t", op="get-meta", exit=0)
+            metrics.fold(str(where), reg)
+
+    threads = [threading.Thread(target=fold_some) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = parsed(metrics.read(str(where)).render())
+    assert got[("gc_provider_ops_total", (("exe", "t"), ("exit", "0"), ("op", "get-meta")))] == 160
