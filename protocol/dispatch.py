@@ -285,17 +285,20 @@ def run(
 
 
 def observe(exe: str, op: str, args: list[str], code: int, seconds: float, failure: str,
-            log_env: str, correlation: Callable[[], str] | None) -> None:
+            log_env: str, correlation: Callable[[], str] | None,
+            environ: Mapping[str, str] | None = None) -> None:
     """Count the op (``$GC_METRICS_DIR``) and log its line (``$<log_env>``); both opt-in,
     neither ever fails the op. ``args``: the op's first argument (the session's name),
-    logged only when it is a valid name."""
-    environ = os.environ
-    if environ.get("GC_METRICS_DIR"):
+    logged only when it is a valid name. ``environ``: the caller's environment (the helper,
+    answering a client's op, passes the client's); this process's by default."""
+    env = os.environ if environ is None else environ
+    if env.get("GC_METRICS_DIR"):
         from protocol import metrics
 
-        metrics.op_done(exe, op, code, seconds)
-        metrics.flush(environ)
-    path = environ.get(log_env) if log_env else ""
+        reg = metrics.Registry()
+        metrics.op_done(exe, op, code, seconds, reg)
+        metrics.flush(env, reg)
+    path = env.get(log_env) if log_env else ""
     if path:
         from protocol import oplog
         from protocol.names import MAX_NAME, SESSION_CHARS
@@ -303,7 +306,7 @@ def observe(exe: str, op: str, args: list[str], code: int, seconds: float, failu
         first = args[0] if args and op != "unknown" else ""
         session = (first if first[:1] != "-" and len(first) <= MAX_NAME
                    and SESSION_CHARS.issuperset(first) else "")
-        oplog.append(path, oplog.line(exe, op, session, code, seconds, environ,
+        oplog.append(path, oplog.line(exe, op, session, code, seconds, env,
                                       correlation() if correlation else "", failure))
 
 

@@ -234,10 +234,12 @@ def count(name: str, by: float = 1.0, **labels: object) -> None:
     REGISTRY.count(name, by, **labels)
 
 
-def op_done(exe: str, op: str, code: int, seconds: float) -> None:
-    """The op counter and its latency: what dispatch records for every op."""
-    REGISTRY.count(OPS, exe=exe, op=op, exit=code)
-    REGISTRY.observe(DURATION, seconds, exe=exe, op=op)
+def op_done(exe: str, op: str, code: int, seconds: float, reg: Registry | None = None) -> None:
+    """The op counter and its latency (in ``reg``, else this process's): what dispatch records
+    for every op."""
+    reg = REGISTRY if reg is None else reg
+    reg.count(OPS, exe=exe, op=op, exit=code)
+    reg.observe(DURATION, seconds, exe=exe, op=op)
 
 
 def read(where: str) -> Registry:
@@ -333,14 +335,19 @@ def _fold(where: str, reg: Registry, timeout: float) -> None:
         os.close(lock)  # drops the lock
 
 
-def flush(environ: Mapping[str, str] | None = None) -> None:
-    """Fold this process's registry into the file when metrics are on; never raises."""
+def flush(environ: Mapping[str, str] | None = None, reg: Registry | None = None) -> None:
+    """Fold ``reg`` and what this process counted (`count`) into the file when metrics are on;
+    never raises (what could not be folded is dropped: metrics never fail an op)."""
     where = directory(environ)
-    if not where or not REGISTRY.samples:
+    if not where:
+        return
+    taken = Registry()
+    taken.samples, REGISTRY.samples = REGISTRY.samples, {}  # counts from now on: the next fold's
+    if reg is not None:
+        taken.add(reg)
+    if not taken.samples:
         return
     try:
-        fold(where, REGISTRY)
+        fold(where, taken)
     except Exception:  # metrics never fail an op; `metrics` says what is wrong
         return
-    REGISTRY.samples.clear()
-

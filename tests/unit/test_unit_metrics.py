@@ -209,3 +209,24 @@ def test_threads_of_one_process_folding_at_once_lose_no_increment(tmp_path: Path
         t.join()
     got = parsed(metrics.read(str(where)).render())
     assert got[("gc_provider_ops_total", (("exe", "t"), ("exit", "0"), ("op", "get-meta")))] == 160
+
+
+def test_a_layer_counts_with_one_call_and_an_op_answered_for_a_client_uses_its_environment(
+        tmp_path: Path) -> None:
+    import orjson
+
+    from protocol.dispatch import observe
+
+    where = private_dir(tmp_path)
+    log = tmp_path / "audit.jsonl"
+    client = {"GC_METRICS_DIR": str(where), "GC_K8S_AUDIT_LOG": str(log), "GC_SESSION_ID": "gc-9"}
+    metrics.count("gc_provider_transport_fallbacks_total", exe="gc-session-k8s", reason="no kubeconfig file")
+    observe("gc-session-k8s", "is-running", ["s-1"], 0, 0.012, "", "GC_K8S_AUDIT_LOG", lambda: "c0ffee",
+            environ=client)
+    got = parsed(metrics.read(str(where)).render())
+    assert got[("gc_provider_ops_total", (("exe", "gc-session-k8s"), ("exit", "0"), ("op", "is-running")))] == 1
+    assert got[("gc_provider_transport_fallbacks_total",
+                (("exe", "gc-session-k8s"), ("reason", "no_kubeconfig_file")))] == 1
+    assert metrics.REGISTRY.samples == {}
+    line = orjson.loads(log.read_bytes())
+    assert (line["op"], line["session"], line["id"], line["gc_session_id"]) == ("is-running", "s-1", "c0ffee", "gc-9")
