@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 
 from gc_beads_k8s import validate
-from protocol.dispatch import Operation, run
-from protocol.observe import operations as observe_operations
+from protocol.dispatch import Operation, observe_operations, run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

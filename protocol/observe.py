@@ -4,19 +4,21 @@
 executable writes and prints, per op, how many ran, the error ratio (exit not 0) and the
 50th, 95th and 99th percentile of their duration: for operators without Prometheus.
 ``<exe> metrics`` prints the registry in ``$GC_METRICS_DIR`` (`protocol.metrics`) in the
-Prometheus text format, as a scrape would read it. Both are cold (human) commands.
+Prometheus text format, as a scrape would read it. Both are cold (human) commands, listed in each executable's table by
+`protocol.dispatch.observe_operations`, which imports this module only when one runs.
 """
 
 from __future__ import annotations
 
 import os
 
-from protocol.dispatch import Call, Operation
 from protocol.errors import UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from protocol.dispatch import Call
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -103,14 +105,3 @@ def metrics(call: Call) -> str | None:
     if not where:
         raise UsageError("metrics are off: set GC_METRICS_DIR to a directory of yours (0700)")
     return registry.read(where).render()
-
-
-def operations(log_env: str) -> dict[str, Operation]:
-    """The two commands, for an executable's op table."""
-    return {
-        "stats": Operation(lambda call: stats(call, log_env), (), human=True, observed=False,
-                           summary=f"[LOG] [--json]: p50/p95/p99 and error ratio per op over "
-                                   f"the op lines of LOG (default ${log_env})"),
-        "metrics": Operation(metrics, (), human=True, observed=False,
-                             summary="print the op metrics in $GC_METRICS_DIR (Prometheus text)"),
-    }

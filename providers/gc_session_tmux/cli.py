@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 
-from protocol.dispatch import Call, Operation
+from protocol.dispatch import Call, Operation, observe_operations
 from protocol.dispatch import main as dispatch_main
-from protocol.observe import operations as observe_operations
 from providers.gc_session_tmux.local_runner import LocalRunner
 from providers.gc_session_tmux.sockets import socket_path
 from providers.tmux import session
