@@ -148,21 +148,27 @@ def added_in_place(text: str, reg: Registry) -> str | None:
     """``text`` (a file `Registry.render` wrote) with ``reg`` added line by line, or None when
     ``reg`` has a series the text lacks (then the caller parses and renders it whole).
 
-    The quick way for the common fold: each line ``reg`` adds to is found by its text (a
-    C-speed search), and everything else is kept as it is."""
+    The quick way for the common fold: a series' lines are found by their text (a C-speed
+    search for the first, the next line for each of the others, as `render` writes them),
+    and everything else is kept as it is."""
     framed = "\n" + text
     edits: list[tuple[int, int, str]] = []
-    for key, delta in reg.lines().items():
-        at = framed.find(f"\n{key} ")
-        if at < 0:
-            return None
-        begin = at + len(key) + 2
-        end = framed.find("\n", begin)
-        end = len(framed) if end < 0 else end
-        try:
-            edits.append((begin, end, _num(float(framed[begin:end]) + delta)))
-        except ValueError:
-            return None
+    for (name, labels), values in reg.samples.items():
+        at = -1
+        for key, delta in _lines(name, FAMILIES.get(name, ("untyped",))[0], labels, values):
+            head = f"\n{key} "
+            if not (at >= 0 and framed.startswith(head, at)):
+                at = framed.find(head)
+                if at < 0:
+                    return None
+            begin = at + len(head)
+            end = framed.find("\n", begin)
+            end = len(framed) if end < 0 else end
+            try:
+                edits.append((begin, end, _num(float(framed[begin:end]) + delta)))
+            except ValueError:
+                return None
+            at = end
     out, last = [], 1
     for begin, end, value in sorted(edits):
         out += [framed[last:begin], value]
@@ -247,11 +253,13 @@ def read(where: str) -> Registry:
     return parse(read_text(where))
 
 
-def read_text(where: str) -> str:
-    """``where``'s file as it is ("" when there is none yet), the directory checked first."""
+def read_text(where: str, *, checked: bool = False) -> str:
+    """``where``'s file as it is ("" when there is none yet), the directory checked first
+    (unless the caller just did)."""
     from protocol import privdir
 
-    privdir.check_dir(where, "metrics directory")
+    if not checked:
+        privdir.check_dir(where, "metrics directory")
     try:
         fd = privdir.open_file(f"{where}/{file_name()}", os.O_RDONLY, 0o600, "metrics file")
     except FileNotFoundError:
@@ -313,7 +321,7 @@ def _fold(where: str, reg: Registry, timeout: float) -> None:
                     raise TimeoutError(f"metrics file {where}/{name}: locked past {timeout:g}s") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
-        text = read_text(where)
+        text = read_text(where, checked=True)
         updated = added_in_place(text, reg) if text else None
         if updated is None:
             total = parse(text)
