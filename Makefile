@@ -20,9 +20,12 @@ PYTEST := -p no:cacheprovider $(XDIST)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# tmux is the one system tool the providers need; everything else comes from PyPI.
+# tmux is the one system tool the providers need; everything else comes from PyPI, but for
+# promtool and prometheus (Debian's prometheus package), which tests/metrics runs.
 setup: $(BIN)/python
 	@command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
+	@command -v promtool >/dev/null || (apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends prometheus)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	@# Bytecode now: with PYTHONDONTWRITEBYTECODE set, every call would recompile.

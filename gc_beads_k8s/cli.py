@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from gc_beads_k8s import validate
-from protocol.dispatch import Operation, run
+from protocol.dispatch import Operation, observe_operations, run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ settings (environment; empty means unset):
   GC_K8S_DOLT_PORT              Dolt port when GC_DOLT_PORT is unset (default: 3307)
   GC_K8S_CUSTOM_TYPES           extra bead types, comma-separated; or GC_BEADS_CUSTOM_TYPES (default: none)
   GC_BEADS_CUSTOM_TYPES         same as GC_K8S_CUSTOM_TYPES, read when that is unset (default: none)
+  GC_K8S_AUDIT_LOG              file that gets one JSON line per kubectl call and per op (default: none)
+  GC_METRICS_DIR                textfile-collector directory of the op metrics (0700, yours) (default: none)
   GC_PROVIDER_DEBUG             1: print a traceback with an internal error (default: unset)"""
 
 
@@ -225,6 +227,7 @@ TABLE: dict[str, Operation] = {
     "stop": Operation(op_stop, (), summary="delete the runner pod"),
     "shutdown": Operation(op_stop, (), summary="alias of stop"),
     "doctor": Operation(op_doctor, (), human=True, summary="check the setup"),
+    **observe_operations("GC_K8S_AUDIT_LOG"),
 }
 
 VALIDATORS = {
@@ -241,7 +244,9 @@ VALIDATORS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    from providers.kube import audit
     from providers.kube.transport.checked import checked_settings
 
     return run(EXE, TABLE, VALIDATORS, args, about=ABOUT, version=VERSION,
-               settings=checked_settings())
+               settings=checked_settings(), log_env="GC_K8S_AUDIT_LOG",
+               correlation=audit.correlation_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from gc_session_k8s.naming import session_pod
 from gc_session_k8s.pod_runner import PodRunner
 from protocol import names
-from protocol.dispatch import Call, Operation
+from protocol.dispatch import Call, Operation, observe_operations
 from protocol.dispatch import main as dispatch_main
 from protocol.errors import UsageError
 from providers.kube import audit
@@ -185,6 +185,7 @@ OPERATIONS: dict[str, Operation] = {
                               "(see sync --help)"),
     "helper": Operation(op_helper, ("?*action",), human=True,
                         summary="helper status|stop: the resident exec helper of this user"),
+    **observe_operations("GC_K8S_AUDIT_LOG"),
     **session_operations(runner, nudge_lock),
 }
 
@@ -218,7 +219,8 @@ settings (environment; empty means unset):
   GC_K8S_WORKSPACE_PVC      PersistentVolumeClaim for /workspace (default: none, an emptyDir)
   GC_K8S_SESSION_BRANCH     1: put each agent on its own branch gc/<session> (default: off)
   GC_K8S_INIT_GRACE_S       seconds a pod may take coming up before it is replaced (default: 240)
-  GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call (default: none)
+  GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call and per op (default: none)
+  GC_METRICS_DIR            textfile-collector directory of the op metrics (0700, yours) (default: none)
   GC_K8S_TRANSPORT          how ops reach pods: kubectl, direct, helper or auto (default: auto)
   GC_NUDGE_DEBOUNCE_MS      pause between typing a nudge and pressing Enter (default: 500)
   GC_START_TIMEOUT_S        start's own time budget, under gc's startup_timeout (default: 50)
@@ -230,4 +232,5 @@ def main() -> None:
     from gc_session_k8s.settings import checked_settings
 
     dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
-                  settings=checked_settings())
+                  settings=checked_settings(), log_env="GC_K8S_AUDIT_LOG",
+                  correlation=audit.correlation_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from protocol.errors import ExitWith, ProviderError, TemporaryError, UnknownOperation, UsageError
 
@@ -31,9 +32,10 @@ class Operation:
     also the key of the validator applied to it. A trailing ``"*keys"`` takes
     one or more values. ``human`` marks a command for people (``doctor``,
     ``init``): it receives the raw remaining argv and is never called by gc.
+    ``observed``: counted and logged (`observe`); False for the commands that read those.
     """
 
-    __slots__ = ("args", "handler", "human", "stdin", "summary")
+    __slots__ = ("args", "handler", "human", "observed", "stdin", "summary")
 
     def __init__(
         self,
@@ -43,8 +45,10 @@ class Operation:
         stdin: str = "",
         summary: str = "",
         human: bool = False,
+        observed: bool = True,
     ) -> None:
         self.handler = handler
+        self.observed = observed
         self.args = tuple(args)
         self.stdin = stdin
         self.summary = summary
@@ -229,11 +233,17 @@ def run(
     about: str = "",
     version: str = "",
     settings: Mapping[str, Setting] | None = None,
+    log_env: str = "",
+    correlation: Callable[[], str] | None = None,
 ) -> int:
     """Run one operation from argv and return the process exit code.
 
     ``settings``: the environment settings checked before any operation runs
-    (`protocol.settings_check`); an invalid one is exit 1 naming the valid values."""
+    (`protocol.settings_check`); an invalid one is exit 1 naming the valid values.
+    ``log_env``: the variable naming the file that gets one line per op (`protocol.oplog`),
+    ``correlation`` the op's id there (default: `protocol.oplog.op_id`). Every op gc calls
+    is also counted when ``$GC_METRICS_DIR`` is set (`protocol.metrics`)."""
+    began = time.monotonic()
     argv = list(sys.argv[1:] if argv is None else argv)
     if sys.stdin is None or sys.stdout is None or sys.stderr is None:
         open_closed_stdio()
@@ -252,6 +262,7 @@ def run(
         # Safe: no argument gc passes starts with '-' (names, keys and prefixes are validated).
         write_out(op_help(exe, op, spec))
         return 0
+    code, failure = 0, ""
     try:
         if spec is None:
             raise UnknownOperation(op)
@@ -266,8 +277,59 @@ def run(
             call.exe = exe
         write_out(spec.handler(call))
     except (Exception, KeyboardInterrupt) as error:  # every outcome maps in `fail`
-        return fail(exe, op, error)
-    return 0
+        code, failure = int(fail(exe, op, error)), type(error).__name__
+    if spec is None or spec.observed:
+        observe(exe, op if spec else "unknown", argv[1:2], code, time.monotonic() - began,
+                failure, log_env, correlation)
+    return code
+
+
+def observe(exe: str, op: str, args: list[str], code: int, seconds: float, failure: str,
+            log_env: str, correlation: Callable[[], str] | None,
+            environ: Mapping[str, str] | None = None) -> None:
+    """Count the op (``$GC_METRICS_DIR``) and log its line (``$<log_env>``); both opt-in,
+    neither ever fails the op. ``args``: the op's first argument (the session's name),
+    logged only when it is a valid name. ``environ``: the caller's environment (the helper,
+    answering a client's op, passes the client's); this process's by default."""
+    env = os.environ if environ is None else environ
+    if env.get("GC_METRICS_DIR"):
+        from protocol import metrics
+
+        reg = metrics.Registry()
+        metrics.op_done(exe, op, code, seconds, reg)
+        metrics.flush(env, reg)
+    path = env.get(log_env) if log_env else ""
+    if path:
+        from protocol import oplog
+        from protocol.names import MAX_NAME, SESSION_CHARS
+
+        first = args[0] if args and op != "unknown" else ""
+        session = (first if first[:1] != "-" and len(first) <= MAX_NAME
+                   and SESSION_CHARS.issuperset(first) else "")
+        oplog.append(path, oplog.line(exe, op, session, code, seconds, env,
+                                      correlation() if correlation else "", failure))
+
+
+def observe_operations(log_env: str) -> dict[str, Operation]:
+    """``stats`` (over ``$<log_env>``) and ``metrics`` for an executable's table; their code,
+    `protocol.observe`, is imported only when one runs (never on an op's path)."""
+    def stats(call: Call) -> str | None:
+        from protocol.observe import stats
+
+        return stats(call, log_env)
+
+    def metrics(call: Call) -> str | None:
+        from protocol.observe import metrics
+
+        return metrics(call)
+
+    return {
+        "stats": Operation(stats, (), human=True, observed=False,
+                           summary="[LOG] [--json]: p50/p95/p99 and error ratio per op over "
+                                   f"the op lines of LOG (default ${log_env})"),
+        "metrics": Operation(metrics, (), human=True, observed=False,
+                             summary="print the op metrics in $GC_METRICS_DIR (Prometheus text)"),
+    }
 
 
 def main(
@@ -278,8 +340,11 @@ def main(
     about: str = "",
     version: str = "",
     settings: Mapping[str, Setting] | None = None,
+    log_env: str = "",
+    correlation: Callable[[], str] | None = None,
 ) -> None:
     """Entry point for an executable script: run and exit."""
-    code = run(exe, table, validators, about=about, version=version, settings=settings)
+    code = run(exe, table, validators, about=about, version=version, settings=settings,
+               log_env=log_env, correlation=correlation)
     sys.stdout.flush()
     os._exit(code) if code == 0 else sys.exit(code)

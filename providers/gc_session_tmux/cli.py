@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from protocol.dispatch import Call, Operation
+from protocol.dispatch import Call, Operation, observe_operations
 from protocol.dispatch import main as dispatch_main
 from providers.gc_session_tmux.local_runner import LocalRunner
 from providers.gc_session_tmux.sockets import socket_path
@@ -99,6 +99,7 @@ OPERATIONS: dict[str, Operation] = {
                          summary="copy a file or directory into the session's work dir"),
     "protocol": Operation(op_protocol, (), summary="print the RPP handshake JSON"),
     "doctor": Operation(op_doctor, (), human=True, summary="check platform, tmux and the socket [--json]"),
+    **observe_operations("GC_TMUX_LOG"),
     **session_operations(runner, nudge_lock),
 }
 
@@ -115,6 +116,8 @@ settings (environment; empty means unset):
   GC_START_TIMEOUT_S      start's own time budget, under gc's startup_timeout (default: 50)
   GC_EXEC_STATE_DIR       directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)
   GC_PORTABLE             1: use ps, temp files and waitpid instead of /proc, memfd, pidfd (default: auto)
+  GC_TMUX_LOG             file that gets one JSON line per op (stats reads it) (default: none)
+  GC_METRICS_DIR          textfile-collector directory of the op metrics (0700, yours) (default: none)
   GC_PROVIDER_DEBUG       1: print a traceback with an internal error (default: unset)"""
 
 
@@ -131,4 +134,4 @@ def checked_settings() -> dict[str, Setting]:
 
 def main() -> None:
     dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
-                  settings=checked_settings())
+                  settings=checked_settings(), log_env="GC_TMUX_LOG")
