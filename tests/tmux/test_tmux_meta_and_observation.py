@@ -45,7 +45,9 @@ def test_an_agent_inside_the_session_reaches_the_same_meta(
     out = tmp_path / "inside.txt"
     exe = " ".join(tmux_provider.argv)
     # The agent inherits only the session's environment (GC_TMUX_SOCKET among it).
-    inner = f"sleep 0.5; {exe} get-meta \"$GC_TMUX_SESSION\" shared > {out}; sleep 300"
+    # It asks until the value is there: set-meta comes only once start has returned.
+    inner = (f"for i in $(seq 200); do v=$({exe} get-meta \"$GC_TMUX_SESSION\" shared); "
+             f"[ -n \"$v\" ] && break; sleep 0.1; done; printf %s \"$v\" > {out}; sleep 300")
     name = start({"command": f"env -u GC_EXEC_STATE_DIR sh -c '{inner}'"})
     tmux_provider.ok("set-meta", name, "shared", stdin="from-gc")
     assert wait_for(lambda: out.exists() and out.read_text() == "from-gc")
