@@ -154,6 +154,8 @@ settings (environment; empty means unset):
   GC_STOP_GRACE_MS        stop's wait between SIGTERM and SIGKILL (default: 1500)
   GC_START_TIMEOUT_S      start's own time budget, under gc's startup_timeout (default: 50)
   GC_EXEC_STATE_DIR       directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)
+  GC_TRANSCRIPTS_SRC      stop: a directory of the box copied into GC_TRANSCRIPTS_DEST (default: unset)
+  GC_TRANSCRIPTS_DEST     stop: where GC_TRANSCRIPTS_SRC arrives, an absolute path (default: unset)
   GC_PORTABLE             1: use ps, temp files and waitpid instead of /proc, memfd, pidfd (default: auto)
   GC_PROVIDER_DEBUG       1: print a traceback with an internal error (default: unset)"""
 
