@@ -170,8 +170,26 @@ def open_box(call: Call) -> tuple[dict[str, str], str]:
     name = call["name"]
     record = read_record(sock, name)
     if record is None:
+        record = adopt(sock, name)
+    if record is None:
         raise ProviderError(f"session {name!r} not found (no box: start or provision it first)")
     return box_environment(call, sock, record, box_dir(sock, name, create=False))
+
+
+def adopt(sock: str, name: str) -> dict[str, object] | None:
+    """The box of a session started before boxes were recorded: its work dir as start
+    left it on the session, its name and socket; recorded for the next call."""
+    from providers.gc_session_tmux.local_runner import LocalRunner
+    from providers.tmux import session
+
+    r = LocalRunner(sock, name)
+    res = r.tmux(["show-options", "-qv", "-t", session.target(r), "@gc-work-dir"])
+    if not res.ok or not session.pane_pids(r):
+        return None
+    work_dir = res.out.decode("utf-8", "replace").rstrip("\n")
+    env = {"GC_SESSION": name, "GC_TMUX_SOCKET": sock, "GC_TMUX_SESSION": name}
+    write_record(sock, name, work_dir if os.path.isabs(work_dir) else "", env, [])
+    return {"work_dir": work_dir if os.path.isabs(work_dir) else "", "env": env, "unset": []}
 
 
 def enter(work_dir: str, name: str) -> None:

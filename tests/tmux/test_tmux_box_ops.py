@@ -107,6 +107,16 @@ def test_exec_runs_in_the_work_dir_with_the_session_env_and_exits_with_its_code(
     assert res.stdout.decode() == f"{tmp_path}\na b;\n$c|x1|oops\n"
 
 
+def test_exec_reaches_a_session_started_before_boxes_were_recorded(box: Box, tmp_path: Path) -> None:
+    box.start("old", work_dir=str(tmp_path), command="sleep 300")
+    record = box.root / "state" / "tmux" / "boxes" / "s" / "old"
+    assert (record / "box.json").is_file()
+    subprocess.run(["rm", "-rf", str(record)], check=True)  # as an earlier release left it
+    res = box.exec("old", "sh", "-c", 'pwd; printf "%s" "$GC_SESSION"')
+    assert (res.returncode, res.stdout.decode()) == (0, f"{tmp_path}\nold")
+    assert (record / "box.json").is_file()
+
+
 def test_exec_exit_2_is_the_commands_own(box: Box, tmp_path: Path) -> None:
     box.start("x2", work_dir=str(tmp_path), command="sleep 300")
     assert box.run("exec", "x2", stdin=b"exit 2").returncode == 2
