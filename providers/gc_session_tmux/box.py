@@ -365,6 +365,20 @@ def env_capabilities(environ: Mapping[str, str]) -> list[str]:
 
 # --- the carrier (`bin/tmux` of a box) -------------------------------------------------
 
+def remember_server(r: LocalRunner) -> None:
+    """A launch may have started the server: its pid beside the socket, as `start` keeps
+    it (`providers.gc_session_tmux.sockets.revive`)."""
+    from providers.gc_session_tmux import sockets
+
+    res = r.tmux(["display-message", "-p", "#{pid}"])
+    pid = res.out.decode("utf-8", "replace").strip()
+    if res.ok and pid.isdigit():
+        try:
+            sockets.record_server(r.socket_path, int(pid))
+        except OSError:
+            pass  # revive then finds no pid: the same as a server started by hand
+
+
 def carry_main(argv: list[str]) -> int:
     """``carry <tmux> <socket> <name> <tmux args>...``: one carried tmux command."""
     from providers.gc_session_tmux.local_runner import LocalRunner
@@ -381,6 +395,8 @@ def carry_main(argv: list[str]) -> int:
                         {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {})
         r = LocalRunner(sock, name, {"GC_TMUX": tmux})
         res = carry(r, args, launch)
+        if res.ok and args[:1] in (["new-session"], ["new"]):
+            remember_server(r)
     except ProviderError as error:
         sys.stderr.write(f"tmux: {error}\n")
         return 1

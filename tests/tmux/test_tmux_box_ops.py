@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from bad_input import clear, run_closed_stdin
 from helpers import executable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -144,6 +145,7 @@ def test_provision_builds_the_box_without_the_agent_and_gcs_launch_over_exec_sta
     launched = box.exec("p1", "tmux", "new-session", "-d", "-s", "main", 'echo "agent $V in $PWD"; exec sleep 300')
     assert launched.returncode == 0, launched.stdout
     assert box.run("is-running", "p1").stdout.strip() == b"true"
+    assert (box.root / "s.server-pid").is_file()  # revive can find the server the launch started
     assert until(lambda: f"agent v; in {tmp_path}".encode() in box.run("peek", "p1", "5").stdout)
     # A launch-only change relaunches in the warm box: the pane respawns, the box stays.
     again = box.exec("p1", "tmux", "respawn-pane", "-k", "-t", "main", 'echo "relaunched $V"; exec sleep 300')
@@ -300,6 +302,13 @@ def test_a_bad_session_name_is_one_line_and_exit_1(box: Box, op: str, name: str)
     res = box.run(op, name, stdin=b"true")
     assert res.returncode == 1 and res.stdout == b""
     assert res.stderr.count(b"\n") == 1
+
+
+@pytest.mark.parametrize("op", ["exec", "proc-stream", "provision"])
+def test_a_closed_stdin_is_one_line_and_exit_1(box: Box, tmp_path: Path, op: str) -> None:
+    box.start("c1", work_dir=str(tmp_path), command="sleep 300")
+    res = run_closed_stdin([*EXE, op, "c1"], box.env)
+    assert res.rc == 1 and res.out == "" and clear(res) and res.err.strip()
 
 
 def test_exec_and_proc_stream_on_a_session_never_started_are_one_line_and_exit_1(box: Box) -> None:
