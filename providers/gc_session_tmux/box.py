@@ -41,8 +41,8 @@ def box_dir(sock: str, name: str, *, create: bool) -> str:
     """The box's private directory (created when ``create``), or "" when missing."""
     from protocol.locks import state_base
 
-    scope = os.path.basename(sock).replace("%", "%25")
-    scope = "%2E" + scope[1:] if scope.startswith(".") else scope
+    # The whole socket path: two servers' sessions of one name are two boxes.
+    scope = sock.replace("%", "%25").replace("/", "%2F")
     if create:
         return privdir.ensure_dir(state_base(), "tmux", "boxes", scope, name)
     where = os.path.join(state_base(), "tmux", "boxes", scope, name)
@@ -114,14 +114,37 @@ def record_start(sock: str, name: str, cfg: StartConfig, env: dict[str, str]) ->
 
 # --- exec -----------------------------------------------------------------------
 
+#: The box's ``tmux``. The commands gc sends on every tick (send-keys, capture-pane,
+#: clear-history, has-session) are run here, in sh, against the session's exact target (an
+#: argument ending in ``;`` gets its backslash, as `providers.tmux.runner.escape` does);
+#: anything else, launches included, goes to `carry_main`.
+SHIM = r"""#!/bin/sh
+tmux=@TMUX@ sock=@SOCK@ name=@NAME@
+case ${1-} in
+  send-keys|capture-pane|clear-history|has-session)
+    n=$# i=0 prev=
+    while [ "$i" -lt "$n" ]; do
+      a=$1; shift; i=$((i + 1))
+      case $prev:$a in
+        -t:main) if [ "$i" -gt 1 ] && [ "$verb" = has-session ]; then a="=$name"; else a="=$name:"; fi ;;
+        *\;) a="${a%;}\;" ;;
+      esac
+      [ "$i" -eq 1 ] && verb=$a
+      prev=$a; set -- "$@" "$a"
+    done
+    exec "$tmux" -u -S "$sock" "$@" ;;
+esac
+exec @PYTHON@ -P -m providers.gc_session_tmux.box carry "$tmux" "$sock" "$name" "$@"
+"""
+
+
 def _shim(where: str, tmux: str, sock: str, name: str) -> str:
     """The box's ``tmux`` (see the module docstring); its directory, for PATH."""
     from providers.tmux.runner import sh_quote
 
     bin_dir = privdir.ensure_dir(where, "bin")
-    body = ("#!/bin/sh\n"
-            f"exec {sh_quote(sys.executable)} -m providers.gc_session_tmux.box carry "
-            f"{sh_quote(tmux)} {sh_quote(sock)} {sh_quote(name)} \"$@\"\n")
+    body = (SHIM.replace("@TMUX@", sh_quote(tmux)).replace("@SOCK@", sh_quote(sock))
+            .replace("@NAME@", sh_quote(name)).replace("@PYTHON@", sh_quote(sys.executable)))
     path = os.path.join(bin_dir, "tmux")
     try:
         fd = privdir.open_file(path, os.O_RDONLY, 0o700, "box tmux")
@@ -231,7 +254,7 @@ def proc_stream(call: Call) -> None:
     cmd = command(call.stdin_bytes(), "proc-stream")
     env, work_dir = open_box(call)
     enter(work_dir, call["name"])
-    argv = [sys.executable, "-m", "providers.gc_session_tmux.guard", str(os.getpid()),
+    argv = [sys.executable, "-P", "-m", "providers.gc_session_tmux.guard", str(os.getpid()),
             "/bin/sh", "-c", cmd.decode("utf-8", "surrogateescape")]
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     sys.stdout.flush()

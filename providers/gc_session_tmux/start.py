@@ -107,7 +107,8 @@ def host_env(cfg: StartConfig, extra: dict[str, str]) -> dict[str, str]:
 
 def guarded(argv: Sequence[str]) -> list[str]:
     """``argv`` run under `providers.gc_session_tmux.guard` (dies with this process)."""
-    return [sys.executable, "-m", "providers.gc_session_tmux.guard", str(os.getpid()), *argv]
+    # -P: the command runs in the work dir, whose own `providers/` must never be imported.
+    return [sys.executable, "-P", "-m", "providers.gc_session_tmux.guard", str(os.getpid()), *argv]
 
 
 def run_pre_start(cfg: StartConfig, env: dict[str, str], cwd: str | None) -> None:
