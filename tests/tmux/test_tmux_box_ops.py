@@ -338,3 +338,13 @@ def test_stop_copies_the_transcripts_back_without_following_links_out(box: Box, 
     (dest / "transcript.jsonl").unlink()
     assert box.run("stop", "t1", env=env).returncode == 0
     assert not (dest / "transcript.jsonl").exists()
+
+
+def test_gcs_carried_keys_arrive_literally_even_ending_in_a_semicolon(box: Box, tmp_path: Path) -> None:
+    box.start("k1", work_dir=str(tmp_path), command="cat")
+    words = ["a;", ";", "b\\;", ";;", "#{pid}", "$HOME", "main"]
+    assert box.exec("k1", "tmux", "send-keys", "-t", "main", "-l", *words).returncode == 0
+    assert box.exec("k1", "tmux", "send-keys", "-t", "main", "Enter").returncode == 0
+    typed = "".join(words)
+    assert until(lambda: typed.encode() in box.exec("k1", "tmux", "capture-pane", "-t", "main", "-p").stdout)
+    assert box.exec("k1", "tmux", "has-session", "-t", "main").returncode == 0
