@@ -142,6 +142,8 @@ def carry(r: Runner, args: Sequence[str], launch: Launch) -> proc.Result:
         (*stores, forget), extra = _launch_args(args, launch, holder)
         # The command is the last argument; the box's -c and -e go before it.
         head, command_args = _split_command(verb, args)
+        if verb.startswith("new") and "-x" not in head:
+            extra += ["-x", "200", "-y", "50"]  # the size `start` gives a session
         commands: list[list[str]] = [*stores, [*head, *extra, *command_args]]
         if verb.startswith("new"):
             exact_pane = f"={r.target}:"
