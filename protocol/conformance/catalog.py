@@ -9,6 +9,8 @@ ID scheme:
   upper-cased and joined by ``-`` (``Start_CreatesRunningSession`` →
   ``RT-LIFECYCLE-START-CREATES-RUNNING-SESSION``).
 * ``GC-STRICT-<TOPIC>-NNN``  this kit's stricter checks (suite ``strict``).
+* ``ENV-<GUARANTEE>``  the five ``env.*`` guarantees of ``gc runtime conformance --env``
+  (suite ``env``; SKIP when not declared).
 * ``BEADS-<GoTestName>``  the exec beads store cases (suite ``beads``, ``--beads``).
 """
 
@@ -18,16 +20,20 @@ from protocol.conformance.registry import Spec, Unit
 
 
 def all_units() -> list[Unit]:
-    from protocol.conformance.checks import beads, callers, hardening, rpp, runtimetest, strict
+    from protocol.conformance.checks import beads, callers, hardening, rpp, runtimetest, streams, strict
 
     # The serial cold-start measurement stays last of the strict checks.
     return [
         rpp.CHECK_UNIT,
         *rpp.RPP_UNITS,
+        streams.rpp_proc_stream,
         *runtimetest.UNITS,
         *(unit for unit in strict.UNITS if not unit.serial),
+        streams.strict_stream_cancel,
+        streams.strict_watch_startup,
         *hardening.UNITS,
         *callers.UNITS,
+        streams.ENV_UNIT,
         *(unit for unit in strict.UNITS if unit.serial),
         *beads.UNITS,
     ]

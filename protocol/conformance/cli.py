@@ -104,7 +104,7 @@ def conformance(
         typer.Option(
             "--only",
             metavar="ID|SUITE|GLOB",
-            help="A suite (check, rpp, runtimetest, strict, beads), part of a check ID (USAGE-004) "
+            help="A suite (check, rpp, runtimetest, strict, env, beads), part of a check ID (USAGE-004) "
             "or a glob ('GC-STRICT-*'); repeatable.",
         ),
     ] = None,

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 OP_TIMEOUT = 30.0
@@ -214,3 +214,103 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+class Stream:
+    """A streaming op (``watch-startup``, ``proc-stream``) as gc runs it: read while it
+    runs, then cancel. Its own process group; stdout and stderr read apart, each read a
+    frame as gc's 32 KiB reads make them."""
+
+    def __init__(self, argv: Sequence[str], stdin: bytes | None, env: Mapping[str, str]) -> None:
+        self.argv = tuple(argv)
+        self.proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            process_group=0,
+            close_fds=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.frames: dict[str, list[bytes]] = {"out": [], "err": []}
+        self.changed = threading.Condition()
+        self.readers = [
+            threading.Thread(target=self._read, args=(os.dup(self.proc.stdout.fileno()), "out"), daemon=True),
+            threading.Thread(target=self._read, args=(os.dup(self.proc.stderr.fileno()), "err"), daemon=True),
+        ]
+        if stdin is not None:
+            threading.Thread(target=_feed, args=(self.proc, stdin), daemon=True).start()
+        for reader in self.readers:
+            reader.start()
+        self.cancelled = False
+
+    def _read(self, fd: int, which: str) -> None:
+        try:
+            while chunk := os.read(fd, 32 * 1024):
+                with self.changed:
+                    self.frames[which].append(chunk)
+                    self.changed.notify_all()
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+            with self.changed:
+                self.changed.notify_all()
+
+    @property
+    def stdout(self) -> bytes:
+        with self.changed:
+            return b"".join(self.frames["out"])
+
+    @property
+    def stderr(self) -> bytes:
+        with self.changed:
+            return b"".join(self.frames["err"])
+
+    def wait_for(self, seen: Callable[[bytes], bool], timeout: float) -> bool:
+        """Wait until ``seen(stdout so far)`` holds, the op ends, or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                if seen(b"".join(self.frames["out"])):
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not any(r.is_alive() for r in self.readers)):
+                    return seen(b"".join(self.frames["out"]))
+                self.changed.wait(min(left, 0.1))
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def cancel(self, sig: signal.Signals = signal.SIGKILL, *, group: bool = False) -> None:
+        """Cancel as gc does: its context kills the op's process (the leader only)."""
+        self.cancelled = True
+        try:
+            os.killpg(self.proc.pid, sig) if group else self.proc.send_signal(sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def finish(self, timeout: float) -> OpResult:
+        """Wait for the op (SIGKILL at ``timeout``), then read the pipes for WaitDelay."""
+        began = time.monotonic()
+        timed_out = False
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _signal_group(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        deadline = time.monotonic() + WAIT_DELAY
+        for reader in self.readers:
+            reader.join(max(0.0, deadline - time.monotonic()))
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return OpResult(self.argv, self.proc.returncode, self.stdout, self.stderr, timed_out,
+                        time.monotonic() - began)
+
+
+def stream(provider: Provider, op: str, *args: str, stdin: bytes | None = None,
+           env: Mapping[str, str] | None = None) -> Stream:
+    return Stream((*provider.command, op, *args), stdin, {**provider.env, **(env or {})})

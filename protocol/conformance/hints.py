@@ -23,6 +23,8 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("RPP-LIFECYCLE-002", "a second start of a live session exits 1 and says 'already exists' on stderr"),
     ("RPP-LIFECYCLE", "start/stop/is-running: exact names, stop idempotent, is-running false for unknown names"),
     ("RPP-CONN", "exec runs stdin as 'sh -c' in the session's box, merged output, its exit code passed through"),
+    ("RPP-CONN-002", ("proc-stream: run the command with the op's own stdout and stderr (no buffering), "
+                      "exit with its code")),
     ("RPP-PROVISION", "provision creates the box (exec works) without launching the agent command"),
     ("RT-LIFECYCLE-START-DUPLICATE", "a duplicate start exits 1 with 'already exists' (create atomically)"),
     ("RT-LIFECYCLE-PROCESS-ALIVE", ("process-alive walks the pane's process tree; no names means true; "
@@ -74,6 +76,16 @@ HINTS: tuple[tuple[str, str], ...] = (
                        "session; return only when it is gone")),
     ("GC-STRICT-CANCEL", "on SIGTERM during start, undo what was created and exit within 2 s"),
     ("GC-STRICT-COLD-START", "keep hot ops cheap: no heavy imports or extra processes per call"),
+    ("GC-STRICT-STREAM", ("run proc-stream's command in its own process group and kill that group when the op "
+                         "dies, even by SIGKILL (a parent-death signal, a guard process)")),
+    ("GC-STRICT-WATCH", ("watch-startup prints {\"content\": <screen>} as one JSON line per change, flushed, "
+                        "and exits 0 on SIGTERM or a closed stdout")),
+    ("ENV-WORKSPACE", "exec runs the command in the start config's work_dir"),
+    ("ENV-TOOLING", "declare env.tooling only where gc, bd and git are on the box's PATH"),
+    ("ENV-IDENTITY", "exec carries the start env (GC_SESSION) and runs as a user whoami can name"),
+    ("ENV-LEDGER", "make GC_BEADS_API from the start env reachable from the box (and declare env.ledger only then)"),
+    ("ENV-TRANSCRIPTS", ("stop copies $GC_TRANSCRIPTS_SRC (in the box) into $GC_TRANSCRIPTS_DEST (both in stop's "
+                        "own environment)")),
     ("GC-STRICT", "see the rule this check's title names in examples/minimal-sh/README.md"),
     ("BEADS-UNKNOWN", "an unknown store op exits 2; nothing implemented ever does"),
     ("BEADS", "match bd's JSON shapes: see the beads cases in Gas City's exec store conformance"),

@@ -39,6 +39,7 @@ SUITE_HEADINGS = {
     "rpp": ("gc runtime conformance", "requirements"),
     "runtimetest": ("runtimetest (upstream provider suite)", "checks"),
     "strict": ("strict checks", "checks"),
+    "env": ("environment capabilities (gc runtime conformance --env)", "capabilities"),
     "beads": ("exec beads store", "checks"),
 }
 

@@ -21,7 +21,7 @@ from protocol.conformance.model import Status, readable
 from protocol.conformance.registry import Unit
 from protocol.conformance.report import SuiteResult
 
-SESSION_SUITES = ("check", "rpp", "runtimetest", "strict")
+SESSION_SUITES = ("check", "rpp", "runtimetest", "strict", "env")
 
 #: Called with each finished row and the seconds its unit took.
 OnResult = Callable[[SuiteResult, float], None]

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 EXE = "gc-session-tmux"
 VERSION = "0.1.0"
 #: Declared only once verified by the conformance kit (see PROTOCOL.md, shipped in `protocol`).
-CAPABILITIES = ["report-activity", "report-attachment"]
+#: The env.* guarantees are added per call (`providers.gc_session_tmux.box.env_capabilities`).
+CAPABILITIES = ["report-activity", "report-attachment", "proc.exec", "proc.provision", "proc.stream"]
 
 
 def runner(call: Call) -> LocalRunner:
@@ -44,9 +45,39 @@ def op_start(call: Call) -> None:
 
 
 def op_stop(call: Call) -> None:
+    from providers.gc_session_tmux import box
     from providers.gc_session_tmux.stop import stop
 
-    stop(runner(call))
+    r = runner(call)
+    existed = box.read_record(r.socket_path, r.target) is not None or bool(session.pane_pids(r))
+    stop(r)
+    if existed:  # the box's transcripts come back once its processes are gone
+        box.copy_transcripts(call.environ)
+    box.remove_record(r.socket_path, r.target)
+
+
+def op_provision(call: Call) -> None:
+    from providers.gc_session_tmux.box import provision
+
+    provision(call)
+
+
+def op_exec(call: Call) -> None:
+    from providers.gc_session_tmux.box import exec_op
+
+    exec_op(call)
+
+
+def op_proc_stream(call: Call) -> None:
+    from providers.gc_session_tmux.box import proc_stream
+
+    proc_stream(call)
+
+
+def op_watch_startup(call: Call) -> None:
+    from providers.gc_session_tmux.box import watch_startup
+
+    watch_startup(runner(call))
 
 
 def op_list_running(call: Call) -> str:
@@ -84,14 +115,23 @@ def op_doctor(call: Call) -> None:
 
 def op_protocol(call: Call) -> str:
     from protocol.handshake import handshake
+    from providers.gc_session_tmux.box import env_capabilities
 
-    return handshake(CAPABILITIES)
+    return handshake(CAPABILITIES + env_capabilities(call.environ))
 
 
 OPERATIONS: dict[str, Operation] = {
     "start": Operation(op_start, stdin="start config JSON",
                        summary="create the session; 'already exists' if it is live"),
     "stop": Operation(op_stop, summary="end the session's process tree and the session (idempotent)"),
+    "provision": Operation(op_provision, stdin="start config JSON",
+                           summary="build the box (staging, setup) without launching the agent"),
+    "exec": Operation(op_exec, stdin="shell command",
+                      summary="run a command in the box's work dir and env; exit with its code"),
+    "proc-stream": Operation(op_proc_stream, stdin="shell command",
+                             summary="run a command in the box, streaming its stdout and stderr"),
+    "watch-startup": Operation(op_watch_startup,
+                               summary="print a JSON screen snapshot per change until cancelled"),
     "attach": Operation(op_attach, summary="attach this terminal to the session"),
     "list-running": Operation(op_list_running, ("prefix",),
                               summary="print running session names starting with prefix"),
@@ -115,6 +155,8 @@ settings (environment; empty means unset):
   GC_STOP_GRACE_MS        stop's wait between SIGTERM and SIGKILL (default: 1500)
   GC_START_TIMEOUT_S      start's own time budget, under gc's startup_timeout (default: 50)
   GC_EXEC_STATE_DIR       directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)
+  GC_TRANSCRIPTS_SRC      stop: a directory of the box copied into GC_TRANSCRIPTS_DEST (default: unset)
+  GC_TRANSCRIPTS_DEST     stop: where GC_TRANSCRIPTS_SRC arrives, an absolute path (default: unset)
   GC_PORTABLE             1: use ps, temp files and waitpid instead of /proc, memfd, pidfd (default: auto)
   GC_TMUX_LOG             file that gets one JSON line per op (stats reads it) (default: none)
   GC_METRICS_DIR          textfile-collector directory of the op metrics (0700, yours) (default: none)

@@ -32,7 +32,7 @@ from protocol.errors import ProviderError
 from protocol.locks import FileLock, session_lock
 from protocol.rollback import Rollback
 from protocol.starts import new_marker, starter_alive
-from providers.gc_session_tmux import sockets
+from providers.gc_session_tmux import box, sockets
 from providers.gc_session_tmux.local_runner import LocalRunner
 from providers.gc_session_tmux.sockets import socket_path
 from providers.gc_session_tmux.stop import stop
@@ -107,7 +107,8 @@ def host_env(cfg: StartConfig, extra: dict[str, str]) -> dict[str, str]:
 
 def guarded(argv: Sequence[str]) -> list[str]:
     """``argv`` run under `providers.gc_session_tmux.guard` (dies with this process)."""
-    return [sys.executable, "-m", "providers.gc_session_tmux.guard", str(os.getpid()), *argv]
+    # -P: the command runs in the work dir, whose own `providers/` must never be imported.
+    return [sys.executable, "-P", "-m", "providers.gc_session_tmux.guard", str(os.getpid()), *argv]
 
 
 def run_pre_start(cfg: StartConfig, env: dict[str, str], cwd: str | None) -> None:
@@ -214,6 +215,8 @@ def start(call: Call) -> None:
                                    "GC_INSTANCE_TOKEN": env["GC_INSTANCE_TOKEN"]})
         run_dir = cwd if cwd and os.path.isdir(cwd) else None
         run_pre_start(cfg, setup_env, run_dir)
+        rollback.add("forget the box", lambda: box.remove_record(sock, name))
+        box.record_start(sock, name, cfg, env)  # what exec runs in (work dir, env)
         rollback.add("kill the new session", lambda: kill_if_ours(r, marker))
         create(r, cfg, name, work_dir=work_dir, env=env, marker=marker)
         launch.after_create(r, cfg, name, deadline=deadline, setup_env=setup_env,

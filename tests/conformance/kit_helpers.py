@@ -41,3 +41,23 @@ def new_isolation() -> TmuxIsolation:
     directory = Path("/tmp") / f"gcc-{uuid.uuid4().hex[:10]}"
     directory.mkdir(mode=0o700)
     return TmuxIsolation(directory, "kit")
+
+
+#: gc-session-tmux with one rule of exec, proc-stream, watch-startup or an env.* guarantee
+#: broken (BREAK=<mode>); the minimal provider behind BROKEN offers none of those ops.
+BROKEN_TMUX = Path(__file__).resolve().parent / "broken" / "gc-session-tmux-broken"
+#: The stand-in gc and bd the env suite's tooling and ledger probes run (tests/doubles).
+BOX_TOOLS = REPO / "tests" / "doubles" / "box-tools"
+
+#: (mode, the check IDs it must FAIL) for BROKEN_TMUX.
+BOX_BREAKAGES = (
+    ("env-workspace-elsewhere", ("ENV-WORKSPACE",)),
+    ("env-identity-wrong", ("ENV-IDENTITY",)),
+    ("env-tooling-missing", ("ENV-TOOLING",)),
+    ("env-ledger-unreachable", ("ENV-LEDGER",)),
+    ("env-transcripts-dropped", ("ENV-TRANSCRIPTS",)),
+    ("stream-held-back", ("RPP-CONN-002",)),
+    ("stream-leaves-process", ("GC-STRICT-STREAM-001",)),
+    ("watch-not-json", ("GC-STRICT-WATCH-001",)),
+    ("watch-once", ("GC-STRICT-WATCH-001",)),
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import pytest
-from kit_helpers import BROKEN, needs_tmux, new_isolation
+from kit_helpers import BOX_BREAKAGES, BROKEN, needs_tmux, new_isolation
 
 from protocol.conformance.catalog import all_specs
 from protocol.conformance.context import Options
@@ -182,6 +182,7 @@ def test_broken_provider_fails_its_checks(breakage: Breakage) -> None:
 
 def test_every_check_has_a_broken_provider_that_fails_it() -> None:
     covered = {code for breakage in BREAKAGES for code in breakage.fails}
+    covered |= {code for _, fails in BOX_BREAKAGES for code in fails}  # test_conformance_box_breakages
     every = {spec.code for spec in all_specs() if spec.suite != "beads"}
     assert every - covered - CALLER_SIDE == set()
     assert covered <= every

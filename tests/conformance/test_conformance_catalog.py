@@ -15,7 +15,7 @@ from protocol.conformance.runner import select
 
 SCHEME = re.compile(
     r"CHECK-\d\d-[A-Z-]+|RPP-[A-Z]+-\d{3}|RT-(LIFECYCLE|SESSION)-[A-Z0-9-]+"
-    r"|GC-STRICT-[A-Z-]+-\d{3}|BEADS-[A-Z0-9-]+"
+    r"|GC-STRICT-[A-Z-]+-\d{3}|ENV-(WORKSPACE|TOOLING|IDENTITY|LEDGER|TRANSCRIPTS)|BEADS-[A-Z0-9-]+"
 )
 
 
@@ -28,7 +28,8 @@ def test_check_ids_are_unique_and_follow_the_scheme() -> None:
 def test_suites_hold_upstream_counts() -> None:
     suites = Counter(spec.suite for spec in all_specs())
     assert suites["check"] == 14
-    assert suites["rpp"] == 8
+    assert suites["rpp"] == 9  # upstream's 8 and its planned RPP-CONN-002 (proc-stream)
+    assert suites["env"] == 5
     assert suites["runtimetest"] == 33
 
 

@@ -148,7 +148,7 @@ def test_a_provider_exiting_0_for_an_op_it_lacks_is_told_so_in_json_junit_and_th
 ) -> None:
     provider = wrapper(tmp_path, "exec) exit 0 ;;")
     state, junit = tmp_path / "state", tmp_path / "junit.xml"
-    res = kit_run([str(provider), "--only", "RPP-CONN", "--json", "--junit-xml", str(junit)], tmux_isolation,
+    res = kit_run([str(provider), "--only", "RPP-CONN-001", "--json", "--junit-xml", str(junit)], tmux_isolation,
                   state)
     assert res.returncode == 1, res.stderr
     (result,) = orjson.loads(res.stdout)["results"]

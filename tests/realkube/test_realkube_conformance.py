@@ -55,6 +55,16 @@ POD_SKIPS = (
     Skip("GC-STRICT-ISOLATION-004", NO_RELATIVE_ENV),
 )
 
+#: What gc-session-k8s does not offer yet (issue 26: its side of proc-stream, watch-startup and
+#: the env.* guarantees), which the kit skips as gc does: undeclared, or exit 2.
+NOT_DECLARED = "not declared"
+NOT_OFFERED = (
+    Skip("RPP-CONN-002", "proc.stream not declared"),
+    Skip("GC-STRICT-STREAM-001", "proc.stream not declared"),
+    Skip("GC-STRICT-WATCH-001", "watch-startup not implemented"),
+    *(Skip(f"ENV-{g}", NOT_DECLARED) for g in ("WORKSPACE", "TOOLING", "IDENTITY", "LEDGER", "TRANSCRIPTS")),
+)
+
 
 class Narrowed(NamedTuple):
     """A check that PASSes against a pod having checked less, and the detail that says so."""
@@ -129,8 +139,9 @@ def test_every_session_suite_passes_as_the_least_privilege_controller(
     assert {r["code"] for r in report["results"]} == {s.code for s in all_specs() if s.suite in SESSION_SUITES}
     assert_no_fail(report)
     skipped = with_status(report, "SKIP")
-    assert sorted(skipped) == sorted(s.code for s in POD_SKIPS), skipped
-    assert [s.code for s in POD_SKIPS if s.why not in skipped[s.code]] == [], skipped
+    expected = (*POD_SKIPS, *NOT_OFFERED)
+    assert sorted(skipped) == sorted(s.code for s in expected), skipped
+    assert [s.code for s in expected if s.why not in skipped[s.code]] == [], skipped
     passed = with_status(report, "PASS")
     assert [n.code for n in NARROWED if n.detail not in passed[n.code]] == [], passed
 

@@ -1,4 +1,5 @@
-"""The conformance kit against gc-session-tmux: every check passes (exec and provision are not offered).
+"""The conformance kit against gc-session-tmux: every check passes, none skips (the env
+suite's tooling and ledger with the stand-in gc and bd of tests/doubles on PATH).
 
 `make portable-tests` runs this file with GC_PORTABLE=1 too, so the kit also
 vouches for the paths macOS takes (ps, temp files, waitpid).
@@ -6,6 +7,7 @@ vouches for the paths macOS takes (ps, temp files, waitpid).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,9 @@ from protocol.conformance.session import Run, run
 #: Runs again with GC_PORTABLE=1 (make portable-tests): it exercises the process paths.
 pytestmark = pytest.mark.portable
 
-#: Optional RPP ops gc-session-tmux leaves unimplemented on purpose (exit 2).
-EXPECTED_SKIPS = {"RPP-CONN-001", "RPP-PROVISION-001"}
+#: Nothing: exec, provision, proc-stream, watch-startup and all five env.* guarantees run.
+EXPECTED_SKIPS: set[str] = set()
+BOX_TOOLS = Path(__file__).resolve().parents[1] / "doubles" / "box-tools"
 #: GC-STRICT-ISOLATION-004 with the socket as a path relative to the caller (refused or kept apart).
 RELATIVE = Options(relative_env=(("GC_TMUX_SOCKET", "./s"), ("GC_EXEC_STATE_DIR", "./state")))
 #: The checks for what a hostile caller found (issue 23).
@@ -36,8 +39,9 @@ def test_gc_session_tmux_passes_every_check(tmux_socket: Path, state_dir: Path) 
     argv = executable("gc-session-tmux")
     if len(argv) != 1:
         pytest.skip("gc-session-tmux is not installed as a script")
-    outcome = run(argv[0], {"GC_TMUX_SOCKET": str(tmux_socket), "GC_EXEC_STATE_DIR": str(state_dir)},
-                  options=RELATIVE)
+    env = {"GC_TMUX_SOCKET": str(tmux_socket), "GC_EXEC_STATE_DIR": str(state_dir),
+           "PATH": f"{BOX_TOOLS}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    outcome = run(argv[0], env, options=RELATIVE)
     failed = failures(outcome)
     skipped = {row.result.code for row in outcome.rows if row.result.status is Status.SKIP}
     assert failed == []
