@@ -25,7 +25,8 @@ def state_base() -> str:
 
 def state_dir(component: str, *parts: str) -> str:
     """``<state base>/<component>/<parts>...``, each directory private (`protocol.privdir`)."""
-    return privdir.ensure_dir(state_base(), component, *parts)
+    return privdir.ensure_dir(state_base(), component, *parts,
+                              top_ours_by_name=not os.environ.get("GC_EXEC_STATE_DIR"))
 
 
 class FileLock:

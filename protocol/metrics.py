@@ -28,8 +28,8 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from _thread import LockType
     from collections.abc import Mapping
+    from threading import Lock
 
     Labels = tuple[tuple[str, str], ...]  # (name, value) pairs, sorted by name
 
@@ -259,7 +259,7 @@ def read_text(where: str, *, checked: bool = False) -> str:
     from protocol import privdir
 
     if not checked:
-        privdir.check_dir(where, "metrics directory")
+        privdir.check_dir(where, "metrics directory", others_may_read=True)
     try:
         fd = privdir.open_file(f"{where}/{file_name()}", os.O_RDONLY, 0o600, "metrics file")
     except FileNotFoundError:
@@ -283,7 +283,7 @@ def fold(where: str, reg: Registry, timeout: float = 5.0) -> None:
     """Add ``reg`` to ``where``'s file: locked, read, added, written aside and renamed in.
 
     The file lock is a POSIX record lock, which does not exclude threads of one process, so
-    threads (the helper's) also take this process's own lock (`_thread`: built in, cheap).
+    threads (the helper's) also take this process's own lock.
     Raises `protocol.privdir.Untrusted` or `OSError`;
     ``TimeoutError`` when another op holds the lock past ``timeout`` (a stopped process: its
     increments are the ones lost)."""
@@ -291,21 +291,21 @@ def fold(where: str, reg: Registry, timeout: float = 5.0) -> None:
         _fold(where, reg, timeout)
 
 
-_LOCK: list[LockType] = []
+_LOCK: list[Lock] = []
 
 
-def _process_lock() -> LockType:
+def _process_lock() -> Lock:
     if not _LOCK:
-        import _thread
+        import threading
 
-        _LOCK.append(_thread.allocate_lock())
+        _LOCK.append(threading.Lock())
     return _LOCK[0]
 
 
 def _fold(where: str, reg: Registry, timeout: float) -> None:
     from protocol import privdir
 
-    privdir.check_dir(where, "metrics directory")
+    privdir.check_dir(where, "metrics directory", others_may_read=True)
     name = file_name()
     lock = privdir.open_file(f"{where}/.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600,
                              "metrics lock file")
@@ -329,7 +329,8 @@ def _fold(where: str, reg: Registry, timeout: float) -> None:
             updated = total.render()
         # Not ending in .prom: the collector never reads the half-written file.
         aside = f"{where}/.{name}.tmp"
-        fd = privdir.open_file(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600,
+        # 0644: the scraper (node_exporter) may run as its own user; counts hold no secret.
+        fd = privdir.open_file(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644,
                                "metrics file")
         try:
             data = updated.encode()

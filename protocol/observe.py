@@ -103,5 +103,5 @@ def metrics(call: Call) -> str | None:
         return None
     where = registry.directory()
     if not where:
-        raise UsageError("metrics are off: set GC_METRICS_DIR to a directory of yours (0700)")
+        raise UsageError("metrics are off: set GC_METRICS_DIR to a directory of yours nobody else can write")
     return registry.read(where).render()

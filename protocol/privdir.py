@@ -8,10 +8,15 @@ used: whoever else owns or can write the directory could plant files or links wh
 would create ours, or hold our locks. Files in it are opened with ``O_NOFOLLOW`` and
 ``O_CLOEXEC`` and must be regular files of ours (`open_file`).
 
-One repair, on purpose: a directory of ours that only lacks the 0700 bits for group and
-other *read* (an earlier release made parents 0755 through ``os.makedirs``) is narrowed to
-0700, since nobody else could have written into it. Group or other *write* bits are
-refused.
+We never change the mode of a directory whose name we did not choose: a path an operator
+or caller names (``GC_EXEC_STATE_DIR=$HOME``, a socket straight under ``/``) that others
+can read is refused with the command that fixes it, never chmod-ed behind their back (as
+root, that once narrowed ``/`` itself). One repair, on purpose, for the directories we
+name ourselves (``gc-exec-<uid>``, ``tmux``, ``boxes``...): one of ours that others can
+only read (an earlier release made them 0755 through ``os.makedirs``) is narrowed to 0700,
+since nobody else could have written into it. Group or other *write* bits are always
+refused. A directory others are meant to read (a metrics textfile directory a scraper
+reads) passes ``others_may_read``: only its owner and write bits are checked.
 
 `posix`, not `os`: `providers.kube.transport.rundir` uses this on the executable's
 quickest path, which starts without site and loads neither `os` nor ``__future__``.
@@ -38,8 +43,11 @@ def _describe(mode: int) -> str:
     return {_LINK: "a symlink", _REG: "a regular file", _SOCK: "a socket"}.get(kind, "not a directory")
 
 
-def check_dir(where: str, what: str = "state directory") -> None:
-    """Raise `Untrusted` unless ``where`` is a real directory of ours with mode 0700 or less."""
+def check_dir(where: str, what: str = "state directory", *, ours_by_name: bool = False,
+              others_may_read: bool = False) -> None:
+    """Raise `Untrusted` unless ``where`` is a real directory of ours with mode 0700 or less
+    (``others_may_read``: no group or other write bit). ``ours_by_name``: we chose its name,
+    so a mode others can only read is narrowed to 0700 instead of refused."""
     try:
         st = posix.lstat(where)
     except OSError as error:
@@ -57,6 +65,12 @@ def check_dir(where: str, what: str = "state directory") -> None:
         if st.st_mode & 0o022:
             raise Untrusted(f"refusing {what} {where}: writable by others (mode "
                             f"{st.st_mode & 0o7777:o}); remove it or chmod 700 it")
+        if others_may_read:
+            return
+        if not ours_by_name:
+            raise Untrusted(f"refusing {what} {where}: readable by others (mode "
+                            f"{st.st_mode & 0o7777:o}); chmod 700 it or point the provider "
+                            "at a private directory")
         try:
             posix.chmod(where, st.st_mode & 0o7700)  # ours, only readable by others: narrow it
         except OSError as error:
@@ -64,18 +78,21 @@ def check_dir(where: str, what: str = "state directory") -> None:
                             f"({error.strerror})") from None
 
 
-def ensure_dir(top: str, *parts: str, what: str = "state directory") -> str:
-    """``top/part/...``: each created 0700 when missing, each checked (`check_dir`).
+def ensure_dir(top: str, *parts: str, what: str = "state directory",
+               top_ours_by_name: bool = False) -> str:
+    """``top/part/...``: each created 0700 when missing, each checked (`check_dir`). The
+    ``parts`` are names we chose; ``top`` is ours by name only when ``top_ours_by_name``
+    (a default we derived, not a path someone gave us).
 
     ``top``'s own parents are created when missing (0700 too) but not checked: they are
     the system's (``/tmp``, ``$XDG_RUNTIME_DIR``) or the operator's choice."""
     where = top.rstrip("/") or "/"
     _make(where, parents=True, what=what)
-    check_dir(where, what)
+    check_dir(where, what, ours_by_name=top_ours_by_name)
     for part in parts:
         where = f"{where}/{part}"
         _make(where, parents=False, what=what)
-        check_dir(where, what)
+        check_dir(where, what, ours_by_name=True)
     return where
 
 

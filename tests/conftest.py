@@ -103,7 +103,7 @@ def tmux_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     path = tmp_path / "state"
-    path.mkdir()
+    path.mkdir(mode=0o700)  # a directory someone names must be private already (privdir)
     return path
 
 

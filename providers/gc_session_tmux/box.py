@@ -44,11 +44,12 @@ def box_dir(sock: str, name: str, *, create: bool) -> str:
     # The whole socket path: two servers' sessions of one name are two boxes.
     scope = sock.replace("%", "%25").replace("/", "%2F")
     if create:
-        return privdir.ensure_dir(state_base(), "tmux", "boxes", scope, name)
+        return privdir.ensure_dir(state_base(), "tmux", "boxes", scope, name,
+                                  top_ours_by_name=not os.environ.get("GC_EXEC_STATE_DIR"))
     where = os.path.join(state_base(), "tmux", "boxes", scope, name)
     if not os.path.isdir(where):
         return ""
-    privdir.check_dir(where)
+    privdir.check_dir(where, ours_by_name=True)
     return where
 
 
@@ -142,7 +143,7 @@ def _shim(where: str, tmux: str, sock: str, name: str) -> str:
     """The box's ``tmux`` (see the module docstring); its directory, for PATH."""
     from providers.tmux.runner import sh_quote
 
-    bin_dir = privdir.ensure_dir(where, "bin")
+    bin_dir = privdir.ensure_dir(where, "bin", top_ours_by_name=True)
     body = (SHIM.replace("@TMUX@", sh_quote(tmux)).replace("@SOCK@", sh_quote(sock))
             .replace("@NAME@", sh_quote(name)).replace("@PYTHON@", sh_quote(sys.executable)))
     path = os.path.join(bin_dir, "tmux")

@@ -64,7 +64,7 @@ def check_dir(socket: str) -> None:
     if not os.path.lexists(directory):
         return
     if not _system_shared(directory):
-        privdir.check_dir(directory, "tmux socket directory")
+        privdir.check_dir(directory, "tmux socket directory", ours_by_name=_ours_by_name(directory))
         return
     try:
         st = os.lstat(socket)
@@ -76,10 +76,18 @@ def check_dir(socket: str) -> None:
                                 " (remove it)")
 
 
+def _ours_by_name(directory: str) -> bool:
+    """tmux's own per-user directory (``tmux-<uid>``, where a socket *name* lives): a mode
+    others can only read there is narrowed; a directory an operator named never is."""
+    return os.path.basename(directory) == f"tmux-{os.getuid()}"
+
+
 def ensure_dir(socket: str) -> None:
     """Create the socket's directory 0700 (and any missing parent) or check it."""
-    if not _system_shared(os.path.dirname(socket) or "."):
-        privdir.ensure_dir(os.path.dirname(socket) or ".", what="tmux socket directory")
+    directory = os.path.dirname(socket) or "."
+    if not _system_shared(directory):
+        privdir.ensure_dir(directory, what="tmux socket directory",
+                           top_ours_by_name=_ours_by_name(directory))
     check_dir(socket)
 
 

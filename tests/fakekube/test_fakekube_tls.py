@@ -230,7 +230,7 @@ def k8s_tls(fake_kube_tls: FakeKubeEnv, tmp_path: Path) -> Iterator[SessionProvi
     env = {k: v for k, v in fake_kube_tls.env.items()
            if not k.startswith("GC_K8S_") and k not in ("GC_SESSION", "TMUX")}
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     env.update(GC_KUBECTL=kubectl, GC_K8S_IMAGE="gc-test/agent:latest", GC_K8S_NAMESPACE="gc",
                GC_EXEC_STATE_DIR=str(state), GC_NUDGE_DEBOUNCE_MS="100",
                GC_K8S_TRANSPORT="kubectl")  # kubectl over TLS is the point here

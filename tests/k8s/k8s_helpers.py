@@ -48,10 +48,12 @@ class K8s(Provider):
         found: dict[str, Any] | None = self.server.pod(NAMESPACE, pod_name)
         return found
 
-    def audit_lines(self) -> list[dict[str, Any]]:
+    def audit_lines(self, *, with_ops: bool = False) -> list[dict[str, Any]]:
+        """The audit log's per-call lines (``with_ops``: each op's own line too, ``"kind": "op"``)."""
         if not self.audit.exists():
             return []
-        return [orjson.loads(line) for line in self.audit.read_bytes().splitlines() if line]
+        lines = [orjson.loads(line) for line in self.audit.read_bytes().splitlines() if line]
+        return lines if with_ops else [line for line in lines if line.get("kind") != "op"]
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([KUBECTL, "-n", NAMESPACE, *args], env=self.env,
@@ -79,7 +81,7 @@ def provider_on(fake: Any, tmp_path: Path) -> Iterator[K8s]:
         pytest.skip(f"{KUBECTL} is not installed")
     fake.namespace(NAMESPACE)
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     audit = tmp_path / "audit.jsonl"
     provider = K8s(executable("gc-session-k8s"), provider_env(fake.env, state, audit), fake.server, audit)
     yield provider

@@ -42,7 +42,7 @@ class City:
         self.root = root
         self.server = server
         (root / "bin").mkdir(parents=True)
-        (root / "state").mkdir()
+        (root / "state").mkdir(mode=0o700)
         server.write_kubeconfig(str(root / "kc"))
         server.create_namespace(NAMESPACE)
         kubectl = root / "bin" / "kubectl"

@@ -35,7 +35,7 @@ def test_every_op_leaves_one_audit_line_with_its_calls_id_and_no_secret(k8s: K8s
     text = k8s.audit.read_text()
     for secret in (*SECRETS.values(), SECRET, CREDENTIAL, "s3cr3t"):
         assert secret not in text
-    lines = k8s.audit_lines()
+    lines = k8s.audit_lines(with_ops=True)
     ops = [e for e in lines if e.get("kind") == "op"]
     assert [(e["op"], e["exit"]) for e in ops] == codes
     assert len({e["id"] for e in ops}) == len(ops)

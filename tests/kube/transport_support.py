@@ -84,7 +84,8 @@ def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
     log = tmp_path / "audit.jsonl"
     if not log.exists():
         return []
-    return [orjson.loads(line) for line in log.read_bytes().splitlines() if line]
+    lines = [orjson.loads(line) for line in log.read_bytes().splitlines() if line]
+    return [line for line in lines if line.get("kind") != "op"]  # the per-call lines
 
 
 def fallbacks(tmp_path: Path) -> list[str]:

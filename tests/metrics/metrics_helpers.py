@@ -44,7 +44,7 @@ def debian_tool(name: str) -> str:
 
 
 def private_dir(tmp_path: Path, stem: str = "metrics") -> Path:
-    """A textfile-collector directory of ours (0700, as `protocol.privdir` wants it)."""
+    """A textfile-collector directory of ours (0700: ours; others may read one, never write)."""
     where = tmp_path / f"{stem}-{uuid.uuid4().hex[:8]}"
     where.mkdir(mode=0o700)
     return where

@@ -66,7 +66,7 @@ def test_metrics_off_writes_nothing_and_the_metrics_command_says_how_to_turn_the
     res = run("gc-session-tmux", "metrics", env=env)
     assert res.returncode == 1
     assert res.stderr.decode().splitlines() == [
-        "gc-session-tmux metrics: metrics are off: set GC_METRICS_DIR to a directory of yours (0700)"]
+        "gc-session-tmux metrics: metrics are off: set GC_METRICS_DIR to a directory of yours nobody else can write"]
 
 
 def test_a_metrics_dir_others_can_write_leaves_the_op_alone_and_metrics_says_why(

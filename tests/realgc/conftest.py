@@ -15,7 +15,7 @@ def gc_env(tmp_path: Path) -> dict[str, str]:
     if not GC:
         pytest.skip(NO_GC)
     for d in ("gchome", "xdg", "tmp", "tmux"):
-        (tmp_path / d).mkdir()
+        (tmp_path / d).mkdir(mode=0o700)
     (tmp_path / "xdg").chmod(0o700)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GC_", "TMUX"))}
     env.update(

@@ -109,7 +109,7 @@ def provider_env(kubeconfig: Path, namespace: str, tmp: Path) -> dict[str, str]:
     home = tmp / "home"
     (home / ".kube").mkdir(parents=True, exist_ok=True)
     state = tmp / "state"
-    state.mkdir(exist_ok=True)
+    state.mkdir(mode=0o700, exist_ok=True)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GC_", "KUBE")) and k.lower() not in ("http_proxy", "https_proxy", "tmux")}
     env.update(KUBECONFIG=str(kubeconfig), HOME=str(home), KUBECACHEDIR=str(home / ".kube" / "cache"),

@@ -9,6 +9,7 @@ The planter is a throwaway second user (`planter`); the victim runs as we do, wi
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,9 +142,44 @@ def test_a_state_dir_of_ours_an_earlier_release_left_readable_is_narrowed_to_070
     name = start({"command": "cat"})
     state = Path(tmux_provider.env["GC_EXEC_STATE_DIR"])
     state.mkdir(exist_ok=True)
-    state.chmod(0o755)  # os.makedirs made parents so: nobody else could write into it
+    (state / "tmux").mkdir(exist_ok=True)
+    (state / "tmux").chmod(0o755)  # os.makedirs made parents so: nobody else could write into it
     tmux_provider.ok("nudge", name, stdin="hi")
-    assert state.stat().st_mode & 0o777 == 0o700
+    assert (state / "tmux").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_default_state_dir_an_earlier_release_left_readable_is_narrowed_to_0700(
+        tmux_provider: Provider, start: Start, tmp_path: Path) -> None:
+    name = start({"command": "cat"})
+    base = tmp_path / "runtime"
+    default = base / f"gc-exec-{os.geteuid()}"  # no GC_EXEC_STATE_DIR: the name is ours
+    default.mkdir(parents=True)
+    default.chmod(0o755)
+    env = {"GC_EXEC_STATE_DIR": "", "XDG_RUNTIME_DIR": "", "TMPDIR": str(base)}
+    tmux_provider.ok("nudge", name, stdin="hi", env=env)
+    assert default.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_state_dir_an_operator_named_that_others_can_read_is_refused_not_chmoded(
+        tmux_provider: Provider, start: Start, tmp_path: Path) -> None:
+    name = start({"command": "cat"})
+    given = tmp_path / "home-like"
+    given.mkdir(mode=0o755)
+    given.chmod(0o755)
+    res = tmux_provider.run("nudge", name, stdin="hi", env={"GC_EXEC_STATE_DIR": str(given)})
+    assert res.rc == 1 and refused(res.err) and "readable by others" in res.err, res
+    assert given.stat().st_mode & 0o777 == 0o755 and list(given.iterdir()) == []
+
+
+def test_a_socket_named_in_a_directory_others_can_read_is_refused_and_the_directory_kept(
+        tmux_provider: Provider, tmp_path: Path) -> None:
+    where = tmp_path / "sockets"
+    where.mkdir()
+    where.chmod(0o755)
+    res = tmux_provider.run("start", "s1", stdin=json.dumps({"command": "cat"}),
+                            env={"GC_TMUX_SOCKET": str(where / "gc.sock")})
+    assert res.rc == 1 and "readable by others" in res.err, res
+    assert where.stat().st_mode & 0o777 == 0o755 and list(where.iterdir()) == []
 
 
 def test_a_state_dir_that_is_a_symlink_is_refused(tmux_provider: Provider, start: Start,

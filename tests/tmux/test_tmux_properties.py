@@ -51,7 +51,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     socket = directory / "s"
     work = tmp_path_factory.mktemp("props")
     state = work / "state"
-    state.mkdir()
+    state.mkdir(mode=0o700)
     env = {**os.environ, "GC_TMUX_SOCKET": str(socket), "GC_EXEC_STATE_DIR": str(state),
            "GC_NUDGE_DEBOUNCE_MS": "0"}
     env.pop("TMUX", None)

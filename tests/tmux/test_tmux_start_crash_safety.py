@@ -104,7 +104,7 @@ def test_a_start_still_running_elsewhere_is_not_recycled(
     try:
         read_pid(pid_file)
         other_state = tmp_path / "other-state"  # another lock directory: only the marker tells
-        other_state.mkdir()
+        other_state.mkdir(mode=0o700)
         res = tmux_provider.run("start", name, stdin=config(tmp_path),
                                 env={"GC_EXEC_STATE_DIR": str(other_state)})
         assert res.rc == 1 and "another start is in progress" in res.err

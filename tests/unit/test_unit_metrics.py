@@ -117,7 +117,7 @@ def test_concurrent_ops_never_lose_an_increment_nor_tear_the_file(tmp_path: Path
     assert final[("gc_provider_ops_total", (("exe", "t"), ("exit", "0"), ("op", "is-running")))] == procs * each
     assert final[("gc_provider_op_duration_seconds_count", labels)] == procs * each
     assert sorted(p.name for p in where.iterdir() if not p.name.startswith(".")) == [metrics.file_name()]
-    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.stat().st_mode & 0o777 == 0o644  # the scraper may be another user
 
 
 def test_a_metrics_dir_others_can_write_is_refused(tmp_path: Path) -> None:
@@ -230,3 +230,14 @@ def test_a_layer_counts_with_one_call_and_an_op_answered_for_a_client_uses_its_e
     assert metrics.REGISTRY.samples == {}
     line = orjson.loads(log.read_bytes())
     assert (line["op"], line["session"], line["id"], line["gc_session_id"]) == ("is-running", "s-1", "c0ffee", "gc-9")
+
+
+def test_a_metrics_dir_others_may_read_is_used_as_it_is(tmp_path: Path) -> None:
+    # node_exporter, running as its own user, reads the textfile: the directory stays 0755.
+    where = private_dir(tmp_path)
+    where.chmod(0o755)
+    reg = metrics.Registry()
+    reg.count("gc_provider_ops_total", exe="t", op="peek", exit="0")
+    metrics.fold(str(where), reg)
+    assert os.stat(where).st_mode & 0o777 == 0o755
+    assert "gc_provider_ops_total" in (where / metrics.file_name()).read_text()

@@ -54,12 +54,46 @@ def test_a_level_others_can_write_is_refused_and_left_as_it_is(tmp_path: Path, m
 
 
 @pytest.mark.parametrize("mode", [0o755, 0o750, 0o705, 0o711])
-def test_a_level_of_ours_others_can_only_read_is_narrowed(tmp_path: Path, mode: int) -> None:
+def test_a_level_we_named_that_others_can_only_read_is_narrowed(tmp_path: Path, mode: int) -> None:
     top = tmp_path / "top"
     top.mkdir()
     top.chmod(mode)
-    privdir.check_dir(str(top))
+    privdir.check_dir(str(top), ours_by_name=True)
     assert top.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o750, 0o705, 0o711])
+def test_a_directory_someone_named_that_others_can_read_is_refused_never_chmoded(
+        tmp_path: Path, mode: int) -> None:
+    # As root, `GC_TMUX_SOCKET=/x` once narrowed `/` itself to 0700.
+    given = tmp_path / "given"
+    given.mkdir()
+    given.chmod(mode)
+    with pytest.raises(Untrusted, match="readable by others"):
+        privdir.check_dir(str(given))
+    with pytest.raises(Untrusted, match="readable by others"):
+        privdir.ensure_dir(str(given), "ours")
+    assert given.stat().st_mode & 0o7777 == mode
+    assert list(given.iterdir()) == []
+
+
+def test_the_levels_below_a_given_top_are_ours_by_name_and_narrowed(tmp_path: Path) -> None:
+    (tmp_path / "top" / "ours").mkdir(parents=True)
+    (tmp_path / "top").chmod(0o700)
+    (tmp_path / "top" / "ours").chmod(0o755)  # an earlier release's os.makedirs
+    privdir.ensure_dir(str(tmp_path / "top"), "ours")
+    assert (tmp_path / "top" / "ours").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_directory_others_may_read_is_left_as_it_is(tmp_path: Path) -> None:
+    shared = tmp_path / "textfiles"
+    shared.mkdir()
+    shared.chmod(0o755)
+    privdir.check_dir(str(shared), others_may_read=True)
+    assert shared.stat().st_mode & 0o777 == 0o755
+    shared.chmod(0o775)
+    with pytest.raises(Untrusted, match="writable by others"):
+        privdir.check_dir(str(shared), others_may_read=True)
 
 
 def test_a_file_where_a_directory_belongs_is_refused(tmp_path: Path) -> None:

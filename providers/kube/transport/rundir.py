@@ -42,11 +42,17 @@ def is_dir(where: str) -> bool:
 
 def ensure(environ: "Mapping[str, str] | None" = None) -> str:
     """Create (0700) or check the directory; `privdir.Untrusted` when it is not safely ours."""
-    return privdir.ensure_dir(path(environ), what="runtime dir")
+    where = path(environ)
+    return privdir.ensure_dir(where, what="runtime dir", top_ours_by_name=_ours_by_name(where))
 
 
 def check(where: str) -> None:
-    privdir.check_dir(where, "runtime dir")
+    privdir.check_dir(where, "runtime dir", ours_by_name=_ours_by_name(where))
+
+
+def _ours_by_name(where: str) -> bool:
+    """Our derived default (`path`) may be narrowed; a GC_K8S_RUNTIME_DIR someone named never is."""
+    return where.rsplit("/", 1)[-1] in ("gc-k8s", f"gc-k8s-{posix.geteuid()}")
 
 
 def write_private(target: str, data: bytes) -> None:
