@@ -42,7 +42,10 @@ def pod(call: Call) -> str:
 
 
 def runner(call: Call) -> PodRunner:
-    return PodRunner(settings(call), pod(call), call["name"])
+    from providers.kube.pod_exec import may_keep_answers
+
+    return PodRunner(settings(call), pod(call), call["name"],
+                     cached_reads=may_keep_answers(call.environ))
 
 
 def nudge_lock(call: Call, r: PodRunner) -> FileLock:

@@ -35,7 +35,7 @@ from protocol.proc import Result
 from providers.kube.errors import KubeForbidden, KubeUnavailable, PodGone
 from providers.kube.fakekube import server as fake_server
 from providers.kube.fakekube.fixtures import FakeKubeEnv
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.transport import helper_client, wire
 
 pytest_plugins = ["transport_fixtures"]
@@ -288,7 +288,7 @@ def test_a_file_at_the_helper_socket_path_is_refused_not_ignored(helper_env: Fak
 WORKER = """
 import sys
 from providers.kube import audit
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.settings import KubeSettings
 audit.set_operation(sys.argv[4] if len(sys.argv) > 4 else "")
 settings = KubeSettings(namespace="gc", kubectl="/usr/bin/kubectl")

@@ -18,7 +18,7 @@ from providers.kube.transport import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from providers.kube.transport.kubeconfig import Target
+    from providers.kube.transport.target import Target
 
 #: Refresh this long before the stated expiry (clock skew, request latency).
 MARGIN = 5.0

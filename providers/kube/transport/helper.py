@@ -49,7 +49,7 @@ from providers.kube.transport import (
     rundir,
     tls,
 )
-from providers.kube.transport.route import audit_argv
+from providers.kube.transport.target import Target
 from providers.kube.transport.wire import (
     answer_call,
     answered,
@@ -84,7 +84,7 @@ class Pool:
         self.pending: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def take(self, t: kubeconfig.Target, timeout: float | None) -> tls.Conn:
+    def take(self, t: Target, timeout: float | None) -> tls.Conn:
         while True:
             with self.lock:
                 conns = self.idle.get(t.key) or []
@@ -97,7 +97,7 @@ class Pool:
             conn.close()
         return tls.connect(t, timeout)
 
-    def refill(self, t: kubeconfig.Target) -> None:
+    def refill(self, t: Target) -> None:
         with self.lock:
             missing = self.size - len(self.idle.get(t.key) or []) - self.pending.get(t.key, 0)
             if missing <= 0:
@@ -106,7 +106,7 @@ class Pool:
         for _ in range(missing):
             threading.Thread(target=self._open, args=(t,), daemon=True).start()
 
-    def _open(self, t: kubeconfig.Target) -> None:
+    def _open(self, t: Target) -> None:
         conn = None
         try:
             conn = tls.connect(t, 10.0)
@@ -141,7 +141,7 @@ class Ask:
     __slots__ = ("argv", "container", "env", "gc_op", "generation", "pod", "retry", "settings",
                  "stdin", "target", "timeout")
 
-    def __init__(self, settings: KubeSettings, target: kubeconfig.Target, env: dict[str, str],
+    def __init__(self, settings: KubeSettings, target: Target, env: dict[str, str],
                  gc_op: str, pod: str, container: str, argv: list[str], stdin: bytes | None,
                  timeout: float | None, retry: bool, generation: object) -> None:
         self.settings = settings
@@ -279,7 +279,7 @@ class Helper:
             return
         op = argv[0]
         correlation = os.urandom(6).hex()
-        used: dict[str, kubeconfig.Target] = {}
+        used: dict[str, Target] = {}
 
         def execute(pod: str, argv: Sequence[str], *, container: str, settings: KubeSettings,
                     stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
@@ -295,7 +295,7 @@ class Helper:
                 rc = result.rc
                 return result
             finally:
-                audit.record(audit_argv(pod, container, list(argv)), pod=pod, started=started,
+                audit.record(audit.exec_argv(pod, container, list(argv)), pod=pod, started=started,
                              rc=rc, transport="helper", resident=bool(marks.get("resident")),
                              cached=bool(marks.get("cached")), environ=env, op=op,
                              correlation=correlation)

@@ -19,7 +19,7 @@ from providers.kube.transport import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from providers.kube.transport.kubeconfig import Target
+    from providers.kube.transport.target import Target
 
 
 def available() -> bool:

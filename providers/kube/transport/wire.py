@@ -38,9 +38,9 @@ CONNECT_TIMEOUT = 0.5
 #: (tests/k8s/test_hot_path.py checks the list against what the helper imports).
 CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
     "__init__", "helper", "helper_client", "wire", "direct", "websocket", "tls", "kubeconfig",
-    "credentials", "resident", "answers", "jsonlite", "rundir", "route", "checked")) + tuple(
+    "credentials", "resident", "answers", "jsonlite", "rundir", "checked", "target")) + tuple(
     f"providers/kube/{m}.py" for m in ("audit", "errors", "retry", "settings", "classify",
-                                        "kubectl")) + tuple(
+                                        "kubectl", "pod_exec")) + tuple(
     f"providers/tmux/{m}.py" for m in ("session", "proctree", "runner", "ops")) + (
     "gc_session_k8s/pod_runner.py", "gc_session_k8s/naming.py", "gc_session_k8s/answer.py",
     "gc_session_k8s/hot.py", "gc_session_k8s/settings.py", "protocol/dispatch.py",
