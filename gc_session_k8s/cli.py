@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 EXE = "gc-session-k8s"
 VERSION = "0.1.0"
 #: Verified by tests/k8s and the conformance kit (see examples/k8s/README.md).
+#: The helper this executable starts: the shared helper, handed our answerer.
+HELPER_ENTRY = "gc_session_k8s.helper"
 CAPABILITIES = ["report-activity", "report-attachment", "proc.exec", "proc.provision"]
 
 
@@ -231,6 +233,9 @@ settings (environment; empty means unset):
 
 def main() -> None:
     from gc_session_k8s.settings import checked_settings
+    from providers.kube.transport import start_helper_as
+
+    start_helper_as(HELPER_ENTRY)
 
     dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
                   settings=checked_settings())

@@ -25,7 +25,8 @@ import sys
 #: the ones gc sends every tick first. `gc_session_k8s.answer` answers these.
 READS = frozenset({"is-running", "process-alive", "get-last-activity", "get-meta", "peek",
                    "is-attached"})
-ANSWERER = "gc_session_k8s.answer"
+#: The name of our answerer in the helper (`gc_session_k8s.helper` hands it over).
+ANSWERER = "gc-session-k8s"
 #: Above the op's own exec timeout (`gc_session_k8s.pod_runner.DEFAULT_TIMEOUT`).
 ANSWER_TIMEOUT = 40.0
 

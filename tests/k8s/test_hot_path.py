@@ -37,7 +37,7 @@ def test_the_executable_and_the_helper_agree_on_which_ops_are_answered_whole() -
 
 def test_every_module_of_ours_the_helper_runs_is_in_its_code_version() -> None:
     """A changed module the list missed would go on answering with the old code."""
-    probe = ("import sys, providers.kube.transport.helper, gc_session_k8s.answer\n"
+    probe = ("import sys, providers.kube.transport.helper, gc_session_k8s.helper\n"
              "print('\\n'.join(m for m in sys.modules "
              "if m.split('.')[0] in ('protocol', 'providers', 'gc_session_k8s')))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

@@ -392,3 +392,23 @@ def test_the_op_that_starts_the_helper_leaves_no_pipe_of_its_caller_open(
     assert op.returncode == 0, op.stderr.decode()[-800:]
     wait_for(lambda: status() is not None, "the helper started by the first op")
     assert transports(tmp_path) == ["direct"]
+
+
+def test_a_helper_started_without_an_answerer_hands_the_read_back_and_makes_way(
+        helper_env: FakeKubeEnv) -> None:
+    """The shared helper answers whole reads only with what the executable that started
+    it handed over; one started by another executable (here: no answerer at all) sends
+    the client to run its op itself, and exits so that the client's executable starts one."""
+    helper_up()
+    sock = wire.connect()
+    try:
+        sock.settimeout(30)
+        sock.sendall(wire.answer_request("gc-session-k8s", ["is-running", "w1"], b""))
+        assert wire.recv_answer(sock) is None
+        rest = b""
+        while chunk := sock.recv(4096):
+            rest += chunk
+    finally:
+        sock.close()
+    assert b"no answerer 'gc-session-k8s' here" in rest
+    wait_for(lambda: status() is None, "the helper to make way")

@@ -41,6 +41,22 @@ if TYPE_CHECKING:
             ...
 
 
+#: The module ``python -m`` runs as the helper (`helper_client.launch`); `start_helper_as`.
+_helper_entry = "providers.kube.transport.helper"
+
+
+def start_helper_as(module: str) -> None:
+    """Start the helper, when this process starts one, as ``python -m MODULE serve``: the
+    executable's own entry, which hands `providers.kube.transport.helper.main` what it
+    answers whole (shared code never names an executable's modules)."""
+    global _helper_entry
+    _helper_entry = module
+
+
+def helper_entry() -> str:
+    return _helper_entry
+
+
 class Fallback(Exception):
     """This transport cannot run this call; the next one must. The command has not started."""
 

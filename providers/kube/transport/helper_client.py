@@ -20,7 +20,7 @@ import sys
 
 from protocol import privdir
 from protocol.proc import Result
-from providers.kube import audit, errors
+from providers.kube import audit, errors, transport
 from providers.kube.transport import Fallback, HelperAbsent, KubectlOnly, answers, rundir, wire
 from providers.kube.transport.wire import code_version, pack, recv_exact, recv_header
 
@@ -60,7 +60,7 @@ def launch(environ: dict[str, str] | None = None) -> None:
     for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         env.pop(key, None)
     where = rundir.ensure(env)  # not ours: `privdir.Untrusted`, refused, nothing started
-    argv = [sys.executable, "-m", "providers.kube.transport.helper", "serve"]
+    argv = [sys.executable, "-m", transport.helper_entry(), "serve"]
     try:
         pid = os.fork()
     except OSError:

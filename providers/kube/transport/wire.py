@@ -43,6 +43,7 @@ CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
                                         "kubectl", "pod_exec")) + tuple(
     f"providers/tmux/{m}.py" for m in ("session", "proctree", "runner", "ops")) + (
     "gc_session_k8s/pod_runner.py", "gc_session_k8s/naming.py", "gc_session_k8s/answer.py",
+    "gc_session_k8s/helper.py",
     "gc_session_k8s/hot.py", "gc_session_k8s/settings.py", "protocol/dispatch.py",
     "protocol/settings_check.py", "protocol/names.py", "protocol/errors.py", "protocol/proc.py",
     "protocol/privdir.py")
