@@ -44,13 +44,13 @@ REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFo
 
 def http_error_text(error: HttpError) -> str:
     """The HTTP refusal as kubectl prints it (``Error from server (Reason): message``)."""
-    from providers.kube.transport import jsonlite
+    import json
 
     if error.code == 401:
         return "error: You must be logged in to the server (Unauthorized)"
     message, reason = "", ""
     try:
-        status = jsonlite.loads(error.body)
+        status = json.loads(error.body)
         if isinstance(status, dict):
             message = str(status.get("message") or "")
             reason = str(status.get("reason") or "")

@@ -1,6 +1,6 @@
 """The executable's side of the helper: hand one exec to the resident per-user process.
 
-Hot path: `_socket` only (no `socket`, `selectors`, `enum`). Where the socket is, how a
+Where the socket is, how a
 connection is checked (our uid only) and the framing are `providers.kube.transport.wire`.
 A helper that is not running is started detached once this op, gone direct, reached the
 cluster (an op with nowhere to go starts none); one that
@@ -14,8 +14,8 @@ header follows), ``V`` (code version differs: it exits).
 
 from __future__ import annotations
 
-import _socket
 import os
+import socket
 import sys
 
 from protocol import privdir
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from providers.kube.settings import KubeSettings
     from providers.kube.transport import ExecRequest
 
-def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _socket.socket:
+def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> socket.socket:
     """A connection to our helper; `HelperAbsent` when none answers (``start``: whether
     one should be started once the cluster answered)."""
     try:

@@ -89,7 +89,7 @@ def caller_kubectl(kubectl: str, cwd: str) -> str:
 
 
 def digest(data: bytes) -> str:
-    from _blake2 import blake2b  # the C module: `hashlib` costs a one-shot process more
+    from hashlib import blake2b
 
     return blake2b(data, digest_size=16).hexdigest()
 
@@ -220,15 +220,14 @@ def remember(key: str, t: Target, env: dict[str, str], cwd: str | None) -> Targe
 def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: list[str],
                 cwd: str | None = None) -> dict[str, Any]:
     import binascii
-
-    from providers.kube.transport import jsonlite
+    import json
 
     where = rundir.ensure(env)
     name = os.path.join(where, f"kubeconfig-{binascii.crc32(key.encode()):08x}.json")
     # A crc names the file; the full key inside decides whether it still applies.
     try:
         with os.fdopen(privdir.open_file(name, os.O_RDONLY, what="kubeconfig cache"), "rb") as f:
-            stored = jsonlite.loads(f.read())
+            stored = json.loads(f.read())
         if isinstance(stored, dict) and stored.get("key") == key and isinstance(stored.get("view"), dict):
             view: dict[str, Any] = stored["view"]
             return view
@@ -244,7 +243,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: li
     if not result.ok:
         raise Fallback(f"kubectl config view: {result.error_text()[:200]}")
     try:
-        view = jsonlite.loads(result.out)
+        view = json.loads(result.out)
     except ValueError:
         raise Fallback("kubectl config view printed no JSON") from None
     if not isinstance(view, dict):
@@ -252,7 +251,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: li
     if cache_key(files, settings, env) != key:  # what kubectl read may not be what we keyed
         raise Fallback("the kubeconfig changed while it was resolved")
     try:
-        rundir.write_private(name, jsonlite.dumps({"key": key, "view": view}))
+        rundir.write_private(name, json.dumps({"key": key, "view": view}).encode())
     except OSError:
         pass  # a cache: the next call resolves the kubeconfig again
     return view
