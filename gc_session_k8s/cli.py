@@ -233,7 +233,7 @@ settings (environment; empty means unset):
 
 def main() -> None:
     from gc_session_k8s.settings import checked_settings
-    from providers.kube.transport import start_helper_as
+    from providers.kube.transport.interface import start_helper_as
 
     start_helper_as(HELPER_ENTRY)
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from providers.kube.transport import ExecRequest
+    from providers.kube.transport.interface import ExecRequest
 
 EXIT_MARKER = "command terminated with exit code "
 

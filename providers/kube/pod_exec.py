@@ -7,7 +7,7 @@ of the pod (`providers.kube.transport.answers.mark`).
 
 The transports are peers behind one small interface (`Transport`): each runs one attempt
 of a request and returns the command's `Result`, raises a `KubeError` as kubectl would
-word it, or raises `providers.kube.transport.Fallback` to say why it cannot run this
+word it, or raises `providers.kube.transport.interface.Fallback` to say why it cannot run this
 request (nothing started), and the next one in the order runs it:
 
 * ``helper`` (`providers.kube.transport.helper_client`): handed over a unix socket to the
@@ -28,13 +28,13 @@ from providers.kube import audit
 from providers.kube.errors import KubeConflict, KubeForbidden, KubeInvalid, KubeNotFound
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
-from providers.kube.transport import ExecRequest, Fallback, HelperAbsent, KubectlOnly
+from providers.kube.transport.interface import ExecRequest, Fallback, HelperAbsent, KubectlOnly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from providers.kube.transport import Transport
+    from providers.kube.transport.interface import Transport
 
 #: The helper when it runs or can be started, else direct, else kubectl: each op takes
 #: the fastest transport its kubeconfig allows and falls back silently (audited).

@@ -9,8 +9,9 @@ from typing import NamedTuple
 
 import pytest
 
-from providers.kube.transport import Fallback, rundir
+from providers.kube.transport import rundir
 from providers.kube.transport.credentials import parse_rfc3339
+from providers.kube.transport.interface import Fallback
 from providers.kube.transport.kubeconfig import split_server
 from providers.kube.transport.websocket import exec_path, exit_code, frame, quote
 

@@ -14,7 +14,7 @@ import os
 import time
 
 from protocol.proc import Timeout, run
-from providers.kube.transport import Fallback
+from providers.kube.transport.interface import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from providers.kube.settings import KubeSettings
-    from providers.kube.transport import ExecRequest
+    from providers.kube.transport.interface import ExecRequest
     from providers.kube.transport.target import Target
     from providers.kube.transport.tls import Conn
 

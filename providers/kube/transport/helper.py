@@ -1,5 +1,5 @@
 """The resident per-user helper: ``python -m providers.kube.transport.helper serve``, or the
-entry module of the executable that starts it (`providers.kube.transport.helper_entry`),
+entry module of the executable that starts it (`providers.kube.transport.interface.start_helper_as`),
 which calls `main` with its answerers.
 
 One per uid (an flock on ``helper.lock`` in the 0700 runtime dir), listening on a 0600
@@ -40,16 +40,8 @@ from providers.kube import audit
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
-from providers.kube.transport import (
-    Fallback,
-    answers,
-    credentials,
-    direct,
-    kubeconfig,
-    resident,
-    rundir,
-    tls,
-)
+from providers.kube.transport import answers, credentials, direct, kubeconfig, resident, rundir, tls
+from providers.kube.transport.interface import Fallback
 from providers.kube.transport.target import Target
 from providers.kube.transport.wire import (
     answer_call,

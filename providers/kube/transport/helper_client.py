@@ -20,8 +20,9 @@ import sys
 
 from protocol import privdir
 from protocol.proc import Result
-from providers.kube import audit, errors, transport
-from providers.kube.transport import Fallback, HelperAbsent, KubectlOnly, answers, rundir, wire
+from providers.kube import audit, errors
+from providers.kube.transport import answers, rundir, wire
+from providers.kube.transport.interface import Fallback, HelperAbsent, KubectlOnly, helper_entry
 from providers.kube.transport.wire import code_version, pack, recv_exact, recv_header
 
 TYPE_CHECKING = False
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from providers.kube.settings import KubeSettings
-    from providers.kube.transport import ExecRequest
+    from providers.kube.transport.interface import ExecRequest
 
 def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> socket.socket:
     """A connection to our helper; `HelperAbsent` when none answers (``start``: whether
@@ -60,7 +61,7 @@ def launch(environ: dict[str, str] | None = None) -> None:
     for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         env.pop(key, None)
     where = rundir.ensure(env)  # not ours: `privdir.Untrusted`, refused, nothing started
-    argv = [sys.executable, "-m", transport.helper_entry(), "serve"]
+    argv = [sys.executable, "-m", helper_entry(), "serve"]
     try:
         pid = os.fork()
     except OSError:

@@ -24,7 +24,8 @@ import os
 
 from protocol import privdir
 from protocol.proc import Timeout, run
-from providers.kube.transport import Fallback, rundir
+from providers.kube.transport import rundir
+from providers.kube.transport.interface import Fallback
 from providers.kube.transport.target import Target
 
 TYPE_CHECKING = False

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from providers.kube.transport import Fallback
+from providers.kube.transport.interface import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

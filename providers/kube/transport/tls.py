@@ -15,7 +15,7 @@ import os
 import socket
 import ssl
 
-from providers.kube.transport import Fallback
+from providers.kube.transport.interface import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

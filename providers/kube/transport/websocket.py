@@ -12,7 +12,7 @@ from __future__ import annotations
 import binascii
 import os
 
-from providers.kube.transport import Fallback
+from providers.kube.transport.interface import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ CONNECT_TIMEOUT = 0.5
 #: (tests/k8s/test_hot_path.py checks the list against what the helper imports).
 CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
     "__init__", "helper", "helper_client", "wire", "direct", "websocket", "tls", "kubeconfig",
-    "credentials", "resident", "answers", "rundir", "checked", "target")) + tuple(
+    "credentials", "resident", "answers", "rundir", "checked", "target", "interface")) + tuple(
     f"providers/kube/{m}.py" for m in ("audit", "errors", "retry", "settings", "classify",
                                         "kubectl", "pod_exec")) + tuple(
     f"providers/tmux/{m}.py" for m in ("session", "proctree", "runner", "ops")) + (
