@@ -13,9 +13,9 @@ Anything else returns None and the executable runs the op the full way
 of other code, arguments the op rejects, any failure. These ops only read, so one that
 the helper began and did not finish may run again; it never runs differently.
 
-The executable starts Python without its site setup for this (`providers/bin`), so this
-module and the ones it loads use `posix` where `os` would be the habit: `os` alone would
-cost the op a tenth of its time.
+The executable starts Python without its site setup for this (`providers/bin`): this
+module loads `posix`, `sys` and `providers.kube.transport.wire` (with `socket`), no TLS and
+no JSON (the helper holds the connections).
 """
 
 import posix

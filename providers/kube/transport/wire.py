@@ -14,7 +14,7 @@ length, a JSON header, then raw bytes whose lengths the header gives. The `answe
 every caller-supplied string (argv, environment) in such bytes, and its reply is ``A``, a
 4-byte length and the op's stdout, or a framed JSON header saying why it was not answered.
 
-`posix`, not `os`, for the reason `rundir` gives.
+`posix` where `os` is the habit, as in `rundir`.
 """
 
 import posix
