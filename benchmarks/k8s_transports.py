@@ -135,7 +135,9 @@ def interpreter() -> list[str]:
     program = exe[0] + ".py" if os.path.exists(exe[0] + ".py") else exe[0]
     with open(program, "rb") as f:
         first = f.readline()
-    return first[2:].decode().split() if first.startswith(b"#!") else [sys.executable]
+    # The `/bin/sh` launcher: its program runs under this interpreter (the venv's python).
+    shebang = first[2:].decode().split() if first.startswith(b"#!") else []
+    return shebang if shebang and "python" in shebang[0] else [sys.executable]
 
 
 def tick(env: dict[str, str], names: list[str], passes: int, every: float = 0.0) -> None:

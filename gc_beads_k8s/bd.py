@@ -14,7 +14,7 @@ from typing import NamedTuple
 from protocol.errors import ProviderError, UsageError
 from protocol.proc import Result
 from providers.kube.errors import KubeError
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.settings import KubeSettings
 
 TYPE_CHECKING = False

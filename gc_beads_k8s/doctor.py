@@ -113,7 +113,7 @@ def check_dolt(report: Doctor, dolt: DoltTarget, pod: Runner | None) -> None:
     import os
 
     from gc_beads_k8s.bd import CONTAINER
-    from providers.kube.kubectl import exec_in_pod
+    from providers.kube.pod_exec import exec_in_pod
 
     where = f"{dolt.host}:{dolt.port}"
     source = ("GC_DOLT_HOST/PORT" if os.environ.get("GC_DOLT_HOST") else

@@ -46,7 +46,7 @@ def runner_for(call: Call) -> PodRunner:
     assert isinstance(call, ClientCall)
     return PodRunner(KubeSettings.from_env(call.environ),
                      session_pod(call["name"], call.environ.get("GC_K8S_CITY") or ""),
-                     call["name"], execute=call.execute)
+                     call["name"], execute=call.execute, cached_reads=True)
 
 
 def no_lock(call: Call, runner: PodRunner) -> FileLock:

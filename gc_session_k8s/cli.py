@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 EXE = "gc-session-k8s"
 VERSION = "0.1.0"
 #: Verified by tests/k8s and the conformance kit (see examples/k8s/README.md).
+#: The helper this executable starts: the shared helper, handed our answerer.
+HELPER_ENTRY = "gc_session_k8s.helper"
 CAPABILITIES = ["report-activity", "report-attachment", "proc.exec", "proc.provision"]
 
 
@@ -42,7 +44,10 @@ def pod(call: Call) -> str:
 
 
 def runner(call: Call) -> PodRunner:
-    return PodRunner(settings(call), pod(call), call["name"])
+    from providers.kube.pod_exec import may_keep_answers
+
+    return PodRunner(settings(call), pod(call), call["name"],
+                     cached_reads=may_keep_answers(call.environ))
 
 
 def nudge_lock(call: Call, r: PodRunner) -> FileLock:
@@ -230,6 +235,9 @@ settings (environment; empty means unset):
 
 def main() -> None:
     from gc_session_k8s.settings import checked_settings
+    from providers.kube.transport.interface import start_helper_as
+
+    start_helper_as(HELPER_ENTRY)
 
     dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
                   settings=checked_settings(), log_env="GC_K8S_AUDIT_LOG",

@@ -13,9 +13,9 @@ Anything else returns None and the executable runs the op the full way
 of other code, arguments the op rejects, any failure. These ops only read, so one that
 the helper began and did not finish may run again; it never runs differently.
 
-The executable starts Python without its site setup for this (`providers/bin`), so this
-module and the ones it loads use `posix` where `os` would be the habit: `os` alone would
-cost the op a tenth of its time.
+The executable starts Python without its site setup for this (`providers/bin`): this
+module loads `posix`, `sys` and `providers.kube.transport.wire` (with `socket`), no TLS and
+no JSON (the helper holds the connections).
 """
 
 import posix
@@ -25,7 +25,8 @@ import sys
 #: the ones gc sends every tick first. `gc_session_k8s.answer` answers these.
 READS = frozenset({"is-running", "process-alive", "get-last-activity", "get-meta", "peek",
                    "is-attached"})
-ANSWERER = "gc_session_k8s.answer"
+#: The name of our answerer in the helper (`gc_session_k8s.helper` hands it over).
+ANSWERER = "gc-session-k8s"
 #: Above the op's own exec timeout (`gc_session_k8s.pod_runner.DEFAULT_TIMEOUT`).
 ANSWER_TIMEOUT = 40.0
 

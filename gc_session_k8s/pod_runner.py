@@ -1,7 +1,7 @@
-"""`PodRunner`: the tmux `Runner` protocol for one pod, one ``kubectl exec`` per call.
+"""`PodRunner`: the tmux `Runner` protocol for one pod, one exec per call.
 
-Every session operation of `providers.tmux.session` becomes exactly one
-kubectl process. A missing pod (or a container that is not running) reads as
+Every session operation of `providers.tmux.session` becomes one exec into the pod
+(`providers.kube.pod_exec`, whichever transport runs it). A missing pod (or a container that is not running) reads as
 a missing tmux session: the result is the typed `providers.tmux.runner.Missing`,
 which the shared logic treats as "session missing" (is-running false, best-effort
 ops exit 0).
@@ -15,7 +15,7 @@ from __future__ import annotations
 from gc_session_k8s.naming import AGENT_CONTAINER, SESSION_ENV, TMUX_SESSION
 from protocol.proc import Result
 from providers.kube.errors import PodGone
-from providers.kube.kubectl import exec_in_pod, transport
+from providers.kube.pod_exec import exec_in_pod
 from providers.tmux import proctree
 from providers.tmux.runner import Missing, command_line
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from providers.kube.settings import KubeSettings
 
     class Exec(Protocol):
-        """`providers.kube.kubectl.exec_in_pod`'s signature."""
+        """`providers.kube.pod_exec.exec_in_pod`'s signature."""
 
         def __call__(self, pod: str, argv: Sequence[str], *, container: str,
                      settings: KubeSettings, stdin: bytes | None, timeout: float | None,
@@ -91,17 +91,22 @@ class PodRunner:
     """Runs tmux and sh in the ``agent`` container of one pod."""
 
     def __init__(self, settings: KubeSettings, pod: str, session: str,
-                 container: str = AGENT_CONTAINER, *, execute: Exec | None = None) -> None:
+                 container: str = AGENT_CONTAINER, *, execute: Exec | None = None,
+                 cached_reads: bool = False) -> None:
         """``session``: the session name; every exec acts only if the pod is its own
         (`GUARD`), else reads as a missing session. ``execute``: how an exec runs (default
-        `providers.kube.kubectl.exec_in_pod`; the helper passes its own when it answers a
-        read itself, `gc_session_k8s.answer`)."""
+        `providers.kube.pod_exec.exec_in_pod`; the helper passes its own when it answers a
+        read itself, `gc_session_k8s.answer`). ``cached_reads``: whether a read repeated
+        within a moment may be answered from the helper's cache of the pod
+        (`providers.kube.transport.answers`), decided by whoever builds the runner from the
+        settings, not by the transport that happens to run an exec."""
         self.settings = settings
         self.pod = pod
         self.session = session
         self.container = container
         self.target = TMUX_SESSION
         self.execute = execute
+        self.cached_reads = cached_reads
 
     def _exec(self, argv: Sequence[str], stdin: bytes | None, timeout: float | None,
               retry: bool = False) -> Result:
@@ -135,12 +140,11 @@ class PodRunner:
         return self._exec(argv, stdin, timeout)
 
     def tmux_and_processes(self, args: Sequence[str]) -> tuple[Result, proctree.Processes]:
-        """One exec for both, where each exec is a kubectl process. Through the helper the
-        tmux command runs alone and the process table only if it is read: that tmux
-        command is the one is-running just ran, so the helper answers it from what it
-        kept (`providers.kube.transport.answers`), and a pane whose own command answers
-        never pays for ``ps``."""
-        if self.execute is not None or kept_answers():
+        """One exec for both; with cached reads the tmux command runs alone and the process
+        table only if it is read: that tmux command is the one is-running just ran, so the
+        helper answers it from its cache (`providers.kube.transport.answers`), and a pane
+        whose own command answers never pays for ``ps``."""
+        if self.cached_reads:
             return self.tmux(args), proctree.Deferred(self.processes)
         argv = ["sh", "-c", PREAMBLE + PROCESSES_SCRIPT, "sh", *command_line([args])]
         return split_processes(self._exec(argv, None, None, retry=args[0] in READ_ONLY))
@@ -172,11 +176,6 @@ def env_block(env: dict[str, str]) -> bytes:
             raise ValueError(f"not an environment variable name: {key!r}")
         lines.append(f"{key} {base64.b64encode(value.encode()).decode()}\n")
     return "".join(lines).encode() + b".\n"
-
-
-def kept_answers() -> bool:
-    """Whether execs may go through the helper, which keeps answers for a moment."""
-    return transport() in ("helper", "auto")
 
 
 def split_processes(res: Result) -> tuple[Result, proctree.Processes]:

@@ -297,7 +297,7 @@ def wait_for(plan: Plan, done: Callable[[Obj | None], bool], what: str, deadline
 
 
 def upload_staging(plan: Plan) -> None:
-    from providers.kube.kubectl import exec_in_pod
+    from providers.kube.pod_exec import exec_in_pod
 
     data = staging.build(plan.cfg, city=plan.city_path, pod_work_dir=plan.work_dir,
                          persistent=bool(plan.settings.workspace_pvc))

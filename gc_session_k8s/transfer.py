@@ -10,7 +10,7 @@ from gc_session_k8s.pod import staging
 from gc_session_k8s.pod_runner import foreign, guarded
 from protocol.errors import ExitWith, ProviderError
 from providers.kube.errors import PodGone
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from gc_session_k8s.naming import AGENT_CONTAINER, NAME_ANNOTATION, SESSION_LABE
 from gc_session_k8s.pod.environment import WORKSPACE
 from protocol.errors import ProviderError
 from protocol.sanitize import sanitize_label
-from providers.kube.kubectl import exec_in_pod, kubectl
+from providers.kube.kubectl import kubectl
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.settings import KubeSettings
 
 TYPE_CHECKING = False

@@ -12,7 +12,7 @@ if sys.flags.no_site:
     # directory a .pth file there names. Other layouts are left to site.
     import posix
 
-    def holds_us(place: str) -> bool:
+    def has_our_packages(place: str) -> bool:
         try:
             posix.stat(f"{place}/gc_session_k8s/hot.py")
         except (OSError, ValueError):
@@ -21,14 +21,14 @@ if sys.flags.no_site:
 
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     lib = f"{sys.executable.rsplit('/', 2)[0]}/lib/{version}/site-packages"
-    if holds_us(lib):
+    if has_our_packages(lib):
         ours = lib
     else:
         try:
             for pth in sorted(name for name in posix.listdir(lib) if name.endswith(".pth")):
                 with open(f"{lib}/{pth}", encoding="utf-8") as lines:
                     ours = next((line.strip() for line in lines
-                                 if line.startswith("/") and holds_us(line.strip())), None)
+                                 if line.startswith("/") and has_our_packages(line.strip())), None)
                 if ours:
                     break
         except (OSError, ValueError):

@@ -76,6 +76,11 @@ def redact(argv: list[str]) -> list[str]:
     return out
 
 
+def exec_argv(pod: str, container: str, argv: list[str]) -> list[str]:
+    """An exec as the log shows it whichever transport ran it: ``exec POD [-c C] -- ARGV``."""
+    return ["exec", pod, *(["-c", container] if container else []), "--", *argv]
+
+
 def record(argv: list[str], *, pod: str, started: float, rc: int, transport: str = "kubectl",
            fallback: str = "", helper: str = "", resident: bool = False,
            cached: bool = False, detached: bool = False, environ: dict[str, str] | None = None,

@@ -1,4 +1,5 @@
-"""Turn kubectl's stderr into our error tree (pure string work, no `re`)."""
+"""Turn kubectl's stderr into our error tree (pure string work, no `re`); every exec
+transport words its failures as kubectl would, so all classify identically."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from providers.kube.errors import (
     KubeNotFound,
     KubeTimeout,
     KubeUnavailable,
+    PodGone,
 )
 
 #: Substrings (lower-cased) that mean "try again later".
@@ -111,3 +113,29 @@ def classify(stderr: str, *, action: str, rc: int = 1) -> KubeError:
     if "(badrequest)" in low or "(invalid)" in low or " is invalid:" in low:
         return KubeInvalid(message)
     return KubeError(message)
+
+
+#: kubectl's words for "the pod is there but its container cannot be exec'd into".
+NOT_RUNNING = ("container not found", "is not valid for pod", "does not have a host assigned",
+               "cannot exec into a container in a completed pod", "container not running",
+               "is waiting to start", "pod is not running", "unable to upgrade connection: pod")
+
+
+def exec_failure(text: str, pod: str, rc: int = 1) -> KubeError:
+    """The error for an exec that failed before the command could report an exit code.
+
+    ``text`` is kubectl's stderr (the other transports word their failures the same way),
+    so all transports classify identically.
+    """
+    error = classify(text, action=f"exec in pod {pod}", rc=rc)
+    low = text.lower()
+    if isinstance(error, KubeForbidden):
+        # A real kube-apiserver refuses a forbidden exec as "unable to upgrade connection:
+        # pods "p" is forbidden: ...", which the NOT_RUNNING markers would read as a gone pod.
+        return error
+    if isinstance(error, KubeNotFound) or any(marker in low for marker in NOT_RUNNING):
+        return PodGone(str(error))
+    if isinstance(error, KubeUnavailable) and "Error from server" in text:
+        # The API refused the pod lookup or the upgrade: the command never started.
+        error.not_started = True
+    return error

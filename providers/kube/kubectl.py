@@ -1,4 +1,5 @@
-"""kubectl, one process per call: argv, the one exec path, classification, retries, audit.
+"""kubectl, one process per call: argv, classification, retries, audit; and the kubectl
+transport of `providers.kube.pod_exec`.
 
 Hot paths use this module, so it imports only the standard library and
 `protocol` (`protocol.proc.run`: posix_spawn + memfds, no `subprocess`).
@@ -12,16 +13,8 @@ import time
 
 from protocol.proc import Detached, Result, Timeout, run
 from providers.kube import audit
-from providers.kube.classify import classify
-from providers.kube.errors import (
-    KubectlMissing,
-    KubeError,
-    KubeForbidden,
-    KubeNotFound,
-    KubeTimeout,
-    KubeUnavailable,
-    PodGone,
-)
+from providers.kube.classify import classify, exec_failure
+from providers.kube.errors import KubectlMissing, KubeTimeout, KubeUnavailable
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
 
@@ -30,10 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
+    from providers.kube.transport.interface import ExecRequest
+
 EXIT_MARKER = "command terminated with exit code "
-#: The resident helper when it runs or can be started, else direct, else kubectl: each op
-#: takes the fastest door its kubeconfig allows and falls back silently (audited).
-DEFAULT_TRANSPORT = "auto"
 
 
 def base_argv(settings: KubeSettings, *, request_timeout: bool = True) -> list[str]:
@@ -175,12 +167,6 @@ def strip_exit_marker(err: bytes) -> bytes:
     return err
 
 
-#: kubectl's words for "the pod is there but its container cannot be exec'd into".
-NOT_RUNNING = ("container not found", "is not valid for pod", "does not have a host assigned",
-               "cannot exec into a container in a completed pod", "container not running",
-               "is waiting to start", "pod is not running", "unable to upgrade connection: pod")
-
-
 def exec_argv(settings: KubeSettings, pod: str, container: str, argv: Sequence[str], *,
               stdin: bool = False, tty: bool = False) -> list[str]:
     """``kubectl … exec [-i] [-t] POD -c CONTAINER -- ARGV`` (also for attach-like uses)."""
@@ -195,77 +181,21 @@ def exec_argv(settings: KubeSettings, pod: str, container: str, argv: Sequence[s
     return [*args, "--", *argv]
 
 
-def exec_in_pod(
-    pod: str,
-    argv: Sequence[str],
-    *,
-    container: str = "",
-    settings: KubeSettings | None = None,
-    stdin: bytes | None = None,
-    timeout: float | None = 30.0,
-    retry: bool = False,
-) -> Result:
-    """Run ``argv`` in ``pod``: the one exec path of every provider.
+class KubectlExec:
+    """The transport that always runs: one ``kubectl exec`` process per attempt."""
 
-    ``Result`` is the *command's* own (exit code, stdout, stderr without kubectl's
-    trailer). kubectl's own failures raise instead, so a caller can tell "the command
-    said no" from "the cluster said no": `PodGone` when the pod or its running container
-    is not there, another `KubeError` otherwise (RBAC, API down). ``retry`` says the
-    command is safe to repeat; a write is still retried when the API refused the exec
-    before the command started (`providers.kube.retry`).
-    """
-    settings = settings or KubeSettings.from_env()
-    try:
-        return _exec(settings, pod, argv, container, stdin, timeout, retry)
-    finally:
-        if not retry:
-            from providers.kube.transport.answers import mark
+    name = "kubectl"
+    retries_itself = False
+    audits_itself = True  # `spawn` records every kubectl process
 
-            mark(settings.namespace, pod)  # a write: what a helper kept of the pod is old
-
-
-def transport() -> str:
-    """``GC_K8S_TRANSPORT``: kubectl, direct, helper or auto (`providers.kube.transport`)."""
-    return os.environ.get("GC_K8S_TRANSPORT") or DEFAULT_TRANSPORT
-
-
-def _exec(settings: KubeSettings, pod: str, argv: Sequence[str], container: str,
-          stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
-    mode = transport()
-    if mode != "kubectl":
-        # A faster door (providers.kube.transport); None: it handed the call back to us.
-        from providers.kube.transport.route import exec_fast
-
-        fast = exec_fast(mode, settings, pod, container, list(argv), stdin, timeout, retry)
-        if fast is not None:
-            return fast
-    full = exec_argv(settings, pod, container, argv, stdin=stdin is not None)
-
-    def attempt() -> Result:
-        result = spawn(full, stdin, timeout, pod=pod)
+    def run(self, request: ExecRequest) -> Result:
+        full = exec_argv(request.settings, request.pod, request.container, request.argv,
+                         stdin=request.stdin is not None)
+        result = spawn(full, request.stdin, request.timeout, pod=request.pod)
         code = remote_exit_code(result)
         if code is not None:
             return Result(code, result.out, strip_exit_marker(result.err))
-        raise exec_failure(result.err.decode("utf-8", "replace"), pod, result.rc)
-
-    return with_retries(attempt, idempotent=retry)
+        raise exec_failure(result.err.decode("utf-8", "replace"), request.pod, result.rc)
 
 
-def exec_failure(text: str, pod: str, rc: int = 1) -> KubeError:
-    """The error for an exec that failed before the command could report an exit code.
-
-    ``text`` is kubectl's stderr (the direct transport words its failures the same way),
-    so both doors classify identically.
-    """
-    error = classify(text, action=f"exec in pod {pod}", rc=rc)
-    low = text.lower()
-    if isinstance(error, KubeForbidden):
-        # A real kube-apiserver refuses a forbidden exec as "unable to upgrade connection:
-        # pods "p" is forbidden: ...", which the NOT_RUNNING markers would read as a gone pod.
-        return error
-    if isinstance(error, KubeNotFound) or any(marker in low for marker in NOT_RUNNING):
-        return PodGone(str(error))
-    if isinstance(error, KubeUnavailable) and "Error from server" in text:
-        # The API refused the pod lookup or the upgrade: the command never started.
-        error.not_started = True
-    return error
+TRANSPORT = KubectlExec()

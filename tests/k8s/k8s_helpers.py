@@ -4,7 +4,9 @@ the provider bound to a fake cluster (the fixtures in conftest.py build it)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import TEST_TIMING, Completed, Provider, executable
+from helpers import TEST_TIMING, Completed, Provider, executable, stop_helper
 
 KUBECTL = "/usr/bin/kubectl"
 IMAGE = "gc-test/agent:latest"
@@ -60,7 +62,8 @@ class K8s(Provider):
                               capture_output=True, text=True, timeout=60, check=False)
 
 
-def provider_env(kube_env: dict[str, str], state: Path, audit: Path) -> dict[str, str]:
+def provider_env(kube_env: dict[str, str], state: Path, audit: Path,
+                 runtime_dir: str) -> dict[str, str]:
     env = dict(kube_env)
     for key in [k for k in env if k.startswith("GC_K8S_") or k == "GC_SESSION"]:
         del env[key]
@@ -68,9 +71,10 @@ def provider_env(kube_env: dict[str, str], state: Path, audit: Path) -> dict[str
     env.update(GC_KUBECTL=KUBECTL, GC_K8S_IMAGE=IMAGE, GC_K8S_NAMESPACE=NAMESPACE,
                GC_EXEC_STATE_DIR=str(state), GC_K8S_AUDIT_LOG=str(audit),
                GC_NUDGE_DEBOUNCE_MS="100",
-               # the kubectl door, as tests/conftest.py pins for the bulk of the suite;
-               # test_conformance_transports.py forces the others
-               GC_K8S_TRANSPORT="kubectl")
+               # the default, as gc runs us: the helper once one runs, else direct, else
+               # kubectl; a test about one transport sets it (test_conformance_transports.py
+               # forces each), and the helper started lives in this provider's runtime dir
+               GC_K8S_TRANSPORT="auto", GC_K8S_RUNTIME_DIR=runtime_dir)
     env.pop("TMUX", None)
     return env
 
@@ -83,7 +87,18 @@ def provider_on(fake: Any, tmp_path: Path) -> Iterator[K8s]:
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     audit = tmp_path / "audit.jsonl"
-    provider = K8s(executable("gc-session-k8s"), provider_env(fake.env, state, audit), fake.server, audit)
+    # Short, under /tmp: the helper's unix socket lives there (sun_path is 108 bytes).
+    runtime = tempfile.mkdtemp(prefix="gck-", dir="/tmp")
+    provider = K8s(executable("gc-session-k8s"), provider_env(fake.env, state, audit, runtime + "/run"),
+                   fake.server, audit)
+    try:
+        yield from cleaned_up(provider)
+    finally:
+        stop_helper(runtime + "/run")
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def cleaned_up(provider: K8s) -> Iterator[K8s]:
     yield provider
     for name in provider.started:
         provider.run("stop", name)

@@ -130,6 +130,9 @@ def test_dolt_host_without_port_is_rejected(k8s: K8s) -> None:
 
 
 def test_read_only_hot_ops_retry_transient_api_errors(k8s: K8s) -> None:
+    # The faults hit kubectl's pod GET before its exec; the other transports open the exec
+    # at once (their retries: tests/kube/test_transport_direct.py, test_transport_helper.py).
+    k8s.env["GC_K8S_TRANSPORT"] = "kubectl"
     name = k8s.name()
     assert k8s.start(name).rc == 0
     k8s.server.fail(method="GET", path=f"{PODS}/{name}", status=500, times=1)
@@ -139,6 +142,9 @@ def test_read_only_hot_ops_retry_transient_api_errors(k8s: K8s) -> None:
 
 
 def test_writes_retry_errors_raised_before_the_command_ran(k8s: K8s) -> None:
+    # The faults hit kubectl's pod GET before its exec; the other transports open the exec
+    # at once (their retries: tests/kube/test_transport_direct.py, test_transport_helper.py).
+    k8s.env["GC_K8S_TRANSPORT"] = "kubectl"
     name = k8s.name()
     assert k8s.start(name).rc == 0
     k8s.server.fail(method="GET", path=f"{PODS}/{name}", status=500, times=1)

@@ -17,12 +17,13 @@ HEAVY = ("kubernetes", "typer", "libtmux", "rich", "pydantic", "urllib3", "subpr
 
 @pytest.fixture
 def counted(k8s: K8s, tmp_path: Path) -> tuple[K8s, Path]:
-    """A kubectl wrapper on GC_KUBECTL that logs every invocation."""
+    """A kubectl wrapper on GC_KUBECTL that logs every invocation (the kubectl transport:
+    what the other transports do instead is counted in tests/k8s/test_kept_answers.py)."""
     log = tmp_path / "kubectl-calls"
     wrapper = tmp_path / "kubectl"
     wrapper.write_text(f'#!/bin/sh\necho "$1 $2 $3 $4" >> {log}\nexec {KUBECTL} "$@"\n')
     wrapper.chmod(0o755)
-    k8s.env["GC_KUBECTL"] = str(wrapper)
+    k8s.env.update(GC_KUBECTL=str(wrapper), GC_K8S_TRANSPORT="kubectl")
     return k8s, log
 
 

@@ -52,7 +52,7 @@ def test_a_signal_in_any_phase_of_a_pod_start_rolls_back_and_leaves_no_pod(
         extra = {"session_setup_script": str(script)}
     cfg = {"command": "sleep 300", **extra}
     proc = k8s.spawn("start", name, stdin=orjson.dumps(cfg), new_session=True,
-                     env={"GC_KUBECTL": kubectl})
+                     env={"GC_KUBECTL": kubectl, "GC_K8S_TRANSPORT": "kubectl"})
     try:
         assert wait_for(gate.reached.exists, timeout=90), phase
         os.killpg(proc.pid, sig)

@@ -19,7 +19,7 @@ from transport_support import POD, SETTINGS, ca_b64, transports, write_kubeconfi
 
 from protocol.proc import Result
 from providers.kube.fakekube.fixtures import FakeKubeEnv
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.settings import KubeSettings
 from providers.kube.transport import helper_client
 

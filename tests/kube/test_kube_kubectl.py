@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from providers.kube.errors import KubectlMissing, KubeNotFound, KubeUnavailable, PodGone
-from providers.kube.kubectl import base_argv, exec_in_pod, kubectl
+from providers.kube.kubectl import base_argv, kubectl
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.settings import KubeSettings
 
 

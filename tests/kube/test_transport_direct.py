@@ -25,7 +25,7 @@ from protocol.proc import Result
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable, PodGone
 from providers.kube.fakekube import exec_stream
 from providers.kube.fakekube.fixtures import FakeKubeEnv
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.transport import credentials
 from providers.kube.transport.kubeconfig import proxy_applies
 

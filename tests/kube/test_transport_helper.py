@@ -35,7 +35,7 @@ from protocol.proc import Result
 from providers.kube.errors import KubeForbidden, KubeUnavailable, PodGone
 from providers.kube.fakekube import server as fake_server
 from providers.kube.fakekube.fixtures import FakeKubeEnv
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.transport import helper_client, wire
 
 pytest_plugins = ["transport_fixtures"]
@@ -288,7 +288,7 @@ def test_a_file_at_the_helper_socket_path_is_refused_not_ignored(helper_env: Fak
 WORKER = """
 import sys
 from providers.kube import audit
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.settings import KubeSettings
 audit.set_operation(sys.argv[4] if len(sys.argv) > 4 else "")
 settings = KubeSettings(namespace="gc", kubectl="/usr/bin/kubectl")
@@ -392,3 +392,23 @@ def test_the_op_that_starts_the_helper_leaves_no_pipe_of_its_caller_open(
     assert op.returncode == 0, op.stderr.decode()[-800:]
     wait_for(lambda: status() is not None, "the helper started by the first op")
     assert transports(tmp_path) == ["direct"]
+
+
+def test_a_helper_started_without_an_answerer_hands_the_read_back_and_makes_way(
+        helper_env: FakeKubeEnv) -> None:
+    """The shared helper answers whole reads only with what the executable that started
+    it handed over; one started by another executable (here: no answerer at all) sends
+    the client to run its op itself, and exits so that the client's executable starts one."""
+    helper_up()
+    sock = wire.connect()
+    try:
+        sock.settimeout(30)
+        sock.sendall(wire.answer_request("gc-session-k8s", ["is-running", "w1"], b""))
+        assert wire.recv_answer(sock) is None
+        rest = b""
+        while chunk := sock.recv(4096):
+            rest += chunk
+    finally:
+        sock.close()
+    assert b"no answerer 'gc-session-k8s' here" in rest
+    wait_for(lambda: status() is None, "the helper to make way")

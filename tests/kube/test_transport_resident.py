@@ -19,7 +19,7 @@ from protocol.proc import Result
 from providers.kube import audit
 from providers.kube.errors import KubeTimeout, KubeUnavailable, PodGone
 from providers.kube.fakekube.fixtures import FakeKubeEnv
-from providers.kube.kubectl import exec_in_pod
+from providers.kube.pod_exec import exec_in_pod
 from providers.kube.transport import direct, kubeconfig, resident, tls
 
 pytest_plugins = ["transport_fixtures"]

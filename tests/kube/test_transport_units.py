@@ -1,42 +1,19 @@
-"""Pure pieces of the fast transports: JSON without orjson, timestamps, URLs, frames."""
+"""Pure pieces of the fast transports: timestamps, URLs, frames."""
 
 from __future__ import annotations
 
 import datetime
-import json
 import threading
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
-from providers.kube.transport import Fallback, jsonlite, rundir
+from providers.kube.transport import rundir
 from providers.kube.transport.credentials import parse_rfc3339
+from providers.kube.transport.interface import Fallback
 from providers.kube.transport.kubeconfig import split_server
 from providers.kube.transport.websocket import exec_path, exit_code, frame, quote
-
-DOCUMENTS: list[Any] = [
-    {"metadata": {}, "status": "Success"},
-    {"status": "Failure", "reason": "NonZeroExitCode",
-     "details": {"causes": [{"reason": "ExitCode", "message": "7"}]}},
-    ["é", "\u2603", "tab\tnew\nline", "quote\"back\\slash", "\x00"],
-    {"n": [0, -1, 2**63, 1.5, -2.25e-10, True, False, None]},
-    {},
-    [],
-    "",
-]
-
-
-@pytest.mark.parametrize("doc", DOCUMENTS, ids=[str(i) for i in range(len(DOCUMENTS))])
-def test_jsonlite_reads_and_writes_what_json_does(doc: Any) -> None:
-    assert jsonlite.loads(json.dumps(doc)) == doc
-    assert json.loads(jsonlite.dumps(doc)) == doc
-
-
-@pytest.mark.parametrize("bad", ["", "{", "[1,", "{'a': 1}", '{"a":1} trailing', "nul"])
-def test_jsonlite_refuses_what_is_not_one_document(bad: str) -> None:
-    with pytest.raises(ValueError):
-        jsonlite.loads(bad)
 
 
 @pytest.mark.parametrize("stamp", ["2026-12-01T22:00:00Z", "1970-01-01T00:00:00Z",

@@ -14,11 +14,11 @@ import os
 import time
 
 from protocol.proc import Timeout, run
-from providers.kube.transport import Fallback
+from providers.kube.transport.interface import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from providers.kube.transport.kubeconfig import Target
+    from providers.kube.transport.target import Target
 
 #: Refresh this long before the stated expiry (clock skew, request latency).
 MARGIN = 5.0
@@ -53,7 +53,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None,
                cwd: str | None = None) -> tuple[str, float | None]:
     """One run of the plugin with ``base_env`` (a caller's whole environment) in ``cwd``
     (that caller's working directory), as kubectl would run it for that caller."""
-    from providers.kube.transport import jsonlite
+    import json
 
     global runs
     api = str(spec.get("apiVersion") or "client.authentication.k8s.io/v1")
@@ -72,7 +72,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None,
     for item in spec.get("env") or []:  # type: ignore[attr-defined]
         if isinstance(item, dict) and item.get("name"):
             env[str(item["name"])] = str(item.get("value", ""))
-    env["KUBERNETES_EXEC_INFO"] = jsonlite.dumps(info).decode()
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
     argv = [str(spec["command"]), *(str(a) for a in spec.get("args") or [])]  # type: ignore[attr-defined]
     runs += 1
     try:
@@ -82,7 +82,7 @@ def run_plugin(spec: dict[str, object], base_env: dict[str, str] | None = None,
     if not result.ok:
         raise Fallback(f"exec credential plugin exited {result.rc}")
     try:
-        cred = jsonlite.loads(result.out)
+        cred = json.loads(result.out)
         status = cred.get("status") or {}
     except (ValueError, AttributeError):
         raise Fallback("exec credential plugin printed no ExecCredential") from None

@@ -3,7 +3,7 @@
 The result and the errors are the kubectl door's: `Result(rc, out, err)` of the command
 itself, `PodGone` for a missing pod or container, the same `KubeError` classes for API
 failures (the server's `Status` is worded as kubectl would print it and classified by the
-same code, `providers.kube.kubectl.exec_failure`).
+same code, `providers.kube.classify.exec_failure`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from protocol.proc import Result
+from providers.kube.classify import exec_failure
 from providers.kube.errors import KubeError, KubeTimeout, KubeUnavailable
 from providers.kube.transport import credentials, kubeconfig, tls
 from providers.kube.transport.websocket import (
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from providers.kube.settings import KubeSettings
-    from providers.kube.transport.kubeconfig import Target
+    from providers.kube.transport.interface import ExecRequest
+    from providers.kube.transport.target import Target
     from providers.kube.transport.tls import Conn
 
     Opener = Callable[[Target, float | None], Conn]
@@ -42,13 +44,13 @@ REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFo
 
 def http_error_text(error: HttpError) -> str:
     """The HTTP refusal as kubectl prints it (``Error from server (Reason): message``)."""
-    from providers.kube.transport import jsonlite
+    import json
 
     if error.code == 401:
         return "error: You must be logged in to the server (Unauthorized)"
     message, reason = "", ""
     try:
-        status = jsonlite.loads(error.body)
+        status = json.loads(error.body)
         if isinstance(status, dict):
             message = str(status.get("message") or "")
             reason = str(status.get("reason") or "")
@@ -94,8 +96,6 @@ def open_exec(settings: KubeSettings, pod: str, container: str, argv: list[str],
               environ: dict[str, str] | None = None) -> tuple[Conn, Reader, str]:
     """An upgraded exec stream (the command has started): its connection, reader and
     subprotocol. Raises `Fallback` or a `KubeError` as `exec_once` does."""
-    from providers.kube.kubectl import exec_failure
-
     t = target or kubeconfig.target(settings, environ)
     path = exec_path(t.path_prefix, settings.namespace, pod, container, argv, stdin)
     new_token = False  # set after a 401: the cached plugin token was revoked
@@ -174,8 +174,6 @@ def pod_missing(t: Target, namespace: str, pod: str, token: str, timeout: float 
 
 def stream_error(error: BaseException, pod: str, timeout: float | None) -> KubeError:
     """A stream's failure (one of `STREAM_ERRORS`) as kubectl's would be classified."""
-    from providers.kube.kubectl import exec_failure
-
     if isinstance(error, StatusFailure):
         return exec_failure(f"error: {error}", pod, 1)
     if isinstance(error, StreamLost):
@@ -183,3 +181,18 @@ def stream_error(error: BaseException, pod: str, timeout: float | None) -> KubeE
     if isinstance(error, TimeoutError):
         return KubeTimeout(f"exec in pod {pod}: timed out after {timeout:g}s")
     return KubeUnavailable(f"exec in pod {pod}: connection reset: {error}")
+
+
+class DirectExec:
+    """The transport of `exec_once`: one HTTPS + WebSocket exec from this process."""
+
+    name = "direct"
+    retries_itself = False
+    audits_itself = False
+
+    def run(self, request: ExecRequest) -> Result:
+        return exec_once(request.settings, request.pod, request.container, request.argv,
+                         request.stdin, request.timeout)
+
+
+TRANSPORT = DirectExec()

@@ -1,4 +1,6 @@
-"""The resident per-user helper: ``python -m providers.kube.transport.helper serve``.
+"""The resident per-user helper: ``python -m providers.kube.transport.helper serve``, or the
+entry module of the executable that starts it (`providers.kube.transport.interface.start_helper_as`),
+which calls `main` with its answerers.
 
 One per uid (an flock on ``helper.lock`` in the 0700 runtime dir), listening on a 0600
 unix socket there, never on TCP. Every connection's peer uid is checked
@@ -21,7 +23,6 @@ differs from its own.
 from __future__ import annotations
 
 import fcntl
-import importlib
 import os
 import socket
 import struct
@@ -29,8 +30,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from protocol import privdir
 from protocol.errors import ProviderError
@@ -39,17 +40,9 @@ from providers.kube import audit
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
-from providers.kube.transport import (
-    Fallback,
-    answers,
-    credentials,
-    direct,
-    kubeconfig,
-    resident,
-    rundir,
-    tls,
-)
-from providers.kube.transport.route import audit_argv
+from providers.kube.transport import answers, credentials, direct, kubeconfig, resident, rundir, tls
+from providers.kube.transport.interface import Fallback
+from providers.kube.transport.target import Target
 from providers.kube.transport.wire import (
     answer_call,
     answered,
@@ -60,9 +53,6 @@ from providers.kube.transport.wire import (
     socket_name,
 )
 
-#: Modules whose ``serve(argv, env, stdin, execute)`` answers a client's whole read op
-#: (`answer_read`); the client names one, nothing else is imported by name.
-ANSWERERS = frozenset({"gc_session_k8s.answer"})
 POOL_SIZE = 2
 #: An idle connection older than this is closed, not used: servers and load balancers
 #: drop idle connections, and a fresh one costs less than a failed first try.
@@ -75,6 +65,14 @@ STREAM_OPS = frozenset({"is-running", "process-alive", "get-meta", "get-last-act
                         "is-attached", "nudge"})
 
 
+class Answerer(Protocol):
+    """Answers a client's whole read op (`Helper.answer_read`): its stdout, given its argv,
+    environment, stdin and this helper's way to exec; raises for anything else."""
+
+    def __call__(self, argv: list[str], environ: dict[str, str], data: bytes,
+                 execute: Callable[..., Result]) -> bytes: ...
+
+
 class Pool:
     """Pre-opened connections per cluster (keyed by the target's cache key)."""
 
@@ -84,7 +82,7 @@ class Pool:
         self.pending: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def take(self, t: kubeconfig.Target, timeout: float | None) -> tls.Conn:
+    def take(self, t: Target, timeout: float | None) -> tls.Conn:
         while True:
             with self.lock:
                 conns = self.idle.get(t.key) or []
@@ -97,7 +95,7 @@ class Pool:
             conn.close()
         return tls.connect(t, timeout)
 
-    def refill(self, t: kubeconfig.Target) -> None:
+    def refill(self, t: Target) -> None:
         with self.lock:
             missing = self.size - len(self.idle.get(t.key) or []) - self.pending.get(t.key, 0)
             if missing <= 0:
@@ -106,7 +104,7 @@ class Pool:
         for _ in range(missing):
             threading.Thread(target=self._open, args=(t,), daemon=True).start()
 
-    def _open(self, t: kubeconfig.Target) -> None:
+    def _open(self, t: Target) -> None:
         conn = None
         try:
             conn = tls.connect(t, 10.0)
@@ -141,7 +139,7 @@ class Ask:
     __slots__ = ("argv", "container", "env", "gc_op", "generation", "pod", "retry", "settings",
                  "stdin", "target", "timeout")
 
-    def __init__(self, settings: KubeSettings, target: kubeconfig.Target, env: dict[str, str],
+    def __init__(self, settings: KubeSettings, target: Target, env: dict[str, str],
                  gc_op: str, pod: str, container: str, argv: list[str], stdin: bytes | None,
                  timeout: float | None, retry: bool, generation: object) -> None:
         self.settings = settings
@@ -161,8 +159,11 @@ class Ask:
 
 
 class Helper:
-    def __init__(self, where: str, idle_exit: float) -> None:
+    def __init__(self, where: str, idle_exit: float,
+                 answerers: Mapping[str, Answerer] | None = None) -> None:
         self.where = where
+        #: What the executable that started us answers whole, by the name its client sends.
+        self.answerers = dict(answerers or {})
         self.idle_exit = idle_exit
         self.version = code_version()
         self.pool = Pool()
@@ -268,8 +269,11 @@ class Helper:
             self.stopping.set()
             return
         name = str(request.get("answerer"))
-        if name not in ANSWERERS:
-            conn.sendall(pack({"unserved": f"no answerer {name!r} here"}))
+        answerer = self.answerers.get(name)
+        if answerer is None:
+            # Started by another executable: make way for one its client's starts.
+            conn.sendall(pack({"unserved": f"no answerer {name!r} here (it exits)"}))
+            self.stopping.set()
             return
         argv, env, cwd, data = answer_call(request, blobs)
         try:  # the caller's relative paths (kubeconfig, audit log, kubectl) mean its cwd
@@ -279,7 +283,7 @@ class Helper:
             return
         op = argv[0]
         correlation = os.urandom(6).hex()
-        used: dict[str, kubeconfig.Target] = {}
+        used: dict[str, Target] = {}
 
         def execute(pod: str, argv: Sequence[str], *, container: str, settings: KubeSettings,
                     stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
@@ -295,13 +299,13 @@ class Helper:
                 rc = result.rc
                 return result
             finally:
-                audit.record(audit_argv(pod, container, list(argv)), pod=pod, started=started,
+                audit.record(audit.exec_argv(pod, container, list(argv)), pod=pod, started=started,
                              rc=rc, transport="helper", resident=bool(marks.get("resident")),
                              cached=bool(marks.get("cached")), environ=env, op=op,
                              correlation=correlation)
 
         try:
-            out = importlib.import_module(name).serve(argv, env, data, execute)
+            out = answerer(argv, env, data, execute)
         except (Fallback, KubeError, ProviderError, LookupError) as why:
             conn.sendall(pack({"unserved": str(why) or type(why).__name__}))
         except Exception:  # a bug of ours: logged whole; the client runs the op itself
@@ -433,7 +437,7 @@ def idle_exit_seconds(env: dict[str, str]) -> float:
     return value if value > 0 else DEFAULT_IDLE_EXIT
 
 
-def serve() -> int:
+def serve(answerers: Mapping[str, Answerer] | None = None) -> int:
     os.chdir("/")  # nothing relative may mean the first caller's directory
     try:
         where = rundir.ensure()
@@ -461,7 +465,7 @@ def serve() -> int:
     os.chmod(path, 0o600)
     inode = os.stat(path).st_ino
     listener.listen(128)
-    helper = Helper(where, idle_exit_seconds(dict(os.environ)))
+    helper = Helper(where, idle_exit_seconds(dict(os.environ)), answerers)
     print(f"gc-k8s helper {os.getpid()} serving {path} (version {helper.version})",
           file=sys.stderr, flush=True)
     try:
@@ -479,8 +483,13 @@ def serve() -> int:
     return 0
 
 
+def main(args: list[str], answerers: Mapping[str, Answerer] | None = None) -> int:
+    """``serve``, the one command; ``answerers``: what the starting executable answers."""
+    if args != ["serve"]:
+        print("usage: python -m <helper entry module> serve", file=sys.stderr)
+        return 2
+    return serve(answerers)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["serve"]:
-        print("usage: python -m providers.kube.transport.helper serve", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(serve())
+    sys.exit(main(sys.argv[1:]))

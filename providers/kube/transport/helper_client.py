@@ -1,6 +1,6 @@
 """The executable's side of the helper: hand one exec to the resident per-user process.
 
-Hot path: `_socket` only (no `socket`, `selectors`, `enum`). Where the socket is, how a
+Where the socket is, how a
 connection is checked (our uid only) and the framing are `providers.kube.transport.wire`.
 A helper that is not running is started detached once this op, gone direct, reached the
 cluster (an op with nowhere to go starts none); one that
@@ -14,14 +14,15 @@ header follows), ``V`` (code version differs: it exits).
 
 from __future__ import annotations
 
-import _socket
 import os
+import socket
 import sys
 
 from protocol import privdir
 from protocol.proc import Result
 from providers.kube import audit, errors
-from providers.kube.transport import Fallback, KubectlOnly, answers, rundir, wire
+from providers.kube.transport import answers, rundir, wire
+from providers.kube.transport.interface import Fallback, HelperAbsent, KubectlOnly, helper_entry
 from providers.kube.transport.wire import code_version, pack, recv_exact, recv_header
 
 TYPE_CHECKING = False
@@ -29,33 +30,27 @@ if TYPE_CHECKING:
     from typing import Any
 
     from providers.kube.settings import KubeSettings
+    from providers.kube.transport.interface import ExecRequest
 
-class Away(Exception):
-    """The helper did not serve this call and nothing ran: the caller goes direct.
-
-    ``reason`` lands in the audit line of the direct call, so a helper that keeps
-    missing is visible, not just slower.
-    """
-
-    def __init__(self, reason: str, *, start: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        #: None runs (or its socket is stale): start one once this op's direct exec has
-        #: reached the cluster (`providers.kube.transport.route`), never before: an op with
-        #: no cluster to reach must not leave a helper behind.
-        self.start = start
-
-
-def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> _socket.socket:
-    """A connection to our helper; `Away` when none answers (``start``: it says whether one
-    should be started once the cluster answered)."""
+def connect(environ: dict[str, str] | None = None, *, start: bool = True) -> socket.socket:
+    """A connection to our helper; `HelperAbsent` when none answers (``start``: whether
+    one should be started once the cluster answered)."""
     try:
         return wire.connect(environ)
     except wire.Absent as why:
         startable = start and (why.stale or why.reason == "not running")
         if why.reason == "not running" and startable:
-            raise Away("not running (starting one)", start=True) from None
-        raise Away(why.reason, start=startable) from None
+            raise HelperAbsent("not running (starting one)", start=launch_quietly) from None
+        raise HelperAbsent(why.reason, start=launch_quietly if startable else None) from None
+
+
+def launch_quietly() -> None:
+    """`launch`; its trouble is never the op's (a runtime dir not ours alone was refused
+    when connecting)."""
+    try:
+        launch()
+    except Exception:
+        pass
 
 
 def launch(environ: dict[str, str] | None = None) -> None:
@@ -66,7 +61,7 @@ def launch(environ: dict[str, str] | None = None) -> None:
     for key in ("GC_K8S_TRANSPORT", "GC_K8S_AUDIT_LOG", "SSL_CERT_FILE", "SSL_CERT_DIR"):
         env.pop(key, None)
     where = rundir.ensure(env)  # not ours: `privdir.Untrusted`, refused, nothing started
-    argv = [sys.executable, "-m", "providers.kube.transport.helper", "serve"]
+    argv = [sys.executable, "-m", helper_entry(), "serve"]
     try:
         pid = os.fork()
     except OSError:
@@ -120,8 +115,8 @@ class Served:
 def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list[str],
                     stdin: bytes | None, timeout: float | None,
                     retry: bool) -> tuple[Result, Served]:
-    """The command's `Result` through the helper, and how it served it; `Away`: go direct
-    (helper absent or gone)."""
+    """The command's `Result` through the helper, and how it served it; `HelperAbsent`: the
+    next transport runs it (helper absent or gone before the exec started)."""
     try:
         cwd = os.getcwd()  # the helper resolves our relative paths against it
     except OSError:
@@ -143,19 +138,19 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
             sock.sendall(pack(request, stdin or b""))
             first = sock.recv(1)
         except OSError as error:
-            raise Away(f"request: {error.strerror or error}") from None
+            raise HelperAbsent(f"request: {error.strerror or error}") from None
         if first == b"F":
             try:
                 refusal = recv_header(sock)
             except (OSError, EOFError, ValueError) as error:
-                raise Away(f"it died before starting the exec: {error}") from None
+                raise HelperAbsent(f"it died before starting the exec: {error}") from None
             if refusal.get("direct"):  # the helper cannot key it: direct from this process
-                raise Away(str(refusal.get("reason")))
+                raise HelperAbsent(str(refusal.get("reason")))
             raise KubectlOnly(str(refusal.get("reason")))
         if first == b"V":
-            raise Away("its code version differs (it exits; the next op starts a new one)")
+            raise HelperAbsent("its code version differs (it exits; the next op starts a new one)")
         if first != b"S":
-            raise Away("it hung up before starting the exec")
+            raise HelperAbsent("it hung up before starting the exec")
         try:
             header = recv_header(sock)
             if "fallback" in header:
@@ -168,7 +163,7 @@ def exec_via_helper(settings: KubeSettings, pod: str, container: str, argv: list
             err = recv_exact(sock, int(header["err"]))
         except (OSError, EOFError, ValueError) as error:
             if retry:
-                raise Away(f"no answer mid-exec: {error}") from None
+                raise HelperAbsent(f"no answer mid-exec: {error}") from None
             raise errors.KubeUnavailable(f"exec in pod {pod}: the helper died mid-exec; a "
                                          "write is not repeated") from None
         return Result(int(header["rc"]), out, err), Served(header)
@@ -180,10 +175,10 @@ def control(op: str, environ: dict[str, str] | None = None) -> dict[str, Any] | 
     """``status`` or ``stop`` for people (`gc-session-k8s helper …`); None: not running."""
     try:
         sock = connect(environ, start=False)
+    except HelperAbsent:
+        return None
     except (Fallback, privdir.Untrusted) as why:
         return {"refused": str(why)}
-    except Away:
-        return None
     try:
         sock.settimeout(5)
         sock.sendall(pack({"op": op}))
@@ -192,3 +187,21 @@ def control(op: str, environ: dict[str, str] | None = None) -> dict[str, Any] | 
         return None  # it went away while we asked
     finally:
         sock.close()
+
+
+class HelperExec:
+    """The transport that hands an exec to the resident helper (`exec_via_helper`)."""
+
+    name = "helper"
+    retries_itself = True  # the helper retries under the one policy, in its process
+    audits_itself = False
+
+    def run(self, request: ExecRequest) -> Result:
+        result, served = exec_via_helper(request.settings, request.pod, request.container,
+                                         request.argv, request.stdin, request.timeout,
+                                         request.retry)
+        request.marks.update(resident=served.resident, cached=served.cached)
+        return result
+
+
+TRANSPORT = HelperExec()

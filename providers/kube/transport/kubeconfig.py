@@ -24,7 +24,9 @@ import os
 
 from protocol import privdir
 from protocol.proc import Timeout, run
-from providers.kube.transport import Fallback, rundir
+from providers.kube.transport import rundir
+from providers.kube.transport.interface import Fallback
+from providers.kube.transport.target import Target
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,56 +40,6 @@ UNSUPPORTED_USER = (("auth-provider", "auth-provider credentials"),
                     ("as", "impersonation"), ("as-groups", "impersonation"),
                     ("as-uid", "impersonation"), ("as-user-extra", "impersonation"),
                     ("username", "basic auth"), ("password", "basic auth"))
-
-
-class Target:
-    """Where to connect and how to authenticate (one cluster + user)."""
-
-    __slots__ = ("ca_data", "ca_file", "cert_data", "cert_file", "cwd", "deps", "env", "exec_spec",
-                 "host", "insecure", "key", "key_data", "key_file", "path_prefix", "port",
-                 "secure", "server_name", "ssl_context", "token", "token_file")
-
-    def __init__(self, *, host: str, port: int, secure: bool, key: str) -> None:
-        self.host = host
-        self.port = port
-        self.secure = secure
-        self.key = key
-        self.path_prefix = ""
-        self.server_name = host
-        self.insecure = False
-        self.ca_file = ""
-        self.ca_data = ""
-        self.cert_file = ""
-        self.key_file = ""
-        self.cert_data = b""
-        self.key_data = b""
-        self.token = ""
-        self.token_file = ""
-        self.exec_spec: dict[str, Any] | None = None
-        self.ssl_context: Any = None  # built once by `providers.kube.transport.tls`
-        self.env: dict[str, str] = {}  # the caller's environment (an exec plugin's base)
-        self.cwd: str | None = None  # the caller's working directory (where a plugin runs)
-        self.deps = ""  # the identity of the files the view names (`deps_identity`)
-
-    def for_caller(self, key: str, env: dict[str, str], cwd: str | None) -> Target:
-        """A copy of this target for one caller identity (``key``): what it keeps
-        (TLS context, tokens, connections, streams) is its own from here on."""
-        t = Target(host=self.host, port=self.port, secure=self.secure, key=key)
-        for name in self.__slots__:
-            if name != "key":
-                setattr(t, name, getattr(self, name))
-        t.env, t.cwd = env, cwd
-        return t
-
-    def bearer(self) -> str:
-        """A static token (a tokenFile is re-read each time: it may be rotated)."""
-        if self.token_file:
-            try:
-                with open(self.token_file, "rb") as f:
-                    return f.read().decode().strip()
-            except OSError as error:
-                raise Fallback(f"tokenFile {self.token_file}: {error.strerror}") from None
-        return self.token
 
 
 def config_files(environ: dict[str, str]) -> list[str]:
@@ -138,7 +90,7 @@ def caller_kubectl(kubectl: str, cwd: str) -> str:
 
 
 def digest(data: bytes) -> str:
-    from _blake2 import blake2b  # the C module: `hashlib` costs a one-shot process more
+    from hashlib import blake2b
 
     return blake2b(data, digest_size=16).hexdigest()
 
@@ -269,15 +221,14 @@ def remember(key: str, t: Target, env: dict[str, str], cwd: str | None) -> Targe
 def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: list[str],
                 cwd: str | None = None) -> dict[str, Any]:
     import binascii
-
-    from providers.kube.transport import jsonlite
+    import json
 
     where = rundir.ensure(env)
     name = os.path.join(where, f"kubeconfig-{binascii.crc32(key.encode()):08x}.json")
     # A crc names the file; the full key inside decides whether it still applies.
     try:
         with os.fdopen(privdir.open_file(name, os.O_RDONLY, what="kubeconfig cache"), "rb") as f:
-            stored = jsonlite.loads(f.read())
+            stored = json.loads(f.read())
         if isinstance(stored, dict) and stored.get("key") == key and isinstance(stored.get("view"), dict):
             view: dict[str, Any] = stored["view"]
             return view
@@ -293,7 +244,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: li
     if not result.ok:
         raise Fallback(f"kubectl config view: {result.error_text()[:200]}")
     try:
-        view = jsonlite.loads(result.out)
+        view = json.loads(result.out)
     except ValueError:
         raise Fallback("kubectl config view printed no JSON") from None
     if not isinstance(view, dict):
@@ -301,7 +252,7 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: li
     if cache_key(files, settings, env) != key:  # what kubectl read may not be what we keyed
         raise Fallback("the kubeconfig changed while it was resolved")
     try:
-        rundir.write_private(name, jsonlite.dumps({"key": key, "view": view}))
+        rundir.write_private(name, json.dumps({"key": key, "view": view}).encode())
     except OSError:
         pass  # a cache: the next call resolves the kubeconfig again
     return view

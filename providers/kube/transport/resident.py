@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from providers.kube.settings import KubeSettings
     from providers.kube.transport.direct import Opener
-    from providers.kube.transport.kubeconfig import Target
+    from providers.kube.transport.target import Target
     from providers.kube.transport.tls import Conn
     from providers.kube.transport.websocket import Reader
 

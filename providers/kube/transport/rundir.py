@@ -5,9 +5,9 @@ that another uid owns, that others can write, or that is a symlink is refused
 (`protocol.privdir.Untrusted`: exit 1, one line), never used nor gone around: whoever
 controls it could plant a kubeconfig or a socket that answers in the helper's name.
 
-`posix` rather than `os` (Linux and macOS, the platforms we support, both have it): the
-executable's quickest path (`gc_session_k8s.hot`) starts without Python's site setup, and
-importing `os` alone would cost it a tenth of its time.
+It uses `posix` (Linux and macOS, the platforms we support, both have it) where `os` is
+the habit: it was written for a helper fast path that loaded no `os`; the `socket` module
+that path now uses (the public API, not `_socket`) loads `os` anyway.
 """
 
 import posix

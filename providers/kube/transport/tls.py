@@ -1,9 +1,9 @@
-"""One connection to the API server: `_socket` + `_ssl`, the C modules under `socket`/`ssl`.
+"""One connection to the API server: `socket` + `ssl`, as documented.
 
-`import ssl` costs ~15-25 ms here and pulls in `enum`, `re`, `socket` and `selectors`;
-the C layer needs none of it and does the same verification (hostname and IP-address
-checks happen in OpenSSL, set up by `_wrap_socket`). If a Python ever drops the private
-names we use, `available()` is False and the caller falls back to kubectl.
+`import ssl` costs a fresh process ~15-25 ms: the direct transport pays it once per op,
+the helper once per life (the executable's quickest path needs no TLS: the helper holds
+the connections). Verification is `ssl.SSLContext`'s own (``PROTOCOL_TLS_CLIENT``:
+certificate and hostname or IP address checked).
 
 Inline client keys never touch the disk: they go to an anonymous memory file (memfd)
 that OpenSSL reads through ``/proc/self/fd/N`` and that is closed right after.
@@ -11,25 +11,15 @@ that OpenSSL reads through ``/proc/self/fd/N`` and that is closed right after.
 
 from __future__ import annotations
 
-import _socket
-import _ssl
 import os
+import socket
+import ssl
 
-from providers.kube.transport import Fallback
+from providers.kube.transport.interface import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from providers.kube.transport.kubeconfig import Target
-
-
-def available() -> bool:
-    return hasattr(_ssl, "_SSLContext") and hasattr(_ssl._SSLContext, "_wrap_socket")
-
-
-class Socket(_socket.socket):
-    """`_socket.socket` plus a weak-reference slot, which the SSL object needs."""
-
-    __slots__ = ("__weakref__",)
+    from providers.kube.transport.target import Target
 
 
 class TLSRefused(Exception):
@@ -50,19 +40,17 @@ def _memfd_path(name: str, data: bytes) -> tuple[int, str]:
     return fd, f"/proc/self/fd/{fd}"
 
 
-def context(t: Target) -> object:
+def context(t: Target) -> ssl.SSLContext:
     """The target's SSL context, built once per target (the helper reuses it for every op)."""
-    if t.ssl_context is not None:
+    if isinstance(t.ssl_context, ssl.SSLContext):
         return t.ssl_context
-    if not available():
-        raise Fallback("this Python lacks the _ssl context API")
-    ctx = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if t.insecure:
         ctx.check_hostname = False
-        ctx.verify_mode = _ssl.CERT_NONE
+        ctx.verify_mode = ssl.CERT_NONE
     elif t.ca_data:
         try:
-            ctx.load_verify_locations(None, None, t.ca_data)
+            ctx.load_verify_locations(cadata=t.ca_data)
         except OSError as error:
             raise Fallback(f"certificate-authority-data unusable: {error}") from None
     elif t.ca_file:
@@ -104,30 +92,22 @@ def context(t: Target) -> object:
 class Conn:
     """A connected (and, for https, handshaken) stream to the server."""
 
-    __slots__ = ("opened", "sock", "tls")
+    __slots__ = ("opened", "sock")
 
-    def __init__(self, sock: Socket, tls: object | None, opened: float) -> None:
-        self.sock = sock  # kept alive: the SSL object only holds a weak reference to it
-        self.tls = tls
+    def __init__(self, sock: socket.socket, opened: float) -> None:
+        self.sock = sock  # an `ssl.SSLSocket` for https
         self.opened = opened
 
     def settimeout(self, seconds: float | None) -> None:
         self.sock.settimeout(seconds)
 
     def send(self, data: bytes) -> None:
-        if self.tls is None:
-            self.sock.sendall(data)
-            return
-        view = memoryview(data)
-        while view:
-            view = view[self.tls.write(view):]  # type: ignore[attr-defined]
+        self.sock.sendall(data)
 
     def recv(self, n: int = 65536) -> bytes:
-        if self.tls is None:
-            return bytes(self.sock.recv(n))
         try:
-            return bytes(self.tls.read(n))  # type: ignore[attr-defined]
-        except (_ssl.SSLZeroReturnError, _ssl.SSLEOFError):
+            return self.sock.recv(n)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
             return b""
 
     def quiet(self) -> bool:
@@ -153,27 +133,26 @@ def connect(t: Target, timeout: float | None) -> Conn:
     last: OSError | None = None
     # An ASCII host as bytes: a str would load the idna codec, and with it `re` (~10 ms).
     host: str | bytes = t.host.encode("ascii") if t.host.isascii() else t.host
-    for family, kind, proto, _name, addr in _socket.getaddrinfo(host, t.port, 0,
-                                                                _socket.SOCK_STREAM):
-        sock = Socket(family, kind, proto)
+    for family, kind, proto, _name, addr in socket.getaddrinfo(host, t.port, 0,
+                                                               socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
         try:
             sock.settimeout(timeout)
             sock.connect(addr)
-            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as error:
             sock.close()
             last = error
             continue
         if ctx is None:
-            return Conn(sock, None, time.monotonic())
+            return Conn(sock, time.monotonic())
         try:
-            tls = ctx._wrap_socket(sock, False, t.server_name)  # type: ignore[attr-defined]
-            tls.do_handshake()
-        except _ssl.SSLError as error:
+            wrapped = ctx.wrap_socket(sock, server_hostname=t.server_name)
+        except ssl.SSLError as error:
             sock.close()
-            raise TLSRefused(str(error), verify=isinstance(error, _ssl.SSLCertVerificationError)) from None
+            raise TLSRefused(str(error), verify=isinstance(error, ssl.SSLCertVerificationError)) from None
         except OSError:
             sock.close()
             raise
-        return Conn(sock, tls, time.monotonic())
+        return Conn(wrapped, time.monotonic())
     raise last or OSError(f"no address for {t.host}")

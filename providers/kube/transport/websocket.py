@@ -12,7 +12,7 @@ from __future__ import annotations
 import binascii
 import os
 
-from providers.kube.transport import Fallback
+from providers.kube.transport.interface import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -185,10 +185,8 @@ def dechunk(body: bytes) -> bytes:
 
 
 def accept_for(key: bytes) -> bytes:
-    try:
-        from _sha1 import sha1  # type: ignore[import-not-found]  # hashlib would load OpenSSL's
-    except ImportError:  # pragma: no cover - a Python built without _sha1
-        from hashlib import sha1
+    from hashlib import sha1
+
     return binascii.b2a_base64(sha1(key + _GUID).digest(), newline=False)
 
 
@@ -257,10 +255,10 @@ def read_message(conn: Conn, reader: Reader) -> tuple[int, bytes] | None:
 
 
 def exit_code(status: bytes) -> int:
-    from providers.kube.transport import jsonlite
+    import json
 
     try:
-        obj = jsonlite.loads(status)
+        obj = json.loads(status)
     except ValueError:
         raise StatusFailure("unreadable exec status") from None
     if obj.get("status") == "Success":

@@ -1,7 +1,7 @@
 """The helper's wire, shared by all who talk to it: where its socket is, which code it
 runs, how a connection is checked, and the framing.
 
-Imports `_socket` only (JSON, through `jsonlite`, when a header is packed or read), so the
+Imports `socket` (JSON only when a header is packed or read), so the
 executable's quickest path (`gc_session_k8s.hot`) loads little more than this module: its
 `answer` op is framed here without JSON on the client's side.
 
@@ -14,11 +14,11 @@ length, a JSON header, then raw bytes whose lengths the header gives. The `answe
 every caller-supplied string (argv, environment) in such bytes, and its reply is ``A``, a
 4-byte length and the op's stdout, or a framed JSON header saying why it was not answered.
 
-`posix`, not `os`, for the reason `rundir` gives.
+`posix` where `os` is the habit, as in `rundir`.
 """
 
-import _socket
 import posix
+import socket
 import sys
 
 from protocol import privdir
@@ -38,11 +38,12 @@ CONNECT_TIMEOUT = 0.5
 #: (tests/k8s/test_hot_path.py checks the list against what the helper imports).
 CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
     "__init__", "helper", "helper_client", "wire", "direct", "websocket", "tls", "kubeconfig",
-    "credentials", "resident", "answers", "jsonlite", "rundir", "route", "checked")) + tuple(
+    "credentials", "resident", "answers", "rundir", "checked", "target", "interface")) + tuple(
     f"providers/kube/{m}.py" for m in ("audit", "errors", "retry", "settings", "classify",
-                                        "kubectl")) + tuple(
+                                        "kubectl", "pod_exec")) + tuple(
     f"providers/tmux/{m}.py" for m in ("session", "proctree", "runner", "ops")) + (
     "gc_session_k8s/pod_runner.py", "gc_session_k8s/naming.py", "gc_session_k8s/answer.py",
+    "gc_session_k8s/helper.py",
     "gc_session_k8s/hot.py", "gc_session_k8s/settings.py", "protocol/dispatch.py",
     "protocol/settings_check.py", "protocol/names.py", "protocol/errors.py", "protocol/proc.py",
     "protocol/privdir.py")
@@ -94,13 +95,13 @@ def socket_path(environ: "Mapping[str, str] | None" = None) -> str:
 
 
 def pack(header: "dict[str, Any]", *blobs: bytes) -> bytes:
-    from providers.kube.transport import jsonlite
+    import json
 
-    head = jsonlite.dumps(header)
+    head = json.dumps(header, separators=(",", ":")).encode()
     return len(head).to_bytes(4, "big") + head + b"".join(blobs)
 
 
-def recv_exact(sock: _socket.socket, n: int) -> bytes:
+def recv_exact(sock: socket.socket, n: int) -> bytes:
     chunks = []
     while n:
         chunk = sock.recv(min(n, 1 << 20))
@@ -111,11 +112,11 @@ def recv_exact(sock: _socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_header(sock: _socket.socket) -> "dict[str, Any]":
-    from providers.kube.transport import jsonlite
+def recv_header(sock: socket.socket) -> "dict[str, Any]":
+    import json
 
     size = int.from_bytes(recv_exact(sock, 4), "big")
-    header: dict[str, Any] = jsonlite.loads(recv_exact(sock, size))
+    header: dict[str, Any] = json.loads(recv_exact(sock, size))
     return header
 
 
@@ -150,19 +151,19 @@ def answered(out: bytes) -> bytes:
     return b"A" + len(out).to_bytes(4, "big") + out
 
 
-def recv_answer(sock: _socket.socket) -> "bytes | None":
+def recv_answer(sock: socket.socket) -> "bytes | None":
     """The op's stdout, or None when the helper did not answer it (the client runs it)."""
     if recv_exact(sock, 1) != b"A":
         return None  # a framed header saying why follows: the length's first byte is 0
     return recv_exact(sock, int.from_bytes(recv_exact(sock, 4), "big"))
 
 
-def peer_uid(sock: _socket.socket) -> int:
-    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
+def peer_uid(sock: socket.socket) -> int:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)  # pid, uid, gid
     return int.from_bytes(creds[4:8], sys.byteorder)
 
 
-def connect(environ: "Mapping[str, str] | None" = None) -> _socket.socket:
+def connect(environ: "Mapping[str, str] | None" = None) -> socket.socket:
     """A checked connection to our helper: `Absent` when none answers, `privdir.Untrusted`
     when what is there is not safely ours."""
     where = rundir.path(environ)
@@ -179,7 +180,7 @@ def connect(environ: "Mapping[str, str] | None" = None) -> _socket.socket:
     if st.st_uid != posix.geteuid() or st.st_mode & 0o077:
         raise privdir.Untrusted(f"refusing helper socket {path}: owned by uid {st.st_uid} "
                                 f"(mode {st.st_mode & 0o777:o}), not ours alone (remove it)")
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(CONNECT_TIMEOUT)
         sock.connect(path)
