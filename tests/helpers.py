@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -218,3 +219,20 @@ def reap_tmux(socket: Path) -> None:
         socket.unlink()
     except OSError:
         pass
+
+
+def once_per_run(shared_root: Path, name: str, make: Callable[[], bytes]) -> bytes:
+    """``make()``'s bytes, made once per pytest run however many xdist workers ask: the first
+    makes and keeps them under ``shared_root`` (the run's base temp dir, which every worker
+    shares), the others wait on a lock and read them. Without xdist it is just ``make()``."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return make()
+    kept = shared_root / f"{name}-{run}.out"
+    with open(shared_root / f"{name}-{run}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if kept.exists():
+            return kept.read_bytes()
+        value = make()
+        kept.write_bytes(value)
+        return value

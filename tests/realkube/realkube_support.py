@@ -9,7 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def provider_env(kubeconfig: Path, namespace: str, tmp: Path) -> dict[str, str]:
 
 
 def controller_namespace(cluster: Cluster, tmp: Path, *,
-                         enforce: str = "restricted") -> Iterator[ControllerNamespace]:
+                         enforce: str = "restricted") -> Generator[ControllerNamespace, None, None]:
     """The namespace enforces Pod Security `enforce` (`privileged` admits hostPath work dirs)."""
     namespace = f"gc-{uuid.uuid4().hex[:8]}"
     ns_obj = cluster.manifests(EXAMPLES / "namespace.yaml", namespace)
