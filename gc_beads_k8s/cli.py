@@ -12,7 +12,8 @@ from __future__ import annotations
 import sys
 
 from gc_beads_k8s import validate
-from protocol.dispatch import Operation, observe_operations, run
+from protocol.dispatch import Operation, run
+from protocol.observe import observe_operations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

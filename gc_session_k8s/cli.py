@@ -13,9 +13,10 @@ from __future__ import annotations
 from gc_session_k8s.naming import session_pod
 from gc_session_k8s.pod_runner import PodRunner
 from protocol import names
-from protocol.dispatch import Call, Operation, observe_operations
+from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
 from protocol.errors import UsageError
+from protocol.observe import observe_operations
 from providers.kube import audit
 from providers.kube.settings import KubeSettings
 from providers.tmux import session

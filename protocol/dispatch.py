@@ -310,28 +310,6 @@ def observe(exe: str, op: str, args: list[str], code: int, seconds: float, failu
                                       correlation() if correlation else "", failure))
 
 
-def observe_operations(log_env: str) -> dict[str, Operation]:
-    """``stats`` (over ``$<log_env>``) and ``metrics`` for an executable's table; their code,
-    `protocol.observe`, is imported only when one runs (never on an op's path)."""
-    def stats(call: Call) -> str | None:
-        from protocol.observe import stats
-
-        return stats(call, log_env)
-
-    def metrics(call: Call) -> str | None:
-        from protocol.observe import metrics
-
-        return metrics(call)
-
-    return {
-        "stats": Operation(stats, (), human=True, observed=False,
-                           summary="[LOG] [--json]: p50/p95/p99 and error ratio per op over "
-                                   f"the op lines of LOG (default ${log_env})"),
-        "metrics": Operation(metrics, (), human=True, observed=False,
-                             summary="print the op metrics in $GC_METRICS_DIR (Prometheus text)"),
-    }
-
-
 def main(
     exe: str,
     table: Mapping[str, Operation],

@@ -4,8 +4,9 @@
 executable writes and prints, per op, how many ran, the error ratio (exit not 0) and the
 50th, 95th and 99th percentile of their duration: for operators without Prometheus.
 ``<exe> metrics`` prints the registry in ``$GC_METRICS_DIR`` (`protocol.metrics`) in the
-Prometheus text format, as a scrape would read it. Both are cold (human) commands, listed in each executable's table by
-`protocol.dispatch.observe_operations`, which imports this module only when one runs.
+Prometheus text format, as a scrape would read it. Both are cold (human) commands, listed in
+each executable's table by `observe_operations`; what they need beyond ``os`` is imported only
+when one runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from protocol.dispatch import Call
+    from protocol.dispatch import Call, Operation
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -105,3 +106,21 @@ def metrics(call: Call) -> str | None:
     if not where:
         raise UsageError("metrics are off: set GC_METRICS_DIR to a directory of yours nobody else can write")
     return registry.read(where).render()
+
+
+def observe_operations(log_env: str) -> dict[str, Operation]:
+    """``stats`` (over ``$<log_env>``) and ``metrics`` for an executable's table. This module
+    is small on purpose: the table is built at every op's import, and the commands' own
+    imports (orjson, the registry) wait until one runs."""
+    from protocol.dispatch import Operation
+
+    def stats_op(call: Call) -> str | None:
+        return stats(call, log_env)
+
+    return {
+        "stats": Operation(stats_op, (), human=True, observed=False,
+                           summary="[LOG] [--json]: p50/p95/p99 and error ratio per op over "
+                                   f"the op lines of LOG (default ${log_env})"),
+        "metrics": Operation(metrics, (), human=True, observed=False,
+                             summary="print the op metrics in $GC_METRICS_DIR (Prometheus text)"),
+    }

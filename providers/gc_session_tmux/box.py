@@ -304,52 +304,6 @@ def watch_startup(r: LocalRunner) -> None:
     watch(r, write, sleep=time.sleep)
 
 
-# --- provision ----------------------------------------------------------------------
-
-def provision(call: Call) -> None:
-    """`start` minus the agent: overlays, copy_files, pre_start, session_setup,
-    session_setup_script and session_live run; no tmux session is made."""
-    from protocol.config import parse_start_config
-    from protocol.locks import session_lock
-    from protocol.rollback import Rollback
-    from providers.gc_session_tmux import start as starting
-    from providers.gc_session_tmux.local_runner import LocalRunner
-    from providers.gc_session_tmux.sockets import socket_path
-    from providers.tmux import launch, overlay, session
-
-    name = call["name"]
-    cfg = parse_start_config(call.stdin_bytes())
-    sock = socket_path(call.environ)
-    starting.ensure_socket_dir(sock)
-    r = LocalRunner(sock, name)
-    r.guard = starting.guarded
-    env = starting.session_env(cfg, name, sock)
-    launch.check_env(env)
-    cwd = cfg.env.get("GC_DIR") or cfg.work_dir or None
-    lock = session_lock("tmux", os.path.basename(sock), name, "start",
-                        timeout=launch.start_budget())
-    with starting.start_lock(lock, name), Rollback() as rollback:
-        if session.is_running(r):
-            raise ProviderError(f"session {name!r} already exists")
-        if cfg.work_dir:
-            os.makedirs(cfg.work_dir, exist_ok=True)
-            overlay.stage(cfg, cfg.work_dir)
-        setup_env = starting.host_env(cfg, {"GC_SESSION": name, "GC_TMUX_SOCKET": sock,
-                                            "GC_INSTANCE_TOKEN": env["GC_INSTANCE_TOKEN"]})
-        run_dir = cwd if cwd and os.path.isdir(cwd) else None
-        starting.run_pre_start(cfg, setup_env, run_dir)
-        rollback.add("forget the box", lambda: remove_record(sock, name))
-        record_start(sock, name, cfg, env)
-        launch.run_commands(r, "session_setup", cfg.session_setup, setup_env, run_dir)
-        if cfg.session_setup_script:
-            res = r.script_file(cfg.session_setup_script, env=setup_env, cwd=run_dir,
-                                timeout=launch.SETUP_TIMEOUT)
-            if not res.ok:
-                launch.warn(f"session_setup_script: {res.error_text() or f'exit {res.rc}'}")
-        launch.run_commands(r, "session_live", cfg.session_live, setup_env, run_dir)
-        rollback.commit()
-
-
 # --- transcripts --------------------------------------------------------------------
 
 def copy_transcripts(environ: Mapping[str, str]) -> None:

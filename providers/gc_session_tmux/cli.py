@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 
-from protocol.dispatch import Call, Operation, observe_operations
+from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
+from protocol.observe import observe_operations
 from providers.gc_session_tmux.local_runner import LocalRunner
 from providers.gc_session_tmux.sockets import socket_path
 from providers.tmux import session
@@ -57,7 +58,7 @@ def op_stop(call: Call) -> None:
 
 
 def op_provision(call: Call) -> None:
-    from providers.gc_session_tmux.box import provision
+    from providers.gc_session_tmux.start import provision
 
     provision(call)
 

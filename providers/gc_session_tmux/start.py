@@ -238,3 +238,39 @@ def start_lock(lock: FileLock, name: str) -> Iterator[None]:
         yield
     finally:
         lock.__exit__(None, None, None)
+
+
+def provision(call: Call) -> None:
+    """`start` minus the agent: overlays, copy_files, pre_start, session_setup,
+    session_setup_script and session_live run; no tmux session is made."""
+    name = call["name"]
+    cfg = parse_start_config(call.stdin_bytes())
+    sock = socket_path(call.environ)
+    ensure_socket_dir(sock)
+    r = LocalRunner(sock, name)
+    r.guard = guarded
+    env = session_env(cfg, name, sock)
+    launch.check_env(env)
+    cwd = cfg.env.get("GC_DIR") or cfg.work_dir or None
+    lock = session_lock("tmux", os.path.basename(sock), name, "start",
+                        timeout=launch.start_budget())
+    with start_lock(lock, name), Rollback() as rollback:
+        if session.is_running(r):
+            raise ProviderError(f"session {name!r} already exists")
+        if cfg.work_dir:
+            os.makedirs(cfg.work_dir, exist_ok=True)
+            overlay.stage(cfg, cfg.work_dir)
+        setup_env = host_env(cfg, {"GC_SESSION": name, "GC_TMUX_SOCKET": sock,
+                                            "GC_INSTANCE_TOKEN": env["GC_INSTANCE_TOKEN"]})
+        run_dir = cwd if cwd and os.path.isdir(cwd) else None
+        run_pre_start(cfg, setup_env, run_dir)
+        rollback.add("forget the box", lambda: box.remove_record(sock, name))
+        box.record_start(sock, name, cfg, env)
+        launch.run_commands(r, "session_setup", cfg.session_setup, setup_env, run_dir)
+        if cfg.session_setup_script:
+            res = r.script_file(cfg.session_setup_script, env=setup_env, cwd=run_dir,
+                                timeout=launch.SETUP_TIMEOUT)
+            if not res.ok:
+                launch.warn(f"session_setup_script: {res.error_text() or f'exit {res.rc}'}")
+        launch.run_commands(r, "session_live", cfg.session_live, setup_env, run_dir)
+        rollback.commit()

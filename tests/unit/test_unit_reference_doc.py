@@ -38,8 +38,9 @@ EXECUTABLES = (
         ("gc_session_k8s/*.py", "gc_session_k8s/pod/*.py", "providers/tmux/*.py", "providers/kube/*.py",
          "protocol/dispatch.py", "protocol/locks.py")),
     Exe("gc-beads-k8s", "gc_beads_k8s.cli", "TABLE",
-        ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/settings.py", "providers/kube/retry.py",
-         "providers/kube/client.py", "protocol/dispatch.py")),
+        ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/pod_exec.py",
+         "providers/kube/settings.py", "providers/kube/retry.py", "providers/kube/client.py",
+         "protocol/dispatch.py")),
 )
 
 #: Set by Gas City itself (per session, per city or per call), not by the operator.
