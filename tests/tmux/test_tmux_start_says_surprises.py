@@ -59,5 +59,7 @@ def test_fire_and_forget_start_says_when_the_command_already_exited(tmux_provide
     assert wait_for(lambda: tmux_provider.ok("is-running", name) == "false")
     socket = tmux_provider.env["GC_TMUX_SOCKET"]
     runner = LocalRunner(socket, name, environ=tmux_provider.env)
-    assert wait_for(lambda: launch.exited(runner) == "exited 3", timeout=30)
+    # tmux keeps no status for a command that ended before it knew the pane's pid (a loaded
+    # machine): then the look says "exited" alone, never a wrong status.
+    assert wait_for(lambda: launch.exited(runner) in ("exited 3", "exited"), timeout=30)
     tmux_provider.run("stop", name)
