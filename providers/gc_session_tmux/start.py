@@ -183,17 +183,25 @@ def ensure_socket_dir(sock: str) -> None:
         raise ProviderError(f"cannot create the tmux socket in {directory}: not writable")
 
 
-def start(call: Call) -> None:
+def begin(call: Call) -> tuple[str, StartConfig, str, LocalRunner, dict[str, str]]:
+    """What start and provision both begin with: the name, the parsed config, the socket (its
+    directory checked), a guarded runner and the session's environment, checked before
+    anything runs or is created."""
     name = call["name"]
     cfg = parse_start_config(call.stdin_bytes())
     sock = socket_path(call.environ)
     ensure_socket_dir(sock)
     r = LocalRunner(sock, name)
     r.guard = guarded
+    env = session_env(cfg, name, sock)
+    launch.check_env(env)
+    return name, cfg, sock, r, env
+
+
+def start(call: Call) -> None:
+    name, cfg, sock, r, env = begin(call)
     r.own_group = True
     deadline = time.monotonic() + launch.start_budget()
-    env = session_env(cfg, name, sock)
-    launch.check_env(env)  # before anything runs or is created
     marker = new_marker()
     work_dir = cfg.work_dir
     cwd = cfg.env.get("GC_DIR") or work_dir or None
@@ -243,14 +251,7 @@ def start_lock(lock: FileLock, name: str) -> Iterator[None]:
 def provision(call: Call) -> None:
     """`start` minus the agent: overlays, copy_files, pre_start, session_setup,
     session_setup_script and session_live run; no tmux session is made."""
-    name = call["name"]
-    cfg = parse_start_config(call.stdin_bytes())
-    sock = socket_path(call.environ)
-    ensure_socket_dir(sock)
-    r = LocalRunner(sock, name)
-    r.guard = guarded
-    env = session_env(cfg, name, sock)
-    launch.check_env(env)
+    name, cfg, sock, r, env = begin(call)
     cwd = cfg.env.get("GC_DIR") or cfg.work_dir or None
     lock = session_lock("tmux", os.path.basename(sock), name, "start",
                         timeout=launch.start_budget())
