@@ -98,6 +98,8 @@ class Plan:
         self.staging = (not self.host_work_dir and not settings.prebaked
                         and staging.needs_staging(cfg, city_path, self.work_dir))
         self.start_id = os.urandom(8).hex()
+        #: The created pod's uid, once the API server has answered the create.
+        self.uid = ""
         agent = cfg.env.get("GC_ALIAS") or cfg.env.get("GC_AGENT") or "unknown"
         self.manifest = pod_manifest(pod=self.pod, name=name, agent=agent, city=self.city,
                                      settings=settings, work_dir=self.work_dir, env=self.env,
@@ -164,7 +166,8 @@ def create(plan: Plan, deadline: float) -> None:
     transient = 0
     for _ in range(3 + len(backoff())):
         try:
-            _api("create pods", plan.pod, lambda: client.create_pod(plan.manifest, settings))
+            made = _api("create pods", plan.pod, lambda: client.create_pod(plan.manifest, settings))
+            plan.uid = str((made.get("metadata") or {}).get("uid") or "")
             return
         except KubeConflict:
             pass
@@ -184,6 +187,7 @@ def create(plan: Plan, deadline: float) -> None:
             continue
         meta = existing.get("metadata") or {}
         if (meta.get("annotations") or {}).get(START_ID_ANNOTATION) == plan.start_id:
+            plan.uid = str(meta.get("uid") or "")
             return  # an earlier attempt of ours went through after all
         phase = str((existing.get("status") or {}).get("phase") or "")
         if meta.get("annotations", {}).get(naming.NAME_ANNOTATION, plan.name) != plan.name:
@@ -222,14 +226,27 @@ def starter_gone(meta: Obj) -> bool:
 
 
 def delete_if_ours(plan: Plan, grace: float | None = None) -> None:
-    """Rollback: delete the pod only if it carries this start's id.
+    """Rollback: delete the pod only if it is the one this start made.
 
-    One kubectl process selecting on the start-id label: it can never delete a pod another
-    start made, and needs no Kubernetes client (a cancel can land in its import). After a
-    signal (``grace``: `Rollback.grace_left`) it is waited for only while gc's 2 s before
-    SIGKILL allow; a kubectl slower than that (a loaded machine) is left to finish the
-    delete on its own, in its own process group, where that SIGKILL does not reach.
+    Once the create was answered, one DELETE by name with the pod's uid as a precondition,
+    through the client the create already built: it lands before start exits, so nothing
+    that runs after the interrupted start (an is-running) still finds the pod. Otherwise
+    (a signal during the create, or that request failing) one kubectl process selecting on
+    the start-id label: it can never delete a pod another start made, and needs no
+    Kubernetes client (a cancel can land in its import). After a signal (``grace``:
+    `Rollback.grace_left`) it is waited for only while gc's 2 s before SIGKILL allow; a
+    kubectl slower than that is left to finish the delete on its own, in its own process
+    group, where that SIGKILL does not reach.
     """
+    if plan.uid and (grace is None or grace > 0.2):
+        from providers.kube import client
+
+        try:
+            _api("delete pods", plan.pod, lambda: client.delete_pod(
+                plan.pod, grace_seconds=1, uid=plan.uid, settings=plan.settings.kube, timeout=grace))
+            return
+        except KubeError:
+            pass  # not answered in time: the label delete below still removes it
     from providers.kube.kubectl import kubectl
 
     kubectl(["delete", "pods", "-l", f"{START_ID_ANNOTATION}={plan.start_id}", "--ignore-not-found",

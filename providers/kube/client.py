@@ -229,24 +229,43 @@ def list_pods(label_selector: str = "", settings: KubeSettings | None = None) ->
 
 
 def delete_pod(
-    name: str, *, grace_seconds: int | None = None, settings: KubeSettings | None = None
+    name: str, *, grace_seconds: int | None = None, uid: str = "", timeout: float | None = None,
+    settings: KubeSettings | None = None,
 ) -> bool:
-    """Delete a pod (background); returns False when it was already gone."""
+    """Delete a pod (background); returns False when it was already gone.
+
+    With ``uid`` the server deletes only that pod (a precondition): a pod made since under
+    the same name is another's, and its 409 reads as "gone". ``timeout`` bounds one request
+    and turns retries off (a rollback inside gc's 2 s before SIGKILL).
+    """
     settings = settings or KubeSettings.from_env()
     api = core(settings)
     body: Obj = {"propagationPolicy": "Background"}
     if grace_seconds is not None:
         body["gracePeriodSeconds"] = grace_seconds
-    try:
-        call(
-            f"delete pod {name}",
-            lambda: api.delete_namespaced_pod(
-                name, settings.namespace, body=body, _preload_content=False,
-                _request_timeout=settings.request_timeout,
-            ),
+    if uid:
+        body["preconditions"] = {"uid": uid}
+
+    def attempt() -> Any:
+        return api.delete_namespaced_pod(
+            name, settings.namespace, body=body, _preload_content=False,
+            _request_timeout=settings.request_timeout if timeout is None else timeout,
         )
+
+    try:
+        if timeout is None:
+            call(f"delete pod {name}", attempt)
+        else:
+            try:
+                attempt()
+            except Exception as error:
+                raise translate(error, f"delete pod {name}") from error
     except KubeNotFound:
         return False
+    except KubeConflict:
+        if uid:
+            return False
+        raise
     return True
 
 

@@ -35,10 +35,7 @@ def test_all_suites_pass_with_a_shared_host_work_dir(k8s: K8s, tmp_path: Any) ->
     shared = "/var/tmp"
     if not os.path.isdir(shared):
         pytest.skip("/var/tmp missing")
-    # kubectl: under auto, GC-STRICT-CANCEL-004 (SIGTERM while start types the config's
-    # nudge) fails on main as well (test_conformance_hostile_callers.py runs it so); each
-    # transport's run of every suite is test_conformance_transports.py.
-    res = kit(k8s, env={"GC_K8S_WORKDIR_HOSTPATH": "1", "TMPDIR": shared,
-                        "GC_K8S_TRANSPORT": "kubectl"})
+    # The default transport (auto); each transport forced is test_conformance_transports.py.
+    res = kit(k8s, env={"GC_K8S_WORKDIR_HOSTPATH": "1", "TMPDIR": shared})
     assert res.returncode == 0, res.stdout + res.stderr
     assert "0 failed" in res.stdout.splitlines()[-1]

@@ -206,14 +206,16 @@ def test_start_interrupted_by_sigterm_leaves_no_pod(k8s: K8s) -> None:
 
 def test_a_canceled_start_leaves_a_slow_rollback_delete_running_and_exits_in_time(
         k8s: K8s, tmp_path: Path) -> None:
-    """gc SIGKILLs a canceled start 2 s after SIGTERM: a delete kubectl is slow to finish
-    (a loaded machine) is left to finish on its own, and the start exits by itself."""
+    """gc SIGKILLs a canceled start 2 s after SIGTERM: when the API server refuses the
+    rollback's own delete, the kubectl delete that follows and is slow to finish (a loaded
+    machine) is left to finish on its own, and the start exits by itself."""
     slow = tmp_path / "slow-kubectl"
     slow.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && sleep 10; done\n'
                     f'exec {KUBECTL} "$@"\n')
     slow.chmod(0o755)
     name = k8s.name()
     fault = k8s.server.hold_pending(pod=name)
+    k8s.server.fail(method="DELETE", path=f".*/pods/{name}", status=500, times=1)
     try:
         proc = k8s.spawn("start", name, stdin=b'{"command":"sleep 300"}', new_session=True,
                          env={"GC_KUBECTL": str(slow)})

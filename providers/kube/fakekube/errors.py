@@ -83,6 +83,17 @@ def conflict(resource: str, name: str) -> ApiError:
     )
 
 
+def precondition_failed(resource: str, name: str, field: str, wanted: str, found: str) -> ApiError:
+    """409 for a DELETE whose ``preconditions`` (uid, resourceVersion) name another object."""
+    return ApiError(
+        409,
+        f'Operation cannot be fulfilled on {resource} "{name}": Precondition failed: '
+        f"{field} in precondition: {wanted}, {field} in object meta: {found}",
+        reason="Conflict",
+        details=details_of(name, resource),
+    )
+
+
 #: The StatusCause reason Go's field errors carry, by the message's leading words.
 _CAUSE_REASONS = (
     ("Required value", "FieldValueRequired"),

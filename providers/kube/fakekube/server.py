@@ -24,7 +24,14 @@ import orjson
 
 from providers.kube.fakekube import auth, discovery
 from providers.kube.fakekube.backends.base import Backend
-from providers.kube.fakekube.errors import ApiError, already_exists, conflict, details_of, not_found
+from providers.kube.fakekube.errors import (
+    ApiError,
+    already_exists,
+    conflict,
+    details_of,
+    not_found,
+    precondition_failed,
+)
 from providers.kube.fakekube.exec_stream import V5, choose_subprotocol, run_exec
 from providers.kube.fakekube.faults import Fault, Faults
 from providers.kube.fakekube.kubelet import Kubelet
@@ -72,6 +79,19 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"/apis/authorization\.k8s\.io/v1/selfsubjectaccessreviews", "ssar"),
     ]
 ]
+
+
+def check_preconditions(resource: str, obj: Obj, opts: Any) -> None:
+    """A DELETE's ``preconditions`` (uid, resourceVersion): 409 when they name another object,
+    as the real server answers a delete meant for a pod since replaced under the same name."""
+    wanted = opts.get("preconditions") if isinstance(opts, dict) else None
+    if not isinstance(wanted, dict):
+        return
+    meta = obj.get("metadata") or {}
+    for field, key in (("UID", "uid"), ("ResourceVersion", "resourceVersion")):
+        want = wanted.get(key)
+        if want and str(want) != str(meta.get(key, "")):
+            raise precondition_failed(resource, obj["metadata"]["name"], field, str(want), str(meta.get(key, "")))
 
 
 def _q1(query: dict[str, list[str]], key: str, default: str = "") -> str:
@@ -815,11 +835,13 @@ class _Handler(BaseHTTPRequestHandler):
         grace_q = _q1(query, "gracePeriodSeconds")
         grace_b = opts.get("gracePeriodSeconds") if isinstance(opts, dict) else None
         grace = int(grace_q) if grace_q else (int(grace_b) if grace_b is not None else None)
-        if res == "pods":
-            return self.kube.kubelet.delete_pod(ns, name, grace)
         if res == "namespaces":
             return self._delete_namespace(name)
-        return store.delete(res, ns, name)
+        with store.lock:  # the check and the delete as one step, as the real server makes them
+            check_preconditions(res, store.get(res, ns, name), opts)
+            if res == "pods":
+                return self.kube.kubelet.delete_pod(ns, name, grace)
+            return store.delete(res, ns, name)
 
     def _delete_namespace(self, name: str) -> Obj:
         store = self.kube.store
