@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers import SESSION_TAG, TEST_TIMING, Provider, executable, reap_tmux
 
-pytest_plugins = ["providers.kube.fakekube.fixtures"]
+pytest_plugins = ["providers.kube.fakekube.fixtures", "schedule"]
 
 # The bulk of the suite drives the kubectl door, so its kubectl fakes and fault injection
 # mean what they say and no test starts a helper in the user's runtime dir. The default
