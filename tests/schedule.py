@@ -9,7 +9,8 @@ known time (`durations.json`, measured by an earlier run) and begins with its lo
 the short ones keep their collection order, so a module's tests stay together.
 
 `GC_TEST_DURATIONS=<file>` makes the run record what each test took there (the controller
-adds setup, call and teardown), to refresh `durations.json` after tests change.
+adds setup, call and teardown; merged into what the file holds), to refresh `durations.json`
+after tests change.
 """
 
 from __future__ import annotations
@@ -95,5 +96,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     out = os.environ.get("GC_TEST_DURATIONS")
     if not out or os.environ.get("PYTEST_XDIST_WORKER") or not TOOK:
         return
-    record = {k: round(v, 1) for k, v in sorted(TOOK.items()) if v >= 0.5}
-    Path(out).write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n")
+    # Merged into what the file holds: make test's passes each record their own tests.
+    record = load_durations(Path(out))
+    record.update({k: round(v, 1) for k, v in TOOK.items()})
+    kept = {k: v for k, v in sorted(record.items()) if v >= 0.5}
+    Path(out).write_bytes(orjson.dumps(kept, option=orjson.OPT_INDENT_2) + b"\n")
