@@ -211,3 +211,25 @@ def test_no_interpreter_anywhere_is_one_line_and_exit_1_not_127(tmp_path: Path,
                               text=True, timeout=60, check=False)
         assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc
         assert "no Python" in proc.stderr
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_venv_interpreter_this_user_cannot_run_is_one_line_and_exit_1(tmp_path: Path,
+                                                                          name: str) -> None:
+    # An editable or venv install seen by another user: the venv's python3 links into a
+    # directory closed to them. Any other Python on PATH would not see the venv's packages.
+    prefix = tmp_path / "venv"
+    lib = prefix / "lib" / "python3.11" / "site-packages"
+    (lib / "providers" / "bin").mkdir(parents=True)
+    (lib / "providers" / "bin" / f"{name}.py").write_text("import sys\nsys.exit(7)\n")
+    closed = tmp_path / "closed-python"
+    closed.write_text("#!/bin/sh\nexit 7\n")
+    closed.chmod(0o644)  # not executable: as a target behind a closed directory looks
+    (prefix / "bin").mkdir()
+    (prefix / "bin" / "python3").symlink_to(closed)
+    launcher = prefix / "bin" / name
+    shutil.copy(LAUNCHER, launcher)
+    proc = subprocess.run([str(launcher), "is-running", "s"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc
+    assert "cannot run" in proc.stderr and "python3" in proc.stderr
