@@ -14,6 +14,7 @@ XDIST ?= -n $(WORKERS) --dist worksteal
 PYTEST := -p no:cacheprovider $(XDIST)
 
 .PHONY: setup demo check fast-tests test lint checkout-smoke portable-tests installed-tests \
+	wheel-venv wheel-pass wheel-portable \
 	smoke-plain-install benchmark conformance-transports real-gc-tests realkube-tests \
 	realkube-all-suites clean
 
@@ -35,9 +36,13 @@ demo: setup
 	$(BIN)/python examples/demo/demo.py
 
 # Every test once, in one parallel run against the installed wheel (what users get; the real
-# API server tier included), then the portable process paths forced for the tests marked
-# `portable`; plus a smoke pass proving the checkout's editable install works.
-test: setup lint checkout-smoke installed-tests portable-tests smoke-plain-install
+# API server tier included), in the foreground; beside it, quietly, the lint, the portable
+# process paths forced for the tests marked `portable`, a smoke pass proving the checkout's
+# editable install works and the plain install's smoke (.ci/alongside prints each one's
+# output when it ends, and fails the run when one failed).
+test: setup wheel-venv
+	bash .ci/alongside lint checkout-smoke wheel-portable smoke-plain-install -- \
+	    $(MAKE) --no-print-directory wheel-pass
 
 check: setup lint fast-tests
 
@@ -78,17 +83,22 @@ realkube-all-suites: setup
 # on Linux and run again the tests that exercise them (marked `portable`: the kit
 # run against gc-session-tmux, start, stop, process-alive, doctor and the paths' own
 # tests), against the wheel as installed-tests left it.
-portable-tests: installed-tests
+portable-tests: wheel-venv
+	$(MAKE) --no-print-directory wheel-portable
+wheel-portable:
 	cd /tmp && GC_PORTABLE=1 GC_TEST_INSTALLED=1 $(CURDIR)/.venv-wheel/bin/pytest $(PYTEST) --durations=5 \
 	    -m 'portable and not realkube' --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
 
 # Every test against the built wheel in a fresh venv: a module missing from the wheel fails
 # here. Run from outside the checkout so nothing imports it.
-installed-tests:
+installed-tests: wheel-venv
+	$(MAKE) --no-print-directory wheel-pass
+wheel-venv:
 	rm -rf dist .venv-wheel
 	$(BIN)/pip wheel -q --no-deps -w dist .
 	$(PYTHON) -m venv .venv-wheel
 	.venv-wheel/bin/pip install -q "$$(ls dist/*.whl)[test]"
+wheel-pass:
 	$(REALKUBE_BED) && cd /tmp && GC_TEST_INSTALLED=1 bash $(CURDIR)/.ci/with-docker \
 	    $(CURDIR)/.venv-wheel/bin/pytest $(PYTEST) --durations=15 \
 	    --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml $(CURDIR)/tests
