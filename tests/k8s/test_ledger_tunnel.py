@@ -1,0 +1,100 @@
+"""The ledger tunnel (env.ledger): a request from inside the pod reaches a server on the
+controller's loopback over the session's exec, on the offline server; nothing else does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+from k8s_helpers import K8s
+from ledger_helpers import FETCH, MANY, PROXY, serving, shell_quote
+
+LEDGER = {"GC_K8S_LEDGER": "1"}
+ANSWER = b'{"ready":[]}'
+
+
+def forwarders(k8s: K8s) -> list[int]:
+    """Forwarder processes of this provider (their argv names this provider's runtime)."""
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        mine = f"GC_K8S_RUNTIME_DIR={k8s.env['GC_K8S_RUNTIME_DIR']}".encode() in env
+        if mine and b"gc_session_k8s.ledger" in argv:
+            found.append(int(pid))
+    return found
+
+
+def test_the_handshake_declares_env_ledger_only_when_the_operator_turns_the_tunnel_on(
+        k8s: K8s) -> None:
+    assert "env.ledger" not in orjson.loads(k8s.ok("protocol"))["capabilities"]
+    assert "env.ledger" in orjson.loads(k8s.ok("protocol", env=LEDGER))["capabilities"]
+
+
+def test_a_request_from_inside_the_pod_reaches_the_controller_loopback_server(k8s: K8s) -> None:
+    name = k8s.name("ledger")
+    with serving(ANSWER) as api:
+        res = k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
+                        env=LEDGER)
+        assert res.rc == 0, res.err
+        pod_url = k8s.ok("exec", name, stdin="printf %s \"$GC_BEADS_API\"")
+        assert pod_url.startswith("http://127.0.0.1:") and pod_url != api.url
+        out = k8s.ok("exec", name, stdin=shell_quote("python3", "-c", FETCH, "/v0/beads/ready"))
+        assert out == '200 {"ready":[]}'
+        assert api.paths == ["/v0/beads/ready"]
+
+
+def test_many_connections_at_once_each_get_their_answer(k8s: K8s) -> None:
+    name = k8s.name("ledger")
+    with serving(ANSWER) as api:
+        assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
+                         env=LEDGER).rc == 0
+        assert k8s.ok("exec", name, stdin=shell_quote("python3", "-c", MANY, "20")) == "20"
+        assert api.paths.count("/v0/beads/ready") == 20
+
+
+def test_a_request_naming_another_controller_server_reaches_only_the_beads_api(
+        k8s: K8s) -> None:
+    name = k8s.name("ledger")
+    with serving(ANSWER) as api, serving(b"secret") as other:
+        assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
+                         env=LEDGER).rc == 0
+        out = k8s.ok("exec", name, stdin=shell_quote("python3", "-c", PROXY, str(other.port)))
+        assert out.startswith("HTTP/1.0 404")  # the beads API's answer to a path it lacks
+        assert other.connections == 0 and other.paths == []
+        assert api.paths == [f"http://127.0.0.1:{other.port}/secret"]
+
+
+def test_stop_ends_the_forwarder_and_leaves_no_process(k8s: K8s) -> None:
+    name = k8s.name("ledger")
+    with serving(ANSWER) as api:
+        assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
+                         env=LEDGER).rc == 0
+        running = forwarders(k8s)
+        assert len(running) == 1
+        assert k8s.run("stop", name).rc == 0
+        assert not [p for p in running if os.path.exists(f"/proc/{p}")
+                    and b"zombie" not in Path(f"/proc/{p}/status").read_bytes().lower()]
+        assert forwarders(k8s) == []
+
+
+def test_a_start_without_the_setting_passes_the_url_through_and_opens_no_tunnel(
+        k8s: K8s) -> None:
+    name = k8s.name("ledger")
+    url = "http://127.0.0.1:9/api"
+    assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": url}}).rc == 0
+    assert k8s.ok("exec", name, stdin="printf %s \"$GC_BEADS_API\"") == url
+    assert forwarders(k8s) == []
+
+
+def test_a_url_off_the_loopback_is_never_tunnelled(k8s: K8s) -> None:
+    name = k8s.name("ledger")
+    url = "http://beads.example:8080/api"
+    assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": url}},
+                     env=LEDGER).rc == 0
+    assert k8s.ok("exec", name, stdin="printf %s \"$GC_BEADS_API\"") == url
+    assert forwarders(k8s) == []
