@@ -225,7 +225,7 @@ settings (environment; empty means unset):
   GC_K8S_PREBAKED           1: the image already holds /workspace; nothing staged (default: off)
   GC_K8S_WORKSPACE_PVC      PersistentVolumeClaim for /workspace (default: none, an emptyDir)
   GC_K8S_SESSION_BRANCH     1: put each agent on its own branch gc/<session> (default: off)
-  GC_K8S_LEDGER             1: the image has bd and python3; a loopback GC_BEADS_API is tunnelled into the pod (env.ledger) (default: off)
+  GC_K8S_LEDGER             1: tunnel a loopback GC_BEADS_API into the pod (bd, python3 in it) (default: off)
   GC_K8S_INIT_GRACE_S       seconds a pod may take coming up before it is replaced (default: 240)
   GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call and per op (default: none)
   GC_METRICS_DIR            textfile-collector directory of the op metrics (0700, yours) (default: none)
