@@ -265,6 +265,15 @@ def recorded(environ: Mapping[str, str], k: str) -> int | None:
     return pid
 
 
+def _running(pid: int) -> bool:
+    """Still running (not gone, not a zombie its new parent has yet to reap)?"""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 def end(environ: Mapping[str, str], settings: KubeSettings, pod: str, session: str) -> None:
     """End the session's forwarder, if the record names one that still runs (stop)."""
     k = key(settings, pod, session)
@@ -274,11 +283,8 @@ def end(environ: Mapping[str, str], settings: KubeSettings, pod: str, session: s
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        from protocol.starts import process_start_time
-
-        started = process_start_time(pid)
         deadline = time.monotonic() + 5
-        while started and process_start_time(pid) == started and time.monotonic() < deadline:
+        while _running(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
     path = _existing_record(environ, k)
     if path is not None:

@@ -3,30 +3,15 @@ controller's loopback over the session's exec, on the offline server; nothing el
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
 from k8s_helpers import K8s
-from ledger_helpers import FETCH, MANY, PROXY, serving, shell_quote
+from ledger_helpers import FETCH, MANY, PROXY, forwarders, serving, shell_quote
 
 LEDGER = {"GC_K8S_LEDGER": "1"}
+BOX_TOOLS = Path(__file__).resolve().parents[1] / "doubles" / "box-tools"
 ANSWER = b'{"ready":[]}'
-
-
-def forwarders(k8s: K8s) -> list[int]:
-    """Forwarder processes of this provider (their argv names this provider's runtime)."""
-    found = []
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        mine = f"GC_K8S_RUNTIME_DIR={k8s.env['GC_K8S_RUNTIME_DIR']}".encode() in env
-        if mine and b"gc_session_k8s.ledger" in argv:
-            found.append(int(pid))
-    return found
 
 
 def test_the_handshake_declares_env_ledger_only_when_the_operator_turns_the_tunnel_on(
@@ -74,12 +59,9 @@ def test_stop_ends_the_forwarder_and_leaves_no_process(k8s: K8s) -> None:
     with serving(ANSWER) as api:
         assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
                          env=LEDGER).rc == 0
-        running = forwarders(k8s)
-        assert len(running) == 1
+        assert len(forwarders(name)) == 1
         assert k8s.run("stop", name).rc == 0
-        assert not [p for p in running if os.path.exists(f"/proc/{p}")
-                    and b"zombie" not in Path(f"/proc/{p}/status").read_bytes().lower()]
-        assert forwarders(k8s) == []
+        assert forwarders(name) == []
 
 
 def test_a_start_without_the_setting_passes_the_url_through_and_opens_no_tunnel(
@@ -88,7 +70,7 @@ def test_a_start_without_the_setting_passes_the_url_through_and_opens_no_tunnel(
     url = "http://127.0.0.1:9/api"
     assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": url}}).rc == 0
     assert k8s.ok("exec", name, stdin="printf %s \"$GC_BEADS_API\"") == url
-    assert forwarders(k8s) == []
+    assert forwarders(name) == []
 
 
 def test_a_url_off_the_loopback_is_never_tunnelled(k8s: K8s) -> None:
@@ -97,4 +79,16 @@ def test_a_url_off_the_loopback_is_never_tunnelled(k8s: K8s) -> None:
     assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": url}},
                      env=LEDGER).rc == 0
     assert k8s.ok("exec", name, stdin="printf %s \"$GC_BEADS_API\"") == url
-    assert forwarders(k8s) == []
+    assert forwarders(name) == []
+
+
+def test_bd_ready_in_the_box_reaches_the_beads_api_as_the_env_probe_runs_it(k8s: K8s) -> None:
+    """`gc runtime conformance --env`'s env.ledger probe: `bd ready` through exec, exit 0
+    (the stand-in bd of tests/doubles, which reads GC_BEADS_API as a conformant one does)."""
+    name = k8s.name("ledger")
+    with serving(ANSWER) as api:
+        assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
+                         env=LEDGER).rc == 0
+        res = k8s.run("exec", name, stdin=f"PATH={BOX_TOOLS}:$PATH bd ready")
+        assert (res.rc, res.out.strip()) == (0, "[]"), res.err
+        assert api.paths == ["/v0/beads/ready"]
