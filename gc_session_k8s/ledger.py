@@ -323,7 +323,7 @@ def open_tunnel(environ: Mapping[str, str], settings: KubeSettings, pod: str, se
         end(environ, settings, pod, session)
         why = answer.removeprefix("error: ") or "no answer in time"
         raise ProviderError(f"ledger tunnel into pod {pod}: {why} (GC_K8S_LEDGER=1 needs "
-                            "python3 in the image)")
+                            f"python3 in the image; forwarder log: {log})")
 
 
 def _spawn_detached(argv: list[str], env: dict[str, str], status_fd: int, log: str) -> None:
@@ -485,13 +485,24 @@ class Carrier:
                          stdin=True)
         to_child, self.stdin = os.pipe()
         self.stdout, from_child = os.pipe()
-        os.set_inheritable(self.stdin, False)
-        os.set_inheritable(self.stdout, False)
-        self.pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=[
+        errors, err_child = os.pipe()
+        self.pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=[
             (os.POSIX_SPAWN_DUP2, to_child, 0), (os.POSIX_SPAWN_DUP2, from_child, 1),
-            (os.POSIX_SPAWN_DUP2, 2, 2)])
-        os.close(to_child)
-        os.close(from_child)
+            (os.POSIX_SPAWN_DUP2, err_child, 2)])
+        for fd in (to_child, from_child, err_child):
+            os.close(fd)
+        #: The last line kubectl or the pod side wrote on stderr (all of it goes to the log).
+        self.last_error = ""
+        self.errors = threading.Thread(target=self._errors, args=(errors,), daemon=True)
+        self.errors.start()
+
+    def _errors(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as stream:
+            for line in stream:
+                sys.stderr.write(line.decode("utf-8", "replace"))
+                sys.stderr.flush()
+                if line.strip():
+                    self.last_error = line.decode("utf-8", "replace").strip()[:300]
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -512,13 +523,16 @@ class Carrier:
         while time.monotonic() < deadline:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
+                self.errors.join(1)
                 return os.waitstatus_to_exitcode(status)
             time.sleep(0.02)
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        rc = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        self.errors.join(1)
+        return rc
 
 
 def pod_is_ours(settings: KubeSettings, pod: str, start_id: str) -> bool:
@@ -594,9 +608,10 @@ def serve(argv: list[str]) -> int:
                 why = str(error)
             relay.close_all()
             rc = carrier.end()
+            carrier_error = carrier.last_error
             carrier = None
             if status >= 0:  # never came up: start reports why
-                tell(f"error: {why or f'the pod side exited {rc}'}")
+                tell(f"error: {why or carrier_error or f'the pod side exited {rc}'}")
                 return 1
             from gc_session_k8s.pod_runner import FOREIGN_RC
 

@@ -6,8 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from k8s_helpers import K8s
 from ledger_helpers import FETCH, MANY, PROXY, forwarders, serving, shell_quote
+
+from gc_session_k8s import ledger
+from protocol.errors import ProviderError
+from providers.kube.settings import KubeSettings
 
 LEDGER = {"GC_K8S_LEDGER": "1"}
 BOX_TOOLS = Path(__file__).resolve().parents[1] / "doubles" / "box-tools"
@@ -92,3 +97,15 @@ def test_bd_ready_in_the_box_reaches_the_beads_api_as_the_env_probe_runs_it(k8s:
         res = k8s.run("exec", name, stdin=f"PATH={BOX_TOOLS}:$PATH bd ready")
         assert (res.rc, res.out.strip()) == (0, "[]"), res.err
         assert api.paths == ["/v0/beads/ready"]
+
+
+def test_a_tunnel_that_cannot_come_up_fails_with_the_reason_and_leaves_nothing(
+        k8s: K8s) -> None:
+    """No pod (or no python3 in it): the forwarder reports why, start would fail with it,
+    and no forwarder is left behind."""
+    name = k8s.name("ledger")
+    env = {**k8s.env, **LEDGER}
+    tunnel = ledger.Tunnel("127.0.0.1", 9, ledger.free_port(), "http://127.0.0.1:1/")
+    with pytest.raises(ProviderError, match=r"ledger tunnel into pod no-such-pod: .*not ?found"):
+        ledger.open_tunnel(env, KubeSettings.from_env(env), "no-such-pod", name, "id", tunnel)
+    assert forwarders(name) == []
