@@ -101,3 +101,21 @@ def forwarders(session: str) -> list[int]:
         if b"gc_session_k8s.ledger" in argv and session.encode() in argv and state != b"Z":
             found.append(int(pid))
     return found
+
+
+def tunnel_processes(session: str, pod_port: int) -> list[int]:
+    """Every live process of ``session``'s tunnel on this machine: the forwarder, its kubectl,
+    and (where pods are local processes, as on both test beds) the pod side."""
+    found = []
+    port = str(pod_port).encode()
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        listener = any(b"struct.Struct('!cII')" in a for a in argv) and port in argv
+        forwarder = b"gc_session_k8s.ledger" in argv and session.encode() in argv
+        if (listener or forwarder) and state != b"Z":
+            found.append(int(pid))
+    return found

@@ -3,14 +3,17 @@ controller's loopback over the session's exec, on the offline server; nothing el
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import orjson
 import pytest
+from helpers import wait_for
 from k8s_helpers import K8s
-from ledger_helpers import FETCH, MANY, PROXY, forwarders, serving, shell_quote
+from ledger_helpers import FETCH, MANY, PROXY, forwarders, serving, shell_quote, tunnel_processes
 
-from gc_session_k8s import ledger
+from gc_session_k8s import ledger, naming
 from protocol.errors import ProviderError
 from providers.kube.settings import KubeSettings
 
@@ -59,14 +62,49 @@ def test_a_request_naming_another_controller_server_reaches_only_the_beads_api(
         assert api.paths == [f"http://127.0.0.1:{other.port}/secret"]
 
 
-def test_stop_ends_the_forwarder_and_leaves_no_process(k8s: K8s) -> None:
+def pod_port(k8s: K8s, name: str) -> int:
+    url = k8s.ok("exec", name, stdin="printf %s \"$GC_BEADS_API\"")
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+def test_stop_ends_the_tunnel_and_leaves_no_process(k8s: K8s) -> None:
     name = k8s.name("ledger")
     with serving(ANSWER) as api:
         assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
                          env=LEDGER).rc == 0
+        port = pod_port(k8s, name)
         assert len(forwarders(name)) == 1
+        assert len(tunnel_processes(name, port)) >= 3  # forwarder, kubectl, pod side
         assert k8s.run("stop", name).rc == 0
-        assert forwarders(name) == []
+        assert tunnel_processes(name, port) == []
+
+
+def test_a_pod_deleted_behind_the_provider_ends_its_forwarder(k8s: K8s) -> None:
+    name = k8s.name("ledger")
+    with serving(ANSWER) as api:
+        assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
+                         env=LEDGER).rc == 0
+        port = pod_port(k8s, name)
+        pod = naming.session_pod(name, "")
+        assert k8s.kubectl("delete", "pod", pod, "--wait=true").returncode == 0
+        assert wait_for(lambda: tunnel_processes(name, port) == [], timeout=60)
+
+
+def test_a_carrier_that_drops_while_the_pod_lives_is_opened_again(k8s: K8s) -> None:
+    name = k8s.name("ledger")
+    with serving(ANSWER) as api:
+        assert k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
+                         env=LEDGER).rc == 0
+        port = pod_port(k8s, name)
+        before = set(tunnel_processes(name, port))
+        forwarder = set(forwarders(name))
+        for pid in before - forwarder:  # the exec (kubectl and the pod side) drops
+            os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: len(set(tunnel_processes(name, port)) - before) >= 2, timeout=60)
+        fetch = shell_quote("python3", "-c", FETCH, "/v0/beads/ready")
+        assert wait_for(lambda: k8s.run("exec", name, stdin=fetch).out.strip()
+                        == '200 {"ready":[]}', timeout=60)
+        assert set(forwarders(name)) == forwarder
 
 
 def test_a_start_without_the_setting_passes_the_url_through_and_opens_no_tunnel(
