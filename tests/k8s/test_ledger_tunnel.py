@@ -147,3 +147,15 @@ def test_a_tunnel_that_cannot_come_up_fails_with_the_reason_and_leaves_nothing(
     with pytest.raises(ProviderError, match=r"ledger tunnel into pod no-such-pod: .*not ?found"):
         ledger.open_tunnel(env, KubeSettings.from_env(env), "no-such-pod", name, "id", tunnel)
     assert forwarders(name) == []
+
+
+def test_provision_opens_the_tunnel_too(k8s: K8s) -> None:
+    """The box without the agent is the box: gc launches the agent later, bd works now."""
+    name = k8s.name("ledger")
+    k8s.started.append(name)
+    with serving(ANSWER) as api:
+        cfg = {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}}
+        res = k8s.run("provision", name, stdin=orjson.dumps(cfg), timeout=90, env=LEDGER)
+        assert res.rc == 0, res.err
+        out = k8s.ok("exec", name, stdin=shell_quote("python3", "-c", FETCH, "/v0/beads/ready"))
+        assert out == '200 {"ready":[]}'

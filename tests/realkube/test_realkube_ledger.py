@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ledger_helpers import FETCH, PROXY, forwarders, serving, shell_quote
+from ledger_helpers import FETCH, PROXY, forwarders, serving, shell_quote, tunnel_processes
 from realkube_support import ControllerNamespace
 
 pytestmark = pytest.mark.realkube
@@ -56,9 +56,12 @@ def test_only_the_beads_api_is_reachable_through_the_tunnel(
         assert api.paths == [f"http://127.0.0.1:{other.port}/secret"]
 
 
-def test_stop_leaves_no_forwarder(controller: ControllerNamespace) -> None:
+def test_stop_leaves_no_process_of_the_tunnel(controller: ControllerNamespace) -> None:
     with serving(b'{"ready":[]}') as api:
         name = start(controller, api.url)
+        url = controller.provider.ok("exec", name, stdin='printf %s "$GC_BEADS_API"', timeout=60)
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
         assert len(forwarders(name)) == 1
+        assert len(tunnel_processes(name, port)) >= 3  # forwarder, kubectl, pod side
         assert controller.provider.run("stop", name, timeout=120).rc == 0
-        assert forwarders(name) == []
+        assert tunnel_processes(name, port) == []
