@@ -537,7 +537,7 @@ class Carrier:
 
 def pod_is_ours(settings: KubeSettings, pod: str, start_id: str) -> bool:
     """Is the pod still there with this start's id (else the forwarder has nothing to serve)?"""
-    from gc_session_k8s.start import START_ID_ANNOTATION
+    from gc_session_k8s.naming import START_ID_ANNOTATION
     from providers.kube.errors import KubeError
     from providers.kube.kubectl import kubectl
 

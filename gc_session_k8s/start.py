@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from protocol.dispatch import Call
 
 Obj = dict[str, Any]
-START_ID_ANNOTATION = "gc-start-id"
+START_ID_ANNOTATION = naming.START_ID_ANNOTATION
 #: ``<host>/<pid>-<start time>-<nonce>`` of the start that created the pod (`protocol.starts`).
 STARTER_ANNOTATION = "gc-starter"
 
