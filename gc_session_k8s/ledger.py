@@ -274,8 +274,10 @@ def _running(pid: int) -> bool:
         return False
 
 
-def end(environ: Mapping[str, str], settings: KubeSettings, pod: str, session: str) -> None:
-    """End the session's forwarder, if the record names one that still runs (stop)."""
+def end(environ: Mapping[str, str], settings: KubeSettings, pod: str, session: str, *,
+        forget_log: bool = False) -> None:
+    """End the session's forwarder, if the record names one that still runs; ``forget_log``
+    (stop): its log goes too (a failed start keeps it: its error names it)."""
     k = key(settings, pod, session)
     pid = recorded(environ, k)
     if pid is not None:
@@ -287,9 +289,11 @@ def end(environ: Mapping[str, str], settings: KubeSettings, pod: str, session: s
         while _running(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
     path = _existing_record(environ, k)
-    if path is not None:
+    if path is None:
+        return
+    for name in (path, path.removesuffix(".pid") + ".log") if forget_log else (path,):
         try:
-            os.unlink(path)
+            os.unlink(name)
         except OSError:
             pass
 

@@ -38,7 +38,7 @@ def stop(settings: KubeSettings, pod: str, session: str,
     if environ is not None:
         from gc_session_k8s import ledger
 
-        ledger.end(environ, settings, pod, session)  # the session's tunnel, if it has one
+        ledger.end(environ, settings, pod, session, forget_log=True)  # its tunnel, if any
     try:
         if not delete(settings, pod, f"{KEY_LABEL}={session_key(session)}"):
             stop_unlabelled(settings, pod, session)

@@ -77,6 +77,7 @@ def test_stop_ends_the_tunnel_and_leaves_no_process(k8s: K8s) -> None:
         assert len(tunnel_processes(name, port)) >= 3  # forwarder, kubectl, pod side
         assert k8s.run("stop", name).rc == 0
         assert tunnel_processes(name, port) == []
+    assert list(Path(k8s.env["GC_K8S_RUNTIME_DIR"], "ledger").iterdir()) == []  # record, log
 
 
 def test_a_pod_deleted_behind_the_provider_ends_its_forwarder(k8s: K8s) -> None:
