@@ -19,7 +19,7 @@ tunnel carried over one exec into its pod, nothing else:
   other target, and a frame the protocol does not allow ends the tunnel.
 
 Frames (both ways): ``kind (1 byte) | connection id (4, big endian) | length (4) | payload``.
-``R`` ready (pod, once, id 0, payload the port), ``O`` open (pod, a new id, no payload),
+``R`` ready (pod, once, id 0, payload ``bd`` or ``no-bd``: is bd on its PATH), ``O`` open (pod, a new id, no payload),
 ``D`` data (at most `MAX_DATA` bytes), ``C`` the sender will send no more on that
 connection (the receiver shuts its socket's write side; a connection both sides closed is
 forgotten). Connections at once: at most `MAX_CONNECTIONS` per tunnel.
@@ -104,7 +104,8 @@ srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(('127.0.0.1', int(sys.argv[1])))
 srv.listen(64)
-send(b'R', 0, sys.argv[1].encode())
+import shutil
+send(b'R', 0, b'bd' if shutil.which('bd') else b'no-bd')
 threading.Thread(target=accept, args=(srv,), daemon=True).start()
 buf = bytearray()
 def exact(n):
@@ -323,11 +324,17 @@ def open_tunnel(environ: Mapping[str, str], settings: KubeSettings, pod: str, se
         os.close(rfd)
         if wfd >= 0:
             os.close(wfd)
-    if answer != "ready":
-        end(environ, settings, pod, session)
-        why = answer.removeprefix("error: ") or "no answer in time"
-        raise ProviderError(f"ledger tunnel into pod {pod}: {why} (GC_K8S_LEDGER=1 needs "
-                            f"python3 in the image; forwarder log: {log})")
+    if answer.startswith("ready"):
+        if answer != "ready":
+            from providers.tmux.launch import warn
+
+            warn(f"ledger tunnel into pod {pod} is up, {answer.removeprefix('ready, ')}: "
+                 "env.ledger's bd ready will fail (GC_K8S_LEDGER=1 promises bd in the image)")
+        return
+    end(environ, settings, pod, session)
+    why = answer.removeprefix("error: ") or "no answer in time"
+    raise ProviderError(f"ledger tunnel into pod {pod}: {why} (GC_K8S_LEDGER=1 needs "
+                        f"python3 in the image; forwarder log: {log})")
 
 
 def _spawn_detached(argv: list[str], env: dict[str, str], status_fd: int, log: str) -> None:
@@ -364,6 +371,8 @@ class Relay:
         self.seen: set[int] = set()
         self.buf = bytearray()
         self.ready = False
+        #: Whether the pod side found ``bd`` on its PATH (its ready frame says).
+        self.has_bd = False
 
     def send(self, kind: bytes, cid: int, data: bytes = b"") -> None:
         with self.lock:
@@ -390,6 +399,7 @@ class Relay:
             if self.ready or cid != 0:
                 raise Violation("a second ready frame")
             self.ready = True
+            self.has_bd = payload == b"bd"
         elif kind == b"O":
             if payload:
                 raise Violation("an open frame names something: the pod chooses no target")
@@ -603,7 +613,7 @@ def serve(argv: list[str]) -> int:
                         break
                     relay.feed(data)
                     if relay.ready:
-                        tell("ready")
+                        tell("ready" if relay.has_bd else "ready, but no bd on the pod's PATH")
                         pause = 0.5
             except Violation as error:
                 why = str(error)

@@ -125,7 +125,7 @@ def test_an_open_frame_that_names_a_target_ends_the_tunnel(monkeypatch: pytest.M
     (frame(b"X", 1), "unknown frame kind"),
     (frame(b"O", 0), "reused"),
     (frame(b"O", 3) + frame(b"O", 3), "reused"),
-    (frame(b"R", 0) + frame(b"R", 0), "second ready"),
+    (frame(b"R", 0, b"bd") + frame(b"R", 0, b"bd"), "second ready"),
     (frame(b"C", 1, b"x"), "payload"),
     (HEADER.pack(b"D", 1, MAX_DATA + 1), "at most"),
 ])

@@ -34,6 +34,8 @@ def test_a_request_from_inside_the_pod_reaches_the_controller_loopback_server(k8
         res = k8s.start(name, {"command": "sleep 300", "env": {"GC_BEADS_API": api.url}},
                         env=LEDGER)
         assert res.rc == 0, res.err
+        # the test pods have no bd on their PATH: start says so (the env probe would fail)
+        assert "no bd on the pod's PATH" in res.err
         pod_url = k8s.ok("exec", name, stdin="printf %s \"$GC_BEADS_API\"")
         assert pod_url.startswith("http://127.0.0.1:") and pod_url != api.url
         out = k8s.ok("exec", name, stdin=shell_quote("python3", "-c", FETCH, "/v0/beads/ready"))
