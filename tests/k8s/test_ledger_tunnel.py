@@ -4,7 +4,11 @@ controller's loopback over the session's exec, on the offline server; nothing el
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import orjson
@@ -162,3 +166,18 @@ def test_provision_opens_the_tunnel_too(k8s: K8s) -> None:
         assert res.rc == 0, res.err
         out = k8s.ok("exec", name, stdin=shell_quote("python3", "-c", FETCH, "/v0/beads/ready"))
         assert out == '200 {"ready":[]}'
+
+
+def test_the_kits_env_ledger_probe_passes_through_the_tunnel(
+        k8s: K8s, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gc runtime conformance --env`'s ENV-LEDGER as the kit runs it: bd ready (the stand-in,
+    put on the test pods' PATH here) reaches the kit's loopback beads API from the pod."""
+    from providers.kube.fakekube.backends import local
+
+    monkeypatch.setattr(local, "DEFAULT_PATH", f"{BOX_TOOLS}:{local.DEFAULT_PATH}")
+    exe = shutil.which("gc-provider-conformance", path=sysconfig.get_path("scripts"))
+    argv = [exe] if exe else [sys.executable, "-m", "protocol.conformance"]
+    res = subprocess.run([*argv, k8s.argv[-1], "--only", "env"], env={**k8s.env, **LEDGER},
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert any(x.startswith("PASS ENV-LEDGER ") for x in res.stdout.splitlines()), (
+        res.stdout + res.stderr)
