@@ -5,6 +5,7 @@ with any frames a pod could send (it connects to its one target, or ends the tun
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +22,8 @@ from ledger_helpers import serving
 
 from gc_session_k8s import ledger
 from gc_session_k8s.ledger import HEADER, MAX_DATA, Relay, Violation
+from protocol.starts import process_start_time
+from providers.kube.settings import KubeSettings
 
 
 @contextmanager
@@ -158,3 +162,51 @@ def test_whatever_the_pod_sends_the_relay_connects_only_to_its_target(
         closes = [HEADER.unpack_from(sent, at) for at in range(0, len(sent), HEADER.size)]
         assert len(sent) == HEADER.size * len(closes) == HEADER.size * len(rec.targets)
         assert all(kind == b"C" and n == 0 for kind, _, n in closes)
+
+
+def record_for(runtime: Path, settings: KubeSettings, pid: int, nonce: str, *,
+               started: str | None = None) -> Path:
+    where = runtime / "ledger"
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+    path = where / f"{ledger.key(settings, 'pod-1', 'sess')}.pid"
+    path.write_text(f"{pid} {started or process_start_time(pid)} {nonce}\n")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize("case", ["nonce not in its argv", "another start time", "a symlink"])
+def test_stop_signals_no_process_the_record_names_unless_it_is_that_forwarder(
+        tmp_path: Path, case: str) -> None:
+    env = {"GC_K8S_RUNTIME_DIR": str(tmp_path / "run"), "GC_K8S_NAMESPACE": "gc"}
+    settings = KubeSettings.from_env(env)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                                  "--nonce=other"])
+    try:
+        path = record_for(tmp_path / "run", settings, bystander.pid,
+                          "other" if case != "nonce not in its argv" else "mine",
+                          started="1" if case == "another start time" else None)
+        if case == "a symlink":
+            real = path.with_suffix(".real")
+            path.rename(real)
+            path.symlink_to(real)
+        ledger.end(env, settings, "pod-1", "sess")
+        assert bystander.poll() is None, "a process the record does not prove was signalled"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_stop_ends_the_process_the_record_proves(tmp_path: Path) -> None:
+    env = {"GC_K8S_RUNTIME_DIR": str(tmp_path / "run"), "GC_K8S_NAMESPACE": "gc"}
+    settings = KubeSettings.from_env(env)
+    forwarder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                                  "--nonce=n1"])
+    try:
+        path = record_for(tmp_path / "run", settings, forwarder.pid, "n1")
+        ledger.end(env, settings, "pod-1", "sess", forget_log=True)
+        assert forwarder.wait(10) == -signal.SIGTERM
+        assert not path.exists()
+    finally:
+        forwarder.kill()
+        forwarder.wait()
