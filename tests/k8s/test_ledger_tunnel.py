@@ -153,7 +153,7 @@ def test_a_tunnel_that_cannot_come_up_fails_with_the_reason_and_leaves_nothing(
     tunnel = ledger.Tunnel("127.0.0.1", 9, ledger.free_port(), "http://127.0.0.1:1/")
     with pytest.raises(ProviderError, match=r"ledger tunnel into pod no-such-pod: .*not ?found"):
         ledger.open_tunnel(env, KubeSettings.from_env(env), "no-such-pod", name, "id", tunnel)
-    assert forwarders(name) == []
+    assert wait_for(lambda: forwarders(name) == [])  # it told why, then exits on its own
 
 
 def test_provision_opens_the_tunnel_too(k8s: K8s) -> None:
