@@ -76,7 +76,7 @@ def op_provision(call: Call) -> None:
 def op_stop(call: Call) -> None:
     from gc_session_k8s.stop import stop
 
-    stop(settings(call), pod(call), call["name"])
+    stop(settings(call), pod(call), call["name"], call.environ)
 
 
 def op_list_running(call: Call) -> str:
@@ -120,9 +120,10 @@ def op_check_image(call: Call) -> None:
 
 
 def op_protocol(call: Call) -> str:
+    from gc_session_k8s.ledger import capabilities as ledger
     from protocol.handshake import handshake
 
-    return handshake(CAPABILITIES)
+    return handshake([*CAPABILITIES, *ledger(call.environ)])
 
 
 def op_manifest(call: Call) -> str:
@@ -224,6 +225,7 @@ settings (environment; empty means unset):
   GC_K8S_PREBAKED           1: the image already holds /workspace; nothing staged (default: off)
   GC_K8S_WORKSPACE_PVC      PersistentVolumeClaim for /workspace (default: none, an emptyDir)
   GC_K8S_SESSION_BRANCH     1: put each agent on its own branch gc/<session> (default: off)
+  GC_K8S_LEDGER             1: tunnel a loopback GC_BEADS_API into the pod (bd, python3 in it) (default: off)
   GC_K8S_INIT_GRACE_S       seconds a pod may take coming up before it is replaced (default: 240)
   GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call and per op (default: none)
   GC_METRICS_DIR            textfile-collector directory of the op metrics (0700, yours) (default: none)

@@ -27,6 +27,8 @@ NAME_ANNOTATION = "gc-session-name"
 KEY_LABEL = "gc-session-key"
 #: The city scope (``GC_K8S_CITY``) in full: the label is sanitized, this is exact.
 CITY_ANNOTATION = "gc-city"
+#: The id of the start that made the pod (`start` writes it; the ledger forwarder reads it).
+START_ID_ANNOTATION = "gc-start-id"
 #: The agent container's copy of `NAME_ANNOTATION` (the downward API), which every exec
 #: checks before it touches anything (`gc_session_k8s.pod_runner.guarded`).
 SESSION_ENV = "GC_K8S_POD_SESSION"

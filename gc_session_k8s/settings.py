@@ -33,13 +33,15 @@ class Settings:
     """Everything the provider reads from its own environment."""
 
     __slots__ = ("audit_log", "city", "cpu_limit", "cpu_request", "dolt_host", "dolt_port",
-                 "image", "image_pull_secret", "init_grace_s", "kube", "mail_host", "mail_port",
-                 "mem_limit", "mem_request", "prebaked", "run_as_user", "service_account",
-                 "session_branch", "workdir_hostpath", "workspace_pvc")
+                 "environ", "image", "image_pull_secret", "init_grace_s", "kube", "mail_host",
+                 "mail_port", "mem_limit", "mem_request", "prebaked", "run_as_user",
+                 "service_account", "session_branch", "workdir_hostpath", "workspace_pvc")
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
         self.kube = KubeSettings.from_env(env)
+        #: The environment read (the ledger forwarder is started with it).
+        self.environ: Mapping[str, str] = env
         self.image = _get(env, "GC_K8S_IMAGE")
         self.cpu_request = _get(env, "GC_K8S_CPU_REQUEST", "500m")
         self.mem_request = _get(env, "GC_K8S_MEM_REQUEST", "1Gi")
@@ -92,4 +94,4 @@ def checked_settings() -> dict[str, Setting]:
             "GC_START_TIMEOUT_S": check.seconds(), "GC_K8S_INIT_GRACE_S": check.seconds(zero_ok=True),
             "GC_K8S_MCP_MAIL_PORT": check.PORT, "GC_K8S_RUN_AS_USER": check.Setting("int", "(a uid)"),
             "GC_K8S_PREBAKED": check.FLAG, "GC_K8S_WORKDIR_HOSTPATH": check.FLAG,
-            "GC_K8S_SESSION_BRANCH": check.FLAG}
+            "GC_K8S_SESSION_BRANCH": check.FLAG, "GC_K8S_LEDGER": check.FLAG}

@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from gc_session_k8s import naming
+from gc_session_k8s import ledger, naming
 from gc_session_k8s.pod import entrypoint, environment, staging
 from gc_session_k8s.pod.manifest import pod_manifest
 from gc_session_k8s.pod_runner import PodRunner
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from protocol.dispatch import Call
 
 Obj = dict[str, Any]
-START_ID_ANNOTATION = "gc-start-id"
+START_ID_ANNOTATION = naming.START_ID_ANNOTATION
 #: ``<host>/<pid>-<start time>-<nonce>`` of the start that created the pod (`protocol.starts`).
 STARTER_ANNOTATION = "gc-starter"
 
@@ -90,6 +90,11 @@ class Plan:
             self.host_work_dir = os.path.normpath(cfg.work_dir)
         self.work_dir = self.host_work_dir or environment.pod_work_dir(cfg.work_dir, city_path)
         self.env, self.secret_env = environment.project(cfg.env, cfg.work_dir, settings)
+        # GC_K8S_LEDGER=1: the beads API on the controller's loopback, through the tunnel.
+        self.ledger = ledger.Tunnel.plan(settings.environ, cfg.env.get(ledger.ENV, ""))
+        if self.ledger is not None:
+            where = self.secret_env if ledger.ENV in self.secret_env else self.env
+            where[ledger.ENV] = self.ledger.pod_url
         if self.host_work_dir:
             self.env["GC_DIR"] = self.host_work_dir
         self.secret_env.setdefault("GC_INSTANCE_TOKEN", os.urandom(16).hex())
@@ -385,6 +390,13 @@ def _run(call: Call, plan: Plan, agent: bool) -> None:
         from providers.kube.pods import pod_ready
 
         wait_for(plan, pod_ready, "Ready", deadline)
+        if plan.ledger is not None:
+            rollback.add("end the ledger tunnel", lambda: ledger.end(
+                plan.settings.environ, plan.settings.kube, plan.pod, plan.name))
+            ledger.open_tunnel(plan.settings.environ, plan.settings.kube, plan.pod, plan.name,
+                               plan.start_id, plan.ledger,
+                               timeout=max(5.0, min(ledger.READY_TIMEOUT,
+                                                    deadline - time.monotonic())))
         polls = str(max(10, int((deadline - time.monotonic()) * 10)))
         if plan.settings.session_branch or not agent:
             # Wait for the box (pre_start) on its own; otherwise the launch exec waits.

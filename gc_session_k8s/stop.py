@@ -23,6 +23,8 @@ from providers.kube.transport.answers import mark
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from providers.kube.settings import KubeSettings
 
 GRACE = "--grace-period=3"
@@ -31,7 +33,12 @@ OWNER = ("jsonpath={.metadata.name}{'\\t'}{.metadata.annotations." + NAME_ANNOTA
          + "}{'\\t'}{.metadata.labels." + KEY_LABEL + "}")
 
 
-def stop(settings: KubeSettings, pod: str, session: str) -> None:
+def stop(settings: KubeSettings, pod: str, session: str,
+         environ: Mapping[str, str] | None = None) -> None:
+    if environ is not None:
+        from gc_session_k8s import ledger
+
+        ledger.end(environ, settings, pod, session, forget_log=True)  # its tunnel, if any
     try:
         if not delete(settings, pod, f"{KEY_LABEL}={session_key(session)}"):
             stop_unlabelled(settings, pod, session)

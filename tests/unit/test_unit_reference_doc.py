@@ -50,6 +50,7 @@ PROVIDED_BY_GC = frozenset({
     "GC_MCP_MAIL_PROJECT", "GC_MCP_MAIL_URL", "GC_PACK_DIR", "GC_PACK_STATE_DIR", "GC_PROVIDER",
     "GC_READY_PROMPT_PREFIX", "GC_RIG", "GC_RIG_ROOT", "GC_SESSION", "GC_SESSION_ID", "GC_STORE_ROOT",
     "GC_STORE_SCOPE", "GC_TMUX_SESSION", "GC_DOLT_HOST", "GC_DOLT_PORT", "GC_DOLT_USER", "GC_DOLT_PASSWORD",
+    "GC_BEADS_API",  # the beads API's URL in the start env (env.ledger)
 })
 
 #: Set by our executables in the pods they make (the downward API), never by the operator.
