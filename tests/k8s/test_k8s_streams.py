@@ -70,6 +70,23 @@ class Lines:
         return needle in self.data
 
 
+def kubectls_into(name: str) -> list[int]:
+    """The controller's kubectl processes exec'ing into ``name``'s pod."""
+    from gc_session_k8s.naming import session_pod
+
+    pod = session_pod(name, "").encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"exec" in argv and pod in argv and os.path.basename(argv[0]) == b"kubectl":
+                found.append(int(entry))
+    return found
+
+
 def exec_requests(k8s: K8s, needle: str) -> list[dict[str, Any]]:
     """The exec upgrades the API server saw whose command holds ``needle``."""
     from urllib.parse import unquote_plus
@@ -152,9 +169,11 @@ def test_a_cancelled_watch_leaves_nothing_running_in_the_pod(k8s: K8s) -> None:
     watch = k8s.spawn("watch-startup", name)
     lines = Lines(watch)
     assert until(lambda: lines.seen(b'{"content":'))
+    assert kubectls_into(name)
     watch.send_signal(signal.SIGKILL)  # as gc's WaitDelay ends it
     watch.wait(timeout=20)
     assert until(lambda: "capture-pane" not in k8s.ok("exec", name, stdin=b"ps -A -o args="))
+    assert until(lambda: not kubectls_into(name))  # its kubectl followed it
 
 
 # --- proc-stream -----------------------------------------------------------------
@@ -203,11 +222,13 @@ def test_cancelling_proc_stream_kills_the_commands_whole_group_in_the_pod(
         return sum(marker in line for line in listing.splitlines())
 
     assert until(lambda: lines.seen(b"up") and running() >= 3)
+    assert kubectls_into(name)
     op.send_signal(how)  # gc ends the op's process alone, not its group
     code = op.wait(timeout=30)
     if how == signal.SIGTERM:
         assert code == 128 + signal.SIGTERM
     assert until(lambda: running() == 0)
+    assert until(lambda: not kubectls_into(name))  # its kubectl followed it
 
 
 def test_proc_stream_of_a_missing_session_is_one_line_and_exit_1(k8s: K8s) -> None:
