@@ -2,15 +2,15 @@
 
 The handshake cannot see a pod, so each guarantee is decided from the settings gc runs
 the provider with, and the ones that depend on the image are checked in the pod at
-start (`check_in_pod`): a start whose pod does not keep what the handshake declared
-fails with one line naming it, instead of a probe failing later.
+start (`check_in_pod`): a start whose pod lacks the tools the operator declared fails
+with one line naming them, instead of a probe failing later.
 
 * ``env.workspace``: the start config's work_dir is staged into the pod (or mounted at
   its own path, ``GC_K8S_WORKDIR_HOSTPATH``) and `exec` runs there. Not with
   ``GC_K8S_PREBAKED`` (the image brings its own /workspace; nothing is staged).
 * ``env.identity``: `exec` and `proc-stream` export ``GC_SESSION`` = the session's name
   (the pod's own name annotation); ``whoami`` answers when the image has a passwd entry
-  for the pod's user (start checks it).
+  for the pod's user (start warns when it does not).
 * ``env.transcripts``: `stop` brings ``$GC_TRANSCRIPTS_SRC`` (in the pod) into
   ``$GC_TRANSCRIPTS_DEST`` (on the controller) as one tar stream over one exec before
   the pod is deleted, unpacked by the contained copy of `sync` (``data`` filter: no
@@ -52,11 +52,11 @@ def env_capabilities(environ: Mapping[str, str]) -> list[str]:
     return caps + ledger_capability(environ)
 
 
-#: Run in the pod at start: ``whoami`` (env.identity), and with ``$1`` first on PATH each
-#: tool (env.tooling, when ``$1`` is given). One line saying which fails, exit 1.
+#: Run in the pod at start: ``whoami`` (env.identity: a line, exit 0), and with ``$1``
+#: first on PATH each tool (env.tooling, when ``$1`` is given: a line, exit 1).
 CHECK_SCRIPT = (
-    'whoami >/dev/null 2>&1 || { echo "env.identity: whoami does not answer (no passwd '
-    'entry for uid $(id -u) in the image)"; exit 1; }\n'
+    'whoami >/dev/null 2>&1 || echo "env.identity: whoami does not answer (no passwd '
+    'entry for uid $(id -u) in the image)"\n'
     '[ -n "$1" ] || exit 0\n'
     'PATH=$1:$PATH\n'
     'for t in ' + " ".join(TOOLS) + '; do\n'
@@ -65,10 +65,13 @@ CHECK_SCRIPT = (
     'done\n')
 
 
-def check_in_pod(r: Runner, environ: Mapping[str, str]) -> str:
-    """Why the pod does not keep a declared guarantee (one line), or "" when it does."""
+def check_in_pod(r: Runner, environ: Mapping[str, str]) -> tuple[str, str]:
+    """``(why start fails, a warning)``, each one line or "": the tools the operator
+    declared (GC_K8S_TOOLS_PATH) must be in the pod; a ``whoami`` that does not answer is
+    said, not fatal (an image without a passwd entry for its uid runs agents all the same)."""
     res = r.shell(CHECK_SCRIPT, [environ.get("GC_K8S_TOOLS_PATH") or ""])
-    if res.ok:
-        return ""
     lines = (res.out + res.err).decode("utf-8", "replace").strip().splitlines()
-    return lines[-1] if lines else f"the env.* check exited {res.rc}"
+    warning = next((line for line in lines if line.startswith("env.identity:")), "")
+    if res.ok:
+        return "", warning
+    return (lines[-1] if lines else f"the env.* check exited {res.rc}"), warning

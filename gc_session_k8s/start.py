@@ -402,7 +402,9 @@ def _run(call: Call, plan: Plan, agent: bool) -> None:
                                 plan.work_dir)
         from gc_session_k8s.env import check_in_pod
 
-        why = check_in_pod(r, call.environ)  # what the handshake declared holds in this pod
+        why, warning = check_in_pod(r, call.environ)  # what the handshake declared holds here
         if why:
             raise ProviderError(f"pod {plan.pod}: {why}")
+        if warning:
+            launch.warn(warning)
         rollback.commit()
