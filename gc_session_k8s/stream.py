@@ -292,7 +292,7 @@ def proc_stream(settings: KubeSettings, pod: str, session: str, command: bytes,
     up = False
     head = b""  # stdout before UP
     err_held = b""  # stderr before UP (the cluster's failure, if it never comes)
-    tail = b""  # stdout held back: what may be the start of the RC record
+    last = LastWord()
     while chunks := relay.chunks():
         for stream, data in chunks:
             if stream == "err":
@@ -318,12 +318,7 @@ def proc_stream(settings: KubeSettings, pod: str, session: str, command: bytes,
                 if err_held:
                     relay.write(2, err_held)
                     err_held = b""
-            data = tail + data
-            cut = data.rfind(b"\x1e")
-            if cut >= 0 and _maybe_rc(data[cut:]):
-                data, tail = data[:cut], data[cut:]
-            else:
-                tail = b""
+            data = last.feed(data)
             if data:
                 relay.write(1, data)
     rc = ex.wait()
@@ -331,13 +326,37 @@ def proc_stream(settings: KubeSettings, pod: str, session: str, command: bytes,
         raise ExitWith(128 + relay.cancelled if relay.cancelled > 0 else 1)
     if not up:
         raise ex.failure(err_held)
-    code = _rc(tail)
+    rest, code = last.end()
     if code is None:
-        if tail:
-            relay.write(1, tail)
+        if rest:
+            relay.write(1, rest)
         raise ProviderError(f"proc-stream: the stream from pod {pod} ended before the command "
                             f"reported its exit (kubectl exit {rc})")
     raise ExitWith(code)
+
+
+class LastWord:
+    """The command's stdout passed on as it comes, less the pod side's last word
+    (``\x1egc-rc:N\n``, `RC`): what could be its start is held back until more comes."""
+
+    def __init__(self) -> None:
+        self.held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """What may be written on now."""
+        data = self.held + data
+        cut = data.rfind(b"\x1e")
+        if cut >= 0 and _maybe_rc(data[cut:]):
+            data, self.held = data[:cut], data[cut:]
+        else:
+            self.held = b""
+        return data
+
+    def end(self) -> tuple[bytes, int | None]:
+        """At the stream's end: ``(b"", N)`` after the last word, else ``(what was held,
+        None)``."""
+        code = _rc(self.held)
+        return (b"", code) if code is not None else (self.held, None)
 
 
 def _maybe_rc(data: bytes) -> bool:
