@@ -236,6 +236,16 @@ def test_proc_stream_of_a_missing_session_is_one_line_and_exit_1(k8s: K8s) -> No
     assert res.rc == 1 and res.out == "" and res.err.count("\n") == 1
 
 
+@pytest.mark.parametrize(("payload", "why"), [
+    (b"echo a\0b", "NUL"),
+    (b"echo " + b"x" * (200 * 1024), "at most"),
+    (b"", "no command"),
+])
+def test_a_bad_proc_stream_command_is_one_line_and_exit_1(k8s: K8s, payload: bytes, why: str) -> None:
+    res = k8s.run("proc-stream", "any-session", stdin=payload)
+    assert res.rc == 1 and res.out == "" and res.err.count("\n") == 1 and why in res.err
+
+
 # --- env.* -----------------------------------------------------------------------
 
 
