@@ -32,7 +32,8 @@ VERSION = "0.1.0"
 #: Verified by tests/k8s and the conformance kit (see examples/k8s/README.md).
 #: The helper this executable starts: the shared helper, handed our answerer.
 HELPER_ENTRY = "gc_session_k8s.helper"
-CAPABILITIES = ["report-activity", "report-attachment", "proc.exec", "proc.provision"]
+#: The env.* guarantees are added per call (`gc_session_k8s.env.env_capabilities`).
+CAPABILITIES = ["report-activity", "report-attachment", "proc.exec", "proc.provision", "proc.stream"]
 
 
 def settings(call: Call) -> KubeSettings:
@@ -105,12 +106,29 @@ def op_copy_to(call: Call) -> None:
 
 
 def op_exec(call: Call) -> None:
+    from gc_session_k8s.stream import tools_path
     from gc_session_k8s.transfer import exec_command
 
     command = call.stdin_bytes()
     if b"\0" in command:
         raise UsageError("exec: the command contains a NUL byte, which no shell can run")
-    exec_command(settings(call), pod(call), call["name"], command)
+    exec_command(settings(call), pod(call), call["name"], command,
+                 tools=tools_path(call.environ))
+
+
+def op_proc_stream(call: Call) -> None:
+    from gc_session_k8s.stream import proc_stream, tools_path
+    from providers.tmux.box import command
+
+    cmd = command(call.stdin_bytes(), "proc-stream")
+    proc_stream(settings(call), pod(call), call["name"], cmd, tools_path(call.environ))
+
+
+def op_watch_startup(call: Call) -> None:
+    from gc_session_k8s.stream import watch_startup
+
+    r = runner(call)
+    watch_startup(r.settings, r.pod, r.session, session.target(r))
 
 
 def op_check_image(call: Call) -> None:
@@ -120,10 +138,10 @@ def op_check_image(call: Call) -> None:
 
 
 def op_protocol(call: Call) -> str:
-    from gc_session_k8s.ledger import capabilities as ledger
+    from gc_session_k8s.env import env_capabilities
     from protocol.handshake import handshake
 
-    return handshake([*CAPABILITIES, *ledger(call.environ)])
+    return handshake(CAPABILITIES + env_capabilities(call.environ))
 
 
 def op_manifest(call: Call) -> str:
@@ -180,6 +198,12 @@ OPERATIONS: dict[str, Operation] = {
                          summary="copy a file or directory into the pod work dir (tar over exec)"),
     "exec": Operation(op_exec, stdin="shell command",
                       summary="run a command in the pod (sh -c, work dir, merged output)"),
+    "proc-stream": Operation(op_proc_stream, stdin="shell command",
+                             summary="run a command in the pod over one exec, streaming its "
+                                     "stdout and stderr"),
+    "watch-startup": Operation(op_watch_startup,
+                               summary="print a JSON screen snapshot per change (one exec) "
+                                       "until cancelled"),
     "check-image": Operation(op_check_image, ("image",),
                              summary="validate an image reference (the cluster pulls it)"),
     "protocol": Operation(op_protocol, (), summary="print the RPP handshake JSON"),
@@ -226,6 +250,9 @@ settings (environment; empty means unset):
   GC_K8S_WORKSPACE_PVC      PersistentVolumeClaim for /workspace (default: none, an emptyDir)
   GC_K8S_SESSION_BRANCH     1: put each agent on its own branch gc/<session> (default: off)
   GC_K8S_LEDGER             1: tunnel a loopback GC_BEADS_API into the pod (bd, python3 in it) (default: off)
+  GC_K8S_TOOLS_PATH         image dirs holding gc, bd, git (declares env.tooling; start checks) (default: none)
+  GC_TRANSCRIPTS_SRC        stop: a directory in the pod copied into GC_TRANSCRIPTS_DEST (default: unset)
+  GC_TRANSCRIPTS_DEST       stop: where GC_TRANSCRIPTS_SRC arrives, an absolute path (default: unset)
   GC_K8S_INIT_GRACE_S       seconds a pod may take coming up before it is replaced (default: 240)
   GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call and per op (default: none)
   GC_METRICS_DIR            textfile-collector directory of the op metrics (0700, yours) (default: none)

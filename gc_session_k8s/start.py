@@ -429,4 +429,11 @@ def _run(call: Call, plan: Plan, agent: bool) -> None:
                     launch.warn(f"session_setup_script: {res.error_text() or f'exit {res.rc}'}")
             launch.run_commands(r, "session_live", plan.cfg.session_live, setup_env,
                                 plan.work_dir)
+        from gc_session_k8s.env import check_in_pod
+
+        why, warning = check_in_pod(r, call.environ)  # what the handshake declared holds here
+        if why:
+            raise ProviderError(f"pod {plan.pod}: {why}")
+        if warning:
+            launch.warn(warning)
         rollback.commit()

@@ -17,7 +17,8 @@ from __future__ import annotations
 import sys
 
 from gc_session_k8s.naming import KEY_LABEL, NAME_ANNOTATION, session_key
-from providers.kube.errors import KubeTimeout
+from protocol.errors import ProviderError
+from providers.kube.errors import KubeError, KubeTimeout
 from providers.kube.kubectl import kubectl
 from providers.kube.transport.answers import mark
 
@@ -35,15 +36,61 @@ OWNER = ("jsonpath={.metadata.name}{'\\t'}{.metadata.annotations." + NAME_ANNOTA
 
 def stop(settings: KubeSettings, pod: str, session: str,
          environ: Mapping[str, str] | None = None) -> None:
+    """``environ``: gc's environment for this stop (the session's tunnel to end, the
+    transcripts to bring back); None for a stop made inside another op."""
     if environ is not None:
         from gc_session_k8s import ledger
 
         ledger.end(environ, settings, pod, session, forget_log=True)  # its tunnel, if any
     try:
+        if environ:
+            try:
+                copy_transcripts(settings, pod, session, environ)
+            except (ProviderError, KubeError) as error:  # the pod is deleted all the same
+                sys.stderr.write(f"warning: {error}\n")
         if not delete(settings, pod, f"{KEY_LABEL}={session_key(session)}"):
             stop_unlabelled(settings, pod, session)
     finally:
         mark(settings.namespace, pod)  # an is-running after the stop must not be answered from before it
+
+
+#: ``$1`` (the pod's ``GC_TRANSCRIPTS_SRC``) as a tar stream; exit 3 when it is not there.
+TRANSCRIPTS_SCRIPT = '[ -d "$1" ] || exit 3; exec tar -C "$1" -cf - .'
+
+
+def copy_transcripts(settings: KubeSettings, pod: str, session: str,
+                     environ: Mapping[str, str]) -> None:
+    """env.transcripts: ``$GC_TRANSCRIPTS_SRC`` in the session's pod arrives in
+    ``$GC_TRANSCRIPTS_DEST`` on the controller, as one tar stream over one exec (as `sync`
+    brings a work dir back) unpacked by its contained unpack: a link out of the tree or an
+    absolute path is left out. No pod, not this session's pod, no such directory: nothing."""
+    import os
+
+    from gc_session_k8s.naming import AGENT_CONTAINER
+    from gc_session_k8s.pod_runner import foreign, guarded
+    from providers.kube.errors import PodGone
+    from providers.kube.pod_exec import exec_in_pod
+
+    src = environ.get("GC_TRANSCRIPTS_SRC") or ""
+    dest = environ.get("GC_TRANSCRIPTS_DEST") or ""
+    if not src or not dest:
+        return
+    if not os.path.isabs(dest):
+        raise ProviderError(f"GC_TRANSCRIPTS_DEST must be an absolute path: {dest!r}")
+    try:
+        res = exec_in_pod(pod, guarded(["sh", "-c", TRANSCRIPTS_SCRIPT, "sh", src], session),
+                          container=AGENT_CONTAINER, settings=settings, timeout=120, retry=True)
+    except PodGone:
+        return
+    if foreign(res) or res.rc == 3:
+        return
+    if not res.ok:
+        raise ProviderError(f"transcripts: tar of {src} in pod {pod}: "
+                            f"{res.error_text() or f'exit {res.rc}'}")
+    from gc_session_k8s.sync.files import unpack
+
+    os.makedirs(dest, exist_ok=True)
+    unpack(res.out, dest, f"transcripts: cannot unpack {src} of pod {pod}", skip_unsafe=True)
 
 
 def delete(settings: KubeSettings, pod: str, selector: str) -> bool:

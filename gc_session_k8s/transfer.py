@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from gc_session_k8s.naming import AGENT_CONTAINER
+from gc_session_k8s.naming import AGENT_CONTAINER, SESSION_ENV
 from gc_session_k8s.pod import staging
 from gc_session_k8s.pod_runner import foreign, guarded
 from protocol.errors import ExitWith, ProviderError
@@ -23,8 +23,11 @@ wd=$(tmux -u show-options -qv -t =main: @gc-work-dir 2>/dev/null)
 [ -n "$wd" ] || wd=${GC_DIR:-/workspace}
 exec tar -x -o -f - -C "$wd"
 """
-#: The command arrives as $1: run by sh in the work dir, stderr merged into stdout.
-EXEC_SCRIPT = 'cd -- "${GC_DIR:-.}" 2>/dev/null; exec 2>&1; eval "$1"'
+#: The command arrives as $1: run by sh in the work dir, stderr merged into stdout, with
+#: GC_SESSION the session's name (env.identity) and $2 (`GC_K8S_TOOLS_PATH`) first on PATH.
+EXEC_SCRIPT = ('cd -- "${GC_DIR:-.}" 2>/dev/null; exec 2>&1; '
+               f'export GC_SESSION="${{{SESSION_ENV}-}}"; '
+               '[ -z "${2-}" ] || PATH=$2:$PATH; eval "$1"')
 
 
 def copy_to(settings: KubeSettings, pod: str, session: str, src: str, rel_dst: str) -> None:
@@ -45,7 +48,8 @@ def copy_to(settings: KubeSettings, pod: str, session: str, src: str, rel_dst: s
         raise ProviderError(f"copy-to: {res.error_text() or f'tar exit {res.rc}'}")
 
 
-def exec_command(settings: KubeSettings, pod: str, session: str, command: bytes) -> None:
+def exec_command(settings: KubeSettings, pod: str, session: str, command: bytes,
+                 tools: str = "") -> None:
     """RPP ``exec``: the command's output and exit code; a transport failure, or a pod that
     is not ``session``'s own, exits 1."""
     from protocol.rollback import Rollback
@@ -55,7 +59,7 @@ def exec_command(settings: KubeSettings, pod: str, session: str, command: bytes)
         # gc cancels by signalling our process group; kubectl runs in its own group, so
         # turn SIGTERM/SIGINT into an exception that makes proc.run kill it.
         with Rollback():
-            res = exec_in_pod(pod, guarded(["sh", "-c", EXEC_SCRIPT, "sh", text], session),
+            res = exec_in_pod(pod, guarded(["sh", "-c", EXEC_SCRIPT, "sh", text, tools], session),
                               container=AGENT_CONTAINER, settings=settings, timeout=None)
     except PodGone as error:
         raise ProviderError(f"session is not running: {error}") from None

@@ -71,11 +71,25 @@ def fetch_tree(pod: PodRef, into: str, timeout: float) -> None:
     if not result.ok:
         raise ProviderError(f"pod {pod.name}: cannot archive {pod.work_dir}: "
                             f"{result.error_text() or f'exit code {result.rc}'}")
+    unpack(result.out, into, f"pod {pod.name}: cannot unpack the work dir")
+
+
+def unpack(data: bytes, into: str, failing: str, *, skip_unsafe: bool = False) -> None:
+    """A tar stream from a pod unpacked under ``into`` by tarfile's ``data`` filter (no
+    absolute paths, no links out of the tree, nothing special); ``skip_unsafe``: such a
+    member is left out instead of failing the whole unpack."""
+
+    def contained(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+        try:
+            return tarfile.data_filter(member, path)
+        except tarfile.FilterError:
+            return None
+
     try:
-        with tarfile.open(fileobj=io.BytesIO(result.out), mode="r:") as archive:
-            archive.extractall(into, filter="data")
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+            archive.extractall(into, filter=contained if skip_unsafe else "data")
     except (tarfile.TarError, OSError) as error:
-        raise ProviderError(f"pod {pod.name}: cannot unpack the work dir: {error}") from error
+        raise ProviderError(f"{failing}: {error}") from error
 
 
 def ignore_sync_dir(path: str) -> None:

@@ -10,7 +10,8 @@ def test_handshake_declares_the_verified_capabilities(k8s: K8s) -> None:
     info = orjson.loads(k8s.ok("protocol"))
     assert info["version"] == 0
     assert set(info["capabilities"]) == {"report-activity", "report-attachment", "proc.exec",
-                                         "proc.provision"}
+                                         "proc.provision", "proc.stream", "env.workspace",
+                                         "env.identity", "env.transcripts"}
 
 
 def test_exec_merges_output_passes_the_exit_code_and_runs_in_the_box(k8s: K8s) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from bad_input import NUL_CONFIGS, SESSION_OPS, WRONG_TYPES, clear, config_bytes, run_closed_stdin
 from k8s_helpers import K8s
 
-K8S_OPS = [*SESSION_OPS, ("exec", [], True), ("provision", [], True)]
+K8S_OPS = [*SESSION_OPS, ("exec", [], True), ("provision", [], True), ("proc-stream", [], True)]
 
 
 
