@@ -233,8 +233,8 @@ def starter_gone(meta: Obj) -> bool:
 def delete_if_ours(plan: Plan, grace: float | None = None) -> None:
     """Rollback: delete the pod only if it is the one this start made.
 
-    Once the create was answered, one DELETE by name with the pod's uid as a precondition,
-    through the client the create already built: it lands before start exits, so nothing
+    Once the create was answered, one DELETE by name with the pod's uid as a precondition
+    and no grace (no agent gc knows of runs there yet), through the client the create built: it lands before start exits, so nothing
     that runs after the interrupted start (an is-running) still finds the pod. Otherwise
     (a signal during the create, or that request failing) one kubectl process selecting on
     the start-id label: it can never delete a pod another start made, and needs no
@@ -248,7 +248,7 @@ def delete_if_ours(plan: Plan, grace: float | None = None) -> None:
 
         try:
             _api("delete pods", plan.pod, lambda: client.delete_pod(
-                plan.pod, grace_seconds=1, uid=plan.uid, settings=plan.settings.kube, timeout=grace))
+                plan.pod, grace_seconds=0, uid=plan.uid, settings=plan.settings.kube, timeout=grace))
             return
         except KubeError:
             pass  # not answered in time: the label delete below still removes it
