@@ -18,10 +18,10 @@ def loopback_addr(raw: str) -> tuple[str, int]:
         len(quad) == 4 and quad[0] == "127"
         and all(p.isascii() and p.isdigit() and int(p) < 256 for p in quad))
     if not loop:
-        raise ValueError(f"{METRICS_ADDR}={raw}: the metrics listener binds loopback only "
+        raise ValueError(f"{METRICS_ADDR}={raw!r}: the metrics listener binds loopback only "
                          "(127.0.0.1:PORT, [::1]:PORT or localhost:PORT)")
     if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
-        raise ValueError(f"{METRICS_ADDR}={raw}: the port must be a number from 1 to 65535")
+        raise ValueError(f"{METRICS_ADDR}={raw!r}: the port must be a number from 1 to 65535")
     return ("127.0.0.1" if host == "localhost" else host), int(port)
 
 
