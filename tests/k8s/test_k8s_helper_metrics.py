@@ -91,3 +91,18 @@ def test_a_helper_asked_to_listen_off_loopback_refuses_in_one_line_and_exits_1(a
         assert not [p for p in Path(runtime, "run").iterdir() if p.name.endswith(".sock")]
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_a_server_without_exec_v5_shows_as_the_resident_streams_fallback_in_the_helpers_registry(
+        k8s: K8s, helper: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from providers.kube.fakekube import exec_stream
+    from providers.kube.transport.helper_client import metrics_text
+
+    name = k8s.name()
+    assert k8s.start(name).rc == 0
+    monkeypatch.setattr(exec_stream, "SUPPORTED", (exec_stream.V4,))
+    assert k8s.run("get-meta", name, "GC_NONE").rc == 0  # served over v4 all the same
+    text = metrics_text({"GC_K8S_RUNTIME_DIR": helper["GC_K8S_RUNTIME_DIR"]})
+    assert text is not None
+    assert samples(text)[("gc_provider_transport_fallbacks_total",
+                          (("exe", "gc-k8s-helper"), ("reason", "no_exec_v5"), ("transport", "resident")))] >= 1

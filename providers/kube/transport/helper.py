@@ -366,8 +366,8 @@ class Helper:
                                           opener=self.pool.take, environ=ask.env)
                 marks["resident"] = True
                 return result
-            except Fallback:
-                pass  # a server without v5 serves a read as a plain exec (v4)
+            except Fallback as why:  # a server without v5 serves a read as a plain exec (v4)
+                metrics.count(metrics.FALLBACKS, transport="resident", reason=fallback_reason(why))
         return direct.exec_once(ask.settings, ask.pod, ask.container, ask.argv, ask.stdin,
                                 ask.timeout, target=ask.target, opener=self.pool.take,
                                 environ=ask.env)
