@@ -240,6 +240,9 @@ def main() -> int:
     parser.add_argument("--tick-every", type=float, default=0.0,
                         help="seconds between the starts of tick passes (gc: 30)")
     parser.add_argument("--tick-only", action="store_true", help="skip the per-op tables")
+    parser.add_argument("--metrics", nargs="?", const="", default=None, metavar="DIR",
+                        help="count and log every op (GC_METRICS_DIR made in DIR, e.g. /dev/shm, "
+                             "else in the run's temp dir; GC_K8S_AUDIT_LOG beside it)")
     opts = parser.parse_args()
     env = dict(os.environ)
     bindir = tempfile.mkdtemp(prefix="gc-bench-bin-")
@@ -251,6 +254,10 @@ def main() -> int:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "gc-bench-pycache")
     base = tempfile.mkdtemp(prefix="gctb-", dir="/tmp")  # short: a unix socket lives here
+    if opts.metrics is not None:
+        where = tempfile.mkdtemp(prefix="gctb-metrics-", dir=opts.metrics or base)
+        env.update(GC_METRICS_DIR=where, GC_K8S_AUDIT_LOG=os.path.join(where, "audit.jsonl"))
+        print(f"# metrics ({where}) and the audit log on", flush=True)
     try:
         if opts.kubeconfig:
             env["KUBECONFIG"] = opts.kubeconfig
@@ -267,6 +274,8 @@ def main() -> int:
     finally:
         shutil.rmtree(bindir, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
+        if opts.metrics:
+            shutil.rmtree(env["GC_METRICS_DIR"], ignore_errors=True)
 
 
 if __name__ == "__main__":

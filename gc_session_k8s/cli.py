@@ -173,6 +173,13 @@ def op_helper(call: Call) -> str:
     return orjson.dumps(state, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
 
 
+def helper_metrics() -> str | None:
+    """The running helper's own registry (its streams, kept answers), for ``metrics``."""
+    from providers.kube.transport.helper_client import metrics_text
+
+    return metrics_text()
+
+
 def op_sync(call: Call) -> None:
     from protocol.errors import ExitWith, ProviderError
 
@@ -216,7 +223,7 @@ OPERATIONS: dict[str, Operation] = {
                               "(see sync --help)"),
     "helper": Operation(op_helper, ("?*action",), human=True,
                         summary="helper status|stop: the resident exec helper of this user"),
-    **observe_operations("GC_K8S_AUDIT_LOG"),
+    **observe_operations("GC_K8S_AUDIT_LOG", helper_metrics),
     **session_operations(runner, nudge_lock),
 }
 
@@ -257,6 +264,7 @@ settings (environment; empty means unset):
   GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call and per op (default: none)
   GC_METRICS_DIR            textfile-collector directory of the op metrics (0700, yours) (default: none)
   GC_K8S_TRANSPORT          how ops reach pods: kubectl, direct, helper or auto (default: auto)
+  GC_K8S_METRICS_ADDR       loopback host:port where the helper serves /metrics (default: none)
   GC_NUDGE_DEBOUNCE_MS      pause between typing a nudge and pressing Enter (default: 500)
   GC_START_TIMEOUT_S        start's own time budget, under gc's startup_timeout (default: 50)
   GC_EXEC_STATE_DIR         directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)

@@ -88,9 +88,13 @@ class Settings:
 def checked_settings() -> dict[str, Setting]:
     """The settings read as numbers, flags or choices: an invalid one is exit 1 before any op runs."""
     from protocol import settings_check as check
+    from providers.kube.transport.checked import LoopbackAddress
     from providers.kube.transport.checked import checked_settings as kube_settings
 
-    return {**kube_settings(), "GC_NUDGE_DEBOUNCE_MS": check.millis(),
+    # GC_K8S_METRICS_ADDR is among kube_settings (a helper gc-beads-k8s starts reads it too);
+    # named here as well: it is this executable's documented way to serve its helper's metrics.
+    return {**kube_settings(), "GC_K8S_METRICS_ADDR": LoopbackAddress(),
+            "GC_NUDGE_DEBOUNCE_MS": check.millis(),
             "GC_START_TIMEOUT_S": check.seconds(), "GC_K8S_INIT_GRACE_S": check.seconds(zero_ok=True),
             "GC_K8S_MCP_MAIL_PORT": check.PORT, "GC_K8S_RUN_AS_USER": check.Setting("int", "(a uid)"),
             "GC_K8S_PREBAKED": check.FLAG, "GC_K8S_WORKDIR_HOSTPATH": check.FLAG,

@@ -19,6 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from protocol.metrics import Registry
     from protocol.settings_check import Setting
 
     Handler = Callable[["Call"], "str | bytes | None"]
@@ -286,18 +287,23 @@ def run(
 
 def observe(exe: str, op: str, args: list[str], code: int, seconds: float, failure: str,
             log_env: str, correlation: Callable[[], str] | None,
-            environ: Mapping[str, str] | None = None) -> None:
+            environ: Mapping[str, str] | None = None, *, counted: Registry | None = None,
+            notes: Mapping[str, str | int] | None = None) -> None:
     """Count the op (``$GC_METRICS_DIR``) and log its line (``$<log_env>``); both opt-in,
     neither ever fails the op. ``args``: the op's first argument (the session's name),
     logged only when it is a valid name. ``environ``: the caller's environment (the helper,
-    answering a client's op, passes the client's); this process's by default."""
+    answering a client's op, passes the client's, with ``counted``: what it counted for
+    that op, folded instead of its own counts, and the op line's ``notes``); this
+    process's by default."""
     env = os.environ if environ is None else environ
     if env.get("GC_METRICS_DIR"):
         from protocol import metrics
 
         reg = metrics.Registry()
         metrics.op_done(exe, op, code, seconds, reg)
-        metrics.flush(env, reg)
+        if counted is not None:
+            reg.add(counted)
+        metrics.flush(env, reg, exe, own=counted is None)
     path = env.get(log_env) if log_env else ""
     if path:
         from protocol import oplog
@@ -307,7 +313,7 @@ def observe(exe: str, op: str, args: list[str], code: int, seconds: float, failu
         session = (first if first[:1] != "-" and len(first) <= MAX_NAME
                    and SESSION_CHARS.issuperset(first) else "")
         oplog.append(path, oplog.line(exe, op, session, code, seconds, env,
-                                      correlation() if correlation else "", failure))
+                                      correlation() if correlation else "", failure, notes))
 
 
 def main(

@@ -14,16 +14,20 @@ increment, a reader never sees a torn file. The directory must be ours (`protoco
 Unset, nothing is counted or written. Metrics never fail an op: a problem writing them is
 silent there and said by the ``metrics`` subcommand.
 
-A layer adds its own counter with one call: ``metrics.count(name, exe=..., reason=...)``
-after declaring the family in `FAMILIES` (the transport counters below are declared
-already, so their hook points are one call each).
+A layer adds its own counter with one call, ``metrics.count(name, reason=...)``, after
+declaring the family in `FAMILIES`; the ``exe`` label is added when the op's counts are
+folded (`flush`). In the resident helper (`providers.kube.transport.helper`) the same calls
+count into its long-lived registry (`LockedRegistry`, ``exe`` `HELPER_EXE`), which
+``gc-session-k8s metrics`` prints and ``GC_K8S_METRICS_ADDR`` serves; the ops it answers
+for a client are folded into that client's file, as if the client had run them.
 
-Only ``os`` and ``time``: hot ops load this.
+Only ``os``, ``sys`` and ``time``: hot ops load this.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 TYPE_CHECKING = False
@@ -42,21 +46,28 @@ HISTOGRAM = "histogram"
 
 OPS = "gc_provider_ops_total"
 DURATION = "gc_provider_op_duration_seconds"
+RETRIES = "gc_provider_retries_total"
+CALLS = "gc_provider_transport_calls_total"
+FALLBACKS = "gc_provider_transport_fallbacks_total"
+STREAMS = "gc_provider_resident_streams_total"
+KEPT_HITS = "gc_provider_kept_answer_hits_total"
+HELPER_STARTS = "gc_provider_helper_starts_total"
+KUBECTL_SPAWNS = "gc_provider_kubectl_spawns_total"
+#: The ``exe`` label of what the resident helper counts for itself (streams, kept answers).
+HELPER_EXE = "gc-k8s-helper"
 
 #: Family name -> (type, help). Counters end in ``_total``, durations in ``_seconds``.
 FAMILIES: dict[str, tuple[str, str]] = {
     OPS: (COUNTER, "Provider operations run, by executable, op and exit code."),
     DURATION: (HISTOGRAM, "Wall time of one provider operation, from dispatch to exit."),
-    "gc_provider_retries_total": (COUNTER, "API calls retried under the retry policy, by op."),
-    "gc_provider_transport_calls_total": (COUNTER, ("Pod execs by the transport that ran them "
-                                                   "(kubectl, direct, helper).")),
-    "gc_provider_transport_fallbacks_total": (COUNTER, ("Execs a faster transport handed to "
-                                                       "kubectl, by reason.")),
-    "gc_provider_resident_streams_total": (COUNTER, ("Resident exec streams by event "
-                                                    "(opened, reused, lost).")),
-    "gc_provider_kept_answer_hits_total": (COUNTER, "Reads answered from a kept pane listing."),
-    "gc_provider_helper_starts_total": (COUNTER, "Resident exec helpers started."),
-    "gc_provider_kubectl_spawns_total": (COUNTER, "kubectl processes spawned."),
+    RETRIES: (COUNTER, "Kubernetes calls retried under the retry policy, by the error retried."),
+    CALLS: (COUNTER, "Pod execs by the transport that ran them (kubectl, direct, helper)."),
+    FALLBACKS: (COUNTER, ("Execs a transport could not run and handed to the next one, by "
+                          "transport and reason.")),
+    STREAMS: (COUNTER, "Resident exec streams of the helper by event (opened, reused, lost)."),
+    KEPT_HITS: (COUNTER, "Reads the helper answered from a kept pane listing."),
+    HELPER_STARTS: (COUNTER, "Resident exec helpers started."),
+    KUBECTL_SPAWNS: (COUNTER, "kubectl processes spawned."),
 }
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
@@ -100,6 +111,20 @@ class Registry:
                 got[i] += 1
         got[-2] += seconds
         got[-1] += 1
+
+    def labelled(self, exe: str) -> Registry:
+        """These samples with ``exe`` on each that has none (what a layer counted)."""
+        out = Registry()
+        for (name, labels), values in self.samples.items():
+            if not any(k == "exe" for k, _ in labels):
+                labels = tuple(sorted((*labels, ("exe", label(exe)))))
+            got = out.samples.get((name, labels))
+            if got is None:
+                out.samples[(name, labels)] = list(values)
+            else:
+                for i, v in enumerate(values):
+                    got[i] += v
+        return out
 
     def add(self, other: Registry) -> None:
         """Fold ``other``'s samples into these."""
@@ -181,6 +206,34 @@ def _num(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
+class LockedRegistry(Registry):
+    """A registry many threads count into (the helper's): every method under one lock, and
+    ``exe`` on each sample that names none."""
+
+    __slots__ = ("exe", "lock")
+
+    def __init__(self, exe: str) -> None:
+        import threading
+
+        super().__init__()
+        self.exe = exe
+        self.lock = threading.Lock()
+
+    def count(self, name: str, by: float = 1.0, **labels: object) -> None:
+        labels.setdefault("exe", self.exe)
+        with self.lock:
+            super().count(name, by, **labels)
+
+    def observe(self, name: str, seconds: float, **labels: object) -> None:
+        labels.setdefault("exe", self.exe)
+        with self.lock:
+            super().observe(name, seconds, **labels)
+
+    def render(self) -> str:
+        with self.lock:
+            return super().render()
+
+
 def parse(text: str) -> Registry:
     """Read back what `Registry.render` wrote (our own files only; other lines are skipped)."""
     reg = Registry()
@@ -224,6 +277,17 @@ def parse(text: str) -> Registry:
 
 #: This process's registry: what the op counted, folded into the file at the end.
 REGISTRY = Registry()
+
+
+def keep_long(exe: str) -> LockedRegistry:
+    """Make this process's registry a long-lived, thread-safe one (the helper's): its counts
+    are never folded into a file, and ``exe`` labels them."""
+    global REGISTRY
+    if not isinstance(REGISTRY, LockedRegistry):
+        kept = LockedRegistry(exe)
+        kept.add(REGISTRY)
+        REGISTRY = kept
+    return REGISTRY
 
 
 def directory(environ: Mapping[str, str] | None = None) -> str:
@@ -283,10 +347,14 @@ def fold(where: str, reg: Registry, timeout: float = 5.0) -> None:
     """Add ``reg`` to ``where``'s file: locked, read, added, written aside and renamed in.
 
     The file lock is a POSIX record lock, which does not exclude threads of one process, so
-    threads (the helper's) also take this process's own lock.
+    threads (the helper's) also take this process's own lock; a process that never imported
+    `threading` has one thread and needs none.
     Raises `protocol.privdir.Untrusted` or `OSError`;
     ``TimeoutError`` when another op holds the lock past ``timeout`` (a stopped process: its
     increments are the ones lost)."""
+    if "threading" not in sys.modules:  # one thread (a fresh op): its own lock costs 3 ms
+        _fold(where, reg, timeout)
+        return
     with _process_lock():
         _fold(where, reg, timeout)
 
@@ -344,14 +412,21 @@ def _fold(where: str, reg: Registry, timeout: float) -> None:
         os.close(lock)  # drops the lock
 
 
-def flush(environ: Mapping[str, str] | None = None, reg: Registry | None = None) -> None:
-    """Fold ``reg`` and what this process counted (`count`) into the file when metrics are on;
-    never raises (what could not be folded is dropped: metrics never fail an op)."""
+def flush(environ: Mapping[str, str] | None = None, reg: Registry | None = None, exe: str = "",
+          *, own: bool = True) -> None:
+    """Fold ``reg`` and (``own``) what this process counted (`count`, labelled ``exe``) into
+    the file when metrics are on; never raises (what could not be folded is dropped: metrics
+    never fail an op). The helper folds a client's op with ``own`` False: its own counts
+    stay in its registry."""
     where = directory(environ)
     if not where:
         return
     taken = Registry()
-    taken.samples, REGISTRY.samples = REGISTRY.samples, {}  # counts from now on: the next fold's
+    if own and REGISTRY.samples and not isinstance(REGISTRY, LockedRegistry):
+        mine, REGISTRY.samples = REGISTRY.samples, {}  # counts from now on: the next fold's
+        taken.samples = mine
+        if exe:
+            taken = taken.labelled(exe)
     if reg is not None:
         taken.add(reg)
     if not taken.samples:

@@ -17,7 +17,7 @@ from protocol.errors import UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from protocol.dispatch import Call, Operation
 
@@ -94,33 +94,46 @@ def stats(call: Call, log_env: str) -> str | None:
     return table(rows) if rows else f"no op lines in {path}"
 
 
-def metrics(call: Call) -> str | None:
+def metrics(call: Call, more: Callable[[], str | None] | None = None) -> str | None:
+    """The registry in ``$GC_METRICS_DIR`` with ``more`` (a resident process's own registry,
+    in the text format, or None: none runs) added."""
     from protocol import metrics as registry
     from protocol.human import Command, parse
 
+    extra = " and the resident helper's registry" if more else ""
     command = Command(f"{call.exe} metrics", (), (),
-                      "Print the op metrics in $GC_METRICS_DIR in the Prometheus text format.")
+                      f"Print the op metrics in $GC_METRICS_DIR{extra} in the Prometheus text format.")
     if parse(command, list(call.rest)) is None:
         return None
     where = registry.directory()
-    if not where:
+    resident = more() if more else None
+    if not where and resident is None:
         raise UsageError("metrics are off: set GC_METRICS_DIR to a directory of yours nobody else can write")
-    return registry.read(where).render()
+    total = registry.read(where) if where else registry.Registry()
+    if resident:
+        total.add(registry.parse(resident))
+    return total.render()
 
 
-def observe_operations(log_env: str) -> dict[str, Operation]:
-    """``stats`` (over ``$<log_env>``) and ``metrics`` for an executable's table. This module
-    is small on purpose: the table is built at every op's import, and the commands' own
-    imports (orjson, the registry) wait until one runs."""
+def observe_operations(log_env: str, more: Callable[[], str | None] | None = None,
+                       ) -> dict[str, Operation]:
+    """``stats`` (over ``$<log_env>``) and ``metrics`` (``more``: see `metrics`) for an
+    executable's table. This module is small on purpose: the table is built at every op's
+    import, and the commands' own imports (orjson, the registry) wait until one runs."""
     from protocol.dispatch import Operation
 
     def stats_op(call: Call) -> str | None:
         return stats(call, log_env)
 
+    def metrics_op(call: Call) -> str | None:
+        return metrics(call, more)
+
+    with_more = " with the helper's" if more else ""
     return {
         "stats": Operation(stats_op, (), human=True, observed=False,
                            summary="[LOG] [--json]: p50/p95/p99 and error ratio per op over "
                                    f"the op lines of LOG (default ${log_env})"),
-        "metrics": Operation(metrics, (), human=True, observed=False,
-                             summary="print the op metrics in $GC_METRICS_DIR (Prometheus text)"),
+        "metrics": Operation(metrics_op, (), human=True, observed=False,
+                             summary=f"print the op metrics in $GC_METRICS_DIR{with_more} "
+                                     "(Prometheus text)"),
     }

@@ -59,7 +59,8 @@ def quote(text: str) -> str:
 
 
 def line(exe: str, op: str, session: str, code: int, seconds: float, environ: Mapping[str, str],
-         correlation: str = "", error: str = "") -> bytes:
+         correlation: str = "", error: str = "", notes: Mapping[str, str | int] | None = None,
+         ) -> bytes:
     fields: list[tuple[str, str | int | float]] = [
         ("ts", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
         ("kind", "op"), ("exe", exe), ("op", op), ("session", session), ("exit", code),
@@ -71,7 +72,7 @@ def line(exe: str, op: str, session: str, code: int, seconds: float, environ: Ma
             fields.append((field, value[:128]))
     if error:
         fields.append(("error", error))
-    fields.extend(sorted(NOTES.items()))
+    fields.extend(sorted((NOTES if notes is None else notes).items()))
     parts = [f"{quote(k)}:{quote(v) if isinstance(v, str) else repr(v)}" for k, v in fields]
     return ("{" + ",".join(parts) + "}\n").encode("utf-8", "replace")
 

@@ -65,6 +65,9 @@ def spawn(argv: list[str], stdin: bytes | None = None, timeout: float | None = N
     With ``detach_after``, `protocol.proc.Detached` when kubectl outlives it: it runs
     on, in its own process group, and its audit line says ``"detached": true``.
     """
+    from protocol import metrics
+
+    metrics.count(metrics.KUBECTL_SPAWNS)
     started = time.monotonic()
     rc = -1
     detached = False

@@ -23,12 +23,19 @@ from __future__ import annotations
 import os
 import time
 
+from protocol import metrics
 from protocol.proc import Result
 from providers.kube import audit
 from providers.kube.errors import KubeConflict, KubeForbidden, KubeInvalid, KubeNotFound
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
-from providers.kube.transport.interface import ExecRequest, Fallback, HelperAbsent, KubectlOnly
+from providers.kube.transport.interface import (
+    ExecRequest,
+    Fallback,
+    HelperAbsent,
+    KubectlOnly,
+    fallback_reason,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -118,15 +125,21 @@ def run(request: ExecRequest, order: Sequence[str]) -> Result:
         try:
             result = attempt(transport, request)
         except Fallback as why:
+            metrics.count(metrics.FALLBACKS, transport=name, reason=fallback_reason(why))
             if isinstance(why, HelperAbsent):
                 request.helper = why.reason
                 start_helper = why.start
             kubectl_only = isinstance(why, KubectlOnly)
             continue
         except ANSWERED:
+            metrics.count(metrics.CALLS, transport=name)
             if start_helper is not None and name != "kubectl":
                 start_helper()
             raise
+        except BaseException:
+            metrics.count(metrics.CALLS, transport=name)
+            raise
+        metrics.count(metrics.CALLS, transport=name)
         if start_helper is not None and name != "kubectl":
             # Started once an exec reached the cluster: an op with nowhere to go leaves none.
             start_helper()

@@ -65,5 +65,8 @@ def with_retries(attempt: Callable[[], T], *, idempotent: bool,
             pause = pause_before(n, deadline)
             if pause is None or not may_retry(error, idempotent=idempotent):
                 raise
+            from protocol import metrics
+
+            metrics.count(metrics.RETRIES, error=type(error).__name__)
         time.sleep(pause)
         n += 1

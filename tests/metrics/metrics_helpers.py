@@ -102,15 +102,17 @@ class Exporter:
 
 
 class Prometheus:
-    """The real Prometheus server on loopback, scraping one target every second."""
+    """The real Prometheus server on loopback, scraping its targets (ports on 127.0.0.1)
+    every second."""
 
-    def __init__(self, binary: str, work: Path, target_port: int) -> None:
+    def __init__(self, binary: str, work: Path, *target_ports: int) -> None:
         self.port = free_port()
         config = work / "prometheus.yml"
+        targets = ", ".join(f"'127.0.0.1:{port}'" for port in target_ports)
         config.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: gc-providers\n"
-            f"    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n")
+            f"    static_configs:\n      - targets: [{targets}]\n")
         self.log = (work / "prometheus.log").open("wb")
         self.proc = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={work / 'tsdb'}",
@@ -137,6 +139,20 @@ class Prometheus:
         assert doc["status"] == "success", doc
         result: list[dict[str, Any]] = doc["data"]["result"]
         return result
+
+    def total(self, expr: str) -> float:
+        """The sum of what ``expr`` selects now (0 when it selects nothing)."""
+        return sum(float(r["value"][1]) for r in self.query(f"sum({expr})"))
+
+    def rises(self, expr: str, above: float, within: float = 60) -> float:
+        """The sum of ``expr`` once it is above ``above`` (a scrape or two after the ops), or
+        as it was when ``within`` seconds ran out."""
+        deadline = time.monotonic() + within
+        while True:
+            got = self.total(expr)
+            if got > above or time.monotonic() > deadline:
+                return got
+            time.sleep(0.5)
 
     def op_counts(self) -> dict[tuple[str, str, str], float]:
         """``gc_provider_ops_total`` by (exe, op, exit), as the query API answers now."""

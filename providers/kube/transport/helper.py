@@ -33,7 +33,8 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from protocol import privdir
+from protocol import metrics, privdir
+from protocol.dispatch import observe
 from protocol.errors import ProviderError
 from protocol.proc import Result
 from providers.kube import audit
@@ -41,7 +42,8 @@ from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
 from providers.kube.retry import with_retries
 from providers.kube.settings import KubeSettings
 from providers.kube.transport import answers, credentials, direct, kubeconfig, resident, rundir, tls
-from providers.kube.transport.interface import Fallback
+from providers.kube.transport.checked import METRICS_ADDR, loopback_addr
+from providers.kube.transport.interface import Fallback, fallback_reason
 from providers.kube.transport.target import Target
 from providers.kube.transport.wire import (
     answer_call,
@@ -188,6 +190,9 @@ class Helper:
             op = request.get("op")
             if op == "status":
                 conn.sendall(pack(self.status()))
+            elif op == "metrics":  # the registry, as `GC_K8S_METRICS_ADDR` serves it
+                text = metrics.REGISTRY.render().encode()
+                conn.sendall(pack({"size": len(text)}, text))
             elif op == "stop":
                 conn.sendall(pack({"stopping": True, "pid": os.getpid()}))
                 self.stopping.set()
@@ -265,25 +270,27 @@ class Helper:
         then runs the op itself). The answerer runs the op's own code with this helper's
         execs; each exec gets the audit line the client would have written."""
         if request.get("version") != self.version:
-            conn.sendall(pack({"unserved": "its code version differs (it exits)"}))
+            unserved(conn, "its code version differs (it exits)", "helper_version")
             self.stopping.set()
             return
         name = str(request.get("answerer"))
         answerer = self.answerers.get(name)
         if answerer is None:
             # Started by another executable: make way for one its client's starts.
-            conn.sendall(pack({"unserved": f"no answerer {name!r} here (it exits)"}))
+            unserved(conn, f"no answerer {name!r} here (it exits)", "no_answerer")
             self.stopping.set()
             return
+        began = time.monotonic()
         argv, env, cwd, data = answer_call(request, blobs)
-        try:  # the caller's relative paths (kubeconfig, audit log, kubectl) mean its cwd
+        try:  # the caller's relative paths (kubeconfig, audit log, metrics, kubectl) mean its cwd
             env = kubeconfig.caller_env(env, cwd)
         except Fallback as why:
-            conn.sendall(pack({"unserved": why.reason}))
+            unserved(conn, why.reason, "caller_cwd_unknown")
             return
         op = argv[0]
         correlation = os.urandom(6).hex()
         used: dict[str, Target] = {}
+        execs = [0]
 
         def execute(pod: str, argv: Sequence[str], *, container: str, settings: KubeSettings,
                     stdin: bytes | None, timeout: float | None, retry: bool) -> Result:
@@ -294,6 +301,7 @@ class Helper:
                       generation)
             marks: dict[str, Any] = {}
             started, rc = time.monotonic(), -1
+            execs[0] += 1
             try:
                 result = with_retries(lambda: self.run(ask, marks), idempotent=retry)
                 rc = result.rc
@@ -306,13 +314,23 @@ class Helper:
 
         try:
             out = answerer(argv, env, data, execute)
-        except (Fallback, KubeError, ProviderError, LookupError) as why:
-            conn.sendall(pack({"unserved": str(why) or type(why).__name__}))
+        except Fallback as why:
+            unserved(conn, str(why) or type(why).__name__, fallback_reason(why))
+        except KubeError as why:
+            unserved(conn, str(why) or type(why).__name__, "cluster_error")
+        except (ProviderError, LookupError) as why:
+            unserved(conn, str(why) or type(why).__name__, "not_a_plain_answer")
         except Exception:  # a bug of ours: logged whole; the client runs the op itself
             log("an answer failed inside the helper:\n" + traceback.format_exc())
-            conn.sendall(pack({"unserved": "failed inside the helper"}))
+            unserved(conn, "failed inside the helper", "helper_failed")
         else:
             conn.sendall(answered(out))
+            # Once the answer is out: the client's op line and counts, as its own would be.
+            counted = metrics.Registry()
+            counted.count(metrics.CALLS, execs[0], exe=name, transport="helper")
+            observe(name, op, argv[1:2], 0, time.monotonic() - began, "", "GC_K8S_AUDIT_LOG",
+                    lambda: correlation, env, counted=counted,
+                    notes={"transport": "helper", "answered": "whole"})
         finally:
             for target in used.values():
                 self.pool.refill(target)
@@ -329,6 +347,7 @@ class Helper:
             kept = self.answers.get(pod_key, question, generation or 0, ttl)
             if kept is not None:
                 marks["cached"] = True
+                metrics.count(metrics.KEPT_HITS)
                 return kept
         sent = time.monotonic()
         result = self.run_in_pod(ask, marks)
@@ -347,8 +366,8 @@ class Helper:
                                           opener=self.pool.take, environ=ask.env)
                 marks["resident"] = True
                 return result
-            except Fallback:
-                pass  # a server without v5 serves a read as a plain exec (v4)
+            except Fallback as why:  # a server without v5 serves a read as a plain exec (v4)
+                metrics.count(metrics.FALLBACKS, transport="resident", reason=fallback_reason(why))
         return direct.exec_once(ask.settings, ask.pod, ask.container, ask.argv, ask.stdin,
                                 ask.timeout, target=ask.target, opener=self.pool.take,
                                 environ=ask.env)
@@ -412,6 +431,12 @@ class Helper:
             time.sleep(0.05)
 
 
+def unserved(conn: socket.socket, why: str, reason: str) -> None:
+    """Hand a whole read back to its client (which runs it itself), counted by ``reason``."""
+    metrics.count(metrics.FALLBACKS, transport="helper_answer", reason=reason)
+    conn.sendall(pack({"unserved": why}))
+
+
 def log(text: str) -> None:
     """One line (or a traceback) to stderr, which is ``helper.log`` in the runtime dir."""
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {text}", file=sys.stderr,
@@ -451,6 +476,13 @@ def serve(answerers: Mapping[str, Answerer] | None = None) -> int:
     except BlockingIOError:
         return 0  # another helper of ours runs (or is starting): it serves
     raise_open_files()  # an idle stream per pod: a controller of hundreds holds hundreds
+    metrics.keep_long(metrics.HELPER_EXE)  # what we count lives as long as we do
+    try:
+        exporter = metrics_listener(os.environ.get(METRICS_ADDR) or "")
+    except ValueError as why:
+        print(f"gc-k8s helper: {why}", file=sys.stderr, flush=True)
+        os.close(lock)
+        return 1
     path = os.path.join(where, socket_name())
     try:
         os.unlink(path)
@@ -479,8 +511,59 @@ def serve(answerers: Mapping[str, Answerer] | None = None) -> int:
         listener.close()  # connections still queued are reset: their clients go direct
         helper.drain()
         helper.streams.close_all()  # each pod's resident shell reads EOF and exits
+        if exporter is not None:
+            exporter.close()
         os.close(lock)
     return 0
+
+
+class Exporter:
+    """``GET /metrics`` on a loopback address: this helper's registry (no other path)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.partition("?")[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                body = metrics.REGISTRY.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            daemon_threads = True
+
+        self.server = Server((host, port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def metrics_listener(raw: str) -> Exporter | None:
+    """The ``/metrics`` listener ``raw`` asks for (None: not asked, or its port is taken,
+    said in the log); ValueError for an address not on loopback."""
+    if not raw:
+        return None
+    host, port = loopback_addr(raw)
+    try:
+        exporter = Exporter(host, port)
+    except OSError as error:
+        log(f"{METRICS_ADDR}={raw}: not serving metrics: {error.strerror or error}")
+        return None
+    log(f"serving metrics at http://{raw}/metrics")
+    return exporter
 
 
 def main(args: list[str], answerers: Mapping[str, Answerer] | None = None) -> int:

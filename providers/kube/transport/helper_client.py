@@ -80,6 +80,9 @@ def launch(environ: dict[str, str] | None = None) -> None:
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
+    from protocol import metrics
+
+    metrics.count(metrics.HELPER_STARTS)
 
 
 ERRORS: dict[str, type[errors.KubeError]] = {
@@ -185,6 +188,23 @@ def control(op: str, environ: dict[str, str] | None = None) -> dict[str, Any] | 
         return recv_header(sock)
     except (OSError, EOFError, ValueError):
         return None  # it went away while we asked
+    finally:
+        sock.close()
+
+
+def metrics_text(environ: dict[str, str] | None = None) -> str | None:
+    """The running helper's metrics registry (Prometheus text), or None: none runs."""
+    try:
+        sock = connect(environ, start=False)
+    except (Fallback, privdir.Untrusted):
+        return None
+    try:
+        sock.settimeout(5)
+        sock.sendall(pack({"op": "metrics"}))
+        size = int(recv_header(sock).get("size") or 0)
+        return recv_exact(sock, size).decode("utf-8", "replace")
+    except (OSError, EOFError, ValueError):
+        return None  # it went away while we asked, or is older than this question
     finally:
         sock.close()
 

@@ -96,3 +96,37 @@ class ExecRequest:
         from providers.kube import audit
 
         return audit.exec_argv(self.pod, self.container, self.argv)
+
+
+#: A fallback's reason as a metrics label: (a phrase of its text, the label), first match;
+#: anything else is ``other``. The text itself names files and servers: never a label.
+FALLBACK_REASONS = (
+    ("working directory", "caller_cwd_unknown"),
+    ("proxy", "proxy"),
+    ("no kubeconfig file", "no_kubeconfig_file"),
+    ("credential plugin", "exec_plugin"),
+    ("tokenFile", "token_file"),
+    ("service account", "no_service_account_token"),
+    ("v5.channel", "no_exec_v5"),
+    ("kubectl config view", "kubeconfig_unresolved"),
+    ("changed while", "kubeconfig_changed"),
+    ("server", "server_url"),
+    ("certificate", "tls_files"),
+    ("SSL_CERT", "tls_files"),
+    ("memfd", "tls_files"),
+    ("kubeconfig", "kubeconfig"),
+    ("regular file", "kubeconfig"),
+    ("larger than", "kubeconfig"),
+)
+
+
+def fallback_reason(why: Fallback) -> str:
+    """``why`` as a low-cardinality label: ``helper_absent`` for a helper that served
+    nothing, else a word for its kind of reason (`FALLBACK_REASONS`)."""
+    if isinstance(why, HelperAbsent):
+        return "helper_absent"
+    text = why.reason
+    for phrase, label in FALLBACK_REASONS:
+        if phrase in text:
+            return label
+    return "other"

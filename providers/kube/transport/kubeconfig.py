@@ -56,8 +56,8 @@ def config_files(environ: dict[str, str]) -> list[str]:
 
 #: Settings that name a file or directory: relative, they mean the caller's working
 #: directory (`caller_env`). GC_KUBECTL without a ``/`` is looked up on PATH (from there).
-PATH_SETTINGS = ("KUBECONFIG", "GC_K8S_AUDIT_LOG", "GC_KUBECTL", "HOME", "KUBECACHEDIR",
-                 "GC_K8S_SERVICEACCOUNT_DIR", "GC_K8S_RUNTIME_DIR", "XDG_RUNTIME_DIR",
+PATH_SETTINGS = ("KUBECONFIG", "GC_K8S_AUDIT_LOG", "GC_METRICS_DIR", "GC_KUBECTL", "HOME",
+                 "KUBECACHEDIR", "GC_K8S_SERVICEACCOUNT_DIR", "GC_K8S_RUNTIME_DIR", "XDG_RUNTIME_DIR",
                  "GC_EXEC_STATE_DIR")
 #: Never read more of a file than this to know who it is (kubeconfigs, certificates).
 MAX_IDENTITY_BYTES = 4 << 20
@@ -237,6 +237,9 @@ def cached_view(key: str, settings: KubeSettings, env: dict[str, str], files: li
     argv = [settings.kubectl, "config", "view", "--raw", "--minify", "-o", "json"]
     if settings.context:
         argv.append(f"--context={settings.context}")
+    from protocol import metrics
+
+    metrics.count(metrics.KUBECTL_SPAWNS)
     try:
         result = run(argv, env=env, cwd=cwd, timeout=30, new_group=True)
     except (OSError, Timeout) as error:  # never a signal's Interrupted: that must unwind

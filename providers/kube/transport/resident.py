@@ -33,6 +33,7 @@ import os
 import threading
 import time
 
+from protocol import metrics
 from protocol.proc import Result
 from providers.kube.errors import KubeUnavailable
 from providers.kube.transport import direct
@@ -169,10 +170,12 @@ class Streams:
                     settings, pod, container, ["sh", "-c", LOOP], True, timeout, target=t,
                     opener=opener, environ=environ)
                 stream = Stream(conn, reader)
+            metrics.count(metrics.STREAMS, event="reused" if reused else "opened")
             try:
                 result = stream.run(text, deadline)
             except direct.STREAM_ERRORS as error:
                 stream.close()
+                metrics.count(metrics.STREAMS, event="lost")
                 if not isinstance(error, TimeoutError):  # a timeout is a KubeTimeout, below
                     if reused and not write:
                         stream = None  # it died while idle: a read runs once more, on a new one
@@ -209,6 +212,7 @@ class Streams:
                 with self.lock:
                     self.renewing.discard(key)
             fresh = Stream(conn, reader)
+            metrics.count(metrics.STREAMS, event="opened")
             now = time.monotonic()
             with self.lock:
                 if self.closed:

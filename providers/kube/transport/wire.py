@@ -46,7 +46,7 @@ CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
     "gc_session_k8s/helper.py",
     "gc_session_k8s/hot.py", "gc_session_k8s/settings.py", "protocol/dispatch.py",
     "protocol/settings_check.py", "protocol/names.py", "protocol/errors.py", "protocol/proc.py",
-    "protocol/privdir.py")
+    "protocol/privdir.py", "protocol/metrics.py", "protocol/oplog.py")
 #: The directory holding our packages (this file is <ROOT>/providers/kube/transport/wire.py).
 ROOT = (__file__ if __file__.startswith("/") else f"{posix.getcwd()}/{__file__}").rsplit("/", 4)[0]
 
@@ -79,8 +79,10 @@ def code_version() -> str:
                 stamps.append(f"{st.st_mtime_ns:x}.{st.st_size:x}")
             except OSError:
                 stamps.append("-")
-        digest = int.from_bytes(f"{ROOT}|{','.join(stamps)}".encode(), "big") % 0x1FFFFFFFFFFFFFFF
-        _version = f"{PACKAGE_VERSION}+{digest:016x}"[:len(PACKAGE_VERSION) + 11]
+        # Modulo the largest prime below 2**40: any one stamp changed (by less than it) changes it
+        # (a Mersenne modulus cut to 40 bits lost changes that landed in the bits cut).
+        digest = int.from_bytes(f"{ROOT}|{','.join(stamps)}".encode(), "big") % 0xFFFFFFFFA9
+        _version = f"{PACKAGE_VERSION}+{digest:010x}"
     return _version
 
 
