@@ -4,7 +4,10 @@ which calls `main` with its answerers.
 
 One per uid (an flock on ``helper.lock`` in the 0700 runtime dir), listening on a 0600
 unix socket there, never on TCP. Every connection's peer uid is checked
-(``SO_PEERCRED``): another user's process is hung up on before it is read. It keeps in
+(``SO_PEERCRED``): another user's process is hung up on before it is read. Whole reads
+(`answer_read`) also come through its door, a 0600 FIFO beside the socket
+(`providers.kube.transport.wire.ask_door`: the client then needs no `socket`); a door
+request is served only from a file and a reply FIFO of our uid, closed to others. It keeps in
 memory what a one-shot executable pays for on every op: the resolved kubeconfig, the SSL
 context, a small pool of pre-opened TLS connections per cluster (an exec upgrade consumes
 one; a thread refills it), and exec-plugin tokens until they expire (a 401 runs the
@@ -23,8 +26,11 @@ differs from its own.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import select
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -44,9 +50,11 @@ from providers.kube.transport import answers, credentials, direct, kubeconfig, r
 from providers.kube.transport.interface import Fallback
 from providers.kube.transport.target import Target
 from providers.kube.transport.wire import (
+    TOKEN_HEX,
     answer_call,
     answered,
     code_version,
+    door_name,
     pack,
     recv_exact,
     recv_header,
@@ -133,6 +141,25 @@ def usable(conn: tls.Conn) -> bool:
     return time.monotonic() - conn.opened <= MAX_IDLE and conn.quiet()
 
 
+class DoorReply:
+    """The reply FIFO of a door request, written as a connection is (``sendall``)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+#: The most a door request may hold (argv, environment, stdin: a read's are small).
+DOOR_REQUEST_MAX = 16 << 20
+
+
 class Ask:
     """One exec a client wants run: where, what, and what may answer it."""
 
@@ -198,22 +225,77 @@ class Helper:
                             + int(size or 0))
                 stdin = recv_exact(conn, int(size)) if size is not None else None
                 conn.settimeout(None)
-                with self.lock:
-                    self.active += 1  # only ops count: asking for the status is not activity
-                try:
-                    if op == "answer":
-                        self.answer_read(conn, request, stdin or b"")
-                    else:
-                        self.exec(conn, request, stdin)
-                finally:
-                    with self.lock:
-                        self.active -= 1
-                        self.served += 1
-                        self.last = time.monotonic()
+                if op == "answer":
+                    self.counted(lambda: self.answer_read(conn, request, stdin or b""))
+                else:
+                    self.counted(lambda: self.exec(conn, request, stdin))
         except (OSError, EOFError, ValueError, KeyError) as error:
             log(f"a client connection ended early: {error!r}")  # its client goes direct
         finally:
             conn.close()
+
+    def counted(self, serve: Callable[[], None]) -> None:
+        with self.lock:
+            self.active += 1  # only ops count: asking for the status is not activity
+        try:
+            serve()
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.served += 1
+                self.last = time.monotonic()
+
+    # -- one door request (`wire.ask_door`) ----------------------------------------------
+    def handle_door(self, token: bytes, unserved: str = "") -> None:
+        """Serve the request ``token`` names: its file read, both unlinked, ``S``, then the
+        reply; ``unserved``: say only that (the helper is exiting). Files that are not of
+        the expected kind, ours and closed to others are left alone unanswered."""
+        if len(token) != TOKEN_HEX or token.strip(b"0123456789abcdef"):
+            return
+        name = token.decode()
+        query = os.path.join(self.where, f"q-{name}")
+        flags = os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(query, os.O_RDONLY | flags)
+        except OSError:
+            return  # its client gave up and removed it
+        try:
+            st = os.fstat(fd)
+            if not ours_alone(st, stat.S_ISREG) or st.st_size > DOOR_REQUEST_MAX:
+                log(f"a door request not ours alone was refused: {query}")
+                return
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+            unlink_quietly(query)
+        reply_path = os.path.join(self.where, f"r-{name}")
+        try:  # no reader (ENXIO): its client is gone
+            wfd = os.open(reply_path, os.O_WRONLY | os.O_NONBLOCK | flags)
+        except OSError:
+            return
+        reply = DoorReply(wfd)
+        try:
+            if not ours_alone(os.fstat(wfd), stat.S_ISFIFO):
+                log(f"a door reply not ours alone was refused: {reply_path}")
+                return
+            unlink_quietly(reply_path)
+            os.set_blocking(wfd, True)
+            reply.sendall(b"S")
+            size = int.from_bytes(data[:4], "big")
+            request = json.loads(data[4:4 + size])
+            if unserved or not isinstance(request, dict) or request.get("op") != "answer":
+                reply.sendall(pack({"unserved": unserved or "the door takes answer requests"}))
+                return
+            self.counted(lambda: self.answer_read(reply, request, data[4 + size:]))
+        except (OSError, ValueError, KeyError) as error:
+            log(f"a door request ended early: {error!r}")  # its client runs the op itself
+        finally:
+            reply.close()
 
     def exec(self, conn: socket.socket, request: dict[str, Any], stdin: bytes | None) -> None:
         if request.get("version") != self.version:
@@ -260,7 +342,7 @@ class Helper:
             # compete with it for the CPU; now it overlaps the client's exit.
             self.pool.refill(target)
 
-    def answer_read(self, conn: socket.socket, request: dict[str, Any], blobs: bytes) -> None:
+    def answer_read(self, conn: socket.socket | DoorReply, request: dict[str, Any], blobs: bytes) -> None:
         """A whole read op for `gc_session_k8s.hot`: its stdout, or ``unserved`` (the client
         then runs the op itself). The answerer runs the op's own code with this helper's
         execs; each exec gets the audit line the client would have written."""
@@ -385,16 +467,24 @@ class Helper:
                 "socket": os.path.join(self.where, socket_name())}
 
     # -- the accept loop ---------------------------------------------------------------
-    def serve(self, listener: socket.socket) -> None:
-        listener.settimeout(1.0)
+    def serve(self, listener: socket.socket, door: int = -1) -> None:
+        listener.settimeout(0)
         checked = time.monotonic()
+        pending = b""
         while not self.stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                pass
-            else:
-                threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+            ready, _, _ = select.select([listener] + ([door] if door >= 0 else []), [], [], 1.0)
+            if listener in ready:
+                try:
+                    conn, _ = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    pass
+                else:
+                    conn.settimeout(None)
+                    threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+            if door in ready:
+                tokens, pending = read_tokens(door, pending)
+                for token in tokens:
+                    threading.Thread(target=self.handle_door, args=(token,), daemon=True).start()
             now = time.monotonic()
             if now - checked >= 1.0:  # housekeeping, at most once a second
                 checked = now
@@ -410,6 +500,57 @@ class Helper:
         deadline = time.monotonic() + limit
         while self.active and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def ours_alone(st: os.stat_result, kind: Callable[[int], bool]) -> bool:
+    return kind(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def read_tokens(door: int, pending: bytes) -> tuple[list[bytes], bytes]:
+    """The whole lines the door holds now (it is non-blocking), and what follows them."""
+    try:
+        pending += os.read(door, 1 << 16)
+    except (BlockingIOError, InterruptedError):
+        pass
+    *lines, rest = pending.split(b"\n")
+    return lines, rest
+
+
+def open_door(path: str) -> int:
+    """Make the door (0600 from the first instant) and hold it open for reading and writing:
+    it never reads EOF between clients, and clients can open it only while we run."""
+    unlink_quietly(path)
+    old = os.umask(0o177)
+    try:
+        os.mkfifo(path, 0o600)
+    finally:
+        os.umask(old)
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not ours_alone(os.fstat(fd), stat.S_ISFIFO):
+        os.close(fd)
+        raise OSError(f"the door {path} is not the FIFO we made")
+    return fd
+
+
+def close_door(helper: Helper, path: str, fd: int) -> None:
+    """Unlink the door (no client opens it after this), then tell each request already in
+    it that it is not served: its client runs the op itself at once."""
+    try:
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            os.unlink(path)
+    except OSError:
+        pass
+    tokens, _ = read_tokens(fd, b"")
+    os.close(fd)  # a client that opened it before the unlink now fails its write (EPIPE)
+    for token in tokens:
+        helper.handle_door(token, unserved="the helper is exiting")
 
 
 def log(text: str) -> None:
@@ -465,17 +606,20 @@ def serve(answerers: Mapping[str, Answerer] | None = None) -> int:
     os.chmod(path, 0o600)
     inode = os.stat(path).st_ino
     listener.listen(128)
+    door_path = os.path.join(where, door_name())
+    door = open_door(door_path)
     helper = Helper(where, idle_exit_seconds(dict(os.environ)), answerers)
     print(f"gc-k8s helper {os.getpid()} serving {path} (version {helper.version})",
           file=sys.stderr, flush=True)
     try:
-        helper.serve(listener)
+        helper.serve(listener, door)
     finally:
         try:
             if os.stat(path).st_ino == inode:
                 os.unlink(path)
         except OSError:
             pass
+        close_door(helper, door_path, door)
         listener.close()  # connections still queued are reset: their clients go direct
         helper.drain()
         helper.streams.close_all()  # each pod's resident shell reads EOF and exits
