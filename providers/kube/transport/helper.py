@@ -26,7 +26,6 @@ differs from its own.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import select
 import socket
@@ -59,6 +58,7 @@ from providers.kube.transport.wire import (
     recv_exact,
     recv_header,
     socket_name,
+    unpack,
 )
 
 POOL_SIZE = 2
@@ -160,15 +160,79 @@ class DoorReply:
 DOOR_REQUEST_MAX = 16 << 20
 
 
+#: The environment variable that marks what an exec of a client's started in the pod, so
+#: that it can be found and stopped when that client goes away mid-exec.
+EXEC_MARK = "GC_K8S_EXEC_ID"
+#: Stops every process in the pod whose environment carries the mark ($1): TERM, then KILL
+#: for what is left a second later. Any image with sh, grep and kill (busybox too) runs it.
+STOP_MARKED = ('m="' + EXEC_MARK + '=$1"; for s in TERM KILL; do '
+               'for p in /proc/[0-9]*; do grep -qsF -- "$m" "$p/environ" && '
+               'kill -s "$s" "${p#/proc/}" 2>/dev/null; done; [ "$s" = KILL ] || sleep 1; done; :')
+
+
+class Cancelled(Exception):
+    """The client went away mid-exec: its exec was stopped, and nothing is answered."""
+
+
+class Cancel:
+    """Watches a client's connection while its exec runs: the client sends nothing after
+    its request, so the connection turning readable means it hung up (it was killed, or
+    cancelled). Then the exec's connection is shut (the stream ends) and the helper stops
+    what the exec started in the pod (`EXEC_MARK`): the helper must not go on running a
+    command nobody waits for."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.mark = os.urandom(12).hex()
+        self.gone = threading.Event()
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        self.streams: list[tls.Conn] = []
+        threading.Thread(target=self.watch, daemon=True).start()
+
+    def watch(self) -> None:
+        poller = select.poll()
+        poller.register(self.conn.fileno(), select.POLLIN | select.POLLHUP | select.POLLRDHUP)
+        while not self.done.is_set():
+            if poller.poll(200):
+                break
+        with self.lock:
+            if self.done.is_set():
+                return
+            self.gone.set()
+            for stream in self.streams:
+                stream.abort()
+
+    def opener(self, take: Callable[[Target, float | None], tls.Conn]
+               ) -> Callable[[Target, float | None], tls.Conn]:
+        """``take``, with each connection it opens shut when the client goes."""
+        def open_watched(t: Target, timeout: float | None) -> tls.Conn:
+            conn = take(t, timeout)
+            with self.lock:
+                if self.gone.is_set():
+                    conn.close()
+                    raise Cancelled("its client went away")
+                self.streams.append(conn)
+            return conn
+        return open_watched
+
+    def finish(self) -> bool:
+        """Stop watching (the answer goes out now); whether the client had gone."""
+        with self.lock:
+            self.done.set()
+            return self.gone.is_set()
+
+
 class Ask:
     """One exec a client wants run: where, what, and what may answer it."""
 
-    __slots__ = ("argv", "container", "env", "gc_op", "generation", "pod", "retry", "settings",
-                 "stdin", "target", "timeout")
+    __slots__ = ("argv", "cancel", "container", "env", "gc_op", "generation", "pod", "retry",
+                 "settings", "stdin", "target", "timeout")
 
     def __init__(self, settings: KubeSettings, target: Target, env: dict[str, str],
                  gc_op: str, pod: str, container: str, argv: list[str], stdin: bytes | None,
-                 timeout: float | None, retry: bool, generation: object) -> None:
+                 timeout: float | None, retry: bool, generation: object,
+                 cancel: Cancel | None = None) -> None:
         self.settings = settings
         self.target = target
         #: The client's environment: its kubeconfig, proxies and settings, as it sees them.
@@ -183,6 +247,8 @@ class Ask:
         self.retry = retry
         #: The pod's generation as the client saw it (`answers`); None: keep nothing.
         self.generation = generation
+        #: The client's hang-up watch (an exec of its own only): what stops it mid-exec.
+        self.cancel = cancel
 
 
 class Helper:
@@ -286,12 +352,11 @@ class Helper:
             unlink_quietly(reply_path)
             os.set_blocking(wfd, True)
             reply.sendall(b"S")
-            size = int.from_bytes(data[:4], "big")
-            request = json.loads(data[4:4 + size])
-            if unserved or not isinstance(request, dict) or request.get("op") != "answer":
+            request, blobs = unpack(data)
+            if unserved or request.get("op") != "answer":
                 reply.sendall(pack({"unserved": unserved or "the door takes answer requests"}))
                 return
-            self.counted(lambda: self.answer_read(reply, request, data[4 + size:]))
+            self.counted(lambda: self.answer_read(reply, request, blobs))
         except (OSError, ValueError, KeyError) as error:
             log(f"a door request ended early: {error!r}")  # its client runs the op itself
         finally:
@@ -322,20 +387,26 @@ class Helper:
         conn.sendall(b"S")
         marks: dict[str, Any] = {}
         parsed: list[Ask] = []
+        cancel = Cancel(conn)
 
         def attempt() -> Result:  # the request is read in here: any flaw is answered
+            if cancel.gone.is_set():
+                raise Cancelled("its client went away")
             if not parsed:
                 parsed.append(Ask(settings, target, env, str(request.get("gc_op") or ""),
                                   str(request["pod"]), str(request.get("container") or ""),
                                   [str(a) for a in request["argv"]], stdin,
                                   None if request.get("timeout") is None
                                   else float(request["timeout"]),
-                                  bool(request.get("retry")), request.get("generation")))
+                                  bool(request.get("retry")), request.get("generation"),
+                                  cancel))
             return self.run(parsed[0], marks)
 
         try:
-            self.answer(conn, attempt, bool(request.get("retry")), marks)
+            self.answer(conn, attempt, bool(request.get("retry")), marks, cancel)
         finally:
+            if cancel.finish() and parsed:
+                self.stop_marked(parsed[0], cancel.mark)
             if not request.get("retry"):  # a write: what we kept of the pod is old
                 self.answers.forget((target.key, settings.namespace, str(request.get("pod"))))
             # Refilled only once the answer is out: a TLS handshake during the exec would
@@ -431,16 +502,38 @@ class Helper:
                 return result
             except Fallback:
                 pass  # a server without v5 serves a read as a plain exec (v4)
-        return direct.exec_once(ask.settings, ask.pod, ask.container, ask.argv, ask.stdin,
-                                ask.timeout, target=ask.target, opener=self.pool.take,
+        argv: list[str] = ask.argv
+        opener: Callable[[Target, float | None], tls.Conn] = self.pool.take
+        if ask.cancel is not None:  # what it starts carries the mark; its stream is watched
+            argv = ["env", f"{EXEC_MARK}={ask.cancel.mark}", *argv]
+            opener = ask.cancel.opener(self.pool.take)
+        return direct.exec_once(ask.settings, ask.pod, ask.container, argv, ask.stdin,
+                                ask.timeout, target=ask.target, opener=opener,
                                 environ=ask.env)
 
-    def answer(self, conn: socket.socket, attempt: Callable[[], Result], idempotent: bool,
-               marks: dict[str, Any] | None = None) -> None:
-        """Run ``attempt`` under the one retry policy and send its outcome; ``marks``
-        (filled by the attempt) go into a success's header."""
+    def stop_marked(self, ask: Ask, mark: str) -> None:
+        """Stop what a cancelled exec started in its pod (its client went away mid-exec)."""
         try:
-            result = with_retries(attempt, idempotent=idempotent)
+            direct.exec_once(ask.settings, ask.pod, ask.container,
+                             ["sh", "-c", STOP_MARKED, "sh", mark], None, 30.0,
+                             target=ask.target, opener=self.pool.take, environ=ask.env)
+        except Exception as error:  # the pod may be gone with it
+            log(f"stopping a cancelled exec in pod {ask.pod}: {error!r}")
+
+    def answer(self, conn: socket.socket, attempt: Callable[[], Result], idempotent: bool,
+               marks: dict[str, Any] | None = None, cancel: Cancel | None = None) -> None:
+        """Run ``attempt`` under the one retry policy and send its outcome; ``marks``
+        (filled by the attempt) go into a success's header. ``cancel``: its client's watch,
+        ended before the outcome goes out (the client hanging up then is not a cancel)."""
+        try:
+            try:
+                result = with_retries(attempt, idempotent=idempotent)
+            finally:
+                if cancel is not None and cancel.finish():
+                    raise Cancelled("its client went away mid-exec")
+        except Cancelled:
+            log("a client went away mid-exec: its exec was stopped")
+            return
         except Fallback as why:
             conn.sendall(pack({"fallback": why.reason}))
         except KubeError as error:

@@ -144,6 +144,17 @@ def recv_header(sock: "socket.socket") -> "dict[str, Any]":
     return header
 
 
+def unpack(data: bytes) -> "tuple[dict[str, Any], bytes]":
+    """A framed header read from bytes (a door request's file), and the bytes after it."""
+    import json
+
+    size = int.from_bytes(data[:4], "big")
+    header = json.loads(data[4:4 + size])
+    if not isinstance(header, dict):
+        raise ValueError("a request's header is not an object")
+    return header, data[4 + size:]
+
+
 def answer_request(answerer: str, argv: "list[str]", stdin: bytes) -> bytes:
     """The `answer` op's request: a JSON header of our own names and lengths only (written
     here, so the client loads no JSON code), then argv and this process's environment
