@@ -192,7 +192,8 @@ class Cancel:
 
     def watch(self) -> None:
         poller = select.poll()
-        poller.register(self.conn.fileno(), select.POLLIN | select.POLLHUP | select.POLLRDHUP)
+        poller.register(self.conn.fileno(), select.POLLIN | select.POLLHUP
+                        | getattr(select, "POLLRDHUP", 0))  # Linux only
         while not self.done.is_set():
             if poller.poll(200):
                 break
