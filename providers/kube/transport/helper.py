@@ -188,6 +188,8 @@ class Cancel:
         self.done = threading.Event()
         self.lock = threading.Lock()
         self.streams: list[tls.Conn] = []
+        #: Stops what the exec started in the pod (set once the exec is known).
+        self.stop: Callable[[], None] | None = None
         threading.Thread(target=self.watch, daemon=True).start()
 
     def watch(self) -> None:
@@ -203,6 +205,9 @@ class Cancel:
             self.gone.set()
             for stream in self.streams:
                 stream.abort()
+            stop = self.stop
+        if stop is not None:  # at once: a stream the watch does not hold ends with it
+            stop()
 
     def opener(self, take: Callable[[Target, float | None], tls.Conn]
                ) -> Callable[[Target, float | None], tls.Conn]:
@@ -401,12 +406,14 @@ class Helper:
                                   else float(request["timeout"]),
                                   bool(request.get("retry")), request.get("generation"),
                                   cancel))
+                ask = parsed[0]
+                cancel.stop = lambda: self.stop_marked(ask, cancel.mark)
             return self.run(parsed[0], marks)
 
         try:
             self.answer(conn, attempt, bool(request.get("retry")), marks, cancel)
         finally:
-            if cancel.finish() and parsed:
+            if cancel.finish() and parsed:  # once more: a command started after the first
                 self.stop_marked(parsed[0], cancel.mark)
             if not request.get("retry"):  # a write: what we kept of the pod is old
                 self.answers.forget((target.key, settings.namespace, str(request.get("pod"))))
