@@ -14,8 +14,9 @@ of other code, arguments the op rejects, any failure. These ops only read, so on
 the helper began and did not finish may run again; it never runs differently.
 
 The executable starts Python without its site setup for this (`providers/bin`): this
-module loads `posix`, `sys` and `providers.kube.transport.wire` (with `socket`), no TLS and
-no JSON (the helper holds the connections).
+module loads `posix`, `sys`, `select`, `time` and `providers.kube.transport.wire`, no
+`socket`, no TLS and no JSON: the request goes through the helper's door (a FIFO in the
+0700 runtime dir, `wire.ask_door`), and the helper holds the connections.
 """
 
 import posix
@@ -104,10 +105,4 @@ def ask(argv: list[str], data: bytes, env: dict[str, str]) -> bytes | None:
 
     if any("\0" in arg for arg in argv):
         return None  # no process gets such an argv; the full way says what is wrong
-    sock = wire.connect(env)
-    try:
-        sock.settimeout(ANSWER_TIMEOUT)
-        sock.sendall(wire.answer_request(ANSWERER, argv, data))
-        return wire.recv_answer(sock)
-    finally:
-        sock.close()
+    return wire.ask_door(wire.answer_request(ANSWERER, argv, data), ANSWER_TIMEOUT, env)

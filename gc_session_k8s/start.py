@@ -234,8 +234,9 @@ def delete_if_ours(plan: Plan, grace: float | None = None) -> None:
     """Rollback: delete the pod only if it is the one this start made.
 
     Once the create was answered, one DELETE by name with the pod's uid as a precondition
-    and no grace (no agent gc knows of runs there yet), through the client the create built: it lands before start exits, so nothing
-    that runs after the interrupted start (an is-running) still finds the pod. Otherwise
+    and no grace (no agent gc knows of runs there yet), through the client the create built:
+    it lands before start exits, so nothing that runs after the interrupted start (an
+    is-running) still finds the pod. Otherwise
     (a signal during the create, or that request failing) one kubectl process selecting on
     the start-id label: it can never delete a pod another start made, and needs no
     Kubernetes client (a cancel can land in its import). After a signal (``grace``:

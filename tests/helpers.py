@@ -209,6 +209,43 @@ def stand_in_helper(run_dir: Path, reply: Callable[[socket.socket], None]) -> It
         thread.join(10)
 
 
+@contextlib.contextmanager
+def stand_in_door(run_dir: Path, got: list[bytes]) -> Iterator[None]:
+    """The helper's door in ``run_dir`` (a 0600 FIFO, as the real helper's) read by a
+    helper that takes each request (its bytes appended to ``got``), says it picked it up
+    and hangs up: one that died mid-answer."""
+    from providers.kube.transport import wire
+
+    run_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    door = run_dir / wire.door_name()
+    os.mkfifo(door, 0o600)
+    fd = os.open(door, os.O_RDWR)
+    stop = threading.Event()
+
+    def serve() -> None:
+        pending = b""
+        while not stop.is_set():
+            pending += os.read(fd, 4096)
+            *tokens, pending = pending.split(b"\n")
+            for token in tokens:
+                with contextlib.suppress(OSError):
+                    got.append((run_dir / f"q-{token.decode()}").read_bytes())
+                    reply = os.open(run_dir / f"r-{token.decode()}", os.O_WRONLY | os.O_NONBLOCK)
+                    os.write(reply, b"S")
+                    os.close(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        os.write(fd, b"\n")  # wakes the reader, which then sees stop
+        thread.join(10)
+        os.close(fd)
+        door.unlink()
+
+
 def reap_tmux(socket: Path) -> None:
     """Kill a test's tmux server and its socket; never raises (it runs in finalizers)."""
     try:

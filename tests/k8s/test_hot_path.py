@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from helpers import Completed, imported, stand_in_helper, stop_helper
+from helpers import Completed, imported, stand_in_door, stand_in_helper, stop_helper
 from k8s_helpers import K8s
 
 from gc_session_k8s import answer, hot
@@ -128,8 +128,8 @@ def test_the_answer_writes_the_audit_line_the_client_would(k8s: K8s,
 
 @pytest.fixture
 def fake_helper(k8s: K8s) -> Iterator[list[bytes]]:
-    """A stand-in on the helper's socket that reads each request and hangs up without an
-    answer: a helper that died mid-answer."""
+    """A stand-in on the helper's socket and door that reads each request and hangs up
+    without an answer: a helper that died mid-answer."""
     where = tempfile.mkdtemp(prefix="gckf-", dir="/tmp")  # short: a unix socket lives here
     k8s.env.update(GC_K8S_TRANSPORT="helper", GC_K8S_RUNTIME_DIR=where + "/run")
     got: list[bytes] = []
@@ -139,7 +139,7 @@ def fake_helper(k8s: K8s) -> Iterator[list[bytes]]:
         got.append(conn.recv(1 << 16))
 
     try:
-        with stand_in_helper(Path(where) / "run", reply):
+        with stand_in_helper(Path(where) / "run", reply), stand_in_door(Path(where) / "run", got):
             yield got
     finally:
         stop_helper(where + "/run")

@@ -16,9 +16,9 @@ pytest_plugins = ["transport_fixtures"]
 #: and the cold paths' libraries: never on a hot op, whatever its transport.
 HEAVY = {"orjson", "typing", "subprocess", "kubernetes", "typer", "rich", "libtmux"}
 #: What the direct transport needs (`ssl`, which encodes the server name with the idna
-#: codec, `json`, and `re` under both) and the quickest path does not: the helper holds
-#: the connections.
-DIRECT_ONLY = {"ssl", "json", "re", "encodings.idna"}
+#: codec, `json`, and `re` under both; `socket`) and the quickest path does not: the helper
+#: holds the connections, and its door is a FIFO (`posix` calls only).
+DIRECT_ONLY = {"ssl", "json", "re", "encodings.idna", "socket", "selectors", "enum"}
 
 
 def modules_of(argv: list[str], env: dict[str, str]) -> set[str]:

@@ -4,7 +4,10 @@ which calls `main` with its answerers.
 
 One per uid (an flock on ``helper.lock`` in the 0700 runtime dir), listening on a 0600
 unix socket there, never on TCP. Every connection's peer uid is checked
-(``SO_PEERCRED``): another user's process is hung up on before it is read. It keeps in
+(``SO_PEERCRED``): another user's process is hung up on before it is read. Whole reads
+(`answer_read`) also come through its door, a 0600 FIFO beside the socket
+(`providers.kube.transport.wire.ask_door`: the client then needs no `socket`); a door
+request is served only from a file and a reply FIFO of our uid, closed to others. It keeps in
 memory what a one-shot executable pays for on every op: the resolved kubeconfig, the SSL
 context, a small pool of pre-opened TLS connections per cluster (an exec upgrade consumes
 one; a thread refills it), and exec-plugin tokens until they expire (a 401 runs the
@@ -24,7 +27,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -46,13 +51,16 @@ from providers.kube.transport.checked import METRICS_ADDR, loopback_addr
 from providers.kube.transport.interface import Fallback, fallback_reason
 from providers.kube.transport.target import Target
 from providers.kube.transport.wire import (
+    TOKEN_HEX,
     answer_call,
     answered,
     code_version,
+    door_name,
     pack,
     recv_exact,
     recv_header,
     socket_name,
+    unpack,
 )
 
 POOL_SIZE = 2
@@ -135,15 +143,104 @@ def usable(conn: tls.Conn) -> bool:
     return time.monotonic() - conn.opened <= MAX_IDLE and conn.quiet()
 
 
+class DoorReply:
+    """The reply FIFO of a door request, written as a connection is (``sendall``)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+#: The most a door request may hold (argv, environment, stdin: a read's are small).
+DOOR_REQUEST_MAX = 16 << 20
+
+
+#: The environment variable that marks what an exec of a client's started in the pod, so
+#: that it can be found and stopped when that client goes away mid-exec.
+EXEC_MARK = "GC_K8S_EXEC_ID"
+#: Stops every process in the pod whose environment carries the mark ($1): TERM, then KILL
+#: for what is left a second later. Any image with sh, grep and kill (busybox too) runs it.
+STOP_MARKED = ('m="' + EXEC_MARK + '=$1"; for s in TERM KILL; do '
+               'for p in /proc/[0-9]*; do grep -qsF -- "$m" "$p/environ" && '
+               'kill -s "$s" "${p#/proc/}" 2>/dev/null; done; [ "$s" = KILL ] || sleep 1; done; :')
+
+
+class Cancelled(Exception):
+    """The client went away mid-exec: its exec was stopped, and nothing is answered."""
+
+
+class Cancel:
+    """Watches a client's connection while its exec runs: the client sends nothing after
+    its request, so the connection turning readable means it hung up (it was killed, or
+    cancelled). Then the exec's connection is shut (the stream ends) and the helper stops
+    what the exec started in the pod (`EXEC_MARK`): the helper must not go on running a
+    command nobody waits for."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.mark = os.urandom(12).hex()
+        self.gone = threading.Event()
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        self.streams: list[tls.Conn] = []
+        #: Stops what the exec started in the pod (set once the exec is known).
+        self.stop: Callable[[], None] | None = None
+        threading.Thread(target=self.watch, daemon=True).start()
+
+    def watch(self) -> None:
+        poller = select.poll()
+        poller.register(self.conn.fileno(), select.POLLIN | select.POLLHUP
+                        | getattr(select, "POLLRDHUP", 0))  # Linux only
+        while not self.done.is_set():
+            if poller.poll(200):
+                break
+        with self.lock:
+            if self.done.is_set():
+                return
+            self.gone.set()
+            for stream in self.streams:
+                stream.abort()
+            stop = self.stop
+        if stop is not None:  # at once: a stream the watch does not hold ends with it
+            stop()
+
+    def opener(self, take: Callable[[Target, float | None], tls.Conn]
+               ) -> Callable[[Target, float | None], tls.Conn]:
+        """``take``, with each connection it opens shut when the client goes."""
+        def open_watched(t: Target, timeout: float | None) -> tls.Conn:
+            conn = take(t, timeout)
+            with self.lock:
+                if self.gone.is_set():
+                    conn.close()
+                    raise Cancelled("its client went away")
+                self.streams.append(conn)
+            return conn
+        return open_watched
+
+    def finish(self) -> bool:
+        """Stop watching (the answer goes out now); whether the client had gone."""
+        with self.lock:
+            self.done.set()
+            return self.gone.is_set()
+
+
 class Ask:
     """One exec a client wants run: where, what, and what may answer it."""
 
-    __slots__ = ("argv", "container", "env", "gc_op", "generation", "pod", "retry", "settings",
-                 "stdin", "target", "timeout")
+    __slots__ = ("argv", "cancel", "container", "env", "gc_op", "generation", "pod", "retry",
+                 "settings", "stdin", "target", "timeout")
 
     def __init__(self, settings: KubeSettings, target: Target, env: dict[str, str],
                  gc_op: str, pod: str, container: str, argv: list[str], stdin: bytes | None,
-                 timeout: float | None, retry: bool, generation: object) -> None:
+                 timeout: float | None, retry: bool, generation: object,
+                 cancel: Cancel | None = None) -> None:
         self.settings = settings
         self.target = target
         #: The client's environment: its kubeconfig, proxies and settings, as it sees them.
@@ -158,6 +255,8 @@ class Ask:
         self.retry = retry
         #: The pod's generation as the client saw it (`answers`); None: keep nothing.
         self.generation = generation
+        #: The client's hang-up watch (an exec of its own only): what stops it mid-exec.
+        self.cancel = cancel
 
 
 class Helper:
@@ -203,22 +302,76 @@ class Helper:
                             + int(size or 0))
                 stdin = recv_exact(conn, int(size)) if size is not None else None
                 conn.settimeout(None)
-                with self.lock:
-                    self.active += 1  # only ops count: asking for the status is not activity
-                try:
-                    if op == "answer":
-                        self.answer_read(conn, request, stdin or b"")
-                    else:
-                        self.exec(conn, request, stdin)
-                finally:
-                    with self.lock:
-                        self.active -= 1
-                        self.served += 1
-                        self.last = time.monotonic()
+                if op == "answer":
+                    self.counted(lambda: self.answer_read(conn, request, stdin or b""))
+                else:
+                    self.counted(lambda: self.exec(conn, request, stdin))
         except (OSError, EOFError, ValueError, KeyError) as error:
             log(f"a client connection ended early: {error!r}")  # its client goes direct
         finally:
             conn.close()
+
+    def counted(self, serve: Callable[[], None]) -> None:
+        with self.lock:
+            self.active += 1  # only ops count: asking for the status is not activity
+        try:
+            serve()
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.served += 1
+                self.last = time.monotonic()
+
+    # -- one door request (`wire.ask_door`) ----------------------------------------------
+    def handle_door(self, token: bytes, unserved: str = "") -> None:
+        """Serve the request ``token`` names: its file read, both unlinked, ``S``, then the
+        reply; ``unserved``: say only that (the helper is exiting). Files that are not of
+        the expected kind, ours and closed to others are left alone unanswered."""
+        if len(token) != TOKEN_HEX or token.strip(b"0123456789abcdef"):
+            return
+        name = token.decode()
+        query = os.path.join(self.where, f"q-{name}")
+        flags = os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(query, os.O_RDONLY | flags)
+        except OSError:
+            return  # its client gave up and removed it
+        try:
+            st = os.fstat(fd)
+            if not ours_alone(st, stat.S_ISREG) or st.st_size > DOOR_REQUEST_MAX:
+                log(f"a door request not ours alone was refused: {query}")
+                return
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+            unlink_quietly(query)
+        reply_path = os.path.join(self.where, f"r-{name}")
+        try:  # no reader (ENXIO): its client is gone
+            wfd = os.open(reply_path, os.O_WRONLY | os.O_NONBLOCK | flags)
+        except OSError:
+            return
+        reply = DoorReply(wfd)
+        try:
+            if not ours_alone(os.fstat(wfd), stat.S_ISFIFO):
+                log(f"a door reply not ours alone was refused: {reply_path}")
+                return
+            unlink_quietly(reply_path)
+            os.set_blocking(wfd, True)
+            reply.sendall(b"S")
+            request, blobs = unpack(data)
+            if unserved or request.get("op") != "answer":
+                reply.sendall(pack({"unserved": unserved or "the door takes answer requests"}))
+                return
+            self.counted(lambda: self.answer_read(reply, request, blobs))
+        except (OSError, ValueError, KeyError) as error:
+            log(f"a door request ended early: {error!r}")  # its client runs the op itself
+        finally:
+            reply.close()
 
     def exec(self, conn: socket.socket, request: dict[str, Any], stdin: bytes | None) -> None:
         if request.get("version") != self.version:
@@ -245,27 +398,35 @@ class Helper:
         conn.sendall(b"S")
         marks: dict[str, Any] = {}
         parsed: list[Ask] = []
+        cancel = Cancel(conn)
 
         def attempt() -> Result:  # the request is read in here: any flaw is answered
+            if cancel.gone.is_set():
+                raise Cancelled("its client went away")
             if not parsed:
                 parsed.append(Ask(settings, target, env, str(request.get("gc_op") or ""),
                                   str(request["pod"]), str(request.get("container") or ""),
                                   [str(a) for a in request["argv"]], stdin,
                                   None if request.get("timeout") is None
                                   else float(request["timeout"]),
-                                  bool(request.get("retry")), request.get("generation")))
+                                  bool(request.get("retry")), request.get("generation"),
+                                  cancel))
+                ask = parsed[0]
+                cancel.stop = lambda: self.stop_marked(ask, cancel.mark)
             return self.run(parsed[0], marks)
 
         try:
-            self.answer(conn, attempt, bool(request.get("retry")), marks)
+            self.answer(conn, attempt, bool(request.get("retry")), marks, cancel)
         finally:
+            if cancel.finish() and parsed:  # once more: a command started after the first
+                self.stop_marked(parsed[0], cancel.mark)
             if not request.get("retry"):  # a write: what we kept of the pod is old
                 self.answers.forget((target.key, settings.namespace, str(request.get("pod"))))
             # Refilled only once the answer is out: a TLS handshake during the exec would
             # compete with it for the CPU; now it overlaps the client's exit.
             self.pool.refill(target)
 
-    def answer_read(self, conn: socket.socket, request: dict[str, Any], blobs: bytes) -> None:
+    def answer_read(self, conn: socket.socket | DoorReply, request: dict[str, Any], blobs: bytes) -> None:
         """A whole read op for `gc_session_k8s.hot`: its stdout, or ``unserved`` (the client
         then runs the op itself). The answerer runs the op's own code with this helper's
         execs; each exec gets the audit line the client would have written."""
@@ -368,16 +529,38 @@ class Helper:
                 return result
             except Fallback as why:  # a server without v5 serves a read as a plain exec (v4)
                 metrics.count(metrics.FALLBACKS, transport="resident", reason=fallback_reason(why))
-        return direct.exec_once(ask.settings, ask.pod, ask.container, ask.argv, ask.stdin,
-                                ask.timeout, target=ask.target, opener=self.pool.take,
+        argv: list[str] = ask.argv
+        opener: Callable[[Target, float | None], tls.Conn] = self.pool.take
+        if ask.cancel is not None:  # what it starts carries the mark; its stream is watched
+            argv = ["env", f"{EXEC_MARK}={ask.cancel.mark}", *argv]
+            opener = ask.cancel.opener(self.pool.take)
+        return direct.exec_once(ask.settings, ask.pod, ask.container, argv, ask.stdin,
+                                ask.timeout, target=ask.target, opener=opener,
                                 environ=ask.env)
 
-    def answer(self, conn: socket.socket, attempt: Callable[[], Result], idempotent: bool,
-               marks: dict[str, Any] | None = None) -> None:
-        """Run ``attempt`` under the one retry policy and send its outcome; ``marks``
-        (filled by the attempt) go into a success's header."""
+    def stop_marked(self, ask: Ask, mark: str) -> None:
+        """Stop what a cancelled exec started in its pod (its client went away mid-exec)."""
         try:
-            result = with_retries(attempt, idempotent=idempotent)
+            direct.exec_once(ask.settings, ask.pod, ask.container,
+                             ["sh", "-c", STOP_MARKED, "sh", mark], None, 30.0,
+                             target=ask.target, opener=self.pool.take, environ=ask.env)
+        except Exception as error:  # the pod may be gone with it
+            log(f"stopping a cancelled exec in pod {ask.pod}: {error!r}")
+
+    def answer(self, conn: socket.socket, attempt: Callable[[], Result], idempotent: bool,
+               marks: dict[str, Any] | None = None, cancel: Cancel | None = None) -> None:
+        """Run ``attempt`` under the one retry policy and send its outcome; ``marks``
+        (filled by the attempt) go into a success's header. ``cancel``: its client's watch,
+        ended before the outcome goes out (the client hanging up then is not a cancel)."""
+        try:
+            try:
+                result = with_retries(attempt, idempotent=idempotent)
+            finally:
+                if cancel is not None and cancel.finish():
+                    raise Cancelled("its client went away mid-exec")
+        except Cancelled:
+            log("a client went away mid-exec: its exec was stopped")
+            return
         except Fallback as why:
             conn.sendall(pack({"fallback": why.reason}))
         except KubeError as error:
@@ -404,16 +587,24 @@ class Helper:
                 "socket": os.path.join(self.where, socket_name())}
 
     # -- the accept loop ---------------------------------------------------------------
-    def serve(self, listener: socket.socket) -> None:
-        listener.settimeout(1.0)
+    def serve(self, listener: socket.socket, door: int = -1) -> None:
+        listener.settimeout(0)
         checked = time.monotonic()
+        pending = b""
         while not self.stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                pass
-            else:
-                threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+            ready, _, _ = select.select([listener] + ([door] if door >= 0 else []), [], [], 1.0)
+            if listener in ready:
+                try:
+                    conn, _ = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    pass
+                else:
+                    conn.settimeout(None)
+                    threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+            if door in ready:
+                tokens, pending = read_tokens(door, pending)
+                for token in tokens:
+                    threading.Thread(target=self.handle_door, args=(token,), daemon=True).start()
             now = time.monotonic()
             if now - checked >= 1.0:  # housekeeping, at most once a second
                 checked = now
@@ -431,10 +622,61 @@ class Helper:
             time.sleep(0.05)
 
 
-def unserved(conn: socket.socket, why: str, reason: str) -> None:
+def unserved(conn: socket.socket | DoorReply, why: str, reason: str) -> None:
     """Hand a whole read back to its client (which runs it itself), counted by ``reason``."""
     metrics.count(metrics.FALLBACKS, transport="helper_answer", reason=reason)
     conn.sendall(pack({"unserved": why}))
+
+
+def ours_alone(st: os.stat_result, kind: Callable[[int], bool]) -> bool:
+    return kind(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def read_tokens(door: int, pending: bytes) -> tuple[list[bytes], bytes]:
+    """The whole lines the door holds now (it is non-blocking), and what follows them."""
+    try:
+        pending += os.read(door, 1 << 16)
+    except (BlockingIOError, InterruptedError):
+        pass
+    *lines, rest = pending.split(b"\n")
+    return lines, rest
+
+
+def open_door(path: str) -> int:
+    """Make the door (0600 from the first instant) and hold it open for reading and writing:
+    it never reads EOF between clients, and clients can open it only while we run."""
+    unlink_quietly(path)
+    old = os.umask(0o177)
+    try:
+        os.mkfifo(path, 0o600)
+    finally:
+        os.umask(old)
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not ours_alone(os.fstat(fd), stat.S_ISFIFO):
+        os.close(fd)
+        raise OSError(f"the door {path} is not the FIFO we made")
+    return fd
+
+
+def close_door(helper: Helper, path: str, fd: int) -> None:
+    """Unlink the door (no client opens it after this), then tell each request already in
+    it that it is not served: its client runs the op itself at once."""
+    try:
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            os.unlink(path)
+    except OSError:
+        pass
+    tokens, _ = read_tokens(fd, b"")
+    os.close(fd)  # a client that opened it before the unlink now fails its write (EPIPE)
+    for token in tokens:
+        helper.handle_door(token, unserved="the helper is exiting")
 
 
 def log(text: str) -> None:
@@ -497,17 +739,20 @@ def serve(answerers: Mapping[str, Answerer] | None = None) -> int:
     os.chmod(path, 0o600)
     inode = os.stat(path).st_ino
     listener.listen(128)
+    door_path = os.path.join(where, door_name())
+    door = open_door(door_path)
     helper = Helper(where, idle_exit_seconds(dict(os.environ)), answerers)
     print(f"gc-k8s helper {os.getpid()} serving {path} (version {helper.version})",
           file=sys.stderr, flush=True)
     try:
-        helper.serve(listener)
+        helper.serve(listener, door)
     finally:
         try:
             if os.stat(path).st_ino == inode:
                 os.unlink(path)
         except OSError:
             pass
+        close_door(helper, door_path, door)
         listener.close()  # connections still queued are reset: their clients go direct
         helper.drain()
         helper.streams.close_all()  # each pod's resident shell reads EOF and exits

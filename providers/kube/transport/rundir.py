@@ -6,8 +6,8 @@ that another uid owns, that others can write, or that is a symlink is refused
 controls it could plant a kubeconfig or a socket that answers in the helper's name.
 
 It uses `posix` (Linux and macOS, the platforms we support, both have it) where `os` is
-the habit: it was written for a helper fast path that loaded no `os`; the `socket` module
-that path now uses (the public API, not `_socket`) loads `os` anyway.
+the habit: the helper fast path, which goes through the helper's door (`wire.ask_door`),
+loads no `os`.
 """
 
 import posix

@@ -124,6 +124,14 @@ class Conn:
         except OSError:
             pass
 
+    def abort(self) -> None:
+        """Shut the connection from another thread: a read blocked on it returns, and the
+        server sees the stream end (`close` alone would not wake that read)."""
+        try:
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
 
 def connect(t: Target, timeout: float | None) -> Conn:
     """Open a connection; `OSError` when unreachable, `TLSRefused` when TLS fails."""
