@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from gc_session_k8s.naming import session_pod
 from gc_session_k8s.pod_runner import PodRunner
-from gc_session_k8s.settings import TABLE
+from gc_session_k8s.settings import CITY, TABLE
 from protocol import names
 from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
@@ -43,7 +43,7 @@ def settings(call: Call) -> KubeSettings:
 
 
 def pod(call: Call) -> str:
-    return session_pod(call["name"], call.environ.get("GC_K8S_CITY") or "")
+    return session_pod(call["name"], CITY.text(call.environ))
 
 
 def runner(call: Call) -> PodRunner:
@@ -84,7 +84,7 @@ def op_stop(call: Call) -> None:
 def op_list_running(call: Call) -> str:
     from gc_session_k8s.listing import list_running
 
-    return list_running(settings(call), call.environ.get("GC_K8S_CITY") or "", call["prefix"])
+    return list_running(settings(call), CITY.text(call.environ), call["prefix"])
 
 
 def op_attach(call: Call) -> None:

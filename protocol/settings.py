@@ -174,8 +174,11 @@ METRICS_DIR = Setting("GC_METRICS_DIR", "textfile-collector directory of the op 
 PROVIDER_DEBUG = Setting("GC_PROVIDER_DEBUG", "1: print a traceback with an internal error",
                          shown="unset")
 # The settings both session executables read (`providers.tmux`, `protocol.locks`).
+#: Pause between typing a nudge and pressing Enter, so a TUI that detects pastes by
+#: timing does not swallow the Enter into the paste (Gas City uses 500 ms).
 NUDGE_DEBOUNCE_MS = Setting("GC_NUDGE_DEBOUNCE_MS", "pause between typing a nudge and pressing Enter",
                             "int", default="500", what="of milliseconds")
+#: Gas City kills `start` at its startup_timeout (60 s by default); finish first.
 START_TIMEOUT_S = Setting("GC_START_TIMEOUT_S", "start's own time budget, under gc's startup_timeout",
                           "number", default="50", what="of seconds")
 EXEC_STATE_DIR = Setting("GC_EXEC_STATE_DIR", "directory of the nudge locks",

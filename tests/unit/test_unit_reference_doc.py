@@ -40,11 +40,11 @@ class Exe(NamedTuple):
 EXECUTABLES = (
     Exe("gc-session-tmux", "providers.gc_session_tmux.cli", "OPERATIONS", "providers.gc_session_tmux.settings",
         ("providers/gc_session_tmux/*.py", "providers/tmux/*.py", "protocol/dispatch.py", "protocol/locks.py",
-         "protocol/proc.py")),
+         "protocol/proc.py", "protocol/settings.py")),
     Exe("gc-session-k8s", "gc_session_k8s.cli", "OPERATIONS", "gc_session_k8s.settings",
         ("gc_session_k8s/*.py", "gc_session_k8s/pod/*.py", "providers/tmux/*.py", "providers/kube/*.py",
          "providers/kube/transport/*.py",
-         "protocol/dispatch.py", "protocol/locks.py")),
+         "protocol/dispatch.py", "protocol/locks.py", "protocol/settings.py")),
     Exe("gc-beads-k8s", "gc_beads_k8s.cli", "TABLE", "gc_beads_k8s.settings",
         ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/pod_exec.py",
          # the transports, less kubeconfig's list of the path settings a helper's client may pass
@@ -148,19 +148,14 @@ def code_defaults() -> list[Default]:
     """Defaults as the code holds them, for the settings whose default is a plain value."""
     from gc_beads_k8s.config import DEFAULT_DOLT_HOST, DEFAULT_DOLT_PORT, RunnerConfig
     from gc_session_k8s.settings import Settings
-    from providers.gc_session_tmux import stop
     from providers.gc_session_tmux.sockets import DEFAULT_NAME
     from providers.kube import retry
     from providers.kube.settings import KubeSettings
     from providers.kube.transport import answers, helper
-    from providers.tmux import launch, session
 
     k8s, kube, beads = Settings.from_env({}), KubeSettings.from_env({}), RunnerConfig.from_env({})
     return [
         Default("gc-session-tmux", "GC_TMUX_SOCKET", DEFAULT_NAME),
-        Default("gc-session-tmux", "GC_NUDGE_DEBOUNCE_MS", str(session.DEFAULT_DEBOUNCE_MS)),
-        Default("gc-session-tmux", "GC_STOP_GRACE_MS", f"{stop.DEFAULT_GRACE * 1000:g}"),
-        Default("gc-session-tmux", "GC_START_TIMEOUT_S", f"{launch.DEFAULT_BUDGET:g}"),
         Default("gc-session-k8s", "GC_K8S_NAMESPACE", kube.namespace),
         Default("gc-session-k8s", "GC_KUBECTL", kube.kubectl),
         Default("gc-session-k8s", "GC_K8S_REQUEST_TIMEOUT", f"{kube.request_timeout:g}"),
@@ -173,7 +168,6 @@ def code_defaults() -> list[Default]:
         Default("gc-session-k8s", "GC_K8S_MCP_MAIL_HOST", k8s.mail_host),
         Default("gc-session-k8s", "GC_K8S_MCP_MAIL_PORT", k8s.mail_port),
         Default("gc-session-k8s", "GC_K8S_INIT_GRACE_S", f"{k8s.init_grace_s:g}"),
-        Default("gc-session-k8s", "GC_NUDGE_DEBOUNCE_MS", str(session.DEFAULT_DEBOUNCE_MS)),
         Default("gc-session-k8s", "GC_K8S_RETRY_BACKOFF", ",".join(f"{p:g}" for p in retry.BACKOFF)),
         Default("gc-session-k8s", "GC_K8S_HELPER_IDLE", f"{helper.DEFAULT_IDLE_EXIT:g}"),
         Default("gc-session-k8s", "GC_K8S_HELPER_CACHE_MS", str(answers.DEFAULT_TTL_MS)),

@@ -124,6 +124,14 @@ def test_the_settings_modules_are_plain_data() -> None:
     assert out.strip() == ""
 
 
+def test_the_transport_choices_are_the_exec_seams_orders() -> None:
+    from providers.kube import pod_exec
+    from providers.kube.settings import TRANSPORT
+
+    assert set(TRANSPORT.choices) == set(pod_exec.ORDERS)
+    assert TRANSPORT.default == pod_exec.DEFAULT_TRANSPORT
+
+
 def write() -> None:
     for doc, block in DOCS.items():
         path = REPO / doc
