@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from helpers import SESSION_TAG, TEST_TIMING, Provider, executable, reap_tmux
 
-pytest_plugins = ["providers.kube.fakekube.fixtures"]
+pytest_plugins = ["protocol.conformance.fakekube.fixtures"]
 
 # The bulk of the suite drives the kubectl door, so its kubectl fakes and fault injection
 # mean what they say and no test starts a helper in the user's runtime dir. The default
@@ -42,10 +42,10 @@ def left_behind(session: pytest.Session) -> dict[str, list[str]]:
     sockets = [str(p) for p in Path("/tmp").glob(f"gct-{SESSION_TAG}-*")]
     if sockets:
         leaks["tmux test sockets"] = sockets
-    if session.config.pluginmanager.has_plugin("providers.kube.fakekube.fixtures"):
-        from providers.kube.fakekube.fixtures import ENV_DIRS
-        from providers.kube.fakekube.leaks import leftovers
-        from providers.kube.fakekube.server import FakeKube
+    if session.config.pluginmanager.has_plugin("protocol.conformance.fakekube.fixtures"):
+        from protocol.conformance.fakekube.fixtures import ENV_DIRS
+        from protocol.conformance.fakekube.leaks import leftovers
+        from protocol.conformance.fakekube.server import FakeKube
 
         for server in FakeKube.instances:
             server.stop()  # idempotent: the server fixtures normally did it already
