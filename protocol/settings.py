@@ -29,14 +29,15 @@ FLAG_VALUES = ("1", "0", "true", "false", "yes", "no", "on", "off")
 #: The flag values that mean on.
 FLAG_ON = ("1", "true", "yes", "on")
 #: The kinds of setting: what `Setting.value` makes of the text.
-KINDS = ("text", "int", "number", "port", "flag", "choice", "id")
+KINDS = ("text", "int", "number", "numbers", "port", "flag", "choice", "id")
 
 
 class Setting:
     """One row of a settings table.
 
     ``kind``: "text" (anything), "int" (a whole number, ``minimum`` or more), "number" (a
-    decimal like ``1.5``, above ``minimum``, or from it when ``inclusive``), "port" (1 to
+    decimal like ``1.5``, above ``minimum``, or from it when ``inclusive``), "numbers" (such
+    decimals, comma-separated, from ``minimum`` up to ``maximum``), "port" (1 to
     65535), "flag" (`FLAG_VALUES`), "choice" (one of ``choices``) or "id" (a whole number,
     or ``image``/``none`` for the image's own). ``default``: the value when unset, as text;
     ``shown``: what the help says the default is when that is not ``default`` itself
@@ -44,12 +45,12 @@ class Setting:
     ``what``: the unit a number is in ("of milliseconds"). ``help``: one line, for people.
     """
 
-    __slots__ = ("choices", "default", "help", "inclusive", "kind", "minimum", "name", "shown",
-                 "what")
+    __slots__ = ("choices", "default", "help", "inclusive", "kind", "maximum", "minimum", "name",
+                 "shown", "what")
 
     def __init__(self, name: str, help: str, kind: str = "text", *, default: str = "",
-                 shown: str = "", what: str = "", minimum: float = 0, inclusive: bool = False,
-                 choices: tuple[str, ...] = ()) -> None:
+                 shown: str = "", what: str = "", minimum: float = 0, maximum: float = 0,
+                 inclusive: bool = False, choices: tuple[str, ...] = ()) -> None:
         assert kind in KINDS, kind
         self.name = name
         self.help = help
@@ -58,13 +59,15 @@ class Setting:
         self.shown = shown
         self.what = what
         self.minimum = minimum
+        self.maximum = maximum
         self.inclusive = inclusive
         self.choices = choices
 
     def but(self, **changes: str) -> Setting:
         """This row with another ``help`` or ``shown`` (one setting, said for another executable)."""
         row = Setting(self.name, self.help, self.kind, default=self.default, shown=self.shown,
-                      what=self.what, minimum=self.minimum, inclusive=self.inclusive,
+                      what=self.what, minimum=self.minimum, maximum=self.maximum,
+                      inclusive=self.inclusive,
                       choices=self.choices)
         for key, value in changes.items():
             setattr(row, key, value)
@@ -87,6 +90,9 @@ class Setting:
             return f"a whole number {self.what}, {self.minimum:g} or more".replace("  ", " ")
         if self.kind == "id":
             return "a whole number, or 'image' for the image's own"
+        if self.kind == "numbers":
+            return (f"numbers {self.what}, comma-separated (like 0.25,1), each "
+                    f"{self.minimum:g} to {self.maximum:g}").replace("  ", " ")
         if self.kind == "number":
             bound = f"{self.minimum:g} or more" if self.inclusive else f"above {self.minimum:g}"
             return f"a number {self.what} (like 1.5), {bound}".replace("  ", " ")
@@ -106,6 +112,9 @@ class Setting:
             ok = digits(raw) and int(raw) >= self.minimum
         elif self.kind == "id":
             ok = digits(raw) or raw.lower() in ("image", "none")
+        elif self.kind == "numbers":
+            ok = all(digits(p.replace(".", "", 1)) and self.minimum <= float(p) <= self.maximum
+                     for p in raw.split(","))
         else:
             ok = digits(raw.replace(".", "", 1)) and (
                 float(raw) >= self.minimum if self.inclusive else float(raw) > self.minimum)

@@ -41,8 +41,8 @@ TRANSPORT = Setting("GC_K8S_TRANSPORT", "how ops reach pods: kubectl, direct, he
 REQUEST_TIMEOUT = Setting("GC_K8S_REQUEST_TIMEOUT", "seconds per API request", "number", default="15",
                           what="of seconds")
 RETRY_BACKOFF = Setting("GC_K8S_RETRY_BACKOFF",
-                        "seconds between retries of a failed API call, comma-separated",
-                        shown="0.25,0.75,1.5")
+                        "seconds between retries of a failed API call, comma-separated", "numbers",
+                        shown="0.25,0.75,1.5", what="of seconds", maximum=30)
 IMAGE_PULL_SECRET = Setting("GC_K8S_IMAGE_PULL_SECRET", "image pull secret")
 DOLT_HOST = Setting("GC_K8S_DOLT_HOST", "Dolt host the pods reach", default="dolt.gc.svc.cluster.local")
 DOLT_PORT = Setting("GC_K8S_DOLT_PORT", "Dolt port the pods reach", "port", default="3307")

@@ -140,3 +140,18 @@ def test_a_table_keeps_one_row_per_name_in_order() -> None:
     a, b = Setting("GC_A", "a"), Setting("GC_B", "b")
     assert list(table(a, (b, a.but(help="again")))) == ["GC_A", "GC_B"]
     assert table(a, a.but(help="again"))["GC_A"].help == "again"
+
+
+@given(st.lists(st.floats(min_value=-5, max_value=40, allow_nan=False), min_size=1, max_size=4))
+def test_retry_pauses_are_each_0_to_30_seconds(pauses: list[float]) -> None:
+    from providers.kube.settings import RETRY_BACKOFF
+
+    parts = [f"{p:.2f}" for p in pauses]
+    valid = all(not part.startswith("-") and float(part) <= 30 for part in parts)  # "-0.00" too
+    assert (RETRY_BACKOFF.problem(",".join(parts)) == "") == valid
+
+
+def test_retry_pauses_that_are_not_numbers_are_exit_1() -> None:
+    res = run("gc-session-k8s", "is-running", "s-settings", env={"GC_K8S_RETRY_BACKOFF": "0.1,soon"})
+    assert res.returncode == 1 and "invalid GC_K8S_RETRY_BACKOFF='0.1,soon'" in res.stderr, res.stderr
+    assert "comma-separated" in res.stderr
