@@ -22,6 +22,8 @@ pytest_plugins = ["protocol.conformance.fakekube.fixtures"]
 # itself (its fakes, its argv, its audit lines) pins GC_K8S_TRANSPORT=kubectl; each
 # transport forced has its own tests (tests/kube/test_transport_*.py, every conformance
 # suite in tests/k8s/test_conformance_transports.py, tests/realkube).
+# Under xdist the workers inherit the controller's dir (their own stays unused): one helper
+# for the run, stopped by the controller after the last worker is done.
 os.environ.setdefault("GC_K8S_TRANSPORT", "auto")
 RUNTIME = tempfile.mkdtemp(prefix="gck-", dir="/tmp")
 os.environ.setdefault("GC_K8S_RUNTIME_DIR", RUNTIME + "/run")
