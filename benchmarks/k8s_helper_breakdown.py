@@ -125,8 +125,8 @@ def main() -> int:
     env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "gc-bench-pycache")
     base = tempfile.mkdtemp(prefix="gchb-", dir="/tmp")  # short: a unix socket lives here
     try:
-        from providers.kube.fakekube.fixtures import make_env
-        from providers.kube.fakekube.server import FakeKube
+        from protocol.conformance.fakekube.fixtures import make_env
+        from protocol.conformance.fakekube.server import FakeKube
 
         with FakeKube("local", tls=True) as server:
             server.create_namespace("gc")

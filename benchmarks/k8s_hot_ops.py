@@ -8,7 +8,7 @@ time of ``--runs`` calls is reported with the ratio ours/upstream.
 Upstream's script is not part of this repository: save it from
 gastownhall/gascity contrib/session-scripts/gc-session-k8s and pass
 ``--upstream PATH``. Without ``--kubeconfig`` an offline API server
-(providers.kube.fakekube, local backend; over HTTPS with ``--tls``) is started for
+(protocol.conformance.fakekube, local backend; over HTTPS with ``--tls``) is started for
 the run. Python bytecode caching is switched on (PYTHONPYCACHEPREFIX), as for
 an installed wheel.
 
@@ -177,8 +177,8 @@ def main() -> int:
             env["KUBECONFIG"] = opts.kubeconfig
             return bench(env, opts.upstream, opts.runs, name, opts.costs)
         sys.path.insert(0, str(REPO))
-        from providers.kube.fakekube.fixtures import make_env
-        from providers.kube.fakekube.server import FakeKube
+        from protocol.conformance.fakekube.fixtures import make_env
+        from protocol.conformance.fakekube.server import FakeKube
 
         with FakeKube("local", tls=opts.tls) as server:
             server.create_namespace(env["GC_K8S_NAMESPACE"])

@@ -18,7 +18,7 @@ process-alive, get-last-activity), run serially through the helper, reported as 
 number of sessions one controller can drive per 30 s tick.
 
 Without ``--kubeconfig`` an offline API server over HTTPS is started for the run
-(providers.kube.fakekube, local backend, throwaway CA).
+(protocol.conformance.fakekube, local backend, throwaway CA).
 
     python benchmarks/k8s_transports.py --upstream /tmp/upstream/gc-session-k8s
 """
@@ -262,8 +262,8 @@ def main() -> int:
         if opts.kubeconfig:
             env["KUBECONFIG"] = opts.kubeconfig
             return bench(env, opts, base)
-        from providers.kube.fakekube.fixtures import make_env
-        from providers.kube.fakekube.server import FakeKube
+        from protocol.conformance.fakekube.fixtures import make_env
+        from protocol.conformance.fakekube.server import FakeKube
 
         with FakeKube("local", tls=True) as server:
             server.create_namespace(env["GC_K8S_NAMESPACE"])

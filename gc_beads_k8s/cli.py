@@ -12,8 +12,10 @@ from __future__ import annotations
 import sys
 
 from gc_beads_k8s import validate
+from gc_beads_k8s.settings import TABLE as SETTINGS
 from protocol.dispatch import Operation, run
 from protocol.observe import observe_operations
+from protocol.settings import help_section
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,39 +23,11 @@ if TYPE_CHECKING:
 
 EXE = "gc-beads-k8s"
 VERSION = "0.1.0"
-ABOUT = """\
+ABOUT = f"""\
 Gas City exec beads store: bd runs in one runner pod per city, one kubectl exec
 per store operation. Gas City runs it as GC_BEADS=exec:gc-beads-k8s.
 
-settings (environment; empty means unset):
-  GC_K8S_IMAGE                  runner image with sh and bd; required by start and init (default: none)
-  GC_K8S_NAMESPACE              namespace of the runner pod (default: gc)
-  GC_K8S_CONTEXT                kubeconfig context (default: the current context)
-  GC_KUBECTL                    kubectl binary (default: kubectl)
-  GC_K8S_TRANSPORT              how store ops reach the runner pod: kubectl, direct, helper or auto (default: auto)
-  GC_K8S_REQUEST_TIMEOUT        seconds per API request (default: 15)
-  GC_K8S_RETRY_BACKOFF          seconds between retries of a failed API call, comma-separated (default: 0.25,0.75,1.5)
-  GC_K8S_IMAGE_PULL_SECRET      image pull secret (default: none)
-  GC_BEADS_BD                   the bd command inside the pod (default: bd)
-  GC_K8S_BEADS_WORKSPACE        scope directories' root in the pod (default: /workspace)
-  GC_K8S_RUNNER_UID             runner uid, or 'image' for the image's user (default: 1000)
-  GC_K8S_RUNNER_GID             runner gid, or 'image' for the image's group (default: 1000)
-  GC_K8S_BEADS_CPU_REQUEST      runner CPU request (default: 100m)
-  GC_K8S_BEADS_MEM_REQUEST      runner memory request (default: 128Mi)
-  GC_K8S_BEADS_CPU_LIMIT        runner CPU limit (default: 500m)
-  GC_K8S_BEADS_MEM_LIMIT        runner memory limit (default: 512Mi)
-  GC_K8S_BEADS_RUNNER_POD       runner pod name (default: derived from the city path)
-  GC_K8S_BEADS_SERVICE_ACCOUNT  runner service account (default: the namespace's default)
-  GC_K8S_DOLT_SECRET            secret with the Dolt credentials (default: none)
-  GC_DOLT_HOST                  Dolt host for init, with GC_DOLT_PORT (default: GC_K8S_DOLT_HOST)
-  GC_DOLT_PORT                  Dolt port for init (default: GC_K8S_DOLT_PORT)
-  GC_K8S_DOLT_HOST              Dolt host when GC_DOLT_HOST is unset (default: dolt.gc.svc.cluster.local)
-  GC_K8S_DOLT_PORT              Dolt port when GC_DOLT_PORT is unset (default: 3307)
-  GC_K8S_CUSTOM_TYPES           extra bead types, comma-separated; or GC_BEADS_CUSTOM_TYPES (default: none)
-  GC_BEADS_CUSTOM_TYPES         same as GC_K8S_CUSTOM_TYPES, read when that is unset (default: none)
-  GC_K8S_AUDIT_LOG              file that gets one JSON line per kubectl call and per op (default: none)
-  GC_METRICS_DIR                textfile-collector directory of the op metrics (0700, yours) (default: none)
-  GC_PROVIDER_DEBUG             1: print a traceback with an internal error (default: unset)"""
+{help_section(SETTINGS)}"""
 
 
 # Each handler imports its module on call, so a store op never loads the lifecycle
@@ -246,8 +220,7 @@ VALIDATORS = {
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     from providers.kube import audit
-    from providers.kube.transport.checked import checked_settings
 
     return run(EXE, TABLE, VALIDATORS, args, about=ABOUT, version=VERSION,
-               settings=checked_settings(), log_env="GC_K8S_AUDIT_LOG",
+               settings=SETTINGS, log_env="GC_K8S_AUDIT_LOG",
                correlation=audit.correlation_id)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from gc_session_k8s import hot
 from gc_session_k8s.naming import session_pod
 from gc_session_k8s.pod_runner import PodRunner
-from gc_session_k8s.settings import checked_settings
+from gc_session_k8s.settings import TABLE as SETTINGS
 from protocol.dispatch import Call, bind, output
-from protocol.settings_check import check
+from protocol.settings import check
 from providers.kube.settings import KubeSettings
 from providers.tmux.ops import VALIDATORS, session_operations
 
@@ -62,7 +62,7 @@ def serve(argv: list[str], environ: dict[str, str], data: bytes, execute: Exec) 
     op = argv[0] if argv else ""
     if op not in READS:
         raise LookupError(f"not answered by the helper: {op!r}")
-    check(checked_settings(), environ)  # an invalid setting: the full way says so, exit 1
+    check(SETTINGS, environ)  # an invalid setting: the full way says so, exit 1
     spec = TABLE[op]
     call = ClientCall(bind(op, spec, argv[1:], VALIDATORS), environ, data, execute)
     return output(spec.handler(call))

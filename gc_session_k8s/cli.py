@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from gc_session_k8s.naming import session_pod
 from gc_session_k8s.pod_runner import PodRunner
+from gc_session_k8s.settings import CITY, TABLE
 from protocol import names
 from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
 from protocol.errors import UsageError
 from protocol.observe import observe_operations
+from protocol.settings import help_section
 from providers.kube import audit
 from providers.kube.settings import KubeSettings
 from providers.tmux import session
@@ -42,7 +44,7 @@ def settings(call: Call) -> KubeSettings:
 
 
 def pod(call: Call) -> str:
-    return session_pod(call["name"], call.environ.get("GC_K8S_CITY") or "")
+    return session_pod(call["name"], CITY.text(call.environ))
 
 
 def runner(call: Call) -> PodRunner:
@@ -83,7 +85,7 @@ def op_stop(call: Call) -> None:
 def op_list_running(call: Call) -> str:
     from gc_session_k8s.listing import list_running
 
-    return list_running(settings(call), call.environ.get("GC_K8S_CITY") or "", call["prefix"])
+    return list_running(settings(call), CITY.text(call.environ), call["prefix"])
 
 
 def op_attach(call: Call) -> None:
@@ -229,54 +231,18 @@ OPERATIONS: dict[str, Operation] = {
 
 VALIDATORS = {**SESSION_VALIDATORS, "image": names.not_empty("image reference")}
 
-ABOUT = """\
+ABOUT = f"""\
 Sessions as Kubernetes pods with tmux inside, driven by kubectl exec.
 Gas City runs it as GC_SESSION=exec:gc-session-k8s.
 
-settings (environment; empty means unset):
-  GC_K8S_IMAGE              agent image; required by start (default: none)
-  GC_K8S_NAMESPACE          namespace of the pods (default: gc)
-  GC_K8S_CONTEXT            kubeconfig context (default: the current context)
-  GC_K8S_CITY               city scope in pod names and labels, for cities sharing a namespace (default: none)
-  GC_KUBECTL                kubectl binary (default: kubectl)
-  GC_K8S_REQUEST_TIMEOUT    seconds per API request (default: 15)
-  GC_K8S_RETRY_BACKOFF      seconds between retries of a failed API call, comma-separated (default: 0.25,0.75,1.5)
-  GC_K8S_CPU_REQUEST        agent container CPU request (default: 500m)
-  GC_K8S_MEM_REQUEST        agent container memory request (default: 1Gi)
-  GC_K8S_CPU_LIMIT          agent container CPU limit (default: 2)
-  GC_K8S_MEM_LIMIT          agent container memory limit (default: 4Gi)
-  GC_K8S_SERVICE_ACCOUNT    pod service account (default: the namespace's default)
-  GC_K8S_IMAGE_PULL_SECRET  image pull secret (default: none)
-  GC_K8S_RUN_AS_USER        pod runAsUser (default: the image's user)
-  GC_K8S_DOLT_HOST          Dolt host the pods reach (default: dolt.gc.svc.cluster.local)
-  GC_K8S_DOLT_PORT          Dolt port the pods reach (default: 3307)
-  GC_K8S_MCP_MAIL_HOST      mail host the pods reach (default: mcp-mail.gc.svc.cluster.local)
-  GC_K8S_MCP_MAIL_PORT      mail port the pods reach (default: 8765)
-  GC_K8S_WORKDIR_HOSTPATH   1: mount the work dir at its own path (single-node clusters) (default: off)
-  GC_K8S_PREBAKED           1: the image already holds /workspace; nothing staged (default: off)
-  GC_K8S_WORKSPACE_PVC      PersistentVolumeClaim for /workspace (default: none, an emptyDir)
-  GC_K8S_SESSION_BRANCH     1: put each agent on its own branch gc/<session> (default: off)
-  GC_K8S_LEDGER             1: tunnel a loopback GC_BEADS_API into the pod (bd, python3 in it) (default: off)
-  GC_K8S_TOOLS_PATH         image dirs holding gc, bd, git (declares env.tooling; start checks) (default: none)
-  GC_TRANSCRIPTS_SRC        stop: a directory in the pod copied into GC_TRANSCRIPTS_DEST (default: unset)
-  GC_TRANSCRIPTS_DEST       stop: where GC_TRANSCRIPTS_SRC arrives, an absolute path (default: unset)
-  GC_K8S_INIT_GRACE_S       seconds a pod may take coming up before it is replaced (default: 240)
-  GC_K8S_AUDIT_LOG          file that gets one JSON line per kubectl call and per op (default: none)
-  GC_METRICS_DIR            textfile-collector directory of the op metrics (0700, yours) (default: none)
-  GC_K8S_TRANSPORT          how ops reach pods: kubectl, direct, helper or auto (default: auto)
-  GC_K8S_METRICS_ADDR       loopback host:port where the helper serves /metrics (default: none)
-  GC_NUDGE_DEBOUNCE_MS      pause between typing a nudge and pressing Enter (default: 500)
-  GC_START_TIMEOUT_S        start's own time budget, under gc's startup_timeout (default: 50)
-  GC_EXEC_STATE_DIR         directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)
-  GC_PROVIDER_DEBUG         1: print a traceback with an internal error (default: unset)"""
+{help_section(TABLE)}"""
 
 
 def main() -> None:
-    from gc_session_k8s.settings import checked_settings
     from providers.kube.transport.interface import start_helper_as
 
     start_helper_as(HELPER_ENTRY)
 
     dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
-                  settings=checked_settings(), log_env="GC_K8S_AUDIT_LOG",
+                  settings=TABLE, log_env="GC_K8S_AUDIT_LOG",
                   correlation=audit.correlation_id)

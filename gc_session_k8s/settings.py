@@ -9,71 +9,105 @@ from __future__ import annotations
 
 import os
 
+from protocol import settings as s
+from protocol.settings import Setting
+from providers.kube import settings as kube
 from providers.kube.settings import KubeSettings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from protocol.settings_check import Setting
-
+CITY = Setting("GC_K8S_CITY", "city scope in pod names and labels, for cities sharing a namespace")
+CPU_REQUEST = Setting("GC_K8S_CPU_REQUEST", "agent container CPU request", default="500m")
+MEM_REQUEST = Setting("GC_K8S_MEM_REQUEST", "agent container memory request", default="1Gi")
+CPU_LIMIT = Setting("GC_K8S_CPU_LIMIT", "agent container CPU limit", default="2")
+MEM_LIMIT = Setting("GC_K8S_MEM_LIMIT", "agent container memory limit", default="4Gi")
+SERVICE_ACCOUNT = Setting("GC_K8S_SERVICE_ACCOUNT", "pod service account",
+                          shown="the namespace's default")
+RUN_AS_USER = Setting("GC_K8S_RUN_AS_USER", "pod runAsUser", "int", what="(a uid)",
+                      shown="the image's user")
+MAIL_HOST = Setting("GC_K8S_MCP_MAIL_HOST", "mail host the pods reach",
+                    default="mcp-mail.gc.svc.cluster.local")
+MAIL_PORT = Setting("GC_K8S_MCP_MAIL_PORT", "mail port the pods reach", "port", default="8765")
+#: Single-node clusters whose node shares the controller's disk (k3s, kind with
+#: extraMounts, the offline test server): mount work_dir at its own path (hostPath)
+#: instead of staging a copy, so the agent edits the real checkout.
+WORKDIR_HOSTPATH = Setting("GC_K8S_WORKDIR_HOSTPATH",
+                           "1: mount the work dir at its own path (single-node clusters)", "flag",
+                           shown="off")
+#: The image already holds /workspace (city and work dirs baked in, as upstream's Go
+#: provider's GC_K8S_PREBAKED): no emptyDir over it, no init container, no staging.
+PREBAKED = Setting("GC_K8S_PREBAKED", "1: the image already holds /workspace; nothing staged", "flag",
+                   shown="off")
+#: A PersistentVolumeClaim for /workspace (gascity #2718): each session keeps its own
+#: directory in it (subPath = pod name) across pod restarts.
+WORKSPACE_PVC = Setting("GC_K8S_WORKSPACE_PVC", "PersistentVolumeClaim for /workspace",
+                        shown="none, an emptyDir")
+#: Put the agent on its own branch gc/<session> at start (see `branches`).
+SESSION_BRANCH = Setting("GC_K8S_SESSION_BRANCH", "1: put each agent on its own branch gc/<session>",
+                         "flag", shown="off")
 #: A pod younger than this that is still coming up is "initializing", never replaced.
-DEFAULT_INIT_GRACE_S = 240.0
+#: The tunnel from each pod to the controller's loopback GC_BEADS_API (`gc_session_k8s.ledger`).
+LEDGER = Setting("GC_K8S_LEDGER", "1: tunnel a loopback GC_BEADS_API into the pod (bd, python3 in it)",
+                 "flag", shown="off")
+#: env.tooling: the image's directories holding gc, bd and git (`gc_session_k8s.env`).
+TOOLS_PATH = Setting("GC_K8S_TOOLS_PATH", "image dirs holding gc, bd, git (declares env.tooling; start checks)")
+#: env.transcripts: gc names them in stop's environment.
+TRANSCRIPTS_SRC = Setting("GC_TRANSCRIPTS_SRC", "stop: a directory in the pod copied into GC_TRANSCRIPTS_DEST",
+                          shown="unset")
+TRANSCRIPTS_DEST = Setting("GC_TRANSCRIPTS_DEST", "stop: where GC_TRANSCRIPTS_SRC arrives, an absolute path",
+                           shown="unset")
+INIT_GRACE_S = Setting("GC_K8S_INIT_GRACE_S", "seconds a pod may take coming up before it is replaced",
+                       "number", default="240", what="of seconds", inclusive=True)
 
-
-def _get(env: Mapping[str, str], key: str, default: str = "") -> str:
-    return env.get(key) or default
-
-
-def _flag(env: Mapping[str, str], key: str) -> bool:
-    return _get(env, key).lower() in ("1", "true", "yes", "on")
+#: gc-session-k8s's settings table (`protocol.settings`): its ``--help``, the checks before
+#: each op and the docs' settings tables come from here.
+TABLE = s.table(
+    kube.IMAGE, kube.NAMESPACE, kube.CONTEXT, CITY, kube.KUBECTL, kube.REQUEST_TIMEOUT,
+    kube.RETRY_BACKOFF, CPU_REQUEST, MEM_REQUEST, CPU_LIMIT, MEM_LIMIT, SERVICE_ACCOUNT,
+    kube.IMAGE_PULL_SECRET, RUN_AS_USER, kube.DOLT_HOST, kube.DOLT_PORT, MAIL_HOST, MAIL_PORT,
+    WORKDIR_HOSTPATH, PREBAKED, WORKSPACE_PVC, SESSION_BRANCH, LEDGER, TOOLS_PATH, TRANSCRIPTS_SRC,
+    TRANSCRIPTS_DEST, INIT_GRACE_S, kube.AUDIT_LOG,
+    s.METRICS_DIR, kube.TRANSPORT, kube.TRANSPORTS, s.NUDGE_DEBOUNCE_MS, s.START_TIMEOUT_S,
+    s.EXEC_STATE_DIR, s.PROVIDER_DEBUG)
+#: A pod younger than this that is still coming up is "initializing", never replaced.
+DEFAULT_INIT_GRACE_S = float(INIT_GRACE_S.default)
 
 
 class Settings:
     """Everything the provider reads from its own environment."""
 
     __slots__ = ("audit_log", "city", "cpu_limit", "cpu_request", "dolt_host", "dolt_port",
-                 "environ", "image", "image_pull_secret", "init_grace_s", "kube", "mail_host",
-                 "mail_port", "mem_limit", "mem_request", "prebaked", "run_as_user",
-                 "service_account", "session_branch", "workdir_hostpath", "workspace_pvc")
+                 "environ", "image", "image_pull_secret", "init_grace_s", "kube", "mail_host", "mail_port",
+                 "mem_limit", "mem_request", "prebaked", "run_as_user", "service_account",
+                 "session_branch", "workdir_hostpath", "workspace_pvc")
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
-        self.kube = KubeSettings.from_env(env)
         #: The environment read (the ledger forwarder is started with it).
         self.environ: Mapping[str, str] = env
-        self.image = _get(env, "GC_K8S_IMAGE")
-        self.cpu_request = _get(env, "GC_K8S_CPU_REQUEST", "500m")
-        self.mem_request = _get(env, "GC_K8S_MEM_REQUEST", "1Gi")
-        self.cpu_limit = _get(env, "GC_K8S_CPU_LIMIT", "2")
-        self.mem_limit = _get(env, "GC_K8S_MEM_LIMIT", "4Gi")
-        self.service_account = _get(env, "GC_K8S_SERVICE_ACCOUNT")
-        self.image_pull_secret = _get(env, "GC_K8S_IMAGE_PULL_SECRET")
-        self.run_as_user = _get(env, "GC_K8S_RUN_AS_USER")
-        self.dolt_host = _get(env, "GC_K8S_DOLT_HOST", "dolt.gc.svc.cluster.local")
-        self.dolt_port = _get(env, "GC_K8S_DOLT_PORT", "3307")
-        self.mail_host = _get(env, "GC_K8S_MCP_MAIL_HOST", "mcp-mail.gc.svc.cluster.local")
-        self.mail_port = _get(env, "GC_K8S_MCP_MAIL_PORT", "8765")
+        self.kube = KubeSettings.from_env(env)
+        self.image = kube.IMAGE.text(env)
+        self.cpu_request = CPU_REQUEST.text(env)
+        self.mem_request = MEM_REQUEST.text(env)
+        self.cpu_limit = CPU_LIMIT.text(env)
+        self.mem_limit = MEM_LIMIT.text(env)
+        self.service_account = SERVICE_ACCOUNT.text(env)
+        self.image_pull_secret = kube.IMAGE_PULL_SECRET.text(env)
+        self.run_as_user = RUN_AS_USER.text(env)
+        self.dolt_host = kube.DOLT_HOST.text(env)
+        self.dolt_port = kube.DOLT_PORT.text(env)
+        self.mail_host = MAIL_HOST.text(env)
+        self.mail_port = MAIL_PORT.text(env)
         #: The operator's city scope: part of pod names and the list-running selector.
-        self.city = _get(env, "GC_K8S_CITY")
-        self.audit_log = _get(env, "GC_K8S_AUDIT_LOG")
-        #: Single-node clusters whose node shares the controller's disk (k3s, kind with
-        #: extraMounts, the offline test server): mount work_dir at its own path
-        #: (hostPath) instead of staging a copy, so the agent edits the real checkout.
-        self.workdir_hostpath = _flag(env, "GC_K8S_WORKDIR_HOSTPATH")
-        #: The image already holds /workspace (city and work dirs baked in, as upstream's Go
-        #: provider's GC_K8S_PREBAKED): no emptyDir over it, no init container, no staging.
-        self.prebaked = _flag(env, "GC_K8S_PREBAKED")
-        #: A PersistentVolumeClaim for /workspace (gascity #2718): each session keeps its own
-        #: directory in it (subPath = pod name) across pod restarts.
-        self.workspace_pvc = _get(env, "GC_K8S_WORKSPACE_PVC")
-        #: Put the agent on its own branch gc/<session> at start (see `branches`).
-        self.session_branch = _flag(env, "GC_K8S_SESSION_BRANCH")
-        raw = _get(env, "GC_K8S_INIT_GRACE_S")
-        try:
-            self.init_grace_s = float(raw) if raw else DEFAULT_INIT_GRACE_S
-        except ValueError:
-            self.init_grace_s = DEFAULT_INIT_GRACE_S
+        self.city = CITY.text(env)
+        self.audit_log = kube.AUDIT_LOG.text(env)
+        self.workdir_hostpath = WORKDIR_HOSTPATH.flag(env)
+        self.prebaked = PREBAKED.flag(env)
+        self.workspace_pvc = WORKSPACE_PVC.text(env)
+        self.session_branch = SESSION_BRANCH.flag(env)
+        self.init_grace_s = INIT_GRACE_S.number(env)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,19 +117,3 @@ class Settings:
     @property
     def namespace(self) -> str:
         return self.kube.namespace
-
-
-def checked_settings() -> dict[str, Setting]:
-    """The settings read as numbers, flags or choices: an invalid one is exit 1 before any op runs."""
-    from protocol import settings_check as check
-    from providers.kube.transport.checked import LoopbackAddress
-    from providers.kube.transport.checked import checked_settings as kube_settings
-
-    # GC_K8S_METRICS_ADDR is among kube_settings (a helper gc-beads-k8s starts reads it too);
-    # named here as well: it is this executable's documented way to serve its helper's metrics.
-    return {**kube_settings(), "GC_K8S_METRICS_ADDR": LoopbackAddress(),
-            "GC_NUDGE_DEBOUNCE_MS": check.millis(),
-            "GC_START_TIMEOUT_S": check.seconds(), "GC_K8S_INIT_GRACE_S": check.seconds(zero_ok=True),
-            "GC_K8S_MCP_MAIL_PORT": check.PORT, "GC_K8S_RUN_AS_USER": check.Setting("int", "(a uid)"),
-            "GC_K8S_PREBAKED": check.FLAG, "GC_K8S_WORKDIR_HOSTPATH": check.FLAG,
-            "GC_K8S_SESSION_BRANCH": check.FLAG, "GC_K8S_LEDGER": check.FLAG}

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from protocol.metrics import Registry
-    from protocol.settings_check import Setting
+    from protocol.settings import Setting
 
     Handler = Callable[["Call"], "str | bytes | None"]
     Validator = Callable[[str], str]
@@ -240,7 +240,7 @@ def run(
     """Run one operation from argv and return the process exit code.
 
     ``settings``: the environment settings checked before any operation runs
-    (`protocol.settings_check`); an invalid one is exit 1 naming the valid values.
+    (`protocol.settings`); an invalid one is exit 1 naming the valid values.
     ``log_env``: the variable naming the file that gets one line per op (`protocol.oplog`),
     ``correlation`` the op's id there (default: `protocol.oplog.op_id`). Every op gc calls
     is also counted when ``$GC_METRICS_DIR`` is set (`protocol.metrics`)."""
@@ -268,7 +268,7 @@ def run(
         if spec is None:
             raise UnknownOperation(op)
         if settings:
-            from protocol.settings_check import check
+            from protocol.settings import check
 
             check(settings)
         if spec.human:

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SESSION_TAG, TEST_TIMING, Provider, executable, reap_tmux
+from helpers import SESSION_TAG, TEST_TIMING, Provider, executable, reap_tmux, stop_helper
 
-pytest_plugins = ["providers.kube.fakekube.fixtures", "schedule"]
+pytest_plugins = ["protocol.conformance.fakekube.fixtures", "schedule"]
 
-# The bulk of the suite drives the kubectl door, so its kubectl fakes and fault injection
-# mean what they say and no test starts a helper in the user's runtime dir. The default
-# (auto) and the fast doors have their own tests: tests/kube/test_transport_*.py, every
-# conformance suite with each transport (tests/k8s/test_conformance_transports.py) and
-# against the real kube-apiserver (tests/realkube/test_realkube_transports.py).
-os.environ.setdefault("GC_K8S_TRANSPORT", "kubectl")
+# Every executable the tests start runs the default transport (auto: the helper once one
+# runs, else direct, else kubectl), as gc runs them. The helpers they start live in this
+# process's own runtime dir (short, under /tmp: a unix socket's path is at most 108 bytes),
+# never the user's, and are stopped when the session ends. A test that drives kubectl
+# itself (its fakes, its argv, its audit lines) pins GC_K8S_TRANSPORT=kubectl; each
+# transport forced has its own tests (tests/kube/test_transport_*.py, every conformance
+# suite in tests/k8s/test_conformance_transports.py, tests/realkube).
+# Under xdist the workers inherit the controller's dir (their own stays unused): one helper
+# for the run, stopped by the controller after the last worker is done.
+os.environ.setdefault("GC_K8S_TRANSPORT", "auto")
+RUNTIME = tempfile.mkdtemp(prefix="gck-", dir="/tmp")
+os.environ.setdefault("GC_K8S_RUNTIME_DIR", RUNTIME + "/run")
 for _key, _value in TEST_TIMING.items():
     os.environ.setdefault(_key, _value)
 
@@ -42,10 +50,10 @@ def left_behind(session: pytest.Session) -> dict[str, list[str]]:
     sockets = [str(p) for p in Path("/tmp").glob(f"gct-{SESSION_TAG}-*")]
     if sockets:
         leaks["tmux test sockets"] = sockets
-    if session.config.pluginmanager.has_plugin("providers.kube.fakekube.fixtures"):
-        from providers.kube.fakekube.fixtures import ENV_DIRS
-        from providers.kube.fakekube.leaks import leftovers
-        from providers.kube.fakekube.server import FakeKube
+    if session.config.pluginmanager.has_plugin("protocol.conformance.fakekube.fixtures"):
+        from protocol.conformance.fakekube.fixtures import ENV_DIRS
+        from protocol.conformance.fakekube.leaks import leftovers
+        from protocol.conformance.fakekube.server import FakeKube
 
         for server in FakeKube.instances:
             server.stop()  # idempotent: the server fixtures normally did it already
@@ -63,6 +71,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     server with others is checked after the last user is done, whatever the order. Under
     xdist each worker checks its own and hands the result to the controller, which reports.
     """
+    if os.environ.get("GC_K8S_RUNTIME_DIR") == RUNTIME + "/run":
+        stop_helper(RUNTIME + "/run")  # the helper the suite's executables started, if any
+    shutil.rmtree(RUNTIME, ignore_errors=True)
     leaks = left_behind(session)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: sent to the controller when it finishes

@@ -12,7 +12,9 @@ import os
 from protocol.dispatch import Call, Operation
 from protocol.dispatch import main as dispatch_main
 from protocol.observe import observe_operations
+from protocol.settings import help_section
 from providers.gc_session_tmux.local_runner import LocalRunner
+from providers.gc_session_tmux.settings import TABLE
 from providers.gc_session_tmux.sockets import socket_path
 from providers.tmux import session
 from providers.tmux.ops import VALIDATORS, session_operations
@@ -20,7 +22,6 @@ from providers.tmux.ops import VALIDATORS, session_operations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from protocol.locks import FileLock
-    from protocol.settings_check import Setting
 
 EXE = "gc-session-tmux"
 VERSION = "0.1.0"
@@ -144,37 +145,16 @@ OPERATIONS: dict[str, Operation] = {
     **session_operations(runner, nudge_lock),
 }
 
-ABOUT = """\
+ABOUT = f"""\
 Sessions in local tmux on a private socket. Linux and macOS.
 Gas City runs it as GC_SESSION=exec:gc-session-tmux.
 
-settings (environment; empty means unset):
-  GC_TMUX_SOCKET          tmux server: a name (as tmux -L) or an absolute socket path (default: gc)
-  TMUX_TMPDIR             directory of a named socket, as for tmux (default: /tmp)
-  GC_TMUX                 the tmux binary to run (default: tmux)
-  GC_NUDGE_DEBOUNCE_MS    pause between typing a nudge and pressing Enter (default: 500)
-  GC_STOP_GRACE_MS        stop's wait between SIGTERM and SIGKILL (default: 1500)
-  GC_START_TIMEOUT_S      start's own time budget, under gc's startup_timeout (default: 50)
-  GC_EXEC_STATE_DIR       directory of the nudge locks (default: $XDG_RUNTIME_DIR/gc-exec-<uid>)
-  GC_TRANSCRIPTS_SRC      stop: a directory of the box copied into GC_TRANSCRIPTS_DEST (default: unset)
-  GC_TRANSCRIPTS_DEST     stop: where GC_TRANSCRIPTS_SRC arrives, an absolute path (default: unset)
-  GC_PORTABLE             1: use ps, temp files and waitpid instead of /proc, memfd, pidfd (default: auto)
-  GC_TMUX_LOG             file that gets one JSON line per op (stats reads it) (default: none)
-  GC_METRICS_DIR          textfile-collector directory of the op metrics (0700, yours) (default: none)
-  GC_PROVIDER_DEBUG       1: print a traceback with an internal error (default: unset)"""
+{help_section(TABLE)}"""
 
 
 __all__ = ["OPERATIONS", "VALIDATORS", "main"]
 
 
-def checked_settings() -> dict[str, Setting]:
-    """The settings read as numbers or choices: an invalid one is exit 1 before any op runs."""
-    from protocol.settings_check import choice, millis, seconds
-
-    return {"GC_NUDGE_DEBOUNCE_MS": millis(), "GC_STOP_GRACE_MS": millis(),
-            "GC_START_TIMEOUT_S": seconds(), "GC_PORTABLE": choice("1", "0")}
-
-
 def main() -> None:
     dispatch_main(EXE, OPERATIONS, VALIDATORS, about=ABOUT, version=VERSION,
-                  settings=checked_settings(), log_env="GC_TMUX_LOG")
+                  settings=TABLE, log_env="GC_TMUX_LOG")

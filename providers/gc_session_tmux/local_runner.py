@@ -7,6 +7,7 @@ import os
 from protocol import proc
 from protocol.errors import ProviderError
 from providers.gc_session_tmux import sockets
+from providers.gc_session_tmux.settings import TMUX
 from providers.tmux.runner import command_line, sh_quote
 
 TYPE_CHECKING = False
@@ -25,7 +26,7 @@ def tmux_binary(environ: Mapping[str, str]) -> str:
     Resolved here, not by posix_spawnp, so that a missing tmux is an error for
     every operation instead of reading as "no session" (is-running false, stop ok).
     """
-    name = environ.get("GC_TMUX") or "tmux"
+    name = TMUX.text(environ)
     if "/" in name:
         candidates = [name]
     else:

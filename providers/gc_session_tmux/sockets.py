@@ -20,27 +20,28 @@ import time
 from protocol import privdir
 from protocol.errors import UsageError
 from protocol.names import KEY_CHARS
+from providers.gc_session_tmux.settings import SOCKET, TMUX_TMPDIR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-DEFAULT_NAME = "gc"
+DEFAULT_NAME = SOCKET.default
 SIGUSR1 = 10
 #: How long a revived server may take to bind its socket again.
 REVIVE_WAIT = 2.0
 
 
 def socket_path(environ: Mapping[str, str]) -> str:
-    value = environ.get("GC_TMUX_SOCKET", "")
+    value = environ.get(SOCKET.name, "")
     if "/" in value:
         if not value.startswith("/"):
             raise UsageError(f"GC_TMUX_SOCKET must be an absolute path or a name: {value!r}")
         return value
-    name = value or DEFAULT_NAME
+    name = value or SOCKET.default
     if not KEY_CHARS.issuperset(name) or name[0] in ".-":
         raise UsageError(f"invalid GC_TMUX_SOCKET name {name!r}")
-    base = environ.get("TMUX_TMPDIR") or "/tmp"
+    base = TMUX_TMPDIR.text(environ)
     return f"{base.rstrip('/')}/tmux-{os.getuid()}/{name}"
 
 

@@ -20,7 +20,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from providers.gc_session_tmux.local_runner import LocalRunner
 
-DEFAULT_GRACE = 1.5
 
 
 def _gone(pid: int) -> bool:
@@ -49,8 +48,9 @@ def _signal_all(pids: list[int], sig: int) -> None:
 
 
 def grace_seconds() -> float:
-    raw = os.environ.get("GC_STOP_GRACE_MS", "")
-    return int(raw) / 1000 if raw.isdigit() else DEFAULT_GRACE
+    from providers.gc_session_tmux.settings import STOP_GRACE_MS
+
+    return STOP_GRACE_MS.whole(os.environ) / 1000
 
 
 def stop(r: LocalRunner) -> None:

@@ -14,7 +14,7 @@ Execs take one of three doors (`providers.kube.transport`, ``GC_K8S_TRANSPORT``)
 kubectl, a direct HTTPS + WebSocket exec, or a resident per-user helper (by default the
 fastest that works: ``auto``); the fast ones hand anything they cannot do back to kubectl.
 
-Settings come from the environment: ``GC_K8S_NAMESPACE`` (default ``gc``),
-``GC_K8S_CONTEXT``, ``GC_KUBECTL`` (default ``kubectl``),
-``GC_K8S_REQUEST_TIMEOUT`` (seconds, default 15) and the usual ``KUBECONFIG``.
+Settings come from the environment: the rows of `providers.kube.settings` (namespace,
+context, kubectl, request timeout, transport and its helper's), which each Kubernetes
+executable's settings table takes, and the usual ``KUBECONFIG``.
 """

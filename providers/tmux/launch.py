@@ -35,13 +35,12 @@ STATUS_WAIT = 3.0
 #: How long a start without readiness hints watches for a command that ends at once
 #: (`{"command": "exit 3"}`), to say so rather than leave is-running's false a surprise.
 HINTLESS_LOOK = 0.5
-#: Gas City kills `start` at its startup_timeout (60 s by default); finish first.
-DEFAULT_BUDGET = 50.0
 
 
 def start_budget() -> float:
-    raw = os.environ.get("GC_START_TIMEOUT_S", "")
-    return float(raw) if raw.replace(".", "", 1).isdigit() else DEFAULT_BUDGET
+    from protocol.settings import START_TIMEOUT_S
+
+    return START_TIMEOUT_S.number(os.environ)
 
 
 def warn(message: str) -> None:

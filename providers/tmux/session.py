@@ -32,9 +32,6 @@ if TYPE_CHECKING:
     from protocol.proc import Result
     from providers.tmux.runner import Runner
 
-#: Pause between typing a nudge and pressing Enter, so a TUI that detects
-#: pastes by timing does not swallow the Enter into the paste (Gas City uses 500 ms).
-DEFAULT_DEBOUNCE_MS = 500
 MISSING = ("can't find session", "no server running", "can't find pane", "can't find window",
            "session not found", "no such session", "error connecting",
            "no such file or directory",
@@ -195,9 +192,9 @@ exit 0
 """
 
 def debounce_seconds(environ: Mapping[str, str]) -> str:
-    raw = environ.get("GC_NUDGE_DEBOUNCE_MS", "")
-    ms = int(raw) if raw.isdigit() else DEFAULT_DEBOUNCE_MS
-    return f"{ms / 1000:.3f}"
+    from protocol.settings import NUDGE_DEBOUNCE_MS
+
+    return f"{NUDGE_DEBOUNCE_MS.whole(environ) / 1000:.3f}"
 
 
 def nudge(r: Runner, message: bytes, *, debounce: str = "0.500", wake: bool = True) -> None:

@@ -47,7 +47,7 @@ def shared_city(fake_kube_server: Any) -> Iterator[City]:
     """One started city per test module (its runner pod is reused by every test)."""
     if not os.access(KUBECTL, os.X_OK):
         pytest.skip(f"{KUBECTL} is not installed")
-    from providers.kube.fakekube.fixtures import make_env
+    from protocol.conformance.fakekube.fixtures import make_env
 
     server, base = fake_kube_server
     server.create_namespace("gc")

@@ -230,6 +230,6 @@ def test_config_set_keeps_a_value_that_starts_with_a_dash(store: Scope) -> None:
 def test_a_non_numeric_dolt_port_fails_init_with_one_line(bare_city: City) -> None:
     res = bare_city.run("init", str(bare_city.root), "mc", env={"GC_K8S_DOLT_PORT": "dolt"})
     assert res.rc == 1
-    # Checked at start-up with every setting (`protocol.settings_check`), before init runs.
+    # Checked at start-up with every setting (`protocol.settings`), before init runs.
     assert "invalid GC_K8S_DOLT_PORT='dolt': want a port number from 1 to 65535" in res.err
     assert len(res.err.strip().splitlines()) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fakekube_kubectls import KUBECTLS, Kubectl
 
-from providers.kube.fakekube.fixtures import find_kubectl
+from protocol.conformance.fakekube.fixtures import find_kubectl
 
 
 @pytest.fixture(params=KUBECTLS, ids=lambda k: f"kubectl-{k.version}")

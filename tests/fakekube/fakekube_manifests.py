@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from providers.kube.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv
 
 # The upstream agent pod shape (session-protocol §4.2), trimmed to what the fake runs.
 AGENT_ENTRYPOINT = "tmux new-session -d -s main 'sleep 1000' && sleep infinity"

@@ -24,8 +24,8 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from local_users import Stranger, as_stranger, throwaway_user
 
-from providers.kube.fakekube import auth
-from providers.kube.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube import auth
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 
 UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}

@@ -11,7 +11,7 @@ import pytest
 from fakekube_kubectls import Kubectl
 from fakekube_manifests import agent_pod, apply, wait_until
 
-from providers.kube.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import AGENT_IMAGE, FakeKubeEnv
 
 pytestmark = pytest.mark.docker
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from fakekube_manifests import agent_pod, apply, running_pod, wait_until
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 
 
 def _control(kube: FakeKubeEnv, method: str, path: str, body: Any = None) -> Any:

@@ -16,7 +16,7 @@ import orjson
 from fakekube_kubectls import Kubectl
 from fakekube_manifests import agent_pod, apply, dumps, running_pod
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv, find_kubectl
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv, find_kubectl
 
 
 def test_apply_creates_pod_and_get_by_label_returns_it_as_json(

@@ -15,8 +15,8 @@ import orjson
 import pytest
 from fakekube_manifests import agent_pod, apply, running_pod, wait_until
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv, find_kubectl
-from providers.kube.fakekube.selectors import parse_field_selector, parse_label_selector
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv, find_kubectl
+from protocol.conformance.fakekube.selectors import parse_field_selector, parse_label_selector
 
 
 class ExitCase(NamedTuple):
@@ -158,7 +158,7 @@ def test_watch_resumes_from_a_resource_version_and_sends_bookmarks(fake_kube: Fa
 def test_server_module_runs_standalone_and_cleans_up(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kc"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "providers.kube.fakekube", "--kubeconfig", str(kubeconfig),
+        [sys.executable, "-m", "protocol.conformance.fakekube", "--kubeconfig", str(kubeconfig),
          "--create-namespace", "gc"],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
     )
@@ -189,7 +189,7 @@ def test_server_module_runs_standalone_and_cleans_up(tmp_path: Path) -> None:
 
 
 def test_plain_process_fallback_gives_each_pod_its_own_tmux_and_home() -> None:
-    from providers.kube.fakekube.server import FakeKube
+    from protocol.conformance.fakekube.server import FakeKube
 
     with FakeKube("local", use_namespaces=False) as kube:
         kube.create_namespace("gc")
@@ -214,7 +214,7 @@ def test_plain_process_fallback_gives_each_pod_its_own_tmux_and_home() -> None:
 
 
 def _defaulted(pod: dict[str, Any]) -> dict[str, Any]:
-    from providers.kube.fakekube.pods import apply_defaults
+    from protocol.conformance.fakekube.pods import apply_defaults
 
     apply_defaults(pod)
     return pod

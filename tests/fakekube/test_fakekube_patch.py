@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from providers.kube.fakekube.errors import ApiError
-from providers.kube.fakekube.patch import PATCH_REJECTED, json_patch
+from protocol.conformance.fakekube.errors import ApiError
+from protocol.conformance.fakekube.patch import PATCH_REJECTED, json_patch
 
 
 def _patch(items: list[str], op: dict[str, Any]) -> list[str] | ApiError:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fakekube_manifests import agent_pod
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 
 # Module objects are typed Any: the client's own functions are untyped.
 client = pytest.importorskip("kubernetes.client")

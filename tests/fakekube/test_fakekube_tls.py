@@ -21,8 +21,8 @@ from fakekube_kubectls import Kubectl
 from fakekube_manifests import agent_pod, dumps, running_pod
 from helpers import Provider, executable, wait_for
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv, find_kubectl
-from providers.kube.fakekube.tls import make_certs
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv, find_kubectl
+from protocol.conformance.fakekube.tls import make_certs
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -263,7 +263,7 @@ def test_cli_tls_flag_serves_https_and_cleans_up(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kc"
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
     env["NO_PROXY"] = "127.0.0.1"
-    proc = subprocess.Popen([sys.executable, "-m", "providers.kube.fakekube", "--tls", "--kubeconfig",
+    proc = subprocess.Popen([sys.executable, "-m", "protocol.conformance.fakekube", "--tls", "--kubeconfig",
                              str(kubeconfig), "--create-namespace", "gc"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, text=True)
     try:

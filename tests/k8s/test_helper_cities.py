@@ -17,8 +17,8 @@ import pytest
 from helpers import Completed, executable, stop_helper, wait_for
 from k8s_helpers import IMAGE, KUBECTL, NAMESPACE
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv
-from providers.kube.fakekube.server import FakeKube
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube.server import FakeKube
 from providers.kube.transport import helper_client
 
 SESSION = "mayor"

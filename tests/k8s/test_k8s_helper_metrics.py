@@ -95,7 +95,7 @@ def test_a_helper_asked_to_listen_off_loopback_refuses_in_one_line_and_exits_1(a
 
 def test_a_server_without_exec_v5_shows_as_the_resident_streams_fallback_in_the_helpers_registry(
         k8s: K8s, helper: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from providers.kube.fakekube import exec_stream
+    from protocol.conformance.fakekube import exec_stream
     from providers.kube.transport.helper_client import metrics_text
 
     name = k8s.name()

@@ -172,7 +172,7 @@ def test_the_kits_env_ledger_probe_passes_through_the_tunnel(
         k8s: K8s, monkeypatch: pytest.MonkeyPatch) -> None:
     """`gc runtime conformance --env`'s ENV-LEDGER as the kit runs it: bd ready (the stand-in,
     put on the test pods' PATH here) reaches the kit's loopback beads API from the pod."""
-    from providers.kube.fakekube.backends import local
+    from protocol.conformance.fakekube.backends import local
 
     monkeypatch.setattr(local, "DEFAULT_PATH", f"{BOX_TOOLS}:{local.DEFAULT_PATH}")
     exe = shutil.which("gc-provider-conformance", path=sysconfig.get_path("scripts"))

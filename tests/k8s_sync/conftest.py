@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from k8s_sync_helpers import NAMESPACE, Pods, git
 
-from providers.kube.fakekube.fixtures import KUBECTL_132, FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import KUBECTL_132, FakeKubeEnv
 
 
 @pytest.fixture
 def pods(fake_kube: FakeKubeEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pods]:
-    from providers.kube.fakekube.backends.local import namespaces_available
+    from protocol.conformance.fakekube.backends.local import namespaces_available
 
     if not namespaces_available():
         pytest.skip("the local fake-kube backend needs root and unshare for /workspace mounts")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import orjson
 
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 from protocol.sanitize import pod_name, sanitize_label
-from providers.kube.fakekube.fixtures import FakeKubeEnv
 
 NAMESPACE = "gc"
 IDENTITY = ["-c", "user.name=Agent", "-c", "user.email=agent@example.com"]

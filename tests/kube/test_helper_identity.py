@@ -17,8 +17,8 @@ import orjson
 import pytest
 from transport_support import POD, SETTINGS, ca_b64, transports, write_kubeconfig
 
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 from protocol.proc import Result
-from providers.kube.fakekube.fixtures import FakeKubeEnv
 from providers.kube.pod_exec import exec_in_pod
 from providers.kube.settings import KubeSettings
 from providers.kube.transport import helper_client

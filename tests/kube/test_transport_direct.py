@@ -21,10 +21,10 @@ from transport_support import (
     write_kubeconfig,
 )
 
+from protocol.conformance.fakekube import exec_stream
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 from protocol.proc import Result
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable, PodGone
-from providers.kube.fakekube import exec_stream
-from providers.kube.fakekube.fixtures import FakeKubeEnv
 from providers.kube.pod_exec import exec_in_pod
 from providers.kube.transport import credentials
 from providers.kube.transport.kubeconfig import proxy_applies

@@ -30,11 +30,11 @@ from transport_support import (
     write_kubeconfig,
 )
 
+from protocol.conformance.fakekube import server as fake_server
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 from protocol.privdir import Untrusted
 from protocol.proc import Result
 from providers.kube.errors import KubeForbidden, KubeUnavailable, PodGone
-from providers.kube.fakekube import server as fake_server
-from providers.kube.fakekube.fixtures import FakeKubeEnv
 from providers.kube.pod_exec import exec_in_pod
 from providers.kube.transport import helper_client, wire
 

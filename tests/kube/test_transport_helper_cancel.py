@@ -14,7 +14,7 @@ import pytest
 from transport_support import POD, SETTINGS
 
 from protocol.conformance import procscan
-from providers.kube.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 from providers.kube.pod_exec import exec_in_pod
 from providers.kube.transport import helper_client
 

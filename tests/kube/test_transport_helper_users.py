@@ -13,7 +13,7 @@ import pytest
 from helpers import wait_for
 from local_users import Stranger, as_stranger, throwaway_user
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 from providers.kube.transport import helper_client, wire
 
 pytest_plugins = ["transport_fixtures"]

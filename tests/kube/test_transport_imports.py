@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import executable, imported
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 
 pytest_plugins = ["transport_fixtures"]
 

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transport_support import POD, SETTINGS, audit_lines, ensure_pod
 
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 from protocol.proc import Result
 from providers.kube import audit
 from providers.kube.errors import KubeTimeout, KubeUnavailable, PodGone
-from providers.kube.fakekube.fixtures import FakeKubeEnv
 from providers.kube.pod_exec import exec_in_pod
 from providers.kube.transport import direct, kubeconfig, resident, tls
 

@@ -10,8 +10,8 @@ import pytest
 from helpers import stop_helper
 from transport_support import TOKENS, ensure_pod
 
-from providers.kube.fakekube import server as fake_server
-from providers.kube.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube import server as fake_server
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from providers.kube.fakekube.fixtures import FakeKubeEnv
+from protocol.conformance.fakekube.fixtures import FakeKubeEnv
 from providers.kube.settings import KubeSettings
 
 NAMESPACE = "gc"

@@ -24,7 +24,7 @@ import pytest
 from helpers import wait_for
 from realkube_support import Cluster
 
-from providers.kube.fakekube.server import FakeKube
+from protocol.conformance.fakekube.server import FakeKube
 
 pytestmark = pytest.mark.realkube
 

@@ -53,8 +53,8 @@ RUN_BY_TESTS = (
         "tests/conformance/test_conformance_beads_suite.py", ("beads=True",)),
     Run(r"pytest --gc-provider=\./my-provider( -k \w+)?",
         "tests/conformance/test_conformance_plugin_collection.py", ("--gc-provider", '"-k"')),
-    Run(r"python -m providers\.kube\.fakekube --kubeconfig \S+ --create-namespace \w+ &",
-        "tests/fakekube/test_fakekube_lifecycle.py", ('"-m", "providers.kube.fakekube"', '"--create-namespace"')),
+    Run(r"python -m protocol\.conformance\.fakekube --kubeconfig \S+ --create-namespace \w+ &",
+        "tests/fakekube/test_fakekube_lifecycle.py", ('"-m", "protocol.conformance.fakekube"', '"--create-namespace"')),
 )
 
 

@@ -1,11 +1,12 @@
-"""docs/reference.md's operation and settings tables are the code's, and the help lists every setting read.
+"""docs/reference.md's operation and settings tables are the code's, and the table lists every setting read.
 
-Each executable's `--help` is the source of truth: its operation table (the
-dispatch table) and its ``settings`` section (the ABOUT text). docs/reference.md
-holds a generated copy of both between ``<!-- reference:<exe> -->`` markers; run
-this file with ``--write`` to refresh them after changing an operation or a setting.
-A setting read by the code (a ``"GC_…"`` literal in the executable's modules)
-that is neither in its help nor provided by Gas City itself fails here.
+Each executable's operation table (the dispatch table) and its settings table
+(`protocol.settings` rows, from which its ``--help`` prints the ``settings`` section)
+are the source of truth. docs/reference.md holds a generated copy of both between
+``<!-- reference:<exe> -->`` markers; run this file with ``--write`` to refresh them
+after changing an operation or a setting. A setting read by the code (a ``"GC_…"``
+literal in the executable's modules) that is neither in its table nor provided by
+Gas City itself fails here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from typing import NamedTuple
 
 import pytest
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from protocol.settings import Setting
+
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "docs" / "reference.md"
 
@@ -26,19 +31,24 @@ class Exe(NamedTuple):
     name: str
     module: str
     table: str
+    #: The module holding its settings table (``TABLE``).
+    settings: str
     #: Source files whose ``"GC_…"`` literals are this executable's settings.
     sources: tuple[str, ...]
 
 
 EXECUTABLES = (
-    Exe("gc-session-tmux", "providers.gc_session_tmux.cli", "OPERATIONS",
+    Exe("gc-session-tmux", "providers.gc_session_tmux.cli", "OPERATIONS", "providers.gc_session_tmux.settings",
         ("providers/gc_session_tmux/*.py", "providers/tmux/*.py", "protocol/dispatch.py", "protocol/locks.py",
-         "protocol/proc.py")),
-    Exe("gc-session-k8s", "gc_session_k8s.cli", "OPERATIONS",
+         "protocol/proc.py", "protocol/settings.py")),
+    Exe("gc-session-k8s", "gc_session_k8s.cli", "OPERATIONS", "gc_session_k8s.settings",
         ("gc_session_k8s/*.py", "gc_session_k8s/pod/*.py", "providers/tmux/*.py", "providers/kube/*.py",
-         "protocol/dispatch.py", "protocol/locks.py")),
-    Exe("gc-beads-k8s", "gc_beads_k8s.cli", "TABLE",
+         "providers/kube/transport/*.py",
+         "protocol/dispatch.py", "protocol/locks.py", "protocol/settings.py")),
+    Exe("gc-beads-k8s", "gc_beads_k8s.cli", "TABLE", "gc_beads_k8s.settings",
         ("gc_beads_k8s/*.py", "providers/kube/kubectl.py", "providers/kube/pod_exec.py",
+         # the transports, less kubeconfig's list of the path settings a helper's client may pass
+         "providers/kube/transport/[!k]*.py",
          "providers/kube/settings.py", "providers/kube/retry.py", "providers/kube/client.py",
          "protocol/dispatch.py")),
 )
@@ -57,24 +67,10 @@ PROVIDED_BY_GC = frozenset({
 SET_IN_PODS = frozenset({"GC_K8S_POD_SESSION", "GC_BEADS_CITY_PATH"})
 
 
-class Setting(NamedTuple):
-    name: str
-    meaning: str
-    default: str
-
-
-SETTING_LINE = re.compile(r"^  ([A-Z][A-Z0-9_]+) {2,}(.*?) \(default: (.*)\)$")
-
-
-def settings_of(about: str) -> list[Setting]:
-    """The ``settings`` section of an ABOUT text, one `Setting` per line."""
-    section = about.split("\nsettings (", 1)[1].split("\n", 1)[1]
-    found = []
-    for line in section.splitlines():
-        match = SETTING_LINE.match(line)
-        assert match, f"settings line without '(default: …)': {line!r}"
-        found.append(Setting(*match.groups()))
-    return found
+def settings_of(exe: Exe) -> dict[str, Setting]:
+    """The executable's settings table."""
+    table: dict[str, Setting] = importlib.import_module(exe.settings).TABLE
+    return table
 
 
 def cell(text: str) -> str:
@@ -97,8 +93,9 @@ def reference(exe: Exe) -> str:
     for op, spec in getattr(module, exe.table).items():
         args = usage_of(spec.args)
         lines.append(f"| {code(op)} | {code(args) if args else ''} | {cell(spec.stdin)} | {cell(spec.summary)} |")
-    lines += ["", "| setting | default | what it sets |", "|---|---|---|"]
-    lines += [f"| {code(s.name)} | {code(s.default)} | {cell(s.meaning)} |" for s in settings_of(module.ABOUT)]
+    lines += ["", "| setting | default | valid values | what it sets |", "|---|---|---|---|"]
+    lines += [f"| {code(s.name)} | {code(s.default_text)} | {cell(s.valid() or 'any')} | {cell(s.help)} |"
+              for s in settings_of(exe).values()]
     lines += ["", "<!-- /reference -->"]
     return "\n".join(lines)
 
@@ -126,15 +123,20 @@ def read_settings(exe: Exe) -> set[str]:
 
 @pytest.mark.parametrize("exe", EXECUTABLES, ids=[e.name for e in EXECUTABLES])
 def test_help_lists_every_setting_the_code_reads(exe: Exe) -> None:
-    listed = {s.name for s in settings_of(importlib.import_module(exe.module).ABOUT)}
-    assert read_settings(exe) - listed == set()
+    assert read_settings(exe) - set(settings_of(exe)) == set()
 
 
 @pytest.mark.parametrize("exe", EXECUTABLES, ids=[e.name for e in EXECUTABLES])
 def test_every_setting_in_the_help_is_read_by_the_code(exe: Exe) -> None:
-    listed = {s.name for s in settings_of(importlib.import_module(exe.module).ABOUT)}
     code = "".join(path.read_text() for pattern in exe.sources for path in REPO.glob(pattern))
-    assert {name for name in listed if f'"{name}"' not in code and f"'{name}'" not in code} == set()
+    assert {name for name in settings_of(exe) if f'"{name}"' not in code and f"'{name}'" not in code} == set()
+
+
+@pytest.mark.parametrize("exe", EXECUTABLES, ids=[e.name for e in EXECUTABLES])
+def test_the_help_prints_the_settings_table(exe: Exe) -> None:
+    from protocol.settings import help_section
+
+    assert importlib.import_module(exe.module).ABOUT.endswith("\n\n" + help_section(settings_of(exe)))
 
 
 class Default(NamedTuple):
@@ -147,17 +149,14 @@ def code_defaults() -> list[Default]:
     """Defaults as the code holds them, for the settings whose default is a plain value."""
     from gc_beads_k8s.config import DEFAULT_DOLT_HOST, DEFAULT_DOLT_PORT, RunnerConfig
     from gc_session_k8s.settings import Settings
-    from providers.gc_session_tmux import stop
     from providers.gc_session_tmux.sockets import DEFAULT_NAME
+    from providers.kube import retry
     from providers.kube.settings import KubeSettings
-    from providers.tmux import launch, session
+    from providers.kube.transport import answers, helper
 
     k8s, kube, beads = Settings.from_env({}), KubeSettings.from_env({}), RunnerConfig.from_env({})
     return [
         Default("gc-session-tmux", "GC_TMUX_SOCKET", DEFAULT_NAME),
-        Default("gc-session-tmux", "GC_NUDGE_DEBOUNCE_MS", str(session.DEFAULT_DEBOUNCE_MS)),
-        Default("gc-session-tmux", "GC_STOP_GRACE_MS", f"{stop.DEFAULT_GRACE * 1000:g}"),
-        Default("gc-session-tmux", "GC_START_TIMEOUT_S", f"{launch.DEFAULT_BUDGET:g}"),
         Default("gc-session-k8s", "GC_K8S_NAMESPACE", kube.namespace),
         Default("gc-session-k8s", "GC_KUBECTL", kube.kubectl),
         Default("gc-session-k8s", "GC_K8S_REQUEST_TIMEOUT", f"{kube.request_timeout:g}"),
@@ -170,7 +169,9 @@ def code_defaults() -> list[Default]:
         Default("gc-session-k8s", "GC_K8S_MCP_MAIL_HOST", k8s.mail_host),
         Default("gc-session-k8s", "GC_K8S_MCP_MAIL_PORT", k8s.mail_port),
         Default("gc-session-k8s", "GC_K8S_INIT_GRACE_S", f"{k8s.init_grace_s:g}"),
-        Default("gc-session-k8s", "GC_NUDGE_DEBOUNCE_MS", str(session.DEFAULT_DEBOUNCE_MS)),
+        Default("gc-session-k8s", "GC_K8S_RETRY_BACKOFF", ",".join(f"{p:g}" for p in retry.BACKOFF)),
+        Default("gc-session-k8s", "GC_K8S_HELPER_IDLE", f"{helper.DEFAULT_IDLE_EXIT:g}"),
+        Default("gc-session-k8s", "GC_K8S_HELPER_CACHE_MS", str(answers.DEFAULT_TTL_MS)),
         Default("gc-beads-k8s", "GC_K8S_NAMESPACE", kube.namespace),
         Default("gc-beads-k8s", "GC_BEADS_BD", beads.bd),
         Default("gc-beads-k8s", "GC_K8S_BEADS_WORKSPACE", beads.workspace),
@@ -186,8 +187,7 @@ def code_defaults() -> list[Default]:
 
 
 def test_defaults_in_the_help_are_the_codes() -> None:
-    helps = {e.name: {s.name: s.default for s in settings_of(importlib.import_module(e.module).ABOUT)}
-             for e in EXECUTABLES}
+    helps = {e.name: {s.name: s.default_text for s in settings_of(e).values()} for e in EXECUTABLES}
     wrong = [d for d in code_defaults() if helps[d.exe].get(d.setting) != d.code]
     assert wrong == []
 

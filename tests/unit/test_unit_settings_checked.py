@@ -12,7 +12,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.errors import UsageError
-from protocol.settings_check import FLAG, PORT, check, choice, millis, seconds
+from protocol.settings import Setting, check, table
+
+PORT = Setting("GC_X", "a port", "port")
+FLAG = Setting("GC_Y", "a flag", "flag")
+
+
+def millis() -> Setting:
+    return Setting("GC_X", "some milliseconds", "int", what="of milliseconds")
+
+
+def seconds(*, zero_ok: bool = False) -> Setting:
+    return Setting("GC_Y", "some seconds", "number", what="of seconds", inclusive=zero_ok)
+
+
+def choice(*values: str) -> Setting:
+    return Setting("GC_X", "a choice", "choice", choices=values)
 
 
 def run(exe: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -107,3 +122,36 @@ def test_seconds_accept_positive_decimals(value: float) -> None:
 
 def test_a_choice_is_exact() -> None:
     assert choice("auto", "kubectl").problem("Auto") == "one of auto, kubectl"
+
+
+def test_a_runner_id_is_a_number_or_the_images_own() -> None:
+    uid = Setting("GC_X", "a uid", "id", default="1000")
+    assert [uid.problem(raw) == "" for raw in ("0", "1000", "image", "None", "root", "-1")] == [
+        True, True, True, True, False, False]
+
+
+def test_an_invalid_value_reads_as_the_default_outside_an_executable() -> None:
+    # Each executable refuses it before any op (`check`); a library caller gets the default.
+    row = Setting("GC_X", "seconds", "number", default="15", what="of seconds")
+    assert row.number({"GC_X": "-1"}) == 15 and row.number({"GC_X": "2.5"}) == 2.5
+
+
+def test_a_table_keeps_one_row_per_name_in_order() -> None:
+    a, b = Setting("GC_A", "a"), Setting("GC_B", "b")
+    assert list(table(a, (b, a.but(help="again")))) == ["GC_A", "GC_B"]
+    assert table(a, a.but(help="again"))["GC_A"].help == "again"
+
+
+@given(st.lists(st.floats(min_value=-5, max_value=40, allow_nan=False), min_size=1, max_size=4))
+def test_retry_pauses_are_each_0_to_30_seconds(pauses: list[float]) -> None:
+    from providers.kube.settings import RETRY_BACKOFF
+
+    parts = [f"{p:.2f}" for p in pauses]
+    valid = all(not part.startswith("-") and float(part) <= 30 for part in parts)  # "-0.00" too
+    assert (RETRY_BACKOFF.problem(",".join(parts)) == "") == valid
+
+
+def test_retry_pauses_that_are_not_numbers_are_exit_1() -> None:
+    res = run("gc-session-k8s", "is-running", "s-settings", env={"GC_K8S_RETRY_BACKOFF": "0.1,soon"})
+    assert res.returncode == 1 and "invalid GC_K8S_RETRY_BACKOFF='0.1,soon'" in res.stderr, res.stderr
+    assert "comma-separated" in res.stderr

@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from protocol import metrics
 from protocol.dispatch import observe
-from providers.kube.transport.checked import LoopbackAddress, loopback_addr
+from protocol.settings import loopback_addr
+from providers.kube.settings import METRICS_ADDR
 from providers.kube.transport.interface import (
     FALLBACK_REASONS,
     Fallback,
@@ -109,7 +110,7 @@ def test_the_helpers_registry_counts_from_threads_and_keeps_its_counts_out_of_a_
 ])
 def test_a_loopback_address_is_taken(raw: str, want: tuple[str, int]) -> None:
     assert loopback_addr(raw) == want
-    assert LoopbackAddress().problem(raw) == ""
+    assert METRICS_ADDR.problem(raw) == ""
 
 
 @given(st.text(max_size=40))
@@ -119,7 +120,7 @@ def test_only_a_loopback_address_is_ever_taken(raw: str) -> None:
         host, port = loopback_addr(raw)
     except ValueError as error:
         assert "\n" not in str(error)
-        assert LoopbackAddress().problem(raw)
+        assert METRICS_ADDR.problem(raw)
         return
     assert host == "::1" or host.startswith("127.")
     assert 0 < port < 65536

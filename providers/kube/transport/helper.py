@@ -45,9 +45,9 @@ from protocol.proc import Result
 from providers.kube import audit
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
 from providers.kube.retry import with_retries
-from providers.kube.settings import KubeSettings
+from protocol.settings import loopback_addr
+from providers.kube.settings import METRICS_ADDR, KubeSettings
 from providers.kube.transport import answers, credentials, direct, kubeconfig, resident, rundir, tls
-from providers.kube.transport.checked import METRICS_ADDR, loopback_addr
 from providers.kube.transport.interface import Fallback, fallback_reason
 from providers.kube.transport.target import Target
 from providers.kube.transport.wire import (
@@ -720,7 +720,7 @@ def serve(answerers: Mapping[str, Answerer] | None = None) -> int:
     raise_open_files()  # an idle stream per pod: a controller of hundreds holds hundreds
     metrics.keep_long(metrics.HELPER_EXE)  # what we count lives as long as we do
     try:
-        exporter = metrics_listener(os.environ.get(METRICS_ADDR) or "")
+        exporter = metrics_listener(os.environ.get(METRICS_ADDR.name) or "")
     except ValueError as why:
         print(f"gc-k8s helper: {why}", file=sys.stderr, flush=True)
         os.close(lock)
@@ -805,7 +805,7 @@ def metrics_listener(raw: str) -> Exporter | None:
     try:
         exporter = Exporter(host, port)
     except OSError as error:
-        log(f"{METRICS_ADDR}={raw}: not serving metrics: {error.strerror or error}")
+        log(f"{METRICS_ADDR.name}={raw}: not serving metrics: {error.strerror or error}")
         return None
     log(f"serving metrics at http://{raw}/metrics")
     return exporter

@@ -57,14 +57,14 @@ TOKEN_HEX = 24
 #: (tests/k8s/test_hot_path.py checks the list against what the helper imports).
 CODE = tuple(f"providers/kube/transport/{m}.py" for m in (
     "__init__", "helper", "helper_client", "wire", "direct", "websocket", "tls", "kubeconfig",
-    "credentials", "resident", "answers", "rundir", "checked", "target", "interface")) + tuple(
+    "credentials", "resident", "answers", "rundir", "target", "interface")) + tuple(
     f"providers/kube/{m}.py" for m in ("audit", "errors", "retry", "settings", "classify",
                                         "kubectl", "pod_exec")) + tuple(
     f"providers/tmux/{m}.py" for m in ("session", "proctree", "runner", "ops")) + (
     "gc_session_k8s/pod_runner.py", "gc_session_k8s/naming.py", "gc_session_k8s/answer.py",
     "gc_session_k8s/helper.py",
     "gc_session_k8s/hot.py", "gc_session_k8s/settings.py", "protocol/dispatch.py",
-    "protocol/settings_check.py", "protocol/names.py", "protocol/errors.py", "protocol/proc.py",
+    "protocol/settings.py", "protocol/names.py", "protocol/errors.py", "protocol/proc.py",
     "protocol/privdir.py", "protocol/metrics.py", "protocol/oplog.py")
 #: The directory holding our packages (this file is <ROOT>/providers/kube/transport/wire.py).
 ROOT = (__file__ if __file__.startswith("/") else f"{posix.getcwd()}/{__file__}").rsplit("/", 4)[0]

@@ -15,7 +15,7 @@ import (
 // never copies. A mountpoint or working dir the host lacks (/workspace,
 // /opt/x) is made on a tmpfs of the pod, so the host's filesystem never changes
 // and everything vanishes with the pod's mount namespace. The same design as
-// providers/kube/fakekube/backends/pod_init.py.
+// protocol/conformance/fakekube/backends/pod_init.py.
 type podRoot struct {
 	root string
 	// private holds pod paths whose children may be created directly: dirs on

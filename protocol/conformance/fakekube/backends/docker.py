@@ -16,7 +16,7 @@ import threading
 import uuid
 from typing import Any
 
-from providers.kube.fakekube.backends.base import ContainerRun
+from protocol.conformance.fakekube.backends.base import ContainerRun
 
 LABEL = "fakekube.server"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.kube.fakekube.store import now_iso
+from protocol.conformance.fakekube.store import now_iso
 
 NODE_NAME = "fakekube-node"
 HOST_IP = "127.0.0.1"

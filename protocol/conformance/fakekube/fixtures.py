@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake API server. Load with `pytest_plugins = ["providers.kube.fakekube.fixtures"]`.
+"""pytest fixtures for the fake API server. Load with `pytest_plugins = ["protocol.conformance.fakekube.fixtures"]`.
 
 Fixtures:
   fake_kube_server          session: FakeKube with the local backend
@@ -31,8 +31,8 @@ from functools import cache
 
 import pytest
 
-from providers.kube.fakekube.server import FakeKube
-from providers.kube.fakekube.tls import OpenSSLMissing
+from protocol.conformance.fakekube.server import FakeKube
+from protocol.conformance.fakekube.tls import OpenSSLMissing
 
 AGENT_IMAGE = "gc-test/agent:latest"
 KUBECTL_132 = "/usr/bin/kubectl"
@@ -180,7 +180,7 @@ def fake_kube_tls(fake_kube_tls_server: tuple[FakeKube, str],
 
 
 def docker_unavailable_reason() -> str | None:
-    from providers.kube.fakekube.backends.docker import daemon_problem
+    from protocol.conformance.fakekube.backends.docker import daemon_problem
 
     return daemon_problem()
 
@@ -190,7 +190,7 @@ def fake_kube_docker_server() -> Iterator[tuple[FakeKube, str]]:
     reason = docker_unavailable_reason()
     if reason:
         pytest.skip(f"docker backend: {reason} (run .ci/start-dockerd and export DOCKER_HOST)")
-    from providers.kube.fakekube.image import ensure_image
+    from protocol.conformance.fakekube.image import ensure_image
 
     try:
         ensure_image(AGENT_IMAGE)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from providers.kube.fakekube.errors import ApiError, already_exists, not_found
+from protocol.conformance.fakekube.errors import ApiError, already_exists, not_found
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (resource, namespace or "", name)

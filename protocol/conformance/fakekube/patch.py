@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from providers.kube.fakekube.errors import ApiError
+from protocol.conformance.fakekube.errors import ApiError
 
 # Lists merged by `name` in strategic merge patch (the pod fields that matter here).
 _MERGE_BY_NAME = {"containers", "initContainers", "env", "volumes", "volumeMounts", "ports"}

@@ -22,9 +22,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from providers.kube.fakekube import auth, discovery
-from providers.kube.fakekube.backends.base import Backend
-from providers.kube.fakekube.errors import (
+from protocol.conformance.fakekube import auth, discovery
+from protocol.conformance.fakekube.backends.base import Backend
+from protocol.conformance.fakekube.errors import (
     ApiError,
     already_exists,
     conflict,
@@ -32,11 +32,11 @@ from providers.kube.fakekube.errors import (
     not_found,
     precondition_failed,
 )
-from providers.kube.fakekube.exec_stream import V5, choose_subprotocol, run_exec
-from providers.kube.fakekube.faults import Fault, Faults
-from providers.kube.fakekube.kubelet import Kubelet
-from providers.kube.fakekube.limits import HeadTooLarge, check_body_size, read_head, refuse_head
-from providers.kube.fakekube.patch import (
+from protocol.conformance.fakekube.exec_stream import V5, choose_subprotocol, run_exec
+from protocol.conformance.fakekube.faults import Fault, Faults
+from protocol.conformance.fakekube.kubelet import Kubelet
+from protocol.conformance.fakekube.limits import HeadTooLarge, check_body_size, read_head, refuse_head
+from protocol.conformance.fakekube.patch import (
     PATCH_REJECTED,
     PATCH_TYPES,
     check_patch_syntax,
@@ -44,18 +44,18 @@ from providers.kube.fakekube.patch import (
     json_patch,
     merge_patch,
 )
-from providers.kube.fakekube.pods import apply_defaults
-from providers.kube.fakekube.protobuf import access_review, decode_object
-from providers.kube.fakekube.selectors import SelectorError, parse_field_selector, parse_label_selector
-from providers.kube.fakekube.store import KINDS, Event, Obj, Store, now_iso
-from providers.kube.fakekube.tls import TLSTerminator, ca_data, make_certs
-from providers.kube.fakekube.validation import (
+from protocol.conformance.fakekube.pods import apply_defaults
+from protocol.conformance.fakekube.protobuf import access_review, decode_object
+from protocol.conformance.fakekube.selectors import SelectorError, parse_field_selector, parse_label_selector
+from protocol.conformance.fakekube.store import KINDS, Event, Obj, Store, now_iso
+from protocol.conformance.fakekube.tls import TLSTerminator, ca_data, make_certs
+from protocol.conformance.fakekube.validation import (
     require_kind,
     validate_data,
     validate_metadata,
     validate_pod,
 )
-from providers.kube.fakekube.websocket import WebSocket, accept_key
+from protocol.conformance.fakekube.websocket import WebSocket, accept_key
 
 NAMESPACED = ("pods", "secrets", "configmaps")
 _SPEC_MUTABLE_MSG = (
@@ -157,11 +157,11 @@ class FakeKube:
     Use as a context manager or call start()/stop(). `faults`, `store` and
     `kubelet` are public for tests; the fault shortcuts below cover the common cases.
     With `tls=True` it serves HTTPS (a throwaway CA made with the `openssl` CLI at
-    start(); see providers/kube/fakekube/tls.py) and `url`/`port`/the kubeconfig point there.
+    start(); see protocol/conformance/fakekube/tls.py) and `url`/`port`/the kubeconfig point there.
 
     Every request must carry the server's random `token` (`Authorization: Bearer`, or over
     plain HTTP the server URL's first path segment), which only the kubeconfigs it writes
-    hold (see providers/kube/fakekube/auth.py).
+    hold (see protocol/conformance/fakekube/auth.py).
     """
 
     # Every server made in this process, so a test session can check its leftovers.
@@ -386,11 +386,11 @@ class FakeKube:
 
 def make_backend(name: str, *, use_namespaces: bool | None = None) -> Backend:
     if name == "local":
-        from providers.kube.fakekube.backends.local import LocalBackend
+        from protocol.conformance.fakekube.backends.local import LocalBackend
 
         return LocalBackend(use_namespaces=use_namespaces)
     if name == "docker":
-        from providers.kube.fakekube.backends.docker import DockerBackend
+        from protocol.conformance.fakekube.backends.docker import DockerBackend
 
         return DockerBackend()
     raise ValueError(f"unknown backend {name!r} (local or docker)")

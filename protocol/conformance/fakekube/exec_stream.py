@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from providers.kube.fakekube.websocket import ConnectionClosed, WebSocket
+from protocol.conformance.fakekube.websocket import ConnectionClosed, WebSocket
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 V5 = "v5.channel.k8s.io"

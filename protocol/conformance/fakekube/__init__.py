@@ -4,11 +4,11 @@
 watch, and WebSocket exec to the real kubectl (1.32, 1.37) and the
 `kubernetes` Python client; its pods really run, as local processes
 (`local` backend, in their own namespaces when possible) or as Docker
-containers (`docker` backend). See `providers.kube.fakekube.fixtures` for pytest.
+containers (`docker` backend). See `protocol.conformance.fakekube.fixtures` for pytest.
 """
 
 from __future__ import annotations
 
-from providers.kube.fakekube.server import FakeKube, make_backend
+from protocol.conformance.fakekube.server import FakeKube, make_backend
 
 __all__ = ["FakeKube", "make_backend"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from providers.kube.fakekube.server import FakeKube
+from protocol.conformance.fakekube.server import FakeKube
 
 
 def _pod_pids(uids: set[str], roots: list[str]) -> set[int]:

@@ -1,5 +1,5 @@
 """`gc-fakekube [--backend local|docker] [--port N] [--kubeconfig PATH] [--tls]`
-(also `python -m providers.kube.fakekube`).
+(also `python -m protocol.conformance.fakekube`).
 
 Prints the server URL as the first stdout line (and the kubeconfig path as
 the second when asked), serves until SIGINT/SIGTERM, then removes every pod
@@ -16,8 +16,8 @@ import signal
 import sys
 import threading
 
-from providers.kube.fakekube.server import FakeKube
-from providers.kube.fakekube.tls import OpenSSLMissing
+from protocol.conformance.fakekube.server import FakeKube
+from protocol.conformance.fakekube.tls import OpenSSLMissing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve HTTPS with a throwaway CA made by the openssl CLI")
     args = parser.parse_args(argv)
     if args.backend == "docker" and not args.no_build_image:
-        from providers.kube.fakekube.image import DEFAULT_TAG, ensure_image
+        from protocol.conformance.fakekube.image import DEFAULT_TAG, ensure_image
 
         ensure_image(DEFAULT_TAG)
 

@@ -5,7 +5,7 @@ No registry and no pulls: the rootfs holds tmux, sh/bash, coreutils, procps
 locale (tmux refuses to start without a UTF-8 locale), terminfo and
 /etc/passwd. About 15 MB, built in well under a second.
 
-    python -m providers.kube.fakekube.image [--tag gc-test/agent:latest] [--force]
+    python -m protocol.conformance.fakekube.image [--tag gc-test/agent:latest] [--force]
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def ensure_image(tag: str = DEFAULT_TAG) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m providers.kube.fakekube.image",
+    parser = argparse.ArgumentParser(prog="python -m protocol.conformance.fakekube.image",
                                      description="build the test agent image from host binaries")
     parser.add_argument("--tag", default=DEFAULT_TAG)
     parser.add_argument("--force", action="store_true", help="rebuild even if the tag exists")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import socket
 
-from providers.kube.fakekube.errors import ApiError
+from protocol.conformance.fakekube.errors import ApiError
 
 #: Go's http.DefaultMaxHeaderBytes plus the 4096 bytes of bufio slack it allows.
 MAX_HEAD_BYTES = (1 << 20) + 4096

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from providers.kube.fakekube.errors import ApiError, invalid
+from protocol.conformance.fakekube.errors import ApiError, invalid
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

@@ -15,10 +15,10 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from providers.kube.fakekube.backends.base import Backend, ContainerRun, RunningContainer, Sandbox
-from providers.kube.fakekube.errors import ApiError
-from providers.kube.fakekube.pods import ContainerState, build_status
-from providers.kube.fakekube.store import Obj, Store
+from protocol.conformance.fakekube.backends.base import Backend, ContainerRun, RunningContainer, Sandbox
+from protocol.conformance.fakekube.errors import ApiError
+from protocol.conformance.fakekube.pods import ContainerState, build_status
+from protocol.conformance.fakekube.store import Obj, Store
 
 
 def _sub_path(volume: str, sub: str) -> str:

@@ -23,7 +23,7 @@ import sys
 import threading
 from typing import Any
 
-from providers.kube.fakekube.backends.base import ContainerRun
+from protocol.conformance.fakekube.backends.base import ContainerRun
 
 _POD_INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pod_init.py")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
