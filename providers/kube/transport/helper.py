@@ -42,10 +42,10 @@ from protocol import metrics, privdir
 from protocol.dispatch import observe
 from protocol.errors import ProviderError
 from protocol.proc import Result
+from protocol.settings import loopback_addr
 from providers.kube import audit
 from providers.kube.errors import KubeError, KubeForbidden, KubeUnavailable
 from providers.kube.retry import with_retries
-from protocol.settings import loopback_addr
 from providers.kube.settings import METRICS_ADDR, KubeSettings
 from providers.kube.transport import answers, credentials, direct, kubeconfig, resident, rundir, tls
 from providers.kube.transport.interface import Fallback, fallback_reason
