@@ -151,7 +151,7 @@ class Setting:
         return self.raw(environ).lower() in FLAG_ON
 
 
-def loopback_addr(raw: str, name: str = "GC_K8S_METRICS_ADDR") -> tuple[str, int]:
+def loopback_addr(raw: str, name: str) -> tuple[str, int]:
     """``raw`` (``127.0.0.1:PORT``, ``[::1]:PORT``, ``localhost:PORT``) as (host, port);
     ValueError, in one line naming the setting ``name``, for anything not on loopback."""
     host, _, port = raw.rpartition(":")

@@ -64,7 +64,8 @@ PROVIDED_BY_GC = frozenset({
 })
 
 #: Set by our executables in the pods they make (the downward API), never by the operator.
-SET_IN_PODS = frozenset({"GC_K8S_POD_SESSION", "GC_BEADS_CITY_PATH"})
+SET_IN_PODS = frozenset({"GC_K8S_POD_SESSION", "GC_BEADS_CITY_PATH",
+                         "GC_K8S_EXEC_ID"})  # the helper's mark on what an exec starts
 
 
 def settings_of(exe: Exe) -> dict[str, Setting]:

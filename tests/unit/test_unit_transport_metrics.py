@@ -109,7 +109,7 @@ def test_the_helpers_registry_counts_from_threads_and_keeps_its_counts_out_of_a_
     ("[::1]:65535", ("::1", 65535)), ("127.1.2.3:80", ("127.1.2.3", 80)),
 ])
 def test_a_loopback_address_is_taken(raw: str, want: tuple[str, int]) -> None:
-    assert loopback_addr(raw) == want
+    assert loopback_addr(raw, METRICS_ADDR.name) == want
     assert METRICS_ADDR.problem(raw) == ""
 
 
@@ -117,7 +117,7 @@ def test_a_loopback_address_is_taken(raw: str, want: tuple[str, int]) -> None:
 @settings(max_examples=300, deadline=None)
 def test_only_a_loopback_address_is_ever_taken(raw: str) -> None:
     try:
-        host, port = loopback_addr(raw)
+        host, port = loopback_addr(raw, METRICS_ADDR.name)
     except ValueError as error:
         assert "\n" not in str(error)
         assert METRICS_ADDR.problem(raw)
@@ -131,7 +131,7 @@ def test_only_a_loopback_address_is_ever_taken(raw: str) -> None:
                                  "128.0.0.1:9464", "127.0.0.256:1"])
 def test_any_other_address_is_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="GC_K8S_METRICS_ADDR"):
-        loopback_addr(raw)
+        loopback_addr(raw, METRICS_ADDR.name)
 
 
 @pytest.mark.parametrize("exe", ["gc-session-k8s", "gc-beads-k8s"])

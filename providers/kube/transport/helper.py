@@ -801,7 +801,7 @@ def metrics_listener(raw: str) -> Exporter | None:
     said in the log); ValueError for an address not on loopback."""
     if not raw:
         return None
-    host, port = loopback_addr(raw)
+    host, port = loopback_addr(raw, METRICS_ADDR.name)
     try:
         exporter = Exporter(host, port)
     except OSError as error:
