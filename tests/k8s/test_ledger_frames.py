@@ -114,7 +114,7 @@ class Recorder:
             self.targets.append(address)
             raise ConnectionRefusedError
 
-        monkeypatch.setattr(ledger.socket, "create_connection", connect)
+        monkeypatch.setattr(socket, "create_connection", connect)  # the module ledger uses
         self.relay = Relay("127.0.0.1", 4242, self.sent.extend)
 
 
