@@ -104,17 +104,20 @@ class Kit:
         with self._lock:
             self._live.add(name)
 
-    def start(self, name: str, config: StartConfig | None = None, *, cancel_after: float | None = None) -> OpResult:
+    def start(self, name: str, config: StartConfig | None = None, *, cancel_after: float | None = None,
+              cancel_when: Callable[[], bool] | None = None, cancel_by: float = 0.0) -> OpResult:
         """``start <name>`` with a Go-encoded config; the name is stopped at cleanup.
 
         ``cancel_after`` cancels the start as gc does when its context ends: the
-        op's process group gets SIGTERM, then SIGKILL 2 s later (``timed_out``).
+        op's process group gets SIGTERM, then SIGKILL 2 s later (``timed_out``); with
+        ``cancel_when``, not before that is true (or ``cancel_by`` seconds have passed).
         """
         if self.cancelled.is_set():
             return OpResult(("start", name), 1, b"", b"canceled", False, 0.0)
         self.track(name)
         payload = encode_start_config(config if config is not None else self.default_config())
-        result = self.provider.run("start", name, stdin=payload, timeout=cancel_after)
+        result = self.provider.run("start", name, stdin=payload, timeout=cancel_after,
+                                   cancel_when=cancel_when, cancel_by=cancel_by)
         if result.ok:
             with self._lock:
                 self._started.add(name)

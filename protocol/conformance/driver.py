@@ -112,16 +112,21 @@ class Provider:
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         close_stdin: bool = False,
+        cancel_when: Callable[[], bool] | None = None,
+        cancel_by: float = 0.0,
     ) -> OpResult:
         """Run one op and return what the caller would see.
 
         ``cwd`` runs it from another directory (a second caller); ``close_stdin``
-        runs it with descriptor 0 closed, not ``/dev/null`` (a careless caller).
+        runs it with descriptor 0 closed, not ``/dev/null`` (a careless caller);
+        ``cancel_when``: past ``timeout``, cancel only once it is true (or at ``cancel_by``
+        seconds), so a cancel meant to land mid-way does on a slow machine too.
         """
         if timeout is None:
             timeout = self.start_timeout if op in LONG_OPS else self.op_timeout
         argv = (*self.command, op, *args)
-        return run_process(argv, stdin, timeout, {**self.env, **(env or {})}, cwd=cwd, close_stdin=close_stdin)
+        return run_process(argv, stdin, timeout, {**self.env, **(env or {})}, cwd=cwd, close_stdin=close_stdin,
+                           cancel_when=cancel_when, cancel_by=cancel_by)
 
 
 #: Closes descriptor 0, then becomes the op (same pid, same process group, same argv).
@@ -136,6 +141,8 @@ def run_process(
     *,
     cwd: str | None = None,
     close_stdin: bool = False,
+    cancel_when: Callable[[], bool] | None = None,
+    cancel_by: float = 0.0,
 ) -> OpResult:
     """Run ``argv`` in its own process group with Go's cancellation semantics."""
     began = time.monotonic()
@@ -163,11 +170,8 @@ def run_process(
         readers.append(threading.Thread(target=_feed, args=(proc, stdin), daemon=True))
     for reader in readers:
         reader.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    timed_out = still_running(proc, timeout, cancel_when, began + cancel_by)
+    if timed_out:
         _signal_group(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=WAIT_DELAY)
@@ -184,6 +188,24 @@ def run_process(
     proc.stdout.close()
     proc.stderr.close()
     return OpResult(tuple(argv), proc.returncode, out, err, timed_out, elapsed)
+
+
+def still_running(proc: subprocess.Popen[bytes], timeout: float, cancel_when: Callable[[], bool] | None,
+                  cancel_by: float) -> bool:
+    """Wait ``timeout`` for the process; past it, with ``cancel_when``, until that is true or
+    the monotonic ``cancel_by``. True: it still runs and is to be canceled."""
+    try:
+        proc.wait(timeout=timeout)
+        return False
+    except subprocess.TimeoutExpired:
+        pass
+    while cancel_when is not None and not cancel_when() and time.monotonic() < cancel_by:
+        try:
+            proc.wait(timeout=0.02)
+            return False
+        except subprocess.TimeoutExpired:
+            continue
+    return True
 
 
 def _drain(fd: int, sink: list[bytes]) -> None:

@@ -669,6 +669,8 @@ PRE_START_SECONDS = 5
 CANCEL_AFTER = 1.0
 #: Beyond the pre_start: start work that escaped the signals has finished by then.
 ESCAPE_MARGIN = 2.0
+#: The longest the kit waits for a start to reach its pre_start before canceling it anyway.
+PRE_START_WAIT = 30.0
 
 
 class CanceledStart(NamedTuple):
@@ -679,11 +681,13 @@ class CanceledStart(NamedTuple):
 
 
 @contextmanager
-def canceled_start(kit: Kit) -> Iterator[CanceledStart]:
+def canceled_start(kit: Kit, *, in_pre_start: bool = False) -> Iterator[CanceledStart]:
     """A start kept busy by a slow pre_start, canceled mid-way as gc cancels it.
 
-    SKIPs when the start was over before the cancel. On the way out the
-    session is stopped and whatever the pre_start left behind is killed.
+    ``in_pre_start``: not before the pre_start's file appears (a loaded machine may take
+    longer than `CANCEL_AFTER` to get there), within `PRE_START_WAIT`. SKIPs when the
+    start was over before the cancel. On the way out the session is stopped and whatever
+    the pre_start left behind is killed.
     """
     name = kit.name("cancel")
     key, value = "GC_CONF_MARK", secrets.token_hex(8)
@@ -691,7 +695,8 @@ def canceled_start(kit: Kit) -> Iterator[CanceledStart]:
     ran, config = slow_pre_start(workdir, key, value, PRE_START_SECONDS)
     try:
         with kit.stopping(name):
-            result = kit.start(name, config, cancel_after=CANCEL_AFTER)
+            result = kit.start(name, config, cancel_after=CANCEL_AFTER,
+                               cancel_when=ran.exists if in_pre_start else None, cancel_by=PRE_START_WAIT)
             if not result.timed_out:
                 raise skip(f"start ended before the kit could cancel it ({result.describe()}): runs no pre_start?")
             yield CanceledStart(name, result, f"{key}={value}", ran)
@@ -742,7 +747,7 @@ def canceled_start_exits_in_grace(kit: Kit) -> str:
     "a canceled start leaves no process behind (pre_start included)",
 )
 def canceled_start_leaves_no_process(kit: Kit) -> str:
-    with canceled_start(kit) as canceled:
+    with canceled_start(kit, in_pre_start=True) as canceled:
         if not canceled.ran.exists():
             raise skip("the pre_start had not run where the kit can see it (its file never appeared)")
         required(kit.stop(canceled.name), "stop after the canceled start")
