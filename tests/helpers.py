@@ -273,3 +273,26 @@ def once_per_run(shared_root: Path, name: str, make: Callable[[], bytes]) -> byt
         value = make()
         kept.write_bytes(value)
         return value
+
+
+_BOX_TOOLS: list[Path] = []
+
+
+def box_tools() -> Path:
+    """The stand-in ``gc`` and ``bd`` of tests/doubles/box-tools, copied where any user can run
+    them: a pod's user (the local backend runs pods as other uids, the real API server bed
+    as the Role's) may not reach the checkout, as in a fresh clone under a 0700 temp dir.
+    One copy per test process, removed when it exits."""
+    if not _BOX_TOOLS:
+        import atexit
+        import tempfile
+
+        # Not /tmp: the offline server's local backend gives each pod a /tmp of its own.
+        where = Path(tempfile.mkdtemp(prefix="gc-box-tools-", dir="/var/tmp"))
+        where.chmod(0o755)
+        for tool in (REPO / "tests" / "doubles" / "box-tools").iterdir():
+            shutil.copy(tool, where / tool.name)
+            (where / tool.name).chmod(0o755)
+        atexit.register(shutil.rmtree, where, True)
+        _BOX_TOOLS.append(where)
+    return _BOX_TOOLS[0]

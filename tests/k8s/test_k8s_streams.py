@@ -19,9 +19,10 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers import box_tools
 from k8s_helpers import K8s
 
-BOX_TOOLS = Path(__file__).resolve().parents[1] / "doubles" / "box-tools"
+BOX_TOOLS = box_tools()  # where a pod's user can run them
 
 
 def quoted(*argv: str) -> bytes:

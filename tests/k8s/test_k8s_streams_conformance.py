@@ -11,15 +11,15 @@ it passes too."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from helpers import box_tools
 from k8s_helpers import K8s
 
 from protocol.conformance.model import Status
 from protocol.conformance.session import run
 
-BOX_TOOLS = Path(__file__).resolve().parents[1] / "doubles" / "box-tools"
+BOX_TOOLS = box_tools()  # where a pod's user can run them
 #: Not declared, and not looked at from the host (see the module docstring).
 EXPECTED_SKIPS = {"ENV-LEDGER": "not declared", "GC-STRICT-STREAM-001": "a remote box"}
 ONLY = ("rpp", "env", "GC-STRICT-STREAM-001", "GC-STRICT-WATCH-001")

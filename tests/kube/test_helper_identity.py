@@ -43,7 +43,9 @@ def helper_up(helper_env: FakeKubeEnv) -> Iterator[FakeKubeEnv]:
     helper_client.launch()
     deadline = time.monotonic() + 30
     while helper_client.control("status") is None:
-        assert time.monotonic() < deadline, "the helper did not start"
+        if time.monotonic() > deadline:
+            log = Path(os.environ["GC_K8S_RUNTIME_DIR"]) / "helper.log"
+            raise AssertionError(f"the helper did not start; its log: {log.read_text() if log.exists() else 'none'}")
         time.sleep(0.05)
     yield helper_env
 

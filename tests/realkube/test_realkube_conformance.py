@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import orjson
 import pytest
-from helpers import once_per_run
+from helpers import box_tools, once_per_run
 from realkube_support import Cluster, ControllerNamespace, controller_namespace, run_kit
 
 from protocol.conformance.catalog import all_specs
@@ -63,7 +63,7 @@ POD_SKIPS = (
 NOT_DECLARED = "not declared"
 NOT_OFFERED = (Skip("ENV-LEDGER", NOT_DECLARED),)
 #: The image's gc, bd and git (env.tooling): the stand-ins, as the node agent's image is the host.
-BOX_TOOLS = Path(__file__).resolve().parents[1] / "doubles" / "box-tools"
+BOX_TOOLS = box_tools()  # where a pod's user can run them
 
 
 class Narrowed(NamedTuple):

@@ -7,17 +7,17 @@ else on the controller is reachable through it."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import orjson
 import pytest
+from helpers import box_tools
 from ledger_helpers import FETCH, PROXY, forwarders, serving, shell_quote, tunnel_processes
 from realkube_support import ControllerNamespace
 
 pytestmark = pytest.mark.realkube
 
 LEDGER = {"GC_K8S_LEDGER": "1"}
-BOX_TOOLS = Path(__file__).resolve().parents[1] / "doubles" / "box-tools"
+BOX_TOOLS = box_tools()  # where a pod's user can run them
 
 
 def start(ctl: ControllerNamespace, url: str) -> str:

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from helpers import box_tools
 
 from gc_session_k8s.env import check_in_pod, env_capabilities
 from protocol.proc import Result
 
-BOX_TOOLS = Path(__file__).resolve().parents[1] / "doubles" / "box-tools"
+BOX_TOOLS = box_tools()  # where a pod's user can run them
 
 
 class Shell:

@@ -698,6 +698,8 @@ def canceled_start(kit: Kit, *, in_pre_start: bool = False) -> Iterator[Canceled
             result = kit.start(name, config, cancel_after=CANCEL_AFTER,
                                cancel_when=ran.exists if in_pre_start else None, cancel_by=PRE_START_WAIT)
             if not result.timed_out:
+                if in_pre_start and not ran.exists():
+                    raise skip("the pre_start had not run where the kit can see it (its file never appeared)")
                 raise skip(f"start ended before the kit could cancel it ({result.describe()}): runs no pre_start?")
             yield CanceledStart(name, result, f"{key}={value}", ran)
     finally:
