@@ -10,7 +10,6 @@ import shlex
 import signal
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from itertools import pairwise
@@ -19,7 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import box_tools
+from helpers import box_tools, wait_for
 from k8s_helpers import K8s
 
 BOX_TOOLS = box_tools()  # where a pod's user can run them
@@ -30,12 +29,7 @@ def quoted(*argv: str) -> bytes:
 
 
 def until(check: Callable[[], bool], seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return wait_for(check, timeout=seconds)
 
 
 class Counted:

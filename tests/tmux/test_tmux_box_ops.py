@@ -8,7 +8,6 @@ import shlex
 import signal
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 from bad_input import clear, run_closed_stdin
-from helpers import executable
+from helpers import executable, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,12 +72,7 @@ def box() -> Iterator[Box]:
 
 
 def until(check: Callable[[], bool], seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    return wait_for(check, timeout=seconds)
 
 
 class Lines:

@@ -202,13 +202,9 @@ def peer_uid(sock: "socket.socket") -> int:
     return int.from_bytes(creds[4:8], sys.byteorder)
 
 
-def connect(environ: "Mapping[str, str] | None" = None) -> "socket.socket":
-    """A checked connection to our helper: `Absent` when none answers, `privdir.Untrusted`
-    when what is there is not safely ours."""
-    import socket
-
-    where = rundir.path(environ)
-    path = f"{where}/{socket_name()}"
+def lstat_in(where: str, path: str) -> "posix.stat_result":
+    """``path``'s lstat, in the runtime dir ``where`` once that is checked as ours alone:
+    `Absent` when nothing is there (no helper), `privdir.Untrusted` for a dir not ours."""
     try:
         st = posix.lstat(path)
     except FileNotFoundError:
@@ -216,6 +212,17 @@ def connect(environ: "Mapping[str, str] | None" = None) -> "socket.socket":
             rundir.check(where)
         raise Absent("not running") from None
     rundir.check(where)
+    return st
+
+
+def connect(environ: "Mapping[str, str] | None" = None) -> "socket.socket":
+    """A checked connection to our helper: `Absent` when none answers, `privdir.Untrusted`
+    when what is there is not safely ours."""
+    import socket
+
+    where = rundir.path(environ)
+    path = f"{where}/{socket_name()}"
+    st = lstat_in(where, path)
     if (st.st_mode & 0o170000) != 0o140000:
         raise privdir.Untrusted(f"refusing helper socket {path}: not a socket (remove it)")
     if st.st_uid != posix.geteuid() or st.st_mode & 0o077:
@@ -243,13 +250,7 @@ def ask_door(request: bytes, timeout: float,
     helper reads the door; `privdir.Untrusted`: what is there is not safely ours."""
     where = rundir.path(environ)
     door = f"{where}/{door_name()}"
-    try:
-        st = posix.lstat(door)
-    except FileNotFoundError:
-        if rundir.is_dir(where):
-            rundir.check(where)
-        raise Absent("not running") from None
-    rundir.check(where)
+    st = lstat_in(where, door)
     if (st.st_mode & 0o170000) != 0o010000 or st.st_uid != posix.geteuid() or st.st_mode & 0o077:
         raise privdir.Untrusted(f"refusing helper door {door}: not a FIFO of ours alone with "
                                 f"mode 0600 (mode {st.st_mode & 0o7777:o}, uid {st.st_uid}; "
