@@ -89,17 +89,23 @@ def shell_quote(*argv: str) -> str:
     return " ".join("'" + a.replace("'", "'\\''") + "'" for a in argv)
 
 
-def forwarders(session: str) -> list[int]:
-    """Live ledger forwarders of ``session`` on this machine (its name is in their argv)."""
-    found = []
+def live_argvs() -> Iterator[tuple[int, list[bytes], bytes]]:
+    """(pid, argv, state letter) of each process on this machine that can be read."""
     for pid in (p for p in os.listdir("/proc") if p.isdigit()):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
+        yield int(pid), argv, state
+
+
+def forwarders(session: str) -> list[int]:
+    """Live ledger forwarders of ``session`` on this machine (its name is in their argv)."""
+    found = []
+    for pid, argv, state in live_argvs():
         if b"gc_session_k8s.ledger" in argv and session.encode() in argv and state != b"Z":
-            found.append(int(pid))
+            found.append(pid)
     return found
 
 
@@ -108,14 +114,9 @@ def tunnel_processes(session: str, pod_port: int) -> list[int]:
     and (where pods are local processes, as on both test beds) the pod side."""
     found = []
     port = str(pod_port).encode()
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
+    for pid, argv, state in live_argvs():
         listener = any(b"struct.Struct('!cII')" in a for a in argv) and port in argv
         forwarder = b"gc_session_k8s.ledger" in argv and session.encode() in argv
         if (listener or forwarder) and state != b"Z":
-            found.append(int(pid))
+            found.append(pid)
     return found

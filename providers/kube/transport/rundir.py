@@ -66,9 +66,7 @@ def write_private(target: str, data: bytes) -> None:
     fd = privdir.open_file(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL, 0o600, "runtime file")
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[posix.write(fd, view):]
+            write_all(fd, data)
         finally:
             posix.close(fd)
         posix.replace(tmp, target)
@@ -78,3 +76,10 @@ def write_private(target: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd`` (a write may take part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[posix.write(fd, view):]

@@ -262,9 +262,7 @@ def ask_door(request: bytes, timeout: float,
     try:
         fd = posix.open(query, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | flags, 0o600)
         try:
-            view = memoryview(request)
-            while view:
-                view = view[posix.write(fd, view):]
+            rundir.write_all(fd, request)
         finally:
             posix.close(fd)
         posix.mkfifo(reply, 0o600)
